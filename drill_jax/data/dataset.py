@@ -1,0 +1,225 @@
+"""Folder-per-class WAV datasets (class = sub-folder name), with manifest verification."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import os
+import re
+from typing import Optional, Sequence
+
+import numpy as np
+
+from drill_jax.data import clips as clips_lib
+from drill_jax.data.audio_io import AudioError, read_wav
+
+BUNDLED_DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "valmet")
+BUNDLED_SAMPLE_RATE = 96000
+MANIFEST = "manifest.csv"
+WAV_SUFFIXES = (".wav", ".wave")
+
+
+@dataclasses.dataclass(frozen=True)
+class BadFile:
+    """A file that was skipped, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Sounds of a folder-per-class dataset, in class order then natural file order.
+
+    Attributes:
+      waveforms: N float32 arrays [T_i] in [-1, 1] (lengths may differ).
+      sample_rate: Hz, the same for every sound.
+      labels: [N] int, index into ``class_names``.
+      class_names: the sub-folder names, sorted (or as asked).
+      paths: N file paths.
+      groups: [N] int; a clip cut from a longer recording shares its recording's
+        group, a whole file is its own group.
+      starts: [N] int, the clip's first sample in its source file (0 for whole files).
+      bad: the files skipped with ``skip_bad=True``.
+    """
+
+    waveforms: tuple
+    sample_rate: int
+    labels: np.ndarray
+    class_names: tuple
+    paths: tuple
+    groups: np.ndarray
+    starts: np.ndarray
+    bad: tuple = ()
+
+    def __len__(self) -> int:
+        return len(self.waveforms)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """[N] clip lengths in samples."""
+        return np.array([w.shape[0] for w in self.waveforms], np.int64)
+
+    def subset(self, idx) -> "Dataset":
+        """The items at ``idx`` (an index array), same classes and rate."""
+        idx = np.asarray(idx, np.int64)
+        return dataclasses.replace(
+            self,
+            waveforms=tuple(self.waveforms[i] for i in idx),
+            labels=self.labels[idx],
+            paths=tuple(self.paths[i] for i in idx),
+            groups=self.groups[idx],
+            starts=self.starts[idx],
+        )
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders digit runs by value: fault_2 < fault_10."""
+    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
+
+
+def file_sha256(path: str) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(data_dir: str) -> Optional[dict]:
+    """``manifest.csv`` as {relative path: row dict}, or None when absent."""
+    path = os.path.join(data_dir, MANIFEST)
+    if not os.path.isfile(path):
+        return None
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "path" not in rows[0] or "sha256" not in rows[0]:
+        raise ValueError(f"{path}: a manifest needs 'path' and 'sha256' columns")
+    return {row["path"].replace("\\", "/"): row for row in rows}
+
+
+def list_wavs(data_dir: str, classes: Optional[Sequence[str]] = None) -> list[tuple[str, str]]:
+    """(class name, path) of every WAV in ``data_dir/<class>/``, classes sorted (or as
+    given), files in natural order. Raises if the folder or a class is missing."""
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"{data_dir}: data folder does not exist")
+    found = sorted(
+        d for d in os.listdir(data_dir) if os.path.isdir(os.path.join(data_dir, d))
+        and not d.startswith(".")
+    )
+    if classes is None:
+        classes = found
+    else:
+        missing = [c for c in classes if c not in found]
+        if missing:
+            raise FileNotFoundError(f"{data_dir}: no class folder(s) {missing}; found {found}")
+    if len(classes) == 0:
+        raise FileNotFoundError(f"{data_dir}: no class sub-folders (expected <class>/*.wav)")
+    out = []
+    for c in classes:
+        folder = os.path.join(data_dir, c)
+        names = sorted(
+            (n for n in os.listdir(folder) if n.lower().endswith(WAV_SUFFIXES)), key=natural_key
+        )
+        out.extend((c, os.path.join(folder, n)) for n in names)
+    if not out:
+        raise FileNotFoundError(f"{data_dir}: no .wav files in {list(classes)}")
+    return out
+
+
+def load_dataset(
+    data_dir: Optional[str] = None,
+    sample_rate: Optional[int] = BUNDLED_SAMPLE_RATE,
+    resample: bool = False,
+    channel: Optional[int] = None,
+    classes: Optional[Sequence[str]] = None,
+    clip_seconds: Optional[float] = None,
+    hop_seconds: Optional[float] = None,
+    skip_bad: bool = False,
+    verify_manifest: bool = True,
+) -> Dataset:
+    """Loads a folder-per-class WAV dataset.
+
+    Args:
+      data_dir: folder with one sub-folder per class; None = the bundled Valmet data.
+      sample_rate: expected rate in Hz (None accepts the first file's rate and then
+        requires every file to match it).
+      resample: resample files at another rate instead of rejecting them.
+      channel: channel to keep from multi-channel files (None rejects them).
+      classes: class folders to load, in this label order (default: all, sorted).
+      clip_seconds: if set, cut every file into clips of this duration (hop
+        ``hop_seconds``, default = clip_seconds); a clip keeps its file as group.
+        Files shorter than one clip are reported as bad.
+      skip_bad: collect bad files in ``Dataset.bad`` and go on, instead of raising.
+      verify_manifest: when ``manifest.csv`` exists, check every listed file's SHA-256.
+
+    Raises:
+      AudioError: the first bad file (one-line message: path and reason), unless skip_bad.
+      FileNotFoundError: missing folder, class, or no WAVs at all.
+    """
+    data_dir = BUNDLED_DATA_DIR if data_dir is None else os.fspath(data_dir)
+    entries = list_wavs(data_dir, classes)
+    class_names = tuple(dict.fromkeys(c for c, _ in entries)) if classes is None else tuple(
+        classes
+    )
+    manifest = read_manifest(data_dir) if verify_manifest else None
+    rate = sample_rate
+    waves, labels, paths, groups, starts, bad = [], [], [], [], [], []
+    for file_id, (cls, path) in enumerate(entries):
+        try:
+            if manifest is not None:
+                _check_manifest(manifest, data_dir, path)
+            x, file_rate = read_wav(path, rate, resample, channel)
+            if rate is None:
+                rate = file_rate
+            pieces, offsets = [x], [0]
+            if clip_seconds is not None:
+                pieces, offsets = _cut(path, x, rate, clip_seconds, hop_seconds)
+        except AudioError as err:
+            if not skip_bad:
+                raise
+            bad.append(BadFile(err.path, err.reason))
+            continue
+        for piece, off in zip(pieces, offsets):
+            waves.append(np.asarray(piece, np.float32))
+            labels.append(class_names.index(cls))
+            paths.append(path)
+            groups.append(file_id)
+            starts.append(int(off))
+    if not waves:
+        raise AudioError(data_dir, f"no usable sounds ({len(bad)} bad files)")
+    return Dataset(
+        waveforms=tuple(waves),
+        sample_rate=int(rate),
+        labels=np.asarray(labels, np.int64),
+        class_names=class_names,
+        paths=tuple(paths),
+        groups=np.asarray(groups, np.int64),
+        starts=np.asarray(starts, np.int64),
+        bad=tuple(bad),
+    )
+
+
+def _check_manifest(manifest: dict, data_dir: str, path: str) -> None:
+    rel = os.path.relpath(path, data_dir).replace(os.sep, "/")
+    row = manifest.get(rel)
+    if row is None:
+        return  # files not listed are loaded unverified
+    if file_sha256(path) != row["sha256"].strip().lower():
+        raise AudioError(path, "SHA-256 does not match manifest.csv (file changed or corrupt)")
+
+
+def _cut(path, x, rate, clip_seconds, hop_seconds):
+    if clip_seconds <= 0 or (hop_seconds is not None and hop_seconds <= 0):
+        raise ValueError(f"clip_seconds/hop_seconds must be positive, got {clip_seconds}, {hop_seconds}")
+    clip_len = int(round(clip_seconds * rate))
+    hop = clip_len if hop_seconds is None else int(round(hop_seconds * rate))
+    pieces, offsets = clips_lib.frame_recording(x, clip_len, hop)
+    if len(pieces) == 0:
+        raise AudioError(path, f"{x.shape[0]} samples, shorter than one {clip_len}-sample clip")
+    return list(pieces), list(offsets)

@@ -1,0 +1,1 @@
+"""absl-flag entry points, one file per job: `python -m experiments.<job>`."""
