@@ -19,7 +19,9 @@ def define_data_flags(default_out_dir: str) -> None:
     if "data_dir" in FLAGS:
         return
     flags.DEFINE_string(
-        "data_dir", None, "Folder with one sub-folder of WAVs per class. Default: bundled Valmet data."
+        "data_dir",
+        None,
+        "Folder with one sub-folder of WAVs per class. Default: bundled Valmet data.",
     )
     flags.DEFINE_integer(
         "sample_rate", data.BUNDLED_SAMPLE_RATE, "Expected sample rate in Hz (0 = take the files')."

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from drill_jax import data
-from drill_jax import files
+from drill_jax import data, files
 
 
 def _write(path, x, rate=96000, subtype="PCM_16"):

@@ -109,8 +109,9 @@ def list_wavs(data_dir: str, classes: Optional[Sequence[str]] = None) -> list[tu
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"{data_dir}: data folder does not exist")
     found = sorted(
-        d for d in os.listdir(data_dir) if os.path.isdir(os.path.join(data_dir, d))
-        and not d.startswith(".")
+        d
+        for d in os.listdir(data_dir)
+        if os.path.isdir(os.path.join(data_dir, d)) and not d.startswith(".")
     )
     if classes is None:
         classes = found
@@ -164,9 +165,7 @@ def load_dataset(
     """
     data_dir = BUNDLED_DATA_DIR if data_dir is None else os.fspath(data_dir)
     entries = list_wavs(data_dir, classes)
-    class_names = tuple(dict.fromkeys(c for c, _ in entries)) if classes is None else tuple(
-        classes
-    )
+    class_names = tuple(dict.fromkeys(c for c, _ in entries)) if classes is None else tuple(classes)
     manifest = read_manifest(data_dir) if verify_manifest else None
     rate = sample_rate
     waves, labels, paths, groups, starts, bad = [], [], [], [], [], []
@@ -216,7 +215,9 @@ def _check_manifest(manifest: dict, data_dir: str, path: str) -> None:
 
 def _cut(path, x, rate, clip_seconds, hop_seconds):
     if clip_seconds <= 0 or (hop_seconds is not None and hop_seconds <= 0):
-        raise ValueError(f"clip_seconds/hop_seconds must be positive, got {clip_seconds}, {hop_seconds}")
+        raise ValueError(
+            f"clip_seconds/hop_seconds must be positive, got {clip_seconds}, {hop_seconds}"
+        )
     clip_len = int(round(clip_seconds * rate))
     hop = clip_len if hop_seconds is None else int(round(hop_seconds * rate))
     pieces, offsets = clips_lib.frame_recording(x, clip_len, hop)

@@ -96,7 +96,9 @@ def repeated_stratified_kfold(
         raise ValueError(f"need n_splits >= 2 and n_repeats >= 1, got {n_splits}, {n_repeats}")
     _, counts = np.unique(labels, return_counts=True)
     if counts.min() < n_splits:
-        raise ValueError(f"the smallest class has {counts.min()} items, fewer than {n_splits} folds")
+        raise ValueError(
+            f"the smallest class has {counts.min()} items, fewer than {n_splits} folds"
+        )
     out = []
     for r in range(n_repeats):
         cv = skms.StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
