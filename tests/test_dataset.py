@@ -1,4 +1,4 @@
-"""Tests for drill_jax.data.dataset: the bundled Valmet data and generic folder-per-class loading."""
+"""Tests for drill_jax.data.dataset: the bundled Valmet data and any folder-per-class layout."""
 
 import os
 import shutil
