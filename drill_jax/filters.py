@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.signal
@@ -62,7 +62,10 @@ class FilterDesign:
 
 
 def stopband_edge(
-    response: str, passband_hz: float, sample_rate: float, steepness: float = DEFAULT_STEEPNESS
+    response: str,
+    passband_hz: float,
+    sample_rate: float,
+    steepness: float = DEFAULT_STEEPNESS,
 ) -> float:
     """Stop-band edge in Hz that MATLAB derives from ``Steepness``.
 
@@ -112,8 +115,12 @@ def design_filter(
     numtaps, beta = scipy.signal.kaiserord(attenuation_db, width)
     fir_order = numtaps - 1
     numtaps += 1 - numtaps % 2  # odd length = even order: symmetric, integer delay
-    taps = _kaiser_fir(response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta)
-    sos = _ellip_min_order(response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db)
+    taps = _kaiser_fir(
+        response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta
+    )
+    sos = _ellip_min_order(
+        response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db
+    )
     return FilterDesign(
         response=response,
         passband_hz=float(passband_hz),
@@ -191,7 +198,9 @@ def make_highpass(
     FIR needs order 2217), so all 2000/4000-sample Valmet clips get the IIR.
     """
     _check_design(design)
-    fd = design_filter("highpass", passband_hz, sample_rate, steepness, attenuation_db, ripple_db)
+    fd = design_filter(
+        "highpass", passband_hz, sample_rate, steepness, attenuation_db, ripple_db
+    )
     return functools.partial(apply, fd, design=design)
 
 
@@ -210,7 +219,9 @@ def make_lowpass(
     Kaiser FIR (87 taps), chosen by design='auto' for clips longer than 172 samples.
     """
     _check_design(design)
-    fd = design_filter("lowpass", passband_hz, sample_rate, steepness, attenuation_db, ripple_db)
+    fd = design_filter(
+        "lowpass", passband_hz, sample_rate, steepness, attenuation_db, ripple_db
+    )
     return functools.partial(apply, fd, design=design)
 
 
@@ -231,15 +242,20 @@ def make_bandpass(
     """
     if not low_hz < high_hz:
         raise ValueError(f"low_hz ({low_hz}) must be below high_hz ({high_hz})")
-    kwargs = dict(
-        steepness=steepness, attenuation_db=attenuation_db, ripple_db=ripple_db, design=design
-    )
+    kwargs = {
+        "steepness": steepness,
+        "attenuation_db": attenuation_db,
+        "ripple_db": ripple_db,
+        "design": design,
+    }
     high = make_highpass(low_hz, sample_rate, **kwargs)
     low = make_lowpass(high_hz, sample_rate, **kwargs)
     return lambda x: low(high(x))
 
 
-def _kaiser_fir(response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta):
+def _kaiser_fir(
+    response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta
+):
     """Kaiser FIR, lengthened 2 taps at a time until the measured stop band meets the spec.
 
     Kaiser's order formula is an estimate (59.6 dB instead of 60 dB at order 86 for the
@@ -252,7 +268,11 @@ def _kaiser_fir(response, passband_hz, stop_hz, sample_rate, attenuation_db, num
     stop = grid <= stop_hz if highpass else grid >= stop_hz
     for _ in range(50):
         taps = scipy.signal.firwin(
-            numtaps, cutoff, window=("kaiser", beta), pass_zero=not highpass, fs=sample_rate
+            numtaps,
+            cutoff,
+            window=("kaiser", beta),
+            pass_zero=not highpass,
+            fs=sample_rate,
         )
         _, h = scipy.signal.freqz(taps, worN=n_grid)
         h = h[stop]
@@ -262,27 +282,48 @@ def _kaiser_fir(response, passband_hz, stop_hz, sample_rate, attenuation_db, num
     raise ValueError(f"no Kaiser FIR up to {numtaps} taps reaches {attenuation_db} dB")
 
 
-def _ellip_min_order(response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db):
+def _ellip_min_order(
+    response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db
+):
     order, _ = scipy.signal.ellipord(
         passband_hz, stop_hz, ripple_db, attenuation_db, fs=sample_rate
     )
     btype = "highpass" if response == "highpass" else "lowpass"
     return scipy.signal.ellip(
-        order, ripple_db, attenuation_db, passband_hz, btype=btype, output="sos", fs=sample_rate
+        order,
+        ripple_db,
+        attenuation_db,
+        passband_hz,
+        btype=btype,
+        output="sos",
+        fs=sample_rate,
     )
 
 
 @functools.lru_cache(maxsize=32)
-def _ellip_fixed_order_cached(response, passband_hz, sample_rate, ripple_db, attenuation_db, n):
+def _ellip_fixed_order_cached(
+    response, passband_hz, sample_rate, ripple_db, attenuation_db, n
+):
     btype = "highpass" if response == "highpass" else "lowpass"
     return scipy.signal.ellip(
-        n, ripple_db, attenuation_db, passband_hz, btype=btype, output="sos", fs=sample_rate
+        n,
+        ripple_db,
+        attenuation_db,
+        passband_hz,
+        btype=btype,
+        output="sos",
+        fs=sample_rate,
     )
 
 
 def _ellip_fixed_order(fd: FilterDesign, order: int) -> np.ndarray:
     return _ellip_fixed_order_cached(
-        fd.response, fd.passband_hz, fd.sample_rate, fd.ripple_db, fd.attenuation_db, order
+        fd.response,
+        fd.passband_hz,
+        fd.sample_rate,
+        fd.ripple_db,
+        fd.attenuation_db,
+        order,
     )
 
 
@@ -300,7 +341,9 @@ def _sos_order(sos: np.ndarray) -> int:
 
 def _padlen(sos: np.ndarray, n_samples: int) -> int:
     """scipy's default filtfilt padding (about 3 x order), capped to fit the clip."""
-    default = 3 * (2 * len(sos) + 1 - min(np.sum(sos[:, 2] == 0), np.sum(sos[:, 5] == 0)))
+    default = 3 * (
+        2 * len(sos) + 1 - min(np.sum(sos[:, 2] == 0), np.sum(sos[:, 5] == 0))
+    )
     return int(min(default, n_samples - 1))
 
 
@@ -311,16 +354,22 @@ def _check_design(design: str) -> None:
 
 def _check_edge(freq_hz: float, sample_rate: float, name: str) -> None:
     if not np.isfinite(sample_rate) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
+        raise ValueError(
+            f"sample_rate must be a positive number of Hz, got {sample_rate}"
+        )
     if not 0.0 < freq_hz < sample_rate / 2.0:
-        raise ValueError(f"{name} must be in (0, {sample_rate / 2.0}) Hz, got {freq_hz}")
+        raise ValueError(
+            f"{name} must be in (0, {sample_rate / 2.0}) Hz, got {freq_hz}"
+        )
 
 
 def _check_signal(x) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim < 1 or x.shape[-1] < 1:
         raise ValueError(f"expected clips of shape [..., T] with T >= 1, got {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(
+        x.dtype, np.integer
+    ):
         raise ValueError(f"expected a real numeric array, got dtype {x.dtype}")
     x = x.astype(np.float64)
     if not np.all(np.isfinite(x)):

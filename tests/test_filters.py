@@ -32,7 +32,9 @@ def test_stopband_edges_follow_matlab_steepness():
     # p = 0.99 - 0.98 * 0.85 = 0.157 of the passband (high-pass) or of the upper band (low-pass).
     assert filters.stopband_edge("highpass", 1000.0, SR) == pytest.approx(843.0)
     assert filters.stopband_edge("lowpass", 22000.0, SR) == pytest.approx(26082.0)
-    assert filters.stopband_edge("highpass", 1000.0, SR, steepness=0.5) == pytest.approx(500.0)
+    assert filters.stopband_edge(
+        "highpass", 1000.0, SR, steepness=0.5
+    ) == pytest.approx(500.0)
 
 
 @pytest.mark.parametrize("kind", ["highpass", "lowpass"])
@@ -46,7 +48,9 @@ def test_measured_response_meets_spec(kind, design, highpass_design, lowpass_des
     else:
         passband, stopband = freqs <= 22000.0, freqs >= fd.stopband_hz
     # FIR: single pass, 0.1 dB / 60 dB. IIR through filtfilt: gain squared, 0.2 dB / 120 dB.
-    max_ripple, min_atten = (0.1, 60.0) if design == "fir" else (0.2 + 1e-6, 120.0 - 1e-6)
+    max_ripple, min_atten = (
+        (0.1, 60.0) if design == "fir" else (0.2 + 1e-6, 120.0 - 1e-6)
+    )
     assert np.max(np.abs(db[passband])) <= max_ripple
     assert -np.max(db[stopband]) >= min_atten
 
@@ -74,7 +78,9 @@ def test_passband_sinusoid_has_no_phase_shift(design, highpass_design):
     gain = _tone_gain(y, 5000.0, slice(n // 4, 3 * n // 4))
     freqs, response = filters.frequency_response(highpass_design, design, n_freqs=96001)
     assert abs(np.angle(gain, deg=True)) < 0.01
-    assert abs(gain) == pytest.approx(response[np.searchsorted(freqs, 5000.0)], abs=1e-3)
+    assert abs(gain) == pytest.approx(
+        response[np.searchsorted(freqs, 5000.0)], abs=1e-3
+    )
 
 
 def test_fir_matches_scipy_delay_compensated_lfilter(lowpass_design):
@@ -90,7 +96,9 @@ def test_fir_matches_scipy_delay_compensated_lfilter(lowpass_design):
 def test_iir_matches_scipy_sosfiltfilt(highpass_design):
     x = np.random.default_rng(1).standard_normal(2000)
     expected = scipy.signal.sosfiltfilt(highpass_design.sos, x)
-    np.testing.assert_allclose(filters.apply(highpass_design, x, design="iir"), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        filters.apply(highpass_design, x, design="iir"), expected, atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("design", ["auto", "fir"])
@@ -100,7 +108,9 @@ def test_bandpass_on_2000_sample_clip(design):
     passed = bandpass(_sine(5000.0, n))
     assert passed.dtype == np.float32 and passed.shape == (n,)
     gain = _tone_gain(passed, 5000.0, mid)
-    assert abs(gain) == pytest.approx(1.0, abs=0.01)  # <= 0.2 dB ripple (IIR through filtfilt)
+    assert abs(gain) == pytest.approx(
+        1.0, abs=0.01
+    )  # <= 0.2 dB ripple (IIR through filtfilt)
     assert abs(np.angle(gain, deg=True)) < 0.05
     for freq in (200.0, 30000.0):
         assert abs(_tone_gain(bandpass(_sine(freq, n)), freq, mid)) < 1e-3  # <= -60 dB
@@ -130,12 +140,12 @@ def test_very_short_clip_uses_truncated_iir_order(highpass_design):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(passband_hz=0.0),
-        dict(passband_hz=48000.0),
-        dict(passband_hz=1000.0, sample_rate=-1),
-        dict(passband_hz=1000.0, steepness=1.0),
-        dict(passband_hz=1000.0, attenuation_db=5.0),
-        dict(passband_hz=1000.0, design="fft"),
+        {"passband_hz": 0.0},
+        {"passband_hz": 48000.0},
+        {"passband_hz": 1000.0, "sample_rate": -1},
+        {"passband_hz": 1000.0, "steepness": 1.0},
+        {"passband_hz": 1000.0, "attenuation_db": 5.0},
+        {"passband_hz": 1000.0, "design": "fft"},
     ],
 )
 def test_bad_arguments_raise(kwargs):
