@@ -11,11 +11,13 @@ Four measures, each with a real-vs-real reference so that a number can be read o
   from each other. Two distances: ``1 - max_lag |xcorr|`` (waveform shape, shift and sign
   invariant) and the Euclidean distance between log-Mel vectors (dB, ``log_mel_vectors``).
   Reference: the same ratio for each training sound against the other training sounds
-  (leave-one-out; its median is 1 by construction).
+  (leave-one-out; its median is 1 by construction). ``class_similarity`` reports it twice: against
+  the generator's training sounds, and against all real sounds of the class (the paper's code
+  decoded its synthesized sounds from held-out sounds, which then joined the classifier's data).
 * Fréchet distance between Gaussian fits of log-Mel vectors,
   ``|mu_r - mu_s|^2 + tr(C_r + C_s - 2 (C_r C_s)^(1/2))`` (dB^2). The estimate is biased upward
-  for small sets, so the reference compares equal sizes: random halves A, B of the real set give
-  ``FD(A, B)`` and ``FD(A, synth subset of |B| sounds)``; both are averaged over repeats.
+  for small sets, so the reference compares equal sizes: a random half A of the real set against
+  k other real sounds and against k synthesized sounds (``frechet_with_reference``).
 * Two-sample classifier test: standardised log-Mel vectors, L2 logistic regression, repeated
   stratified k-fold; balanced accuracy (chance 0.5 whatever the set sizes) and plain accuracy
   (chance = the majority fraction). Near 0.5 = the classifier cannot tell the sets apart.
@@ -28,6 +30,7 @@ sound also removes the clip-length confound (2000 vs 4000 samples) from the comp
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Optional, Sequence
 
 import numpy as np
@@ -209,8 +212,12 @@ def frechet_with_reference(
 ) -> dict:
     """FD(real, synth) on the full sets plus the equal-size reference (module docstring).
 
-    Returns dict(real_vs_synth, half_vs_half {mean, std}, half_vs_synth {mean, std}, ratio =
-    mean(half_vs_synth) / mean(half_vs_half), half_size, repeats). Needs >= 4 real sounds.
+    Each repeat splits the real set into a random half A (n // 2 sounds) and the rest; with
+    ``k = min(n // 2, m)``, ``half_vs_half = FD(A, k other real sounds)`` and
+    ``half_vs_synth = FD(A, k synthesized sounds)``, so both sides have the same sizes and the
+    small-sample bias cancels in the ratio. Returns dict(real_vs_synth (full sets),
+    half_vs_half {mean, std}, half_vs_synth {mean, std}, ratio = mean(half_vs_synth) /
+    mean(half_vs_half), half_size, compared_size, repeats). Needs >= 4 real sounds.
     """
     real = np.asarray(real, np.float64)
     synth = np.asarray(synth, np.float64)
@@ -219,13 +226,15 @@ def frechet_with_reference(
             f"need at least 4 real sounds for the half-vs-half reference, got {real.shape[0]}"
         )
     half = real.shape[0] // 2
+    k = min(half, synth.shape[0])
+    if k < 2:
+        raise ValueError(f"need at least 2 synthesized sounds, got {synth.shape[0]}")
     hh, hs = [], []
     for _ in range(repeats):
         perm = rng.permutation(real.shape[0])
-        a, b = real[perm[:half]], real[perm[half : 2 * half]]
+        a, b = real[perm[:half]], real[perm[half : half + k]]
         hh.append(frechet_distance(a, b))
-        pick = rng.permutation(synth.shape[0])[: min(half, synth.shape[0])]
-        hs.append(frechet_distance(a, synth[pick]))
+        hs.append(frechet_distance(a, synth[rng.permutation(synth.shape[0])[:k]]))
     hh, hs = np.array(hh), np.array(hs)
     return {
         "real_vs_synth": frechet_distance(real, synth),
@@ -233,6 +242,7 @@ def frechet_with_reference(
         "half_vs_synth": {"mean": float(hs.mean()), "std": float(hs.std())},
         "ratio": float(hs.mean() / hh.mean()) if hh.mean() > 0 else float("inf"),
         "half_size": int(half),
+        "compared_size": int(k),
         "repeats": int(repeats),
     }
 
@@ -329,11 +339,13 @@ def class_similarity(
     r_mel = log_mel_vectors(real, sample_rate, length)
     d_m = euclidean_distances(s_mel, r_mel)
     d_m_rr = euclidean_distances(r_mel, r_mel)
-    t = np.flatnonzero(train_mask)
-    memo = {}
-    for name, d_sr, d_rr in (("xcorr", d_x, d_x_rr), ("log_mel", d_m, d_m_rr)):
+    memo = {"train": {}, "all_real": {}}
+    sets = (("train", np.flatnonzero(train_mask)), ("all_real", np.arange(n_real)))
+    for (ref, t), (name, d_sr, d_rr) in itertools.product(
+        sets, (("xcorr", d_x, d_x_rr), ("log_mel", d_m, d_m_rr))
+    ):
         nn = nn_distance_ratio(d_sr[:, t], d_rr[np.ix_(t, t)])
-        memo[name] = {
+        memo[ref][name] = {
             "ratio": summarize(nn.ratio),
             "fraction_below_0.5": float(np.mean(nn.ratio < 0.5)),
             "train_loo_ratio": summarize(nn.train_ratio),

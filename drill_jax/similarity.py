@@ -129,9 +129,7 @@ def common_part(a, b) -> tuple[np.ndarray, np.ndarray]:
     return a[:n], b[:n]
 
 
-def xcorr_coeff(
-    a, b, sample_rate: float, mode: Literal["common", "pad"] = "common"
-) -> XCorr:
+def xcorr_coeff(a, b, sample_rate: float, mode: Literal["common", "pad"] = "common") -> XCorr:
     """MATLAB ``xcorr(a, b, 'coeff')`` of two sounds [T_a], [T_b] (see the module docstring).
 
     Raises ValueError if a signal is silent over the compared part (the coefficient is undefined).
@@ -148,9 +146,7 @@ def xcorr_coeff(
         raise ValueError(f"mode must be 'common' or 'pad', got {mode!r}")
     energy = np.sqrt(np.dot(a, a) * np.dot(b, b))
     if energy == 0.0:
-        raise ValueError(
-            "cannot normalise the cross-correlation: a signal is all zeros"
-        )
+        raise ValueError("cannot normalise the cross-correlation: a signal is all zeros")
     coeffs = scipy.signal.correlate(a, b, mode="full") / energy
     lags = scipy.signal.correlation_lags(a.shape[0], b.shape[0], mode="full")
     i = int(np.argmax(np.abs(coeffs)))
@@ -186,9 +182,7 @@ def peak_xcorr_matrix(a, b, chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
     norm_a = np.sqrt(np.sum(a * a, axis=1))
     norm_b = np.sqrt(np.sum(b * b, axis=1))
     if np.any(norm_a == 0.0) or np.any(norm_b == 0.0):
-        raise ValueError(
-            "cannot normalise the cross-correlation: a signal is all zeros"
-        )
+        raise ValueError("cannot normalise the cross-correlation: a signal is all zeros")
     length = a.shape[1]
     nfft = scipy.fft.next_fast_len(2 * length - 1, real=True)
     fa = scipy.fft.rfft(a, nfft, axis=1)
@@ -208,9 +202,7 @@ def peak_xcorr_matrix(a, b, chunk: int = 16) -> tuple[np.ndarray, np.ndarray]:
     return peaks, peak_lags
 
 
-def power_spectrum(
-    x, sample_rate: float, nfft: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def power_spectrum(x, sample_rate: float, nfft: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MATLAB ``periodogram(x, [], nfft, fs)``: one-sided PSD of [T] in units^2/Hz.
 
     Rectangular window, no detrending, ``nfft`` default ``max(256, 2^nextpow2(T))``.
@@ -221,9 +213,7 @@ def power_spectrum(
     if nfft is None:
         nfft = max(256, next_pow2(x.shape[0]))
     if nfft < x.shape[0]:
-        raise ValueError(
-            f"nfft={nfft} is shorter than the signal ({x.shape[0]} samples)"
-        )
+        raise ValueError(f"nfft={nfft} is shorter than the signal ({x.shape[0]} samples)")
     return scipy.signal.periodogram(
         x, fs=sample_rate, window="boxcar", nfft=nfft, detrend=False, scaling="density"
     )
@@ -235,9 +225,7 @@ def mscohere_params(length: int) -> dict:
     Returns dict(window [nperseg] symmetric Hamming, nperseg, noverlap, nfft).
     """
     if length < 9:
-        raise ValueError(
-            f"need at least 9 samples for 8 half-overlapping segments, got {length}"
-        )
+        raise ValueError(f"need at least 9 samples for 8 half-overlapping segments, got {length}")
     nperseg = int(length / 4.5)
     return {
         "window": scipy.signal.windows.hamming(nperseg, sym=True),
@@ -268,9 +256,7 @@ def coherence(a, b, sample_rate: float) -> Coherence:
     _, pbb = scipy.signal.welch(b, **kwargs)
     denom = paa * pbb
     if np.any(denom <= 0.0):
-        raise ValueError(
-            "coherence undefined: a signal has zero power in some band (silent?)"
-        )
+        raise ValueError("coherence undefined: a signal has zero power in some band (silent?)")
     cxy = np.abs(pab) ** 2 / denom
     return Coherence(
         freqs=freqs,
@@ -283,17 +269,13 @@ def coherence(a, b, sample_rate: float) -> Coherence:
     )
 
 
-def coherence_peaks(
-    coh: Coherence, threshold: float = COHERENCE_PEAK_THRESHOLD
-) -> CoherencePeaks:
+def coherence_peaks(coh: Coherence, threshold: float = COHERENCE_PEAK_THRESHOLD) -> CoherencePeaks:
     """Local maxima of ``coh.cxy`` higher than ``threshold`` (``scipy.signal.find_peaks``),
     with their frequencies (Hz) and cross-spectrum phases (degrees)."""
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     idx, _ = scipy.signal.find_peaks(coh.cxy, height=threshold)
-    return CoherencePeaks(
-        freqs=coh.freqs[idx], cxy=coh.cxy[idx], phase_deg=coh.phase_deg[idx]
-    )
+    return CoherencePeaks(freqs=coh.freqs[idx], cxy=coh.cxy[idx], phase_deg=coh.phase_deg[idx])
 
 
 def compare_pair(

@@ -24,11 +24,7 @@ def test_delayed_copy_peaks_at_one_at_minus_delay():
     np.testing.assert_allclose(xc.peak, 1.0, atol=1e-12)
     assert xc.peak_lag == -d
     np.testing.assert_allclose(xc.peak_lag_s, -d / SR)
-    assert (
-        xc.coeffs.shape == (2 * 1999 - 1,)
-        and xc.lags[0] == -1998
-        and xc.lags[-1] == 1998
-    )
+    assert xc.coeffs.shape == (2 * 1999 - 1,) and xc.lags[0] == -1998 and xc.lags[-1] == 1998
     assert np.all(np.abs(xc.coeffs) <= 1.0 + 1e-12)
     # Swapping the arguments mirrors the lag.
     assert similarity.xcorr_coeff(y, x, SR).peak_lag == d
@@ -162,9 +158,7 @@ def test_sinusoids_sharing_a_frequency():
     coh = similarity.coherence(a, b, SR)
     k = int(np.argmin(np.abs(coh.freqs - f0)))
     assert coh.cxy[k] > 0.99
-    np.testing.assert_allclose(
-        coh.phase_deg[k], phi, atol=2.0
-    )  # b leads a: positive phase
+    np.testing.assert_allclose(coh.phase_deg[k], phi, atol=2.0)  # b leads a: positive phase
     far = np.abs(coh.freqs - f0) > 3000
     assert np.median(coh.cxy[far]) < 0.3
     peaks = similarity.coherence_peaks(coh)
