@@ -9,6 +9,7 @@ from typing import Optional
 
 import matplotlib
 import numpy as np
+import scipy.fft
 import scipy.signal
 
 from drill_jax import filters
@@ -117,6 +118,15 @@ def mel_filterbank(config: MelConfig) -> np.ndarray:
     return _filterbank_cached(config)
 
 
+@functools.lru_cache(maxsize=16)
+def _float32_constants(config: MelConfig) -> tuple:
+    """(window [W] scaled by 1 / sum(window) if normalising, filter bank [bins, n_mels])."""
+    window = periodic_hann(config)
+    if config.window_normalization:
+        window = window / np.sum(window)
+    return window.astype(np.float32), mel_filterbank(config).astype(np.float32)
+
+
 def periodic_hann(config: MelConfig) -> np.ndarray:
     """[win_length] periodic Hann window (MATLAB ``hann(N, 'periodic')``)."""
     return scipy.signal.get_window("hann", config.win_length, fftbins=True)
@@ -135,11 +145,14 @@ def mel_spectrogram(x: np.ndarray, config: MelConfig = MelConfig()) -> np.ndarra
     n_frames = config.n_frames(x.shape[-1])
     frames = np.lib.stride_tricks.sliding_window_view(x, config.win_length, axis=-1)
     frames = frames[:, : (n_frames - 1) * config.hop + 1 : config.hop]  # [B, F, W]
-    window = periodic_hann(config)
-    spectrum = np.abs(np.fft.rfft(frames * window, n=config.n_fft, axis=-1)) ** config.power
-    if config.window_normalization:
-        spectrum /= np.sum(window) ** config.power
-    return (spectrum @ mel_filterbank(config)).astype(np.float32)
+    window, fb = _float32_constants(config)
+    # Single precision throughout (scipy.fft keeps float32): ~2x faster than float64, and
+    # about 1e-6 relative difference from a float64 librosa reference (see the tests).
+    spectrum = scipy.fft.rfft(frames * window, n=config.n_fft, axis=-1)
+    power = np.square(spectrum.real) + np.square(spectrum.imag)
+    if config.power != 2.0:
+        power = power ** np.float32(config.power / 2.0)
+    return power @ fb
 
 
 def power_to_db(
@@ -256,7 +269,7 @@ def _check_batch(x) -> np.ndarray:
         raise ValueError(f"expected a batch of clips [B, T], got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise ValueError(f"expected real samples, got dtype {x.dtype}")
-    x = x.astype(np.float64)
-    if not np.all(np.isfinite(x)):
+    x = x.astype(np.float32, copy=False)
+    if not np.isfinite(x).all():
         raise ValueError("clips contain NaN or Inf")
     return x

@@ -87,6 +87,7 @@ def stopband_edge(
     raise ValueError(f"response must be 'highpass' or 'lowpass', got {response!r}")
 
 
+@functools.lru_cache(maxsize=32)
 def design_filter(
     response: str,
     passband_hz: float,
@@ -102,6 +103,7 @@ def design_filter(
     rounded up to even (MATLAB ``MinOrder='even'``), cut-off mid-transition, ``firwin``;
     then lengthened by a few taps if the measured stop band misses the spec.
     ``fir_order`` keeps the ``kaiserord`` estimate, which MATLAB uses to choose FIR/IIR.
+    Cached: equal arguments return the same (read-only) design.
     IIR: ``scipy.signal.ellipord``/``ellip`` (passband edge matched exactly; MATLAB's
     ``designfilt`` matches both edges, so our stop band can be slightly better).
     """
@@ -115,12 +117,10 @@ def design_filter(
     numtaps, beta = scipy.signal.kaiserord(attenuation_db, width)
     fir_order = numtaps - 1
     numtaps += 1 - numtaps % 2  # odd length = even order: symmetric, integer delay
-    taps = _kaiser_fir(
-        response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta
-    )
-    sos = _ellip_min_order(
-        response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db
-    )
+    taps = _kaiser_fir(response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta)
+    sos = _ellip_min_order(response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db)
+    taps.setflags(write=False)  # shared through the design cache
+    sos.setflags(write=False)
     return FilterDesign(
         response=response,
         passband_hz=float(passband_hz),
@@ -175,7 +175,7 @@ def apply(fd: FilterDesign, x: np.ndarray, design: str = "auto") -> np.ndarray:
         kernel = fd.taps.reshape((1,) * (x.ndim - 1) + (-1,))
         y = scipy.signal.fftconvolve(x, kernel, mode="same", axes=-1)
     else:
-        sos = fd.sos
+        sos = np.array(fd.sos)  # sosfilt needs a writable array
         if n <= 3 * _sos_order(sos):
             sos = _ellip_fixed_order(fd, _truncated_order(n))
         y = scipy.signal.sosfiltfilt(sos, x, axis=-1, padlen=_padlen(sos, n))
@@ -198,9 +198,7 @@ def make_highpass(
     FIR needs order 2217), so all 2000/4000-sample Valmet clips get the IIR.
     """
     _check_design(design)
-    fd = design_filter(
-        "highpass", passband_hz, sample_rate, steepness, attenuation_db, ripple_db
-    )
+    fd = design_filter("highpass", passband_hz, sample_rate, steepness, attenuation_db, ripple_db)
     return functools.partial(apply, fd, design=design)
 
 
@@ -219,9 +217,7 @@ def make_lowpass(
     Kaiser FIR (87 taps), chosen by design='auto' for clips longer than 172 samples.
     """
     _check_design(design)
-    fd = design_filter(
-        "lowpass", passband_hz, sample_rate, steepness, attenuation_db, ripple_db
-    )
+    fd = design_filter("lowpass", passband_hz, sample_rate, steepness, attenuation_db, ripple_db)
     return functools.partial(apply, fd, design=design)
 
 
@@ -253,9 +249,7 @@ def make_bandpass(
     return lambda x: low(high(x))
 
 
-def _kaiser_fir(
-    response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta
-):
+def _kaiser_fir(response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta):
     """Kaiser FIR, lengthened 2 taps at a time until the measured stop band meets the spec.
 
     Kaiser's order formula is an estimate (59.6 dB instead of 60 dB at order 86 for the
@@ -282,9 +276,7 @@ def _kaiser_fir(
     raise ValueError(f"no Kaiser FIR up to {numtaps} taps reaches {attenuation_db} dB")
 
 
-def _ellip_min_order(
-    response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db
-):
+def _ellip_min_order(response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db):
     order, _ = scipy.signal.ellipord(
         passband_hz, stop_hz, ripple_db, attenuation_db, fs=sample_rate
     )
@@ -301,9 +293,7 @@ def _ellip_min_order(
 
 
 @functools.lru_cache(maxsize=32)
-def _ellip_fixed_order_cached(
-    response, passband_hz, sample_rate, ripple_db, attenuation_db, n
-):
+def _ellip_fixed_order_cached(response, passband_hz, sample_rate, ripple_db, attenuation_db, n):
     btype = "highpass" if response == "highpass" else "lowpass"
     return scipy.signal.ellip(
         n,
@@ -341,9 +331,7 @@ def _sos_order(sos: np.ndarray) -> int:
 
 def _padlen(sos: np.ndarray, n_samples: int) -> int:
     """scipy's default filtfilt padding (about 3 x order), capped to fit the clip."""
-    default = 3 * (
-        2 * len(sos) + 1 - min(np.sum(sos[:, 2] == 0), np.sum(sos[:, 5] == 0))
-    )
+    default = 3 * (2 * len(sos) + 1 - min(np.sum(sos[:, 2] == 0), np.sum(sos[:, 5] == 0)))
     return int(min(default, n_samples - 1))
 
 
@@ -354,22 +342,16 @@ def _check_design(design: str) -> None:
 
 def _check_edge(freq_hz: float, sample_rate: float, name: str) -> None:
     if not np.isfinite(sample_rate) or sample_rate <= 0:
-        raise ValueError(
-            f"sample_rate must be a positive number of Hz, got {sample_rate}"
-        )
+        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
     if not 0.0 < freq_hz < sample_rate / 2.0:
-        raise ValueError(
-            f"{name} must be in (0, {sample_rate / 2.0}) Hz, got {freq_hz}"
-        )
+        raise ValueError(f"{name} must be in (0, {sample_rate / 2.0}) Hz, got {freq_hz}")
 
 
 def _check_signal(x) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim < 1 or x.shape[-1] < 1:
         raise ValueError(f"expected clips of shape [..., T] with T >= 1, got {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(
-        x.dtype, np.integer
-    ):
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
         raise ValueError(f"expected a real numeric array, got dtype {x.dtype}")
     x = x.astype(np.float64)
     if not np.all(np.isfinite(x)):
