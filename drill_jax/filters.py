@@ -103,7 +103,7 @@ def design_filter(
     rounded up to even (MATLAB ``MinOrder='even'``), cut-off mid-transition, ``firwin``;
     then lengthened by a few taps if the measured stop band misses the spec.
     ``fir_order`` keeps the ``kaiserord`` estimate, which MATLAB uses to choose FIR/IIR.
-    Cached: equal arguments return the same (read-only) design.
+    Cached: equal arguments return the same design object (do not modify its arrays).
     IIR: ``scipy.signal.ellipord``/``ellip`` (passband edge matched exactly; MATLAB's
     ``designfilt`` matches both edges, so our stop band can be slightly better).
     """
@@ -119,8 +119,6 @@ def design_filter(
     numtaps += 1 - numtaps % 2  # odd length = even order: symmetric, integer delay
     taps = _kaiser_fir(response, passband_hz, stop_hz, sample_rate, attenuation_db, numtaps, beta)
     sos = _ellip_min_order(response, passband_hz, stop_hz, sample_rate, ripple_db, attenuation_db)
-    taps.setflags(write=False)  # shared through the design cache
-    sos.setflags(write=False)
     return FilterDesign(
         response=response,
         passband_hz=float(passband_hz),
@@ -175,7 +173,7 @@ def apply(fd: FilterDesign, x: np.ndarray, design: str = "auto") -> np.ndarray:
         kernel = fd.taps.reshape((1,) * (x.ndim - 1) + (-1,))
         y = scipy.signal.fftconvolve(x, kernel, mode="same", axes=-1)
     else:
-        sos = np.array(fd.sos)  # sosfilt needs a writable array
+        sos = fd.sos
         if n <= 3 * _sos_order(sos):
             sos = _ellip_fixed_order(fd, _truncated_order(n))
         y = scipy.signal.sosfiltfilt(sos, x, axis=-1, padlen=_padlen(sos, n))
