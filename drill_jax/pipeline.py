@@ -1,0 +1,255 @@
+"""Jobs that chain the library: evaluate one classifier configuration; run the whole paper."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Optional
+
+from absl import logging
+
+from drill_jax import data as data_lib
+from drill_jax import detectors, files, protocols, tables
+
+
+def run_classification(
+    ds: data_lib.Dataset,
+    protocol_config: protocols.ProtocolConfig,
+    detector_config: detectors.DetectorConfig,
+    out_dir: Optional[str] = None,
+    vae_config=None,
+    name: Optional[str] = None,
+) -> dict:
+    """Evaluates one detector under one protocol; writes result.json + table (md/csv/json).
+
+    Returns the result dict of ``protocols.evaluate`` with 'detector', 'row' and
+    'wall_seconds' added.
+    """
+    t0 = time.perf_counter()
+    fit_predict = detectors.make_fit_predict(detector_config)
+    positive = ds.class_names.index("anomaly") if "anomaly" in ds.class_names else 0
+    result = protocols.evaluate(ds, protocol_config, fit_predict, vae_config, positive)
+    result["detector"] = dataclasses.asdict(detector_config)
+    result["wall_seconds"] = time.perf_counter() - t0
+    weights = detector_config.weights_path or (
+        detector_config.weights if detector_config.backbone in detectors.TORCH_BACKBONES else "-"
+    )
+    name = (
+        name or f"{detector_config.backbone}/{protocol_config.protocol}/{protocol_config.augment}"
+    )
+    result["row"] = tables.result_row(name, result, detector_config.backbone, weights)
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        files.atomic_write_json(os.path.join(out_dir, "result.json"), result)
+        tables.write_table(os.path.join(out_dir, "table"), result["label"], [result["row"]])
+    logging.info("%s", json.dumps(result["row"]))
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperConfig:
+    """The whole paper on one dataset. Defaults finish in under an hour on a 2-core CPU.
+
+    Attributes:
+      backbone: detector of Table II and the augmentation comparison (paper: AlexNet;
+        default the JAX CNN, which fits in seconds, so every protocol can run all folds).
+      table2_backbones: extra backbones also run through Table II (e.g. ('alexnet',)).
+      table1_backbones: torchvision backbones of Table I (paper protocol, augmented set).
+      table1_epochs: epochs of each Table I fit (paper: up to 160).
+      table1_weights: 'imagenet' or 'none' for every Table I backbone; MobileNetV2 always
+        gets a pretrained row when its offline weights are installed.
+      n_splits, n_repeats: honest protocol folds; paper_splits: paper protocol 70/30 splits.
+      crops: clip crops to run (None = as recorded, 2000 = length cue removed).
+      augment_methods: the honest-protocol augmentation comparison.
+      vae_epochs: epochs of each VAE (paper: 20).
+      seed: root seed.
+    """
+
+    backbone: str = "jax_cnn"
+    table2_backbones: tuple = ()
+    table1_backbones: tuple = ("alexnet", "mobilenet_v2")
+    table1_epochs: int = 10
+    table1_weights: str = "none"
+    n_splits: int = 5
+    n_repeats: int = 4
+    paper_splits: int = 5
+    crops: tuple = (None, 2000)
+    augment_methods: tuple = ("none", "vae", "classic", "specaugment", "mixup")
+    vae_epochs: int = 20
+    seed: int = 0
+
+
+# Seconds per fit measured on a 2-core x86_64 CPU (see README "Results"), for the estimate
+# printed before long work starts.
+_COST_VAE_PER_CLASS = 12.0
+_COST_FIT = {"jax_cnn": 3.0, "logreg": 0.1}
+_COST_TORCH_EPOCH = {
+    "alexnet": 9.0,
+    "mobilenet_v2": 12.0,
+    "googlenet": 25.0,
+    "efficientnet_b0": 25.0,
+    "vgg16": 110.0,
+    "vgg19": 135.0,
+}
+
+
+def _fold_count(p: protocols.ProtocolConfig) -> int:
+    return p.n_splits * p.n_repeats if p.protocol == "honest" else p.paper_splits
+
+
+def estimate_seconds(p: protocols.ProtocolConfig, d: detectors.DetectorConfig) -> float:
+    """Rough wall time of one evaluation on a 2-core CPU (for the printed estimate)."""
+    folds = _fold_count(p)
+    per_fold = _COST_FIT.get(d.backbone, 0.0)
+    if d.backbone in _COST_TORCH_EPOCH:
+        per_fold = _COST_TORCH_EPOCH[d.backbone] * (d.epochs or 160)
+    vae = 0.0
+    if p.augment == "vae":
+        vae = 2 * _COST_VAE_PER_CLASS * (folds if p.protocol == "honest" else 1)
+    return folds * per_fold + vae
+
+
+def paper_runs(
+    config: PaperConfig,
+) -> list[tuple[str, str, protocols.ProtocolConfig, detectors.DetectorConfig]]:
+    """Every (table, row name, protocol config, detector config) the paper job evaluates."""
+    runs = []
+    base = dict(
+        n_splits=config.n_splits,
+        n_repeats=config.n_repeats,
+        paper_splits=config.paper_splits,
+        seed=config.seed,
+    )
+    for crop in config.crops:
+        tag = "" if crop is None else f", crop {crop}"
+        for backbone in (config.backbone, *config.table2_backbones):
+            det = detectors.DetectorConfig(
+                backbone=backbone,
+                epochs=None if backbone in detectors.JAX_BACKBONES else config.table1_epochs,
+            )
+            for protocol in protocols.PROTOCOLS[::-1]:
+                for dataset in ("original", "augmented"):
+                    p = protocols.ProtocolConfig(
+                        protocol=protocol,
+                        dataset=dataset,
+                        crop=crop,
+                        augment="vae" if dataset == "augmented" else "none",
+                        **base,
+                    )
+                    runs.append(("table2", f"{backbone} {dataset} ({protocol}{tag})", p, det))
+        det = detectors.DetectorConfig(backbone=config.backbone)
+        for method in config.augment_methods:
+            p = protocols.ProtocolConfig(
+                protocol="honest",
+                crop=crop,
+                augment=method,
+                dataset="original" if method == "none" else "augmented",
+                **base,
+            )
+            runs.append(("augmentation", f"{config.backbone} + {method} (honest{tag})", p, det))
+        for backbone in config.table1_backbones:
+            weight_options = [config.table1_weights]
+            if backbone == "mobilenet_v2" and config.table1_weights == "none":
+                weight_options.append("imagenet")
+            for weights in weight_options:
+                det = detectors.DetectorConfig(
+                    backbone=backbone, epochs=config.table1_epochs, weights=weights
+                )
+                for protocol in protocols.PROTOCOLS[::-1]:
+                    p = protocols.ProtocolConfig(
+                        protocol=protocol,
+                        dataset="augmented",
+                        augment="vae",
+                        crop=crop,
+                        **{**base, "n_repeats": 1, "paper_splits": 1},
+                    )
+                    runs.append(("table1", f"{backbone} [{weights}] ({protocol}{tag})", p, det))
+    return runs
+
+
+def _paper_figure(table: str, backbone: str, p: protocols.ProtocolConfig) -> Optional[float]:
+    if p.protocol != "paper" or p.crop is not None:
+        return None
+    if table == "table2" and backbone == "alexnet":
+        return tables.PAPER_TABLE_II[p.dataset]
+    if table == "table1":
+        return tables.PAPER_TABLE_I.get(backbone)
+    return None
+
+
+TABLE_TITLES = {
+    "table2": "Table II: original vs VAE-augmented training data",
+    "augmentation": "Augmentation methods under the honest protocol",
+    "table1": "Table I: backbones on the augmented data",
+}
+
+
+def run_tables(
+    ds: data_lib.Dataset,
+    config: PaperConfig,
+    out_dir: str,
+    vae_config=None,
+    say=None,
+) -> dict:
+    """Runs every evaluation of ``paper_runs`` (each once, cached by its configs) and writes
+    ``out_dir``/{table2,augmentation,table1}.{md,csv,json} and results.json."""
+    say = say or (lambda msg: logging.info("%s", msg))
+    runs = paper_runs(config)
+    unique = {}
+    for _, _, p, d in runs:
+        unique.setdefault((p, d), estimate_seconds(p, d))
+    say(f"{len(unique)} evaluations, estimated {sum(unique.values()) / 60:.0f} min on a 2-core CPU")
+    cache, rows = {}, {t: [] for t in TABLE_TITLES}
+    for table, name, p, d in runs:
+        if (p, d) not in cache:
+            say(f"[{len(cache) + 1}/{len(unique)}] {name}: est. {unique[(p, d)]:.0f} s")
+            try:
+                cache[(p, d)] = run_classification(ds, p, d, vae_config=vae_config, name=name)
+            except detectors_unavailable_errors() as err:
+                say(f"skipped {name}: {err}")
+                cache[(p, d)] = None
+        result = cache[(p, d)]
+        if result is None:
+            continue
+        weights = d.weights if d.backbone in detectors.TORCH_BACKBONES else "-"
+        row = tables.result_row(
+            name, result, d.backbone, weights, _paper_figure(table, d.backbone, p)
+        )
+        row["label"] = result["label"]
+        rows[table].append(row)
+    notes = {
+        "table2": "Paper protocol rows: "
+        + protocols.PAPER_LABEL
+        + ". Honest rows: "
+        + protocols.HONEST_LABEL
+        + ". Accuracy in % as mean +- std over folds/splits; "
+        "chance, majority and clip-length-only baselines are scored on the same folds.",
+        "augmentation": protocols.HONEST_LABEL + f". {config.backbone} classifier; every method "
+        "adds the same number of training examples per class.",
+        "table1": "Torchvision backbones trained on Mel images of the augmented data "
+        f"({config.table1_epochs} epochs; weights as in the weights column).",
+    }
+    for table, title in TABLE_TITLES.items():
+        if rows[table]:
+            tables.write_table(os.path.join(out_dir, table), title, rows[table], notes[table])
+    files.atomic_write_json(
+        os.path.join(out_dir, "results.json"),
+        {
+            "config": dataclasses.asdict(config),
+            "tables": rows,
+            "runs": [dict(name=n, table=t, result=cache[(p, d)]) for t, n, p, d in runs],
+        },
+    )
+    return rows
+
+
+def detectors_unavailable_errors() -> tuple:
+    """Errors that mean 'this backbone cannot run here' (e.g. weights not obtainable offline)."""
+    try:
+        from drill_jax import torch_bridge
+
+        return (torch_bridge.WeightsUnavailableError,)
+    except (ImportError, AttributeError):
+        return (ImportError,)

@@ -1,0 +1,97 @@
+"""Result tables (Markdown, CSV, JSON) that put the paper's figures next to ours."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Optional, Sequence
+
+from drill_jax import files
+
+# Tran et al. 2022, accuracy in % on the 30 % validation split of the augmented set.
+PAPER_TABLE_I = {
+    "googlenet": 89.71,
+    "alexnet": 94.12,
+    "vgg16": 88.24,
+    "vgg19": 85.29,
+    "efficientnet_b0": 86.76,
+}
+# Table II: AlexNet, original 134 sounds vs augmented 230 sounds.
+PAPER_TABLE_II = {"original": 87.5, "augmented": 94.12}
+
+COLUMNS = (
+    "row",
+    "protocol",
+    "backbone",
+    "weights",
+    "dataset",
+    "augment",
+    "crop",
+    "folds",
+    "accuracy",
+    "accuracy_ci95",
+    "balanced_accuracy",
+    "roc_auc",
+    "chance",
+    "majority",
+    "clip_length_only",
+    "paper",
+)
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}"
+
+
+def result_row(
+    name: str, result: dict, backbone: str, weights: str, paper: Optional[float] = None
+) -> dict:
+    """One table row from ``protocols.evaluate``'s result (percentages as strings)."""
+    m = result["summary"]["metrics"]
+    cfg = result["config"]
+    acc = m["accuracy"]
+    base = result["baselines"]
+    return {
+        "row": name,
+        "protocol": cfg["protocol"],
+        "backbone": backbone,
+        "weights": weights,
+        "dataset": cfg["dataset"],
+        "augment": cfg["augment"],
+        "crop": cfg["crop"] or "none",
+        "folds": result["summary"]["n_folds"],
+        "accuracy": f"{_pct(acc['mean'])} +- {_pct(acc['std'])}",
+        "accuracy_ci95": f"[{_pct(acc['ci_low'])}, {_pct(acc['ci_high'])}]",
+        "balanced_accuracy": _pct(m["balanced_accuracy"]["mean"]),
+        "roc_auc": _pct(m["roc_auc"]["mean"]),
+        "chance": _pct(base["chance"]["metrics"]["accuracy"]["mean"]),
+        "majority": _pct(base["majority"]["metrics"]["accuracy"]["mean"]),
+        "clip_length_only": _pct(base["clip_length"]["metrics"]["accuracy"]["mean"]),
+        "paper": "" if paper is None else f"{paper:.2f}",
+    }
+
+
+def to_markdown(rows: Sequence[dict], columns: Sequence[str] = COLUMNS) -> str:
+    """A GitHub Markdown table of ``rows`` (dicts keyed by ``columns``)."""
+    head = "| " + " | ".join(columns) + " |"
+    rule = "| " + " | ".join("---" for _ in columns) + " |"
+    body = ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def to_csv(rows: Sequence[dict], columns: Sequence[str] = COLUMNS) -> str:
+    """CSV text of ``rows``."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_table(stem: str, title: str, rows: Sequence[dict], note: str = "") -> None:
+    """Writes ``stem``.md, .csv and .json atomically."""
+    md = f"## {title}\n\n" + (note.strip() + "\n\n" if note else "") + to_markdown(rows)
+    files.atomic_write_text(stem + ".md", md)
+    files.atomic_write_text(stem + ".csv", to_csv(rows))
+    files.atomic_write_json(stem + ".json", {"title": title, "note": note, "rows": list(rows)})
