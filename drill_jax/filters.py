@@ -9,7 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import scipy.signal
 
-# MATLAB defaults (signal/highpass.m, lowpass.m and their shared input parser).
+# MATLAB defaults and rules as read in the Signal Processing Toolbox sources of highpass.m,
+# lowpass.m and signal.internal.filteringfcns (parseAndValidateInputs, selectImpulseResponse);
+# not run against MATLAB itself. Differences are named in the docstrings below.
 DEFAULT_STEEPNESS = 0.85
 DEFAULT_ATTENUATION_DB = 60.0
 DEFAULT_RIPPLE_DB = 0.1
@@ -30,7 +32,8 @@ class FilterDesign:
       ripple_db: allowed passband ripple in dB (MATLAB's internal 0.1 dB).
       attenuation_db: stop-band attenuation in dB.
       fir_order: minimum Kaiser-window FIR order (``kaiserord``), before rounding to even.
-      taps: [L] float64 linear-phase FIR, L = odd (even order), delay (L - 1) / 2 samples.
+      taps: [L] float64 linear-phase Kaiser FIR, L odd (even order) and >= fir_order + 1
+        (a few taps are added when needed to meet the stop band), delay (L - 1) / 2 samples.
       sos: [S, 6] float64 minimum-order elliptic IIR in second-order sections.
     """
 

@@ -32,9 +32,7 @@ def test_stopband_edges_follow_matlab_steepness():
     # p = 0.99 - 0.98 * 0.85 = 0.157 of the passband (high-pass) or of the upper band (low-pass).
     assert filters.stopband_edge("highpass", 1000.0, SR) == pytest.approx(843.0)
     assert filters.stopband_edge("lowpass", 22000.0, SR) == pytest.approx(26082.0)
-    assert filters.stopband_edge(
-        "highpass", 1000.0, SR, steepness=0.5
-    ) == pytest.approx(500.0)
+    assert filters.stopband_edge("highpass", 1000.0, SR, steepness=0.5) == pytest.approx(500.0)
 
 
 @pytest.mark.parametrize("kind", ["highpass", "lowpass"])
@@ -48,9 +46,7 @@ def test_measured_response_meets_spec(kind, design, highpass_design, lowpass_des
     else:
         passband, stopband = freqs <= 22000.0, freqs >= fd.stopband_hz
     # FIR: single pass, 0.1 dB / 60 dB. IIR through filtfilt: gain squared, 0.2 dB / 120 dB.
-    max_ripple, min_atten = (
-        (0.1, 60.0) if design == "fir" else (0.2 + 1e-6, 120.0 - 1e-6)
-    )
+    max_ripple, min_atten = (0.1, 60.0) if design == "fir" else (0.2 + 1e-6, 120.0 - 1e-6)
     assert np.max(np.abs(db[passband])) <= max_ripple
     assert -np.max(db[stopband]) >= min_atten
 
@@ -78,9 +74,7 @@ def test_passband_sinusoid_has_no_phase_shift(design, highpass_design):
     gain = _tone_gain(y, 5000.0, slice(n // 4, 3 * n // 4))
     freqs, response = filters.frequency_response(highpass_design, design, n_freqs=96001)
     assert abs(np.angle(gain, deg=True)) < 0.01
-    assert abs(gain) == pytest.approx(
-        response[np.searchsorted(freqs, 5000.0)], abs=1e-3
-    )
+    assert abs(gain) == pytest.approx(response[np.searchsorted(freqs, 5000.0)], abs=1e-3)
 
 
 def test_fir_matches_scipy_delay_compensated_lfilter(lowpass_design):
@@ -93,12 +87,21 @@ def test_fir_matches_scipy_delay_compensated_lfilter(lowpass_design):
     np.testing.assert_allclose(y, expected, atol=1e-5)
 
 
+def test_fir_longer_than_clip_is_still_delay_compensated(highpass_design):
+    # The 1000 Hz FIR (2275 taps) is longer than a 2000-sample clip: 'same' alignment must
+    # still equal filtering the zero-extended clip and dropping the delay.
+    x = np.random.default_rng(3).standard_normal(2000)
+    taps = highpass_design.taps
+    assert len(taps) > len(x)
+    delay = (len(taps) - 1) // 2
+    expected = scipy.signal.lfilter(taps, 1.0, np.concatenate([x, np.zeros(delay)]))[delay:]
+    np.testing.assert_allclose(filters.apply(highpass_design, x, design="fir"), expected, atol=1e-5)
+
+
 def test_iir_matches_scipy_sosfiltfilt(highpass_design):
     x = np.random.default_rng(1).standard_normal(2000)
     expected = scipy.signal.sosfiltfilt(highpass_design.sos, x)
-    np.testing.assert_allclose(
-        filters.apply(highpass_design, x, design="iir"), expected, atol=1e-5
-    )
+    np.testing.assert_allclose(filters.apply(highpass_design, x, design="iir"), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("design", ["auto", "fir"])
@@ -108,9 +111,7 @@ def test_bandpass_on_2000_sample_clip(design):
     passed = bandpass(_sine(5000.0, n))
     assert passed.dtype == np.float32 and passed.shape == (n,)
     gain = _tone_gain(passed, 5000.0, mid)
-    assert abs(gain) == pytest.approx(
-        1.0, abs=0.01
-    )  # <= 0.2 dB ripple (IIR through filtfilt)
+    assert abs(gain) == pytest.approx(1.0, abs=0.01)  # <= 0.2 dB ripple (IIR through filtfilt)
     assert abs(np.angle(gain, deg=True)) < 0.05
     for freq in (200.0, 30000.0):
         assert abs(_tone_gain(bandpass(_sine(freq, n)), freq, mid)) < 1e-3  # <= -60 dB
