@@ -31,6 +31,14 @@ class MelConfig:
       power: 2.0 = power spectrum |X|^2, 1.0 = magnitude.
       window_normalization: divide the spectrum by sum(window) (MATLAB
         ``WindowNormalization=true``, its default): a constant factor, a constant dB shift.
+
+    Matching MATLAB: frames without centring or padding, one-sided spectrum of
+    n_fft // 2 + 1 bins (1000 for 1999), HTK / O'Shaughnessy mel scale
+    2595 log10(1 + f / 700), triangles designed linearly in Hz, 'bandwidth'
+    normalisation. Not checked against MATLAB itself (none here): the exact constant
+    of MATLAB's 'bandwidth' weights and of its window normalisation; either would only
+    shift every log-Mel value by one constant (dB) and leave the per-image rendering
+    unchanged. MATLAB's own default window (30 ms Hamming) is replaced by the paper's.
     """
 
     sample_rate: int = 96000
