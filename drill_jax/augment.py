@@ -110,8 +110,9 @@ class MixupConfig:
 def _check_common(labels, n_add: int, rng) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a non-empty 1-D integer array, got {labels.dtype} "
-                         f"{labels.shape}")
+        raise ValueError(
+            f"labels must be a non-empty 1-D integer array, got {labels.dtype} {labels.shape}"
+        )
     if not isinstance(n_add, (int, np.integer)) or n_add < 0:
         raise ValueError(f"n_add must be a non-negative integer, got {n_add!r}")
     if not isinstance(rng, np.random.Generator):
@@ -135,8 +136,11 @@ def choose_sources(labels, n_add: int, rng: np.random.Generator, balanced: bool 
     out = []
     for count, pool in zip(counts, pools):
         reps = -(-int(count) // pool.size)
-        out.append(np.concatenate([rng.permutation(pool) for _ in range(reps)])[:count]
-                   if count else np.zeros(0, np.int64))
+        out.append(
+            np.concatenate([rng.permutation(pool) for _ in range(reps)])[:count]
+            if count
+            else np.zeros(0, np.int64)
+        )
     return np.concatenate(out).astype(np.int64)
 
 
@@ -168,8 +172,9 @@ def _warm_up_pitch_shift() -> None:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="n_fft=.*too large")
-        librosa.effects.pitch_shift(np.zeros(2000, np.float32), sr=96000, n_steps=0.1,
-                                    res_type="soxr_hq")
+        librosa.effects.pitch_shift(
+            np.zeros(2000, np.float32), sr=96000, n_steps=0.1, res_type="soxr_hq"
+        )
 
 
 def _classic_pipeline(config: ClassicConfig):
@@ -177,14 +182,26 @@ def _classic_pipeline(config: ClassicConfig):
 
     if config.p_pitch > 0:
         _warm_up_pitch_shift()
-    return am.Compose([
-        am.Gain(min_gain_db=config.gain_db[0], max_gain_db=config.gain_db[1], p=1.0),
-        am.Shift(min_shift=-config.max_shift_fraction, max_shift=config.max_shift_fraction,
-                 shift_unit="fraction", rollover=True, fade_duration=config.fade_seconds, p=1.0),
-        am.PitchShift(min_semitones=-config.max_semitones, max_semitones=config.max_semitones,
-                      method="librosa_phase_vocoder", p=config.p_pitch),
-        am.AddGaussianSNR(min_snr_db=config.snr_db[0], max_snr_db=config.snr_db[1], p=1.0),
-    ])
+    return am.Compose(
+        [
+            am.Gain(min_gain_db=config.gain_db[0], max_gain_db=config.gain_db[1], p=1.0),
+            am.Shift(
+                min_shift=-config.max_shift_fraction,
+                max_shift=config.max_shift_fraction,
+                shift_unit="fraction",
+                rollover=True,
+                fade_duration=config.fade_seconds,
+                p=1.0,
+            ),
+            am.PitchShift(
+                min_semitones=-config.max_semitones,
+                max_semitones=config.max_semitones,
+                method="librosa_phase_vocoder",
+                p=config.p_pitch,
+            ),
+            am.AddGaussianSNR(min_snr_db=config.snr_db[0], max_snr_db=config.snr_db[1], p=1.0),
+        ]
+    )
 
 
 def classic_one(x: np.ndarray, sample_rate: int, seed: int, pipeline) -> np.ndarray:
@@ -294,8 +311,10 @@ def augment_waveforms(
     pipeline = _classic_pipeline(config)
     sources = choose_sources(labels, n_add, rng, balanced)
     seeds = rng.integers(0, 2**32, size=sources.size)
-    new = [classic_one(np.asarray(waveforms[s]), sample_rate, seed, pipeline)
-           for s, seed in zip(sources, seeds)]
+    new = [
+        classic_one(np.asarray(waveforms[s]), sample_rate, seed, pipeline)
+        for s, seed in zip(sources, seeds)
+    ]
     return new, labels[sources].astype(np.int64), sources
 
 
@@ -357,8 +376,11 @@ def augment_features(
     if n_frames.shape != labels.shape or n_frames.min() < 1 or n_frames.max() > X.shape[1]:
         raise ValueError(f"n_frames must be [N] in [1, {X.shape[1]}], got {n_frames}")
     if method == "none" or n_add == 0:
-        return np.zeros((0,) + X.shape[1:], np.float32), np.zeros(0, np.int64), np.zeros(
-            0, np.int64)
+        return (
+            np.zeros((0,) + X.shape[1:], np.float32),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+        )
     config = config or SpecAugmentConfig()
     if config.max_bands < 1 or config.max_frames < 1:
         raise ValueError(f"max_bands and max_frames must be >= 1, got {config}")

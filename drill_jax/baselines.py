@@ -134,17 +134,16 @@ def fit_baseline(
         return FittedBaseline(name, n_classes, seed, _frequencies(y, n_classes))
     if name == "clip_length":
         lengths = _check_lengths(len_train, y.size)
-        table = {
-            int(n): _frequencies(y[lengths == n], n_classes) for n in np.unique(lengths)
-        }
+        table = {int(n): _frequencies(y[lengths == n], n_classes) for n in np.unique(lengths)}
         return FittedBaseline(name, n_classes, seed, (table, _frequencies(y, n_classes)))
     if name == "logreg":
         feats = band_features(X_train, include_frames)
         if feats.shape[0] != y.size:
             raise ValueError(f"X_train has {feats.shape[0]} clips but y_train has {y.size}")
         if np.unique(y).size < 2:
-            return FittedBaseline(name, n_classes, seed, (None, _frequencies(y, n_classes),
-                                                          include_frames))
+            return FittedBaseline(
+                name, n_classes, seed, (None, _frequencies(y, n_classes), include_frames)
+            )
         model = sklearn.pipeline.make_pipeline(
             sklearn.preprocessing.StandardScaler(),
             sklearn.linear_model.LogisticRegression(C=C, max_iter=5000, random_state=seed),

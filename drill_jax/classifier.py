@@ -193,8 +193,7 @@ def create_state(config: ClassifierConfig, X_train: np.ndarray, key: jax.Array) 
     std = np.maximum(X_train.std(axis=0), 1e-3)  # a constant band (e.g. padding) stays finite
     tx = _make_optimizer(config.learning_rate, config.weight_decay)
     state = ClassifierState.create(
-        apply_fn=model.apply, params=params, tx=tx, x_mean=jnp.asarray(mean),
-        x_std=jnp.asarray(std)
+        apply_fn=model.apply, params=params, tx=tx, x_mean=jnp.asarray(mean), x_std=jnp.asarray(std)
     )
     # A Python-int step would make the first train_step trace differently from the rest.
     return state.replace(step=jnp.zeros((), jnp.int32))
@@ -273,16 +272,18 @@ def fit(
         history["train_accuracy"].append(sum(float(m["correct"]) for m in steps) / count)
     if not np.isfinite(history["train_loss"][-1]):
         raise FloatingPointError(f"training loss became non-finite: {history['train_loss'][-1]}")
-    logging.info("classifier fit: %d examples, final train loss %.4f",
-                 X_train.shape[0], history["train_loss"][-1])
+    logging.info(
+        "classifier fit: %d examples, final train loss %.4f",
+        X_train.shape[0],
+        history["train_loss"][-1],
+    )
     return state, history
 
 
 def _predict_logits(state: ClassifierState, X) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3 or X.shape[1:] != tuple(state.x_mean.shape):
-        raise ValueError(f"X must be [N, {', '.join(map(str, state.x_mean.shape))}], "
-                         f"got {X.shape}")
+        raise ValueError(f"X must be [N, {', '.join(map(str, state.x_mean.shape))}], got {X.shape}")
     n = X.shape[0]
     padded_n = max(_EVAL_BUCKET, -(-n // _EVAL_BUCKET) * _EVAL_BUCKET)
     Xp = np.zeros((padded_n,) + X.shape[1:], np.float32)

@@ -45,7 +45,9 @@ def _check_inputs(y_true, proba, class_names) -> tuple[np.ndarray, np.ndarray, t
     if not np.all(np.isfinite(proba)):
         raise ValueError("proba holds non-finite values")
     if y_true.min() < 0 or y_true.max() >= len(class_names):
-        raise ValueError(f"y_true values must be in [0, {len(class_names)}), got {np.unique(y_true)}")
+        raise ValueError(
+            f"y_true values must be in [0, {len(class_names)}), got {np.unique(y_true)}"
+        )
     return y_true, proba, class_names
 
 
@@ -65,7 +67,9 @@ def roc_auc(y_true, proba, positive_index: int = 0) -> float:
     if np.unique(y_true).size < n_classes:
         return float("nan")
     return float(
-        skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=range(n_classes))
+        skm.roc_auc_score(
+            y_true, proba, multi_class="ovr", average="macro", labels=range(n_classes)
+        )
     )
 
 
@@ -129,8 +133,9 @@ def pauc(y_true, score, max_fpr: float = 0.1) -> float:
     y_true = np.asarray(y_true)
     score = np.asarray(score, dtype=np.float64)
     if y_true.ndim != 1 or score.shape != y_true.shape:
-        raise ValueError(f"y_true and score must be 1-D of equal length, got {y_true.shape}, "
-                         f"{score.shape}")
+        raise ValueError(
+            f"y_true and score must be 1-D of equal length, got {y_true.shape}, {score.shape}"
+        )
     if not 0.0 < max_fpr <= 1.0:
         raise ValueError(f"max_fpr must be in (0, 1], got {max_fpr}")
     if np.unique(y_true).size != 2:
@@ -161,13 +166,25 @@ def mean_ci(
     nan = float("nan")
     mean = float(np.mean(finite)) if n else nan
     if n < 2:
-        return {"mean": mean, "std": nan, "ci_low": nan, "ci_high": nan, "n": n,
-                "n_nan": int(values.size - n)}
+        return {
+            "mean": mean,
+            "std": nan,
+            "ci_low": nan,
+            "ci_high": nan,
+            "n": n,
+            "n_nan": int(values.size - n),
+        }
     std = float(np.std(finite, ddof=1))
     scale = 1.0 / n + (test_train_ratio or 0.0)
     half = float(scipy.stats.t.ppf(0.5 + confidence / 2.0, df=n - 1)) * std * math.sqrt(scale)
-    return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half, "n": n,
-            "n_nan": int(values.size - n)}
+    return {
+        "mean": mean,
+        "std": std,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        "n": n,
+        "n_nan": int(values.size - n),
+    }
 
 
 def _is_scalar(v) -> bool:

@@ -83,14 +83,13 @@ def test_classic_snr_and_gain_within_configured_range():
 
 def test_mixup_same_class_same_length_convex():
     clips, labels = _clips()
-    new, y_new, src, partner = augment.mixup_waveforms(
-        clips, labels, 12, np.random.default_rng(3)
-    )
+    new, y_new, src, partner = augment.mixup_waveforms(clips, labels, 12, np.random.default_rng(3))
     np.testing.assert_array_equal(labels[partner], labels[src])
     for x, s, p in zip(new, src, partner):
         assert p != s
-        if any(len(clips[j]) == len(clips[s]) for j in np.flatnonzero(labels == labels[s])
-               if j != s):
+        if any(
+            len(clips[j]) == len(clips[s]) for j in np.flatnonzero(labels == labels[s]) if j != s
+        ):
             assert len(clips[p]) == len(clips[s])
             # x = lam * a + (1 - lam) * b with lam >= 0.5, solved by least squares.
             a, b = clips[s].astype(np.float64), clips[p].astype(np.float64)
@@ -129,11 +128,15 @@ def test_specaugment_masks_bands_to_the_clip_floor():
 
 def test_specaugment_time_mask_keeps_one_real_frame():
     X = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4) + 1.0
-    config = augment.SpecAugmentConfig(n_freq_masks=0, n_time_masks=1, max_frames=3,
-                                       fill_db=0.0)
+    config = augment.SpecAugmentConfig(n_freq_masks=0, n_time_masks=1, max_frames=3, fill_db=0.0)
     X_new, _, src = augment.augment_features(
-        "specaugment", X, np.array([0, 1]), 20, np.random.default_rng(0), config,
-        n_frames=np.array([3, 1])
+        "specaugment",
+        X,
+        np.array([0, 1]),
+        20,
+        np.random.default_rng(0),
+        config,
+        n_frames=np.array([3, 1]),
     )
     for x, s in zip(X_new, src):
         masked = np.all(x == 0.0, axis=1)
@@ -145,8 +148,9 @@ def test_specaugment_time_mask_keeps_one_real_frame():
 
 def test_none_vae_and_domain_errors():
     clips, labels = _clips()
-    new, y_new, src = augment.augment_waveforms("none", clips, labels, 5,
-                                                np.random.default_rng(0), SR)
+    new, y_new, src = augment.augment_waveforms(
+        "none", clips, labels, 5, np.random.default_rng(0), SR
+    )
     assert new == [] and y_new.size == 0 and src.size == 0
     assert set(augment.METHODS) == {"none", "vae", "classic", "specaugment", "mixup"}
     with pytest.raises(ValueError, match="VAE"):
@@ -154,7 +158,6 @@ def test_none_vae_and_domain_errors():
     with pytest.raises(ValueError, match="augment_features"):
         augment.augment_waveforms("specaugment", clips, labels, 5, np.random.default_rng(0), SR)
     with pytest.raises(ValueError, match="not log-Mel"):
-        augment.augment_features("mixup", np.zeros((6, 2, 32)), labels, 5,
-                                 np.random.default_rng(0))
+        augment.augment_features("mixup", np.zeros((6, 2, 32)), labels, 5, np.random.default_rng(0))
     with pytest.raises(ValueError, match="Generator"):
         augment.augment_waveforms("classic", clips, labels, 5, 0, SR)

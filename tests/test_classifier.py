@@ -94,8 +94,9 @@ def test_masked_rows_do_not_change_the_step():
     assert classifier.train_step._cache_size() <= before + 1  # both calls share one trace
     assert float(ma["loss"]) == pytest.approx(float(mb["loss"]), rel=1e-6)
     assert float(ma["count"]) == 5.0
-    jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7),
-                 a.params, b.params)
+    jax.tree.map(
+        lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7), a.params, b.params
+    )
 
 
 def test_bad_inputs_raise(fitted):
