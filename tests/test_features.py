@@ -7,7 +7,9 @@ from drill_jax import data, features
 
 SR = 96000
 CONFIG = features.MelConfig()
-# Max relative difference we accept against librosa (measured: about 2e-7, float32 output).
+# Max relative difference we accept against librosa (float64 STFT). Measured with our
+# float32 FFT: 1.2e-6 on white noise; on the 134 bundled sounds 2.5e-4 at most, in bands
+# 60+ dB below the clip's peak (1e-3 dB), hence the absolute floor in that test.
 PARITY_RTOL = 1e-5
 
 
