@@ -259,6 +259,11 @@ def clip_features(
         if clip.ndim != 1:
             raise ValueError(f"clip {i} must be 1-D [T], got shape {clip.shape}")
         config.n_frames(clip.shape[0])  # raises on clips shorter than the window
+    if bandpass and not 0 < band_hz[0] < band_hz[1] < sample_rate / 2:
+        raise ValueError(
+            f"band-pass edges {band_hz} Hz must lie inside (0, {sample_rate / 2}) Hz at "
+            f"{sample_rate} Hz: filter another band or not at all"
+        )
     band = filters.make_bandpass(*band_hz, sample_rate, design=filter_design) if bandpass else None
     out = [None] * len(clips)
     for length in sorted({c.shape[0] for c in clips}):

@@ -167,6 +167,8 @@ def test_bad_inputs_raise():
         features.mel_spectrogram(np.zeros(4000), CONFIG)
     with pytest.raises(ValueError, match="does not match"):
         features.clip_features([np.zeros(2000)], 48000, config=CONFIG)
+    with pytest.raises(ValueError, match="band-pass edges"):
+        features.clip_features([np.zeros(2000)], 16000)
     with pytest.raises(ValueError, match="NaN"):
         features.log_mel(np.full((1, 2000), np.nan), CONFIG)
     with pytest.raises(ValueError):
