@@ -41,8 +41,6 @@ _SEED = flags.DEFINE_integer("seed", 0, "Root seed.")
 
 def main(argv):
     del argv
-    from drill_jax import train_vae
-
     augment = _AUGMENT.value or ("vae" if _DATASET.value == "augmented" else "none")
     pconfig = protocols.ProtocolConfig(
         protocol=_PROTOCOL.value,
@@ -64,7 +62,11 @@ def main(argv):
         weights_path=_WEIGHTS_PATH.value,
         freeze=_FREEZE.value,
     )
-    vconfig = dataclasses.replace(train_vae.VAEConfig(), epochs=_VAE_EPOCHS.value)
+    vconfig = None
+    if augment == "vae" or _DATASET.value == "augmented":
+        from drill_jax import train_vae  # only VAE-augmented runs need it
+
+        vconfig = dataclasses.replace(train_vae.VAEConfig(), epochs=_VAE_EPOCHS.value)
     out_dir = common.FLAGS.out_dir
     os.makedirs(out_dir, exist_ok=True)
     files.atomic_write_json(
@@ -72,7 +74,7 @@ def main(argv):
         {
             "protocol": dataclasses.asdict(pconfig),
             "detector": dataclasses.asdict(dconfig),
-            "vae": dataclasses.asdict(vconfig),
+            "vae": vconfig and dataclasses.asdict(vconfig),
         },
     )
     ds = common.load_data_from_flags()
