@@ -68,29 +68,31 @@ def plot_coherence_phase(
     Writes ``path``."""
     coh = similarity.coherence(a, b, sample_rate)
     peaks = similarity.coherence_peaks(coh, threshold)
-    fig = Figure(figsize=(8, 6), layout="constrained")
+    fig = Figure(figsize=(9, 6), layout="constrained")
     ax_c, ax_p = fig.subplots(2, 1, sharex=True)
     ax_c.plot(coh.freqs / 1e3, coh.cxy, lw=0.8)
     ax_c.axhline(threshold, color="gray", ls="--", lw=0.6)
     ax_c.plot(peaks.freqs / 1e3, peaks.cxy, "rv", ms=4)
-    for i in np.argsort(-peaks.cxy)[:annotate]:
+    top = np.argsort(-peaks.cxy)[:annotate]
+    for rank, i in enumerate(top[np.argsort(peaks.freqs[top])]):
         ax_c.annotate(
-            f"{peaks.freqs[i]:.1f} Hz\n{peaks.cxy[i]:.3f}, {peaks.phase_deg[i]:.0f} deg",
+            f"{peaks.freqs[i]:.1f} Hz: {peaks.cxy[i]:.3f}, {peaks.phase_deg[i]:.0f} deg",
             (peaks.freqs[i] / 1e3, peaks.cxy[i]),
+            xytext=(0.02 + 0.33 * rank, 0.93),
+            textcoords="axes fraction",
             fontsize=7,
-            xytext=(4, 4),
-            textcoords="offset points",
+            arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "gray"},
         )
     ax_c.set(
-        title=f"coherence {names[0]} vs {names[1]} (Hamming {coh.nperseg}, overlap "
-        f"{coh.noverlap}, nfft {coh.nfft}); {peaks.freqs.shape[0]} peaks > {threshold}",
+        title=f"coherence (Hamming {coh.nperseg}, overlap {coh.noverlap}, nfft {coh.nfft}): "
+        f"{peaks.freqs.shape[0]} peaks > {threshold}",
         ylabel="coherence",
-        ylim=(0, 1.05),
+        ylim=(0, 1.15),
     )
     ax_p.plot(coh.freqs / 1e3, coh.phase_deg, lw=0.6)
     ax_p.plot(peaks.freqs / 1e3, peaks.phase_deg, "rv", ms=4)
     ax_p.set(
-        title="cross-spectrum phase, angle(conj(A) B): positive = second sound leads",
+        title="cross-spectrum phase angle(conj(A) B); A = first sound, positive = B leads",
         xlabel="frequency (kHz)",
         ylabel="phase (deg)",
         ylim=(-185, 185),

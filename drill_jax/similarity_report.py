@@ -122,6 +122,9 @@ def build_report(
     train_split: str = "paper",
     figures: bool = True,
     pairs: Sequence[tuple[str, str]] = (),
+    cv_repeats: int = 4,
+    fd_repeats: int = 20,
+    null_pairs: int = 200,
 ) -> dict:
     """Compares ``<synth_dir>/<class>/*.wav`` with the real sounds of the same class.
 
@@ -138,6 +141,8 @@ def build_report(
       figures: write the three figures of each class's best-matching pair.
       pairs: extra (synth file, real file) pairs to draw, paths relative to the two folders
         (e.g. ("anomaly/000.wav", "anomaly/fault_1.wav")).
+      cv_repeats, fd_repeats: repeats of the two-sample CV and of the Fréchet reference halves;
+      null_pairs: white-noise pairs for the coherence null reference.
     Returns the report dict (also written to report.json).
     """
     synth = data.load_dataset(
@@ -183,6 +188,8 @@ def build_report(
                 rng=rng,
                 seed=seed,
                 length=length,
+                cv_repeats=cv_repeats,
+                fd_repeats=fd_repeats,
             )
             others = [o for o in dataset.class_names if o != c]
             if others:
@@ -248,6 +255,7 @@ def build_report(
         "train_split": train_split,
         "seed": seed,
         "skipped_synth_files": [str(b) for b in synth.bad],
+        "coherence_null_white_noise": set_similarity.coherence_null(length, sr, rng, null_pairs),
         "groups": groups,
         "figures": [os.path.relpath(p, out_dir) for p in figure_paths],
     }

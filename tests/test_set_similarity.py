@@ -106,7 +106,9 @@ def test_copies_of_training_sounds_are_flagged_as_memorised(anomaly):
     rng = np.random.default_rng(4)
     picks = rng.choice(np.flatnonzero(train), 20)
     copies = [waves[i][:1999].copy() for i in picks]
-    report = set_similarity.class_similarity(copies, waves, sr, train_mask=train, seed=0)
+    report = set_similarity.class_similarity(
+        copies, waves, sr, train_mask=train, seed=0, cv_repeats=2, fd_repeats=5
+    )
     for name in ("xcorr", "log_mel"):
         memo = report["memorisation"]["train"][name]
         assert memo["ratio"]["max"] < 1e-6, name
@@ -124,7 +126,7 @@ def test_noise_is_separable_and_far(anomaly):
     waves, sr = anomaly
     rng = np.random.default_rng(5)
     noise = [0.1 * rng.standard_normal(1999).astype(np.float32) for _ in range(30)]
-    report = set_similarity.class_similarity(noise, waves, sr, seed=0)
+    report = set_similarity.class_similarity(noise, waves, sr, seed=0, cv_repeats=2, fd_repeats=5)
     assert report["two_sample_log_mel"]["balanced_accuracy"]["mean"] > 0.95
     assert report["frechet_log_mel"]["ratio"] > 5.0
     assert report["memorisation"]["all_real"]["xcorr"]["ratio"]["min"] > 0.5
@@ -133,3 +135,71 @@ def test_noise_is_separable_and_far(anomaly):
     i = report["best_index"][0]
     xc = similarity.xcorr_coeff(noise[0], waves[i], sr)
     np.testing.assert_allclose(report["best_peak"][0], xc.peak, atol=1e-9)
+
+
+def _write_synth_dir(root, waves, sr, picks, rng):
+    """Half exact copies of real sounds ('copy'), half heavily noised copies ('noisy')."""
+    rows = ["path,class,mode,source_file"]
+    for k, i in enumerate(picks):
+        x = waves[i][:1999].copy()
+        mode = "copy" if k % 2 == 0 else "noisy"
+        if mode == "noisy":
+            x = x + 0.5 * np.std(x) * rng.standard_normal(1999).astype(np.float32)
+        data.write_wav(str(root / "anomaly" / f"{k:03d}.wav"), x, sr)
+        rows.append(f"anomaly/{k:03d}.wav,anomaly,{mode},anomaly/fault_{i + 1}.wav")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_build_report_on_copies(tmp_path, anomaly):
+    import json
+
+    from drill_jax import similarity_report
+
+    waves, sr = anomaly
+    ds = data.load_dataset(classes=["anomaly"])
+    assert [p.split("/")[-1] for p in ds.paths[:3]] == ["fault_1.wav", "fault_2.wav", "fault_3.wav"]
+    synth = tmp_path / "synth"
+    picks = np.arange(1, 21, 2)  # held-out (odd) sounds, as the paper's code decoded
+    _write_synth_dir(synth, waves, sr, picks, np.random.default_rng(6))
+    (synth / "anomaly" / "999.wav").write_bytes(b"not a wav")
+    with pytest.raises(data.AudioError, match="999.wav"):
+        similarity_report.build_report(str(synth), ds, str(tmp_path / "out"))
+    out = tmp_path / "out"
+    report = similarity_report.build_report(
+        str(synth), ds, str(out), skip_bad=True, cv_repeats=1, fd_repeats=3, null_pairs=40
+    )
+    assert len(report["skipped_synth_files"]) == 1
+    assert set(report["groups"]) == {"anomaly", "anomaly/copy", "anomaly/noisy"}
+    copy = report["groups"]["anomaly/copy"]
+    # Copies of held-out sounds: novel w.r.t. the training half, copies w.r.t. all real sounds.
+    assert copy["memorisation"]["all_real"]["xcorr"]["ratio"]["max"] < 1e-6
+    assert copy["memorisation"]["train"]["xcorr"]["ratio"]["median"] > 0.3
+    assert copy["source"]["best_match_is_source"] == 1.0
+    assert report["groups"]["anomaly"]["source"]["num_with_source"] == 10
+    noisy = report["groups"]["anomaly/noisy"]
+    assert 0.85 < noisy["best_match_abs_xcorr"]["median"] < 0.95  # 1 / sqrt(1 + 0.5^2) = 0.894
+    null = report["coherence_null_white_noise"]
+    assert 0.08 < null["mean_coherence"]["median"] < 0.2  # ~1/segments for unrelated signals
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["groups"]["anomaly"]["num_synth"] == 10
+    assert (out / "report.md").read_text().count("\n| anomaly") == 3
+    assert len((out / "best_matches.csv").read_text().splitlines()) == 11
+    assert len(report["figures"]) == 3
+    for rel in report["figures"]:
+        assert (out / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_files(tmp_path, anomaly):
+    from drill_jax import similarity_report
+
+    waves, sr = anomaly
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    data.write_wav(str(a), waves[0], sr)
+    data.write_wav(str(b), -waves[0][:1500], sr)
+    result = similarity_report.compare_files(str(a), str(b), str(tmp_path / "pair"))
+    assert result["xcorr_peak"] < -0.999 and result["xcorr_peak_lag_samples"] == 0
+    assert result["length"] == 1500
+    assert (tmp_path / "pair" / "pair.json").exists() and len(result["figures"]) == 3
+    data.write_wav(str(b), waves[0], sr // 2)
+    with pytest.raises(data.AudioError, match="sample rate"):
+        similarity_report.compare_files(str(a), str(b), str(tmp_path / "pair2"))
