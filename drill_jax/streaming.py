@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import BinaryIO, Iterable, Iterator, NamedTuple, Optional
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, Optional
 
 import numpy as np
 import soundfile
@@ -93,13 +93,14 @@ class Window(NamedTuple):
     padded: bool
 
 
-def stream_windows(
+def window_batches(
     chunks: Iterable[np.ndarray], window: int, hop: int, last: str = "drop"
-) -> Iterator[Window]:
-    """Yields the windows of a chunked signal as soon as their last sample has arrived.
+) -> Iterator[list]:
+    """Per chunk read, the list of windows it completed (possibly empty), as soon as it arrives.
 
-    ``chunks`` yields 1-D float arrays of any length (possibly empty). The windows are
-    exactly those of ``window_signal(concatenate(chunks), window, hop, last)``. Memory is
+    ``chunks`` yields 1-D float arrays of any length (possibly empty). Over the whole
+    stream the windows are exactly those of ``window_signal(concatenate(chunks), window, hop,
+    last)``; a padded last window comes in a final list after the stream ends. Memory is
     bounded: at most ``window + len(chunk)`` samples are kept.
     """
     _check_window(window, hop, last)
@@ -115,18 +116,28 @@ def stream_windows(
         arrival = time.perf_counter()
         buf = np.concatenate([buf, chunk])
         total += chunk.shape[0]
+        batch = []
         while next_start + window <= total:
             a = next_start - buf_start
-            yield Window(buf[a : a + window].copy(), next_start, arrival, False)
+            batch.append(Window(buf[a : a + window].copy(), next_start, arrival, False))
             next_start += hop
         # Keep only what later windows need (from next_start on; none before it).
         keep_from = min(next_start, total) - buf_start
         buf = buf[keep_from:]
         buf_start += keep_from
+        yield batch
     if last == "pad" and _needs_tail(next_start // hop, window, hop, total):
         a = next_start - buf_start
         tail = data_lib.pad_to(buf[a:], window, "zero").astype(np.float32)
-        yield Window(tail, next_start, time.perf_counter(), True)
+        yield [Window(tail, next_start, time.perf_counter(), True)]
+
+
+def stream_windows(
+    chunks: Iterable[np.ndarray], window: int, hop: int, last: str = "drop"
+) -> Iterator[Window]:
+    """``window_batches`` flattened: one Window at a time."""
+    for batch in window_batches(chunks, window, hop, last):
+        yield from batch
 
 
 # ---------------------------------------------------------------- readers
@@ -413,4 +424,80 @@ def latency_summary(latencies_s: np.ndarray, audio_seconds: float, wall_seconds:
         "real_time_factor": float(wall_seconds / audio_seconds) if audio_seconds > 0 else None,
         "definition": "latency: last sample of the window read -> score ready; "
         "real_time_factor: processing wall time / audio duration (< 1 = faster than real time)",
+    }
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def run_stream(
+    chunks: Iterable[np.ndarray],
+    score_fn: Callable[[np.ndarray], np.ndarray],
+    window: int,
+    hop: int,
+    rate: int,
+    alarm: AlarmConfig,
+    last: str = "drop",
+    on_event: Optional[Callable[[dict], None]] = None,
+    on_onset: Optional[Callable[[dict], None]] = None,
+) -> dict:
+    """Scores a chunked stream window by window and runs the alarm as the samples arrive.
+
+    Args:
+      chunks: 1-D float32 chunks at ``rate`` Hz (e.g. from ``open_wav_stream`` or
+        ``read_pcm16_chunks``).
+      score_fn: clips [n, window] -> anomaly scores [n]; called once per chunk with the
+        windows that chunk completed.
+      window, hop: samples; see the module docstring for the boundaries.
+      alarm: the hysteresis settings.
+      on_event: called with each alert event dict as soon as it closes.
+      on_onset: called with {'start', 'score', 'window'} when an alarm switches on.
+
+    Returns {'events': [...], 'scores' [N], 'starts' [N] samples, 'padded' [N] bool,
+    'timing': latency_summary(...)}.
+    """
+    t0 = time.perf_counter()
+    state = AlarmState()
+    events, scores, starts, padded, latencies = [], [], [], [], []
+    n_samples = 0
+
+    def counted(it):
+        nonlocal n_samples
+        for c in it:
+            n_samples += len(c)
+            yield c
+
+    for batch in window_batches(counted(chunks), window, hop, last):
+        if not batch:
+            continue
+        s = np.asarray(score_fn(np.stack([w.samples for w in batch])), np.float64)
+        done = time.perf_counter()
+        if s.shape != (len(batch),):
+            raise ValueError(f"score_fn returned shape {s.shape} for {len(batch)} windows")
+        for w, score in zip(batch, s):
+            was_active = state.active
+            state, ev = alarm_step(state, score, w.start / rate, (w.start + window) / rate, alarm)
+            if state.active and not was_active and on_onset is not None:
+                on_onset({"start": state.run_start, "score": float(score),
+                          "window": state.index - 1})
+            if ev is not None:
+                events.append(ev)
+                if on_event is not None:
+                    on_event(ev)
+            latencies.append(done - w.arrival)
+            scores.append(score)
+            starts.append(w.start)
+            padded.append(w.padded)
+    ev = alarm_finish(state)
+    if ev is not None:
+        events.append(ev)
+        if on_event is not None:
+            on_event(ev)
+    wall = time.perf_counter() - t0
+    return {
+        "events": events,
+        "scores": np.asarray(scores, np.float64),
+        "starts": np.asarray(starts, np.int64),
+        "padded": np.asarray(padded, bool),
+        "timing": latency_summary(np.asarray(latencies), n_samples / rate, wall),
     }
