@@ -43,8 +43,12 @@ def read_synth_manifest(synth_dir: str) -> dict:
 def _source_column(manifest: dict) -> Optional[str]:
     if not manifest:
         return None
-    keys = next(iter(manifest.values())).keys()
-    return next((k for k in keys if "source" in k.lower()), None)
+    keys = list(next(iter(manifest.values())).keys())
+    for want in (("source", "file"), ("source", "path"), ("source",)):
+        found = [k for k in keys if all(w in k.lower() for w in want)]
+        if found:
+            return found[0]
+    return None
 
 
 def _rel(path: str) -> str:
@@ -148,8 +152,9 @@ def build_report(
 
     Args:
       synth_dir: folder of synthesized sounds, one sub-folder per class, optional manifest.csv
-        (a 'mode' column splits each class into groups; a '*source*' column names the real
-        sound a synthesized one was decoded from).
+        (a 'mode' column splits each class into groups; a 'source_file' column, or else the
+        first column naming a source, gives the real sound a synthesized one was decoded
+        from, matched by file name within the class).
       dataset: the real sounds (``data.load_dataset``); classes are matched by name.
       out_dir: gets report.json, report.md, best_matches.csv and figures/*.png.
       seed: for the Fréchet reference halves and the cross-validation.

@@ -139,14 +139,14 @@ def test_noise_is_separable_and_far(anomaly):
 
 def _write_synth_dir(root, waves, sr, picks, rng):
     """Half exact copies of real sounds ('copy'), half heavily noised copies ('noisy')."""
-    rows = ["path,class,mode,source_file"]
+    rows = ["class,file,mode,source_split,source_file"]
     for k, i in enumerate(picks):
         x = waves[i][:1999].copy()
         mode = "copy" if k % 2 == 0 else "noisy"
         if mode == "noisy":
             x = x + 0.5 * np.std(x) * rng.standard_normal(1999).astype(np.float32)
         data.write_wav(str(root / "anomaly" / f"{k:03d}.wav"), x, sr)
-        rows.append(f"anomaly/{k:03d}.wav,anomaly,{mode},anomaly/fault_{i + 1}.wav")
+        rows.append(f"anomaly,anomaly/{k:03d}.wav,{mode},test,/data/anomaly/fault_{i + 1}.wav")
     (root / "manifest.csv").write_text("\n".join(rows) + "\n")
 
 
@@ -182,7 +182,7 @@ def test_build_report_on_copies(tmp_path, anomaly):
     assert 0.08 < null["mean_coherence"]["median"] < 0.2  # ~1/segments for unrelated signals
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["groups"]["anomaly"]["num_synth"] == 10
-    assert (out / "report.md").read_text().count("\n| anomaly") == 3
+    assert (out / "report.md").read_text().count("\n| anomaly") == 6  # two tables
     assert len((out / "best_matches.csv").read_text().splitlines()) == 11
     assert len(report["figures"]) == 3
     for rel in report["figures"]:
