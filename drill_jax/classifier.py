@@ -179,24 +179,29 @@ def _check_xy(X, y, n_classes: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y.astype(np.int32)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2))
-def _init_params(model: BandCNN, key: jax.Array, input_shape: tuple[int, ...]) -> dict:
-    """Initial params for inputs [1, *input_shape] (jitted: one compile, not op-by-op)."""
-    return model.init(key, jnp.zeros((1,) + tuple(input_shape), jnp.float32))["params"]
-
-
-def create_state(config: ClassifierConfig, X_train: np.ndarray, key: jax.Array) -> ClassifierState:
-    """Initial state: params from ``key``, AdamW, input stats of ``X_train`` [N, F, M]."""
+@functools.partial(jax.jit, static_argnums=0)
+def _init_state(config: ClassifierConfig, key: jax.Array, mean, std) -> ClassifierState:
+    """Params, AdamW state and input stats in one compiled call (not op-by-op)."""
     model = make_model(config)
-    params = _init_params(model, key, X_train.shape[1:])
-    mean = X_train.mean(axis=0)
-    std = np.maximum(X_train.std(axis=0), 1e-3)  # a constant band (e.g. padding) stays finite
+    params = model.init(key, jnp.zeros((1,) + mean.shape, jnp.float32))["params"]
     tx = _make_optimizer(config.learning_rate, config.weight_decay)
     state = ClassifierState.create(
-        apply_fn=model.apply, params=params, tx=tx, x_mean=jnp.asarray(mean), x_std=jnp.asarray(std)
+        apply_fn=model.apply, params=params, tx=tx, x_mean=mean, x_std=std
     )
     # A Python-int step would make the first train_step trace differently from the rest.
     return state.replace(step=jnp.zeros((), jnp.int32))
+
+
+def create_state(config: ClassifierConfig, X_train: np.ndarray, key: jax.Array) -> ClassifierState:
+    """Initial state: params from ``key``, AdamW, input stats of ``X_train`` [N, F, M].
+
+    The stats are per (frame, band): mean and std over the N training clips (std floored at
+    1e-3 dB so that a constant cell, e.g. all padding, stays finite).
+    """
+    X_train = np.asarray(X_train, np.float32)
+    mean = X_train.mean(axis=0)
+    std = np.maximum(X_train.std(axis=0), np.float32(1e-3))
+    return _init_state(config, key, jnp.asarray(mean), jnp.asarray(std))
 
 
 def _batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
