@@ -253,3 +253,88 @@ def detectors_unavailable_errors() -> tuple:
         return (torch_bridge.WeightsUnavailableError,)
     except (ImportError, AttributeError):
         return (ImportError,)
+
+
+def run_paper(
+    ds: data_lib.Dataset,
+    config: PaperConfig,
+    out_dir: str,
+    vae_config=None,
+    say=None,
+) -> dict:
+    """The whole paper on ``ds``: VAE -> synthesis -> similarity -> features -> tables.
+
+    Writes under ``out_dir``: vae/ (checkpoints, metrics, synth/ WAVs, figures),
+    similarity/ (report + figures), features/ (overview figure, summary), the tables
+    (table2, augmentation, table1 as .md/.csv/.json), results.json and results.md.
+    Returns {'wall_seconds', 'stages': {stage: seconds}, 'tables': rows}.
+    """
+    from drill_jax import feature_export, similarity_report, train_vae
+
+    say = say or (lambda msg: logging.info("%s", msg))
+    t_start = time.perf_counter()
+    vae_config = vae_config or dataclasses.replace(
+        train_vae.VAEConfig(), epochs=config.vae_epochs, seed=config.seed
+    )
+    os.makedirs(out_dir, exist_ok=True)
+    files.atomic_write_json(
+        os.path.join(out_dir, "config.json"),
+        {"paper": dataclasses.asdict(config), "vae": dataclasses.asdict(vae_config)},
+    )
+    stages = {}
+
+    t = time.perf_counter()
+    say("stage 1/4: one VAE per class on the paper's train list, then synthesis")
+    vae_summary = train_vae.train_and_synthesize(ds, vae_config, os.path.join(out_dir, "vae"))
+    stages["vae"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("stage 2/4: similarity of synthesized to real sounds")
+    sim = similarity_report.build_report(
+        os.path.join(out_dir, "vae", "synth"),
+        ds,
+        os.path.join(out_dir, "similarity"),
+        seed=config.seed,
+    )
+    stages["similarity"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("stage 3/4: band-pass + Mel features of the real sounds")
+    feature_export.export_features(ds, os.path.join(out_dir, "features"))
+    stages["features"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    say("stage 4/4: classification tables")
+    rows = run_tables(ds, config, out_dir, vae_config=vae_config, say=say)
+    stages["tables"] = time.perf_counter() - t
+
+    wall = time.perf_counter() - t_start
+    summary = {"wall_seconds": wall, "stages": stages, "vae": vae_summary}
+    files.atomic_write_text(
+        os.path.join(out_dir, "results.md"), results_markdown(out_dir, config, summary, sim)
+    )
+    files.atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
+    say(f"done in {wall / 60:.1f} min; tables in {out_dir}/results.md")
+    return {**summary, "tables": rows}
+
+
+def results_markdown(out_dir: str, config: PaperConfig, summary: dict, similarity: dict) -> str:
+    """results.md: every table written by ``run_tables`` plus the similarity summary."""
+    parts = [
+        "# drill_jax: the paper's experiments, as measured\n",
+        f"Wall time {summary['wall_seconds'] / 60:.1f} min "
+        + "("
+        + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stages"].items())
+        + ").\n",
+        f"Config: `{json.dumps(dataclasses.asdict(config))}`\n",
+    ]
+    for table in TABLE_TITLES:
+        path = os.path.join(out_dir, table + ".md")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                parts.append(f.read())
+    sim_md = os.path.join(out_dir, "similarity", "report.md")
+    if os.path.exists(sim_md):
+        with open(sim_md, encoding="utf-8") as f:
+            parts.append("## Similarity of synthesized sounds\n\n" + f.read())
+    return "\n".join(parts)

@@ -205,12 +205,15 @@ def vae_synthesize(
 ) -> tuple[Examples, np.ndarray]:
     """Trains one VAE per class on ``train`` and decodes ``n_per_class`` sounds per class.
 
-    Posterior sampling draws around ``sources`` (default: the training sounds themselves).
+    Posterior sampling draws around ``sources`` (default: the training sounds themselves;
+    other sources, such as the paper's test list, are passed to the VAE as 'test' sources,
+    which it refuses unless ``vae_config.synth_from_test``).
     Returns (synthetic examples, origins of every sound a VAE was fitted on).
     """
     from drill_jax import train_vae  # local: only the VAE-augmented runs need it
 
     config = vae_config or train_vae.VAEConfig()
+    source_split = "train" if sources is None else "test"
     sources = train if sources is None else sources
     made = []
     for c in np.unique(train.labels):
@@ -227,6 +230,7 @@ def vae_synthesize(
             n_per_class,
             mode=mode,
             sources=src if mode == "posterior" else None,
+            source_split=source_split,
         )
         s_idx = np.asarray(info["source_index"])
         origin = np.where(s_idx >= 0, sources.origin[src_idx][np.maximum(s_idx, 0)], -1)
@@ -417,7 +421,10 @@ def _paper_synthetic(real, config, key, sample_rate, vae_config):
     if config.augment != "vae":
         rng = np.random.default_rng(config.seed)
         return augment_waveform_side(config.augment, real, config.n_add_per_class, rng, sample_rate)
+    from drill_jax import train_vae
+
     tr, te = data_lib.paper_vae_split(real.labels)
+    vae_config = dataclasses.replace(vae_config or train_vae.VAEConfig(), synth_from_test=True)
     synth, _ = vae_synthesize(
         real.take(tr),
         config.n_add_per_class,
