@@ -65,7 +65,9 @@ def make_fit_predict(config: DetectorConfig):
 
 
 def _jax_cnn(config, train_fs, test_fs, seed):
-    cfg = classifier.ClassifierConfig(seed=seed)
+    # The seed goes in through the key only: the config is a static jit argument, and a
+    # new seed in it would recompile the train step for every fold.
+    cfg = classifier.ClassifierConfig()
     if config.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=config.epochs)
     state, _ = classifier.fit(train_fs.log_mel, train_fs.labels, cfg, jax.random.key(seed))

@@ -270,7 +270,7 @@ def augment_feature_side(
     """``fs`` plus 'specaugment' examples made from it (n_per_class per class)."""
     n_classes = len(np.unique(fs.labels))
     x_new, y_new, src = augment.augment_features(
-        method, fs.log_mel, fs.labels, n_per_class * n_classes, rng
+        method, fs.log_mel, fs.labels, n_per_class * n_classes, rng, n_frames=fs.frames
     )
     src = np.asarray(src)
     return FeatureSet(
