@@ -29,7 +29,7 @@ import os
 import re
 import shutil
 import time
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -446,6 +446,19 @@ def augment_images(
 # ----------------------------------------------------------------------------- training
 
 
+def set_num_threads(n: int) -> int:
+    """Sets torch's intra-op CPU threads for this process; returns the previous number.
+
+    On a CPU shared with other busy processes, 1 thread can be many times faster than
+    torch's default (one per core): its threads wait on each other at every operation.
+    """
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"number of threads must be an integer >= 1, got {n!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    return previous
+
+
 def device() -> torch.device:
     """CUDA when torch sees a GPU, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -454,9 +467,13 @@ def device() -> torch.device:
 def _check_labels(labels, n: int, n_classes: int, name: str) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name} must be integers of shape ({n},), got {labels.dtype} {labels.shape}")
+        raise ValueError(
+            f"{name} must be integers of shape ({n},), got {labels.dtype} {labels.shape}"
+        )
     if labels.min() < 0 or labels.max() >= n_classes:
-        raise ValueError(f"{name} must lie in [0, {n_classes - 1}], got {labels.min()}..{labels.max()}")
+        raise ValueError(
+            f"{name} must lie in [0, {n_classes - 1}], got {labels.min()}..{labels.max()}"
+        )
     return labels.astype(np.int64)
 
 
@@ -593,7 +610,10 @@ def fit(
     }
     history["stopped_early"] = False
     best, bad_validations = float("inf"), 0
-    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    deterministic_before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     start = time.perf_counter()
     cuda = [dev.index or 0] if dev.type == "cuda" else []
     try:
@@ -603,13 +623,14 @@ def fit(
             _train_mode(model)
             iteration = 0
             for epoch in range(1, config.max_epochs + 1):
-                order = torch.randperm(n, generator=generator) if config.shuffle else torch.arange(n)
+                order = (
+                    torch.randperm(n, generator=generator) if config.shuffle else torch.arange(n)
+                )
                 for b in range(per_epoch):
                     idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-                    xb = x_train[idx]
+                    xb, yb = x_train[idx].to(dev), y_train[idx].to(dev)
                     if config.augment:
                         xb = _augment(xb, generator, config)
-                    xb, yb = xb.to(dev), y_train[idx].to(dev)
                     logits = model(_normalise(model, xb))
                     loss = nn.functional.cross_entropy(logits, yb)
                     if not torch.isfinite(loss):
@@ -645,7 +666,9 @@ def fit(
                 if not has_val:
                     _log(history, log_fn)
     finally:
-        torch.use_deterministic_algorithms(deterministic_before)
+        torch.use_deterministic_algorithms(
+            deterministic_before[0], warn_only=deterministic_before[1]
+        )
         model.eval()
     history["seconds"] = time.perf_counter() - start
     return history
@@ -751,19 +774,3 @@ def images_to_inputs(images: np.ndarray, backbone: str) -> np.ndarray:
     """uint8 [N, H, W, 3] -> float32 [N, 3, S, S] in [0, 1] at the backbone's input size."""
     _check_images(images)
     return _to_tensor(images, input_size(backbone)).numpy()
-
-
-__all__: Sequence[str] = (
-    "BACKBONES",
-    "BridgeInfo",
-    "TorchTrainConfig",
-    "WeightsUnavailableError",
-    "augment_images",
-    "build_model",
-    "fit",
-    "input_size",
-    "load_model",
-    "plot_history",
-    "predict_proba",
-    "save_model",
-)

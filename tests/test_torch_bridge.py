@@ -28,6 +28,14 @@ def _separable_batch(n=8, size=32):
     return np.clip(base + noise, 0, 255).astype(np.uint8), labels
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread: on a shared, busy CPU it is many times faster than one per core."""
+    previous = tb.set_num_threads(1)
+    yield
+    tb.set_num_threads(previous)
+
+
 @pytest.fixture
 def empty_torch_home(tmp_path, monkeypatch):
     """An empty $TORCH_HOME and downloads that fail at once, as on an offline machine."""
