@@ -47,6 +47,7 @@ FORMAT_VERSION = 1
 META_FILE = "detector.json"
 PARAMS_FILE = "params.msgpack"
 KINDS = {"supervised": "jax_cnn", "unsupervised": "vae"}
+INPUT_REPRS = ("logmel", "waveform")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +62,9 @@ class FeatureSettings:
       filter_design: 'auto' (MATLAB choice), 'fir' or 'iir'.
       top_db: log-Mel clipping below each clip's max (None = none).
       mel: the Mel spectrogram settings.
+      input_repr: what the model reads: 'logmel' (band-passed log-Mel; the classifier and
+        the log-Mel VAE) or 'waveform' (the first VAEConfig.input_length raw samples; the
+        paper's VAE).
     """
 
     sample_rate: int = 96000
@@ -70,8 +74,11 @@ class FeatureSettings:
     filter_design: str = "auto"
     top_db: Optional[float] = 80.0
     mel: features.MelConfig = features.MelConfig()
+    input_repr: str = "logmel"
 
     def __post_init__(self):
+        if self.input_repr not in INPUT_REPRS:
+            raise ValueError(f"input_repr must be one of {INPUT_REPRS}, got {self.input_repr!r}")
         if self.sample_rate != self.mel.sample_rate:
             raise ValueError(
                 f"sample_rate {self.sample_rate} Hz differs from the Mel config's "
@@ -245,7 +252,9 @@ def fit_clip(detector: Detector, x: np.ndarray, name: str = "clip") -> np.ndarra
 # ---------------------------------------------------------------- scoring
 
 
-def score_clips(detector: Detector, clips: np.ndarray, sample_rate: Optional[int] = None) -> np.ndarray:
+def score_clips(
+    detector: Detector, clips: np.ndarray, sample_rate: Optional[int] = None
+) -> np.ndarray:
     """Anomaly scores of clips. [N, clip_samples] float in [-1, 1] -> [N] float64.
 
     Supervised: P(anomaly class). Unsupervised: negative ELBO (nats per sound) or
@@ -262,9 +271,7 @@ def score_clips(detector: Detector, clips: np.ndarray, sample_rate: Optional[int
         return proba[:, detector.positive_index].astype(np.float64)
     from drill_jax import anomaly  # the VAE path pulls in the VAE trainer
 
-    return anomaly.vae_scores(
-        detector.variables, detector.model_config, clips, score=detector.score_name
-    )
+    return anomaly.detector_scores(detector, clips)
 
 
 _STATE_CACHE: dict = {}
@@ -292,9 +299,7 @@ def _classifier_state(detector: Detector) -> classifier.ClassifierState:
 
 def classifier_variables(state: classifier.ClassifierState) -> dict:
     """The parts of a trained ClassifierState a detector keeps (as NumPy)."""
-    return jax.device_get(
-        {"params": state.params, "x_mean": state.x_mean, "x_std": state.x_std}
-    )
+    return jax.device_get({"params": state.params, "x_mean": state.x_mean, "x_std": state.x_std})
 
 
 def variables_template(kind: str, model_config: Any, settings: FeatureSettings) -> Any:
@@ -305,7 +310,7 @@ def variables_template(kind: str, model_config: Any, settings: FeatureSettings) 
         return classifier_variables(state)
     from drill_jax import anomaly
 
-    return anomaly.vae_variables_template(model_config)
+    return anomaly.vae_variables_template(model_config, settings)
 
 
 # ---------------------------------------------------------------- save / load
@@ -435,7 +440,9 @@ def load_detector(path: str, sample_rate: Optional[int] = None) -> Detector:
         raise ValueError(f"{meta_path}: unknown kind {kind!r}")
     settings = FeatureSettings.from_json(meta["features"])
     if settings.sample_rate != meta["sample_rate"] or settings.clip_samples != meta["clip_samples"]:
-        raise ValueError(f"{meta_path}: sample_rate/clip_samples disagree with the feature settings")
+        raise ValueError(
+            f"{meta_path}: sample_rate/clip_samples disagree with the feature settings"
+        )
     model_config = _config_from_json(kind, meta["model_config"])
     template = variables_template(kind, model_config, settings)
     with open(params_path, "rb") as f:
@@ -443,7 +450,9 @@ def load_detector(path: str, sample_rate: Optional[int] = None) -> Detector:
     try:
         variables = flax.serialization.from_bytes(template, blob)
     except Exception as err:  # msgpack / structure errors come in several types
-        raise ValueError(f"{params_path}: parameters do not match the model config ({err})") from None
+        raise ValueError(
+            f"{params_path}: parameters do not match the model config ({err})"
+        ) from None
     _check_shapes(template, variables, params_path)
     detector = Detector(
         kind=kind,
@@ -457,8 +466,11 @@ def load_detector(path: str, sample_rate: Optional[int] = None) -> Detector:
         model_config=model_config,
         variables=variables,
         metrics=meta.get("metrics", {}),
-        info=dict(meta.get("info", {}), versions=meta.get("versions", {}),
-                  created_utc=meta.get("created_utc")),
+        info=dict(
+            meta.get("info", {}),
+            versions=meta.get("versions", {}),
+            created_utc=meta.get("created_utc"),
+        ),
     )
     if sample_rate is not None:
         check_rate(detector, sample_rate)
@@ -493,11 +505,33 @@ def crop_sounds(waveforms, clip_samples: int, names=None) -> np.ndarray:
     return np.stack(out)
 
 
+def sound_windows(waveforms, clip_samples: int, hop: Optional[int] = None, names=None):
+    """Training clips of sounds: every whole window (``clip_samples`` long, ``hop`` apart,
+    see drill_jax.streaming) of every sound, or only its first clip when ``hop`` is None.
+
+    list of [T_i] -> (clips [M, clip_samples], owner [M] index of the sound each came from).
+    Windows at every offset teach a model the same positions a stream shows it.
+    """
+    from drill_jax import streaming
+
+    if hop is None:
+        return crop_sounds(waveforms, clip_samples, names), np.arange(len(waveforms))
+    first = crop_sounds(waveforms, clip_samples, names)  # checks lengths
+    del first
+    clips, owner = [], []
+    for i, w in enumerate(waveforms):
+        win, _ = streaming.window_signal(np.asarray(w, np.float32), clip_samples, hop)
+        clips.append(win)
+        owner.append(np.full(win.shape[0], i))
+    return np.concatenate(clips), np.concatenate(owner)
+
+
 def detection_metrics(is_anomaly: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
     """ROC-AUC, pAUC (FPR <= 0.1, McClish-standardised as sklearn's roc_auc_score(max_fpr=0.1))
     and the detection rates at ``threshold``. is_anomaly [N] bool, scores [N]."""
-    from drill_jax import metrics as metrics_lib
     import sklearn.metrics as skm
+
+    from drill_jax import metrics as metrics_lib
 
     y = np.asarray(is_anomaly, bool)
     s = np.asarray(scores, np.float64)
@@ -530,43 +564,61 @@ def train_supervised_detector(
     sample_rate: int,
     positive_index: int = 0,
     clip_samples: Optional[int] = None,
-    config: classifier.ClassifierConfig = classifier.ClassifierConfig(),
+    config: Optional[classifier.ClassifierConfig] = None,
     key: Optional[jax.Array] = None,
     threshold: float = 0.5,
     val_waveforms=None,
     val_labels=None,
     bandpass: bool = True,
     info: Optional[dict] = None,
+    train_hop: Optional[int] = None,
 ) -> Detector:
     """Trains the jax_cnn classifier on sounds and wraps it as a supervised Detector.
 
     Every sound is cut to its first ``clip_samples`` samples (default: the shortest sound;
     bundled data: 2000), so all clips have the same length and no padding (which would
     leak the clip-length confound) enters the features. Score = P(positive class);
-    ``threshold`` 0.5 = the argmax decision. With validation sounds, their metrics
-    (ROC-AUC, pAUC, TPR/FPR at the threshold) are stored in the detector.
+    ``threshold`` 0.5 = the argmax decision. ``train_hop`` (samples): train on every window
+    of every sound at this hop instead of the first clip only (``sound_windows``). With
+    validation sounds, their metrics (ROC-AUC, pAUC, TPR/FPR at the threshold, first clip of
+    each sound) are stored in the detector.
     """
     labels = np.asarray(labels, np.int64)
     if len(waveforms) != labels.shape[0]:
         raise ValueError(f"{len(waveforms)} sounds but {labels.shape[0]} labels")
     clip_samples = int(clip_samples or min(np.asarray(w).shape[0] for w in waveforms))
     settings = FeatureSettings(
-        sample_rate=int(sample_rate), clip_samples=clip_samples, bandpass=bandpass,
+        sample_rate=int(sample_rate),
+        clip_samples=clip_samples,
+        bandpass=bandpass,
         mel=features.MelConfig(sample_rate=int(sample_rate)),
     )
-    config = dataclasses.replace(config, n_classes=len(class_names))
-    x = clip_log_mel(settings, crop_sounds(waveforms, clip_samples))
+    config = dataclasses.replace(
+        config or classifier.ClassifierConfig(), n_classes=len(class_names)
+    )
+    clips, owner = sound_windows(waveforms, clip_samples, train_hop)
+    x = clip_log_mel(settings, clips)
     key = jax.random.key(config.seed) if key is None else key
-    state, history = classifier.fit(x, labels, config, key)
+    state, history = classifier.fit(x, labels[owner], config, key)
     detector = Detector(
-        kind="supervised", model="jax_cnn", settings=settings,
-        class_names=tuple(class_names), positive_index=int(positive_index),
+        kind="supervised",
+        model="jax_cnn",
+        settings=settings,
+        class_names=tuple(class_names),
+        positive_index=int(positive_index),
         threshold=float(threshold),
         threshold_rule=f"fixed {threshold:g} on P({class_names[positive_index]})",
-        score_name="p_anomaly", model_config=config, variables=classifier_variables(state),
-        info=dict(info or {}, n_train=int(labels.size),
-                  n_train_per_class={c: int(np.sum(labels == i)) for i, c in enumerate(class_names)},
-                  final_train_loss=float(history["train_loss"][-1])),
+        score_name="p_anomaly",
+        model_config=config,
+        variables=classifier_variables(state),
+        info=dict(
+            info or {},
+            n_train=int(labels.size),
+            n_train_clips=int(owner.size),
+            train_hop=train_hop,
+            n_train_per_class={c: int(np.sum(labels == i)) for i, c in enumerate(class_names)},
+            final_train_loss=float(history["train_loss"][-1]),
+        ),
     )
     if val_waveforms is not None:
         vy = np.asarray(val_labels) == positive_index

@@ -66,8 +66,10 @@ def window_signal(
         raise ValueError(f"expected a 1-D recording [T], got shape {x.shape}")
     n_whole = 0 if x.shape[0] < window else (x.shape[0] - window) // hop + 1
     starts = np.arange(n_whole, dtype=np.int64) * hop
-    out = np.lib.stride_tricks.sliding_window_view(x, window)[::hop][:n_whole] if n_whole else (
-        np.zeros((0, window), np.float32)
+    out = (
+        np.lib.stride_tricks.sliding_window_view(x, window)[::hop][:n_whole]
+        if n_whole
+        else (np.zeros((0, window), np.float32))
     )
     if last == "pad" and _needs_tail(n_whole, window, hop, x.shape[0]):
         tail = data_lib.pad_to(x[n_whole * hop :], window, "zero")[None].astype(np.float32)
@@ -159,7 +161,10 @@ def pcm16_to_float(raw: bytes, n_channels: int = 1, channel: int = 0) -> np.ndar
 
 
 def read_pcm16_chunks(
-    stream: BinaryIO, chunk_samples: int, n_channels: int = 1, channel: int = 0,
+    stream: BinaryIO,
+    chunk_samples: int,
+    n_channels: int = 1,
+    channel: int = 0,
     name: str = "<stdin>",
 ) -> Iterator[np.ndarray]:
     """Reads raw little-endian 16-bit PCM from a binary stream; yields float32 [<= chunk_samples].
@@ -343,7 +348,10 @@ def alarm_step(
             state = state._replace(run=state.run + 1, run_peak=max(state.run_peak, score))
             if state.run >= config.on_windows:
                 state = state._replace(
-                    active=True, run=0, peak=state.run_peak, last_high_end=t_end,
+                    active=True,
+                    run=0,
+                    peak=state.run_peak,
+                    last_high_end=t_end,
                     last_high_index=i,
                 )
         else:
@@ -388,8 +396,9 @@ def alarm_events(
     scores = np.asarray(scores, np.float64)
     starts = np.asarray(starts)
     if scores.ndim != 1 or starts.shape != scores.shape:
-        raise ValueError(f"scores and starts must be 1-D of equal length, got {scores.shape}, "
-                         f"{starts.shape}")
+        raise ValueError(
+            f"scores and starts must be 1-D of equal length, got {scores.shape}, {starts.shape}"
+        )
     state, events = AlarmState(), []
     for s, a in zip(scores, starts):
         state, ev = alarm_step(state, s, a / rate, (a + window) / rate, config)
@@ -412,8 +421,11 @@ def latency_summary(latencies_s: np.ndarray, audio_seconds: float, wall_seconds:
     """
     lat = np.asarray(latencies_s, np.float64) * 1e3
     if lat.size == 0:
-        return {"n_windows": 0, "audio_seconds": float(audio_seconds),
-                "wall_seconds": float(wall_seconds)}
+        return {
+            "n_windows": 0,
+            "audio_seconds": float(audio_seconds),
+            "wall_seconds": float(wall_seconds),
+        }
     return {
         "n_windows": int(lat.size),
         "latency_ms_p50": float(np.percentile(lat, 50)),
@@ -478,8 +490,9 @@ def run_stream(
             was_active = state.active
             state, ev = alarm_step(state, score, w.start / rate, (w.start + window) / rate, alarm)
             if state.active and not was_active and on_onset is not None:
-                on_onset({"start": state.run_start, "score": float(score),
-                          "window": state.index - 1})
+                on_onset(
+                    {"start": state.run_start, "score": float(score), "window": state.index - 1}
+                )
             if ev is not None:
                 events.append(ev)
                 if on_event is not None:

@@ -1,4 +1,4 @@
-"""Score WAV files, or stream a long recording, with a saved detector: `python -m experiments.detect`.
+"""Score WAV files, or stream a long recording, with a saved detector (experiments.detect).
 
 Files:  python -m experiments.detect --model=runs/detector/supervised --input=folder_or.wav
         -> CSV (file, score, predicted_class, threshold, ...) written atomically + a summary.
@@ -28,8 +28,10 @@ FLAGS = flags.FLAGS
 _MODEL = flags.DEFINE_string("model", None, "Detector directory (from experiments.train_detector).")
 _INPUT = flags.DEFINE_string("input", None, "WAV file, folder of WAVs, or '-' (raw PCM on stdin).")
 _OUT = flags.DEFINE_string(
-    "out", None, "CSV of file scores (default: <out_dir>/scores.csv); with --stream, a CSV of "
-    "per-window scores (default: none)."
+    "out",
+    None,
+    "CSV of file scores (default: <out_dir>/scores.csv); with --stream, a CSV of "
+    "per-window scores (default: none).",
 )
 _THRESHOLD = flags.DEFINE_float("threshold", None, "Override the detector's threshold.")
 _STREAM = flags.DEFINE_boolean("stream", False, "Stream a long recording window by window.")
@@ -39,8 +41,12 @@ _ON = flags.DEFINE_integer("on_windows", 2, "Consecutive windows >= threshold th
 _OFF = flags.DEFINE_integer("off_windows", 2, "Consecutive windows below it that end an alert.")
 _OFF_THRESHOLD = flags.DEFINE_float("off_threshold", None, "Lower threshold to end an alert.")
 _CHUNK = flags.DEFINE_float("chunk_seconds", 0.05, "Audio read per step while streaming.")
-_LAST = flags.DEFINE_enum("last_window", "drop", list(streaming.LAST_MODES),
-                          "Trailing samples shorter than a window: drop or zero-pad.")
+_LAST = flags.DEFINE_enum(
+    "last_window",
+    "drop",
+    list(streaming.LAST_MODES),
+    "Trailing samples shorter than a window: drop or zero-pad.",
+)
 _ONSET = flags.DEFINE_boolean("emit_onset", False, "Also emit a JSON line when an alert starts.")
 _SUMMARY = flags.DEFINE_string("summary_out", None, "Write the run summary JSON here.")
 
@@ -86,14 +92,16 @@ def score_files(detector: export.Detector, paths, skip_bad: bool, resample: bool
     if clips:
         scores = export.score_clips(detector, np.stack(clips))
         for path, n, s, c in zip(kept, lengths, scores, detector.predicted_class(scores)):
-            rows.append({
-                "file": path,
-                "score": f"{s:.6g}",
-                "predicted_class": c,
-                "threshold": f"{detector.threshold:.6g}",
-                "n_samples": n,
-                "scored_samples": detector.settings.clip_samples,
-            })
+            rows.append(
+                {
+                    "file": path,
+                    "score": f"{s:.6g}",
+                    "predicted_class": c,
+                    "threshold": f"{detector.threshold:.6g}",
+                    "n_samples": n,
+                    "scored_samples": detector.settings.clip_samples,
+                }
+            )
     return rows, bad
 
 
@@ -167,8 +175,12 @@ def main(argv):
         write_csv(out, rows, fields)
         flagged = sum(r["predicted_class"] == detector.anomaly_class for r in rows)
         summary.update(
-            n_files=len(paths), n_scored=len(rows), n_skipped=len(bad), n_flagged=flagged,
-            csv=out, skipped=[str(b) for b in bad],
+            n_files=len(paths),
+            n_scored=len(rows),
+            n_skipped=len(bad),
+            n_flagged=flagged,
+            csv=out,
+            skipped=[str(b) for b in bad],
         )
         print(
             f"{len(rows)} file(s) scored, {flagged} flagged '{detector.anomaly_class}' "
@@ -185,9 +197,7 @@ def stream(detector: export.Detector) -> dict:
     hop = int(round(hop_s * s.sample_rate))
     if hop < 1:
         raise ValueError(f"--hop_seconds={hop_s} is less than one sample")
-    alarm = streaming.AlarmConfig(
-        detector.threshold, _ON.value, _OFF.value, _OFF_THRESHOLD.value
-    )
+    alarm = streaming.AlarmConfig(detector.threshold, _ON.value, _OFF.value, _OFF_THRESHOLD.value)
     chunks, source = open_source(detector, _INPUT.value, _CHUNK.value)
 
     def emit(kind):
@@ -198,14 +208,24 @@ def stream(detector: export.Detector) -> dict:
 
     export.score_clips(detector, np.zeros((1, s.clip_samples), np.float32))  # compile first
     result = streaming.run_stream(
-        chunks, lambda c: export.score_clips(detector, c), s.clip_samples, hop, s.sample_rate,
-        alarm, _LAST.value, on_event=emit("alert"),
+        chunks,
+        lambda c: export.score_clips(detector, c),
+        s.clip_samples,
+        hop,
+        s.sample_rate,
+        alarm,
+        _LAST.value,
+        on_event=emit("alert"),
         on_onset=emit("onset") if _ONSET.value else None,
     )
     if _OUT.value:
         rows = [
-            {"start_s": f"{a / s.sample_rate:.6f}", "end_s": f"{(a + s.clip_samples) / s.sample_rate:.6f}",
-             "score": f"{v:.6g}", "padded": int(p)}
+            {
+                "start_s": f"{a / s.sample_rate:.6f}",
+                "end_s": f"{(a + s.clip_samples) / s.sample_rate:.6f}",
+                "score": f"{v:.6g}",
+                "padded": int(p),
+            }
             for a, v, p in zip(result["starts"], result["scores"], result["padded"])
         ]
         write_csv(_OUT.value, rows, ["start_s", "end_s", "score", "padded"])
@@ -214,8 +234,11 @@ def stream(detector: export.Detector) -> dict:
         "source": source,
         "window_samples": s.clip_samples,
         "hop_samples": hop,
-        "alarm": {"on_windows": alarm.on_windows, "off_windows": alarm.off_windows,
-                  "off_threshold": alarm.low},
+        "alarm": {
+            "on_windows": alarm.on_windows,
+            "off_windows": alarm.off_windows,
+            "off_threshold": alarm.low,
+        },
         "n_alerts": len(result["events"]),
         "alerts": result["events"],
         "timing": t,
@@ -223,7 +246,8 @@ def stream(detector: export.Detector) -> dict:
     if t.get("n_windows"):
         print(
             f"{t['n_windows']} windows ({t['audio_seconds']:.2f} s of audio), "
-            f"{len(result['events'])} alert(s); latency per window p50 {t['latency_ms_p50']:.2f} ms, "
+            f"{len(result['events'])} alert(s); latency per window p50 "
+            f"{t['latency_ms_p50']:.2f} ms, "
             f"p99 {t['latency_ms_p99']:.2f} ms; real-time factor {t['real_time_factor']:.3f}",
             file=sys.stderr,
         )

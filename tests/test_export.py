@@ -1,8 +1,8 @@
-"""Tests for drill_jax.export and experiments.detect: save/load round trip, input checks, bad files."""
+"""Tests for drill_jax.export and experiments.detect: save/load, input checks, bad files, stdin."""
 
+import io
 import json
 import os
-import io
 import sys
 from types import SimpleNamespace
 
@@ -27,8 +27,13 @@ def bundled():
 def saved(bundled, tmp_path_factory):
     """A tiny supervised detector, saved; (detector, directory)."""
     det = export.train_supervised_detector(
-        bundled.waveforms[::2], bundled.labels[::2], bundled.class_names, bundled.sample_rate,
-        config=TINY, key=jax.random.key(0), val_waveforms=bundled.waveforms[1::2],
+        bundled.waveforms[::2],
+        bundled.labels[::2],
+        bundled.class_names,
+        bundled.sample_rate,
+        config=TINY,
+        key=jax.random.key(0),
+        val_waveforms=bundled.waveforms[1::2],
         val_labels=bundled.labels[1::2],
     )
     path = str(tmp_path_factory.mktemp("models") / "sup")
@@ -51,8 +56,11 @@ def test_round_trip_same_scores_and_settings(saved, bundled):
     np.testing.assert_array_equal(export.score_clips(loaded, clips), export.score_clips(det, clips))
     assert loaded.settings == det.settings
     assert loaded.model_config == det.model_config
-    assert (loaded.kind, loaded.class_names, loaded.threshold) == ("supervised",
-                                                                  ("anomaly", "normal"), 0.5)
+    assert (loaded.kind, loaded.class_names, loaded.threshold) == (
+        "supervised",
+        ("anomaly", "normal"),
+        0.5,
+    )
     meta = json.load(open(os.path.join(path, export.META_FILE)))
     assert meta["features"]["band_hz"] == [1000.0, 22000.0]
     assert meta["features"]["mel"]["n_mels"] == 32 and meta["features"]["n_frames"] == 1
@@ -158,8 +166,13 @@ def test_detect_stream_stdin_pcm(saved, bundled, detect_cli, capsys):
     x = np.concatenate([bundled.waveforms[i] for i in range(4)])
     pcm = np.round(np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
     # threshold 0 makes every window an anomaly: one alert spanning the whole stream
-    args = [f"--model={model}", "--input=-", "--stream", "--stream_rate=96000",
-            "--hop_seconds=0.01"]
+    args = [
+        f"--model={model}",
+        "--input=-",
+        "--stream",
+        "--stream_rate=96000",
+        "--hop_seconds=0.01",
+    ]
     detect_cli(args + ["--threshold=0"], stdin=pcm)
     out = capsys.readouterr()
     alerts = [json.loads(ln) for ln in out.out.splitlines()]

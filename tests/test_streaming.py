@@ -116,7 +116,9 @@ def test_wav_stream_chunks_equal_file(tmp_path):
 @pytest.mark.parametrize("orig,target", [(48000, 96000), (44100, 96000), (192000, 96000)])
 def test_resample_chunks_matches_whole_signal(orig, target):
     t = np.arange(orig // 2) / orig
-    x = (0.3 * np.sin(2 * np.pi * 3000 * t) + 0.1 * np.sin(2 * np.pi * 15000 * t)).astype(np.float32)
+    x = (0.3 * np.sin(2 * np.pi * 3000 * t) + 0.1 * np.sin(2 * np.pi * 15000 * t)).astype(
+        np.float32
+    )
     whole = scipy.signal.resample_poly(x.astype(np.float64), *_ratio(orig, target))
     got = np.concatenate(list(streaming.resample_chunks(_chunks(x, [777, 3000]), orig, target)))
     assert got.shape == whole.shape
