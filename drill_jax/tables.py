@@ -62,7 +62,8 @@ def result_row(
         "crop": cfg["crop"] or "none",
         "folds": result["summary"]["n_folds"],
         "accuracy": f"{_pct(acc['mean'])} +- {_pct(acc['std'])}",
-        "accuracy_ci95": f"[{_pct(acc['ci_low'])}, {_pct(acc['ci_high'])}]",
+        # A t interval over few folds can pass 0 or 1; accuracy cannot, so it is clipped.
+        "accuracy_ci95": f"[{_pct(max(acc['ci_low'], 0.0))}, {_pct(min(acc['ci_high'], 1.0))}]",
         "balanced_accuracy": _pct(m["balanced_accuracy"]["mean"]),
         "roc_auc": _pct(m["roc_auc"]["mean"]),
         "chance": _pct(base["chance"]["metrics"]["accuracy"]["mean"]),
