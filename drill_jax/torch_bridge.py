@@ -575,7 +575,8 @@ def fit(
     Returns:
       history: lists 'iteration', 'epoch', 'train_loss', 'train_acc' (one entry per
       iteration, mini-batch values with augmentation, as MATLAB plots them), 'val_iteration',
-      'val_loss', 'val_acc'; and 'stopped_early' (bool), 'seconds' (wall time).
+      'val_loss', 'val_acc'; and 'stopped_early' (bool), 'seconds' (wall time). The model is
+      left on that device, in eval mode.
     """
     info = model.bridge_info
     _check_config(config)
