@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 import jax
 import numpy as np
+from absl import logging
 
 from drill_jax import files
 
@@ -285,3 +286,583 @@ def write_report(out_dir: str, report: dict, table: str, stem: str = "benchmark"
     files.atomic_write_json(json_path, report)
     files.atomic_write_text(md_path, table)
     return json_path, md_path
+
+
+# ----------------------------------------------------------------------------- suites
+# Each suite returns {"rows": [table rows], "targets": [...], plus raw figures}. torch is
+# reached only through drill_jax.torch_bridge, imported when a suite needs it.
+
+CLIP_SAMPLES = 4000  # 41.67 ms at 96 kHz
+SAMPLE_RATE = 96000
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteConfig:
+    """Sizes of the benchmark suites.
+
+    Attributes:
+      vae_batch_sizes: batch sizes of the VAE train-step figures.
+      vae_repeats, vae_warmup: timed and warm-up steps per batch size.
+      torch_reference: also time the PyTorch eager twin (torch_bridge.TorchConvVAE).
+      feature_clips, feature_samples: clips and samples per clip of the features suite.
+      librosa_clips: clips the per-clip librosa loop runs on (0 = all feature_clips).
+      feature_repeats: timed repeats of the batched feature path.
+      detect_repeats: clips timed one at a time for the latency percentiles (JAX).
+      alexnet_repeats: same for AlexNet (slower); 0 skips AlexNet.
+      device_counts, devices_batch, devices_repeats: the many-devices suite.
+      paper_timeout_s: limit for ``experiments.paper --quick``.
+      seed: data and init seed.
+    """
+
+    vae_batch_sizes: tuple = (8, 64, 512)
+    vae_repeats: int = 5
+    vae_warmup: int = 2
+    torch_reference: bool = True
+    feature_clips: int = 10000
+    feature_samples: int = CLIP_SAMPLES
+    librosa_clips: int = 0
+    feature_repeats: int = 3
+    detect_repeats: int = 300
+    alexnet_repeats: int = 30
+    device_counts: tuple = (1, 2, 4)
+    devices_batch: int = 64
+    devices_repeats: int = 5
+    paper_timeout_s: float = 1800.0
+    seed: int = 0
+
+
+def _vae_batch(batch_size: int, length: int, rng: np.random.Generator) -> dict:
+    x = rng.uniform(-0.5, 0.5, (batch_size, length)).astype(np.float32)
+    return {"x": x, "weight": np.ones(batch_size, np.float32)}
+
+
+def vae_jax_step_timing(config: Any, batch_size: int, repeats: int, warmup: int, seed: int = 0):
+    """Times ``train_vae.train_step`` at one batch size (AOT-compiled, compile timed apart).
+
+    Returns (Timing with items = batch_size, compile seconds).
+    """
+    from drill_jax import train_vae
+
+    config = dataclasses.replace(config, batch_size=batch_size)
+    state = train_vae.create_state(config, jax.random.key(seed))
+    batch = jax.device_put(_vae_batch(batch_size, config.input_length, np.random.default_rng(seed)))
+    key = jax.random.key(seed + 1)
+    start = time.perf_counter()
+    compiled = train_vae.train_step.lower(state, batch, key).compile()
+    compile_s = time.perf_counter() - start
+    timing, _ = time_step_loop(
+        lambda s: compiled(s, batch, key)[0], state, repeats, warmup, batch_size
+    )
+    return timing, compile_s
+
+
+def vae_torch_step_timing(config: Any, batch_size: int, repeats: int, warmup: int, seed: int = 0):
+    """Times the PyTorch eager twin's Adam step (``torch_bridge.torch_vae_train_step``)."""
+    from drill_jax import torch_bridge
+
+    model, optimizer = torch_bridge.make_torch_vae(
+        seed=seed,
+        learning_rate=config.learning_rate,
+        **vae_torch_arch(config),
+    )
+    rng = np.random.default_rng(seed)
+    x = _vae_batch(batch_size, config.input_length, rng)["x"]
+    eps = rng.standard_normal((batch_size, config.latent_dim)).astype(np.float32)
+    return time_calls(
+        lambda: torch_bridge.torch_vae_train_step(model, optimizer, x, eps),
+        repeats,
+        warmup,
+        batch_size,
+        sync=lambda v: v,
+    )
+
+
+def vae_torch_arch(config: Any) -> dict:
+    """TorchConvVAE arguments of a ``train_vae.VAEConfig`` (arch 'conv')."""
+    if config.arch != "conv":
+        raise ValueError(f"the PyTorch reference exists for arch='conv' only, got {config.arch!r}")
+    return {
+        "input_length": config.input_length,
+        "latent_dim": config.latent_dim,
+        "enc_features": config.enc_features,
+        "dec_features": config.dec_features,
+        "strides": config.strides,
+        "kernel_size": config.kernel_size,
+        "block_kernel_size": config.block_kernel_size,
+        "negative_slope": config.negative_slope,
+        "bn_momentum": config.bn_momentum,
+    }
+
+
+def _ms(seconds: Optional[float]) -> Optional[float]:
+    return None if seconds is None else 1e3 * seconds
+
+
+def vae_suite(suite: SuiteConfig, vae_config: Any = None) -> dict:
+    """VAE train step, JAX vs PyTorch eager, per batch size: examples/s, latency, ratio."""
+    from drill_jax import train_vae
+
+    vae_config = train_vae.VAEConfig() if vae_config is None else vae_config
+    rows, figures, targets = [], {}, []
+    for b in suite.vae_batch_sizes:
+        jt, compile_s = vae_jax_step_timing(
+            vae_config, b, suite.vae_repeats, suite.vae_warmup, suite.seed
+        )
+        fig = {"jax": jt.summary(), "jax_compile_s": compile_s}
+        row = {
+            "figure": f"VAE train step, batch {b}",
+            "jax ex/s": jt.items_per_s,
+            "jax ms/step (median)": _ms(jt.median_s),
+            "jax p10-p90 ms": f"{_ms(jt.summary()['p10']):.1f}-{_ms(jt.summary()['p90']):.1f}",
+            "compile s": compile_s,
+        }
+        ratio = None
+        if suite.torch_reference:
+            tt = vae_torch_step_timing(
+                vae_config, b, suite.vae_repeats, suite.vae_warmup, suite.seed
+            )
+            ratio = tt.median_s / jt.median_s
+            fig.update(torch=tt.summary(), ratio_torch_over_jax=ratio)
+            row.update(
+                {
+                    "torch ex/s": tt.items_per_s,
+                    "torch ms/step (median)": _ms(tt.median_s),
+                    "speed-up vs torch": ratio,
+                }
+            )
+        figures[str(b)] = fig
+        rows.append(row)
+        logging.info("vae batch %d: %s", b, row)
+        if b == 8:
+            targets.append(at_least("VAE train step vs PyTorch eager, batch 8 (CPU)", ratio, 3.0))
+    return {
+        "rows": rows,
+        "figures": figures,
+        "targets": targets,
+        "vae_config": dataclasses.asdict(vae_config),
+    }
+
+
+def feature_clips(n: int, samples: int, seed: int = 0) -> np.ndarray:
+    """[n, samples] float32 clips: bundled sounds, repeated to ``samples``, random gains."""
+    from drill_jax import data
+
+    ds = data.load_dataset()
+    base = data.stack_fixed(list(ds.waveforms), samples, "repeat")  # [134, samples]
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, base.shape[0], n)
+    gains = rng.uniform(0.5, 1.0, (n, 1)).astype(np.float32)
+    return (base[rows] * gains).astype(np.float32)
+
+
+def librosa_reference_features(
+    clips: np.ndarray, sample_rate: int = SAMPLE_RATE, top_db: Optional[float] = 80.0
+) -> np.ndarray:
+    """The per-clip loop a user would write: scipy filter, librosa STFT + Mel, dB.
+
+    For each clip (float64): the paper's high-pass then low-pass with the designs of
+    ``filters`` (IIR: ``scipy.signal.sosfiltfilt``; FIR: ``np.convolve(mode='same')``, as
+    ``filters.make_bandpass`` picks them for this length), ``librosa.stft(center=False)``
+    with a periodic Hann window, ``librosa.filters.mel(htk=True, norm='slaney')``, divided
+    by sum(window)^2 (MATLAB window normalisation), ``librosa.power_to_db(amin=1e-20)``.
+    [N, T] -> [N, frames, n_mels] float64 dB.
+    """
+    import librosa
+    import scipy.signal
+
+    from drill_jax import features, filters
+
+    config = features.MelConfig(sample_rate=sample_rate)
+    designs = [
+        filters.design_filter("highpass", 1000.0, sample_rate),
+        filters.design_filter("lowpass", 22000.0, sample_rate),
+    ]
+    fb = librosa.filters.mel(
+        sr=sample_rate,
+        n_fft=config.n_fft,
+        n_mels=config.n_mels,
+        fmin=0.0,
+        fmax=sample_rate / 2,
+        htk=True,
+        norm="slaney",
+    ).astype(np.float64)
+    window_sum = float(np.sum(features.periodic_hann(config)))
+    out = []
+    for clip in np.asarray(clips, np.float64):
+        y = clip
+        for fd in designs:
+            if fd.select(y.shape[0]) == "fir":
+                y = np.convolve(y, fd.taps, mode="same")
+            else:
+                y = scipy.signal.sosfiltfilt(fd.sos, y)
+        stft = librosa.stft(
+            y,
+            n_fft=config.n_fft,
+            hop_length=config.hop,
+            win_length=config.win_length,
+            window="hann",
+            center=False,
+        )
+        power = (fb @ np.abs(stft) ** 2) / window_sum**2  # [n_mels, frames]
+        out.append(librosa.power_to_db(power, ref=1.0, amin=features.AMIN, top_db=top_db).T)
+    return np.stack(out)
+
+
+def features_suite(suite: SuiteConfig) -> dict:
+    """Band-pass + log-Mel of N clips: batched path vs the per-clip librosa loop."""
+    from drill_jax import features, filters
+
+    clips = feature_clips(suite.feature_clips, suite.feature_samples, suite.seed)
+    n = clips.shape[0]
+    band = filters.make_bandpass(1000.0, 22000.0, SAMPLE_RATE)
+    config = features.MelConfig(sample_rate=SAMPLE_RATE)
+    batched = lambda: features.log_mel(band(clips), config)
+    listed = lambda: features.clip_features(list(clips), SAMPLE_RATE, config)
+    tb = time_calls(batched, suite.feature_repeats, 1, n)
+    tl = time_calls(listed, suite.feature_repeats, 1, n)
+    ours = batched()
+    m = n if suite.librosa_clips <= 0 else min(n, suite.librosa_clips)
+    librosa_reference_features(clips[:1])  # warm-up: librosa's first calls compile (numba)
+    start = time.perf_counter()
+    ref = librosa_reference_features(clips[:m])
+    loop_s = time.perf_counter() - start
+    loop = Timing((loop_s,), None, m)
+    diff = np.abs(ours[:m].astype(np.float64) - ref)
+    max_rel = float(np.max(diff / np.maximum(np.abs(ref), 1e-30)))
+    max_abs_db = float(np.max(diff))
+    ratio = tb.items_per_s / loop.items_per_s
+    ratio_list = tl.items_per_s / loop.items_per_s
+    rows = [
+        {
+            "figure": f"features: band-pass + log-Mel, {n} clips x {suite.feature_samples}",
+            "ours clips/s": tb.items_per_s,
+            "ours s (median)": tb.median_s,
+            "librosa loop clips/s": loop.items_per_s,
+            "speed-up vs librosa": ratio,
+            "max rel diff": max_rel,
+            "max abs diff dB": max_abs_db,
+        },
+        {
+            "figure": "features: clip_features (list API)",
+            "ours clips/s": tl.items_per_s,
+            "ours s (median)": tl.median_s,
+            "librosa loop clips/s": loop.items_per_s,
+            "speed-up vs librosa": ratio_list,
+        },
+    ]
+    targets = [
+        all_of(
+            "features vs librosa loop",
+            [at_least("speed-up", ratio, 10.0), at_most("max rel diff", max_rel, 1e-4)],
+        )
+    ]
+    return {
+        "rows": rows,
+        "targets": targets,
+        "figures": {
+            "batched": tb.summary(),
+            "clip_features": tl.summary(),
+            "librosa_loop": loop.summary(),
+            "librosa_clips": m,
+            "speed_up": ratio,
+            "speed_up_clip_features": ratio_list,
+            "max_rel_diff_db": max_rel,
+            "max_abs_diff_db": max_abs_db,
+        },
+    }
+
+
+def _latency_row(name: str, t: Timing, clip_seconds: float) -> dict:
+    s = t.summary()
+    return {
+        "figure": name,
+        "p50 ms": _ms(s["p50"]),
+        "p99 ms": _ms(s["p99"]),
+        "max ms": _ms(s["max"]),
+        "real-time factor (audio s / s)": clip_seconds / s["p50"],
+        "n clips": s["n"],
+    }
+
+
+def _per_clip(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> Timing:
+    """Latency of one clip at a time: each call timed alone."""
+    return time_calls(fn, repeats, warmup, 1)
+
+
+def detect_suite(suite: SuiteConfig, work_dir: str) -> dict:
+    """End-to-end latency per 41.67 ms clip: read WAV -> filter -> Mel -> classify.
+
+    JAX classifier: a supervised detector trained briefly with ``export``, saved to and
+    loaded back from ``work_dir/detector`` (the deployment path), scored with
+    ``export.score_clips``. AlexNet: ``torch_bridge`` (untrained weights, 227 px image from
+    ``features.render_image``). Also times each stage of the JAX path alone.
+    """
+    from drill_jax import classifier, data, export, features
+
+    ds = data.load_dataset()
+    clips = data.stack_fixed(list(ds.waveforms), CLIP_SAMPLES, "repeat")
+    wav = os.path.join(work_dir, "clip.wav")
+    data.write_wav(wav, clips[0], SAMPLE_RATE)
+    det_dir = os.path.join(work_dir, "detector")
+    detector = export.train_supervised_detector(
+        list(clips),
+        ds.labels,
+        ds.class_names,
+        SAMPLE_RATE,
+        clip_samples=CLIP_SAMPLES,
+        config=classifier.ClassifierConfig(epochs=3),
+    )
+    export.save_detector(det_dir, detector)
+    detector = export.load_detector(det_dir, SAMPLE_RATE)
+    clip_seconds = CLIP_SAMPLES / SAMPLE_RATE
+
+    def read():
+        x, _ = data.read_wav(wav, SAMPLE_RATE)
+        return x[None, :CLIP_SAMPLES]
+
+    end_to_end = _per_clip(lambda: export.score_clips(detector, read()), suite.detect_repeats)
+    # The same calls timed in process CPU seconds: on a shared machine the wall-clock tail
+    # (p99) is mostly time spent waiting for a core, which CPU time leaves out.
+    cpu = time_calls(
+        lambda: export.score_clips(detector, read()),
+        suite.detect_repeats,
+        5,
+        1,
+        clock=time.process_time,
+    )
+    row = _latency_row(
+        "detect: JAX classifier, read->filter->Mel->classify", end_to_end, clip_seconds
+    )
+    row.update({"CPU p50 ms": _ms(cpu.summary()["p50"]), "CPU p99 ms": _ms(cpu.summary()["p99"])})
+    rows = [row]
+    settings = detector.settings
+    x = read()
+    band = export._bandpass_fn(settings)
+    filtered = band(x)
+    logmel = features.log_mel(filtered, settings.mel, settings.top_db)
+    state = export._classifier_state(detector)
+    stages = {
+        "read WAV": lambda: read(),
+        "band-pass": lambda: band(x),
+        "log-Mel": lambda: features.log_mel(filtered, settings.mel, settings.top_db),
+        "classifier.predict_proba": lambda: classifier.predict_proba(state, logmel),
+    }
+    stage_rows, stage_figs = [], {}
+    for name, fn in stages.items():
+        t = _per_clip(fn, suite.detect_repeats)
+        stage_figs[name] = t.summary()
+        stage_rows.append(
+            {
+                "figure": f"  stage: {name}",
+                "p50 ms": _ms(t.median_s),
+                "p99 ms": _ms(t.summary()["p99"]),
+            }
+        )
+    rows += stage_rows
+    figures = {
+        "jax_end_to_end": end_to_end.summary(),
+        "jax_end_to_end_process_cpu": cpu.summary(),
+        "jax_stages": stage_figs,
+        "clip_seconds": clip_seconds,
+    }
+    if suite.alexnet_repeats > 0:
+        from drill_jax import torch_bridge
+
+        model = torch_bridge.build_model("alexnet", n_classes=2, weights="none")
+        model.eval()
+        size = torch_bridge.input_size("alexnet")
+
+        def alexnet_clip():
+            feats = export.clip_log_mel(settings, read())[0]
+            image = features.render_image(feats, size=size)
+            return torch_bridge.predict_proba(model, image[None])
+
+        ta = _per_clip(alexnet_clip, suite.alexnet_repeats, warmup=3)
+        rows.append(
+            _latency_row(
+                "detect: AlexNet (torch), read->filter->Mel->image->classify", ta, clip_seconds
+            )
+        )
+        figures["alexnet_end_to_end"] = ta.summary()
+    p99_ms = _ms(end_to_end.summary()["p99"])
+    targets = [at_most("JAX classifier detection p99 per clip (CPU)", p99_ms, 2.0, " ms")]
+    return {"rows": rows, "targets": targets, "figures": figures}
+
+
+def paper_suite(suite: SuiteConfig, work_dir: str, repo_dir: str) -> dict:
+    """Wall time of ``python -m experiments.paper --quick`` in a subprocess."""
+    import subprocess
+    import sys
+
+    script = os.path.join(repo_dir, "experiments", "paper.py")
+    row = {"figure": "paper: experiments.paper --quick wall time"}
+    if not os.path.exists(script):
+        row["status"] = "not available (experiments/paper.py missing)"
+        return {"rows": [row], "targets": [], "figures": {"available": False}}
+    out = os.path.join(work_dir, "paper_quick")
+    cmd = [sys.executable, "-m", "experiments.paper", "--quick", f"--out_dir={out}"]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            cmd, cwd=repo_dir, capture_output=True, text=True, timeout=suite.paper_timeout_s
+        )
+        rc, tail = proc.returncode, proc.stderr[-2000:]
+    except subprocess.TimeoutExpired:
+        rc, tail = None, f"timed out after {suite.paper_timeout_s} s"
+    wall = time.perf_counter() - start
+    ok = rc == 0
+    row["wall s"] = wall
+    row["status"] = "ok" if ok else f"failed (rc={rc}): {tail.strip().splitlines()[-1:]}"
+    return {
+        "rows": [row],
+        "targets": [],
+        "figures": {
+            "available": True,
+            "ok": ok,
+            "wall_s": wall,
+            "returncode": rc,
+            "command": " ".join(cmd[1:]),
+            "stderr_tail": None if ok else tail,
+        },
+    }
+
+
+def parallel_vae_timing(batch_size: int, repeats: int, warmup: int = 2, seed: int = 0) -> dict:
+    """Examples/s of the data-parallel VAE step over all visible devices (one process).
+
+    Meant to run in a subprocess whose XLA_FLAGS fixed the device count.
+    """
+    from drill_jax import parallel, train_vae
+
+    config = train_vae.VAEConfig(batch_size=batch_size)
+    mesh = parallel.make_mesh()
+    state = train_vae.create_state(config, jax.random.key(seed))
+    state = parallel.replicate(state, mesh)
+    batch = parallel.shard_batch(
+        _vae_batch(batch_size, config.input_length, np.random.default_rng(seed)), mesh
+    )
+    key = parallel.replicate(jax.random.key(seed + 1), mesh)
+    step = parallel.vae_train_step(mesh)
+    start = time.perf_counter()
+    compiled = step.lower(state, batch, key).compile()
+    compile_s = time.perf_counter() - start
+    timing, _ = time_step_loop(
+        lambda s: compiled(s, batch, key)[0], state, repeats, warmup, batch_size
+    )
+    out = timing.summary()
+    out.update(devices=jax.device_count(), compile_s=compile_s, batch_size=batch_size)
+    return out
+
+
+def devices_suite(suite: SuiteConfig, repo_dir: str) -> dict:
+    """Data-parallel VAE examples/s against device count (forced CPU host devices).
+
+    Each count runs in its own subprocess with
+    ``XLA_FLAGS=--xla_force_host_platform_device_count=k`` (JAX fixes the count at start).
+    On a CPU the devices share the same cores, so this measures overhead, not speed-up.
+    """
+    import json
+    import subprocess
+    import sys
+
+    rows, figures = [], {}
+    for k in suite.device_counts:
+        env = dict(os.environ)
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={k}"
+        env.setdefault("JAX_PLATFORMS", "cpu")
+        code = (
+            "import json; from drill_jax import benchmarking; "
+            f"print('RESULT ' + json.dumps(benchmarking.parallel_vae_timing("
+            f"{suite.devices_batch}, {suite.devices_repeats}, seed={suite.seed})))"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=repo_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            rows.append(
+                {
+                    "figure": f"data-parallel VAE step, {k} device(s)",
+                    "status": f"failed: {proc.stderr.strip().splitlines()[-1:]}",
+                }
+            )
+            continue
+        r = json.loads(lines[-1][len("RESULT ") :])
+        figures[str(k)] = r
+        rows.append(
+            {
+                "figure": f"data-parallel VAE step, {k} device(s), batch {suite.devices_batch}",
+                "ex/s": r["items_per_s"],
+                "ms/step (median)": _ms(r["median"]),
+                "compile s": r["compile_s"],
+                "devices seen": r["devices"],
+            }
+        )
+    return {"rows": rows, "targets": [], "figures": figures}
+
+
+SUITES = ("vae", "features", "detect", "paper", "devices")
+
+
+def run_suites(suite: SuiteConfig, only: Sequence[str], out_dir: str, repo_dir: str) -> dict:
+    """Runs the chosen suites, writes ``benchmark.json`` and ``benchmark.md`` to ``out_dir``.
+
+    Returns the report: {"environment", "suite_config", "<suite>": {...}, "targets", "table"}.
+    The report is rewritten after every suite, so a crash keeps the finished ones.
+    """
+    unknown = [s for s in only if s not in SUITES]
+    if unknown or not only:
+        raise ValueError(f"choose suites among {SUITES}, got {list(only)}")
+    work = os.path.join(out_dir, "work")
+    os.makedirs(work, exist_ok=True)
+    report = {
+        "environment": environment(),
+        "suite_config": dataclasses.asdict(suite),
+        "targets": [],
+    }
+    for name in SUITES:
+        if name not in only:
+            continue
+        logging.info("benchmark suite %s ...", name)
+        start = time.perf_counter()
+        if name == "vae":
+            result = vae_suite(suite)
+        elif name == "features":
+            result = features_suite(suite)
+        elif name == "detect":
+            result = detect_suite(suite, work)
+        elif name == "paper":
+            result = paper_suite(suite, work, repo_dir)
+        else:
+            result = devices_suite(suite, repo_dir)
+        result["suite_seconds"] = time.perf_counter() - start
+        report[name] = result
+        report["targets"] = [t for s in SUITES if s in report for t in report[s]["targets"]]
+        report["environment"]["loadavg_1_5_15_end"] = environment()["loadavg_1_5_15"]
+        table = report_table(report)
+        report["table"] = table
+        write_report(out_dir, report, table)
+    return report
+
+
+def report_table(report: dict) -> str:
+    """Markdown: environment line, one table per suite, then the targets table."""
+    env = report["environment"]
+    parts = [
+        f"# drill_jax benchmark ({env['time_utc']})\n",
+        f"device: {env['backend']} / {env['device_kind']} x{env['device_count']}, "
+        f"{env['cpu_count']} CPU cores, load average (1, 5, 15 min) at start "
+        f"{env['loadavg_1_5_15']}, at end {env.get('loadavg_1_5_15_end')}; "
+        f"jax {env['versions']['jax']}, torch {env['versions']['torch']}, "
+        f"librosa {env['versions']['librosa']}\n",
+    ]
+    for name in SUITES:
+        if name in report:
+            parts.append(f"\n## {name}\n\n" + format_table(report[name]["rows"]))
+    parts.append("\n## targets\n\n" + format_targets(report["targets"]))
+    return "".join(parts)

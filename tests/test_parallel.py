@@ -41,7 +41,7 @@ key = jax.random.key(1)
 # amplify to +-lr) do not turn summation-order noise into parameter differences.
 cfg = train_vae.VAEConfig(batch_size=8, input_length=64, enc_features=(4,),
                           dec_features=(4,), strides=(4,), kernel_size=4, eps=1e-2)
-state = jax.jit(train_vae.create_state, static_argnums=0)(cfg, jax.random.key(0))
+state = train_vae.create_state(cfg, jax.random.key(0))
 batch = {"x": rng.uniform(-0.5, 0.5, (8, 64)).astype(np.float32),
          "weight": np.array([1, 1, 1, 1, 1, 1, 0, 0], np.float32)}  # 2 padding rows
 s1, m1 = train_vae.train_step(state, batch, key)
