@@ -73,6 +73,10 @@ class AnomalyConfig:
       score: 'neg_elbo' or 'recon_mse'.
       threshold_rule: 'gamma' (DCASE) or 'percentile'.
       quantile: the normal-score quantile used as threshold (0.9).
+      threshold_holdout: fraction of the normal sounds kept out of VAE training and used
+        only to choose the threshold (their clips' scores). 0 = on the training clips'
+        scores (DCASE); those are optimistic on tiny data (the VAE fits its few training
+        sounds far better than new ones), which makes the threshold too low.
       clip_samples: samples per scored clip (None = the shortest training sound).
       train_hop: train on every window of every normal sound at this hop (samples), as a
         stream shows them; None = first clip of each sound only.
@@ -83,6 +87,7 @@ class AnomalyConfig:
     score: str = "neg_elbo"
     threshold_rule: str = "gamma"
     quantile: float = 0.9
+    threshold_holdout: float = 0.25
     clip_samples: Optional[int] = None
     train_hop: Optional[int] = None
     vae: Optional[train_vae.VAEConfig] = None
@@ -98,6 +103,8 @@ class AnomalyConfig:
             )
         if not 0.0 < self.quantile < 1.0:
             raise ValueError(f"quantile must be in (0, 1), got {self.quantile}")
+        if not 0.0 <= self.threshold_holdout < 1.0:
+            raise ValueError(f"threshold_holdout must be in [0, 1), got {self.threshold_holdout}")
 
     @property
     def vae_config(self) -> train_vae.VAEConfig:
@@ -224,11 +231,20 @@ def model_inputs(
     return np.clip(z / LOGMEL_SCALE, -1.0, 1.0).astype(np.float32)
 
 
+_DEVICE_CACHE: dict = {}
+
+
 def detector_scores(detector: export.Detector, clips: np.ndarray) -> np.ndarray:
     """Scores of an unsupervised detector. clips [N, clip_samples] -> [N] float64."""
     v = detector.variables
     x = model_inputs(detector.settings, detector.model_config, clips, v.get("norm"))
-    return vae_scores(v, detector.model_config, x, detector.score_name)
+    hit = _DEVICE_CACHE.get(id(v))
+    if hit is None or hit[0] is not v:
+        # Parameters go to the device once per detector, not once per streamed chunk.
+        dev = jax.device_put({"params": v["params"], "batch_stats": v["batch_stats"]})
+        _DEVICE_CACHE.clear()
+        _DEVICE_CACHE[id(v)] = hit = (v, dev)
+    return vae_scores(hit[1], detector.model_config, x, detector.score_name)
 
 
 def vae_variables_template(
@@ -259,10 +275,17 @@ def train_unsupervised_detector(
     """Trains a VAE on normal sounds only and wraps it as an unsupervised Detector.
 
     Every sound gives its first ``clip_samples`` samples (or, with ``train_hop``, all its
-    windows); the threshold is chosen on the scores of these training clips.
+    windows). With ``threshold_holdout`` > 0 a random part of the normal sounds is kept out
+    of VAE training and the threshold is chosen on their clips' scores; otherwise on the
+    training clips' scores.
     """
-    if len(normal_waveforms) < 2:
-        raise ValueError(f"need >= 2 normal sounds, got {len(normal_waveforms)}")
+    n_sounds = len(normal_waveforms)
+    n_hold = int(round(config.threshold_holdout * n_sounds))
+    if n_sounds - n_hold < 2 or (config.threshold_holdout > 0 and n_hold < 1):
+        raise ValueError(
+            f"{n_sounds} normal sounds are too few for threshold_holdout="
+            f"{config.threshold_holdout} (need >= 2 to train and >= 1 held out)"
+        )
     clip_samples = int(config.clip_samples or min(np.asarray(w).shape[0] for w in normal_waveforms))
     settings = export.FeatureSettings(
         sample_rate=int(sample_rate),
@@ -278,7 +301,13 @@ def train_unsupervised_detector(
         raise ValueError(
             f"clip_samples ({clip_samples}) is shorter than the VAE input ({vcfg.input_length})"
         )
-    clips, _ = export.sound_windows(normal_waveforms, clip_samples, config.train_hop)
+    key = jax.random.key(vcfg.seed) if key is None else key
+    split_key, key = jax.random.split(key)
+    order = np.asarray(jax.random.permutation(split_key, n_sounds))
+    fit_idx, hold_idx = np.sort(order[n_hold:]), np.sort(order[:n_hold])
+    clips, _ = export.sound_windows(
+        [normal_waveforms[i] for i in fit_idx], clip_samples, config.train_hop
+    )
     norm = None
     if config.input_repr == "logmel":
         f = export.clip_log_mel(settings, clips).reshape(clips.shape[0], -1)
@@ -287,17 +316,23 @@ def train_unsupervised_detector(
             "std": np.maximum(f.std(axis=0), 1e-3).astype(np.float32),
         }
     x = model_inputs(settings, vcfg, clips, norm)
-    key = jax.random.key(vcfg.seed) if key is None else key
     state, history = train_vae.train_class_vae(x, None, vcfg, key)
     variables = jax.device_get({"params": state.params, "batch_stats": state.batch_stats})
     if norm is not None:
         variables["norm"] = norm
     train_scores = vae_scores(variables, vcfg, x, config.score)
-    thr, thr_info = choose_threshold(train_scores, config.threshold_rule, config.quantile)
-    rule = (
-        f"{thr_info['rule']} {config.quantile:g} quantile of the {len(clips)} normal "
-        f"training clips' {config.score}"
-    )
+    if n_hold:
+        hold, _ = export.sound_windows(
+            [normal_waveforms[i] for i in hold_idx], clip_samples, config.train_hop
+        )
+        thr_scores = vae_scores(
+            variables, vcfg, model_inputs(settings, vcfg, hold, norm), config.score
+        )
+        where = f"{len(hold)} clips of {n_hold} held-out normal sounds (not trained on)"
+    else:
+        thr_scores, where = train_scores, f"{len(clips)} normal training clips"
+    thr, thr_info = choose_threshold(thr_scores, config.threshold_rule, config.quantile)
+    rule = f"{thr_info['rule']} {config.quantile:g} quantile of the {config.score} of {where}"
     return export.Detector(
         kind="unsupervised",
         model="vae",
@@ -311,13 +346,15 @@ def train_unsupervised_detector(
         variables=variables,
         info=dict(
             info or {},
-            n_train_normal_sounds=len(normal_waveforms),
+            n_train_normal_sounds=int(fit_idx.size),
+            n_threshold_normal_sounds=int(n_hold),
             n_train_clips=int(clips.shape[0]),
             train_hop=config.train_hop,
             input_repr=config.input_repr,
             threshold_fit=thr_info,
             train_score_mean=float(train_scores.mean()),
             train_score_std=float(train_scores.std()),
+            threshold_score_mean=float(thr_scores.mean()),
             final_train_loss=float(history[-1]["train_loss"]) if history else None,
             note="trained on normal sounds only",
         ),

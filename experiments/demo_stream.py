@@ -137,6 +137,21 @@ def match_alerts(
     }
 
 
+def alerted_time(alerts: list[dict], segments: list[dict]) -> dict:
+    """Seconds of normal and anomaly sound covered by alerts, and the normal fraction."""
+    out = {"normal": 0.0, "anomaly": 0.0}
+    total = {"normal": 0.0, "anomaly": 0.0}
+    for s in segments:
+        total[s["label"]] += s["end"] - s["start"]
+        for a in alerts:
+            out[s["label"]] += max(0.0, min(a["end"], s["end"]) - max(a["start"], s["start"]))
+    return {
+        "alerted_normal_seconds": out["normal"],
+        "alerted_normal_fraction": out["normal"] / total["normal"],
+        "alerted_anomaly_fraction": out["anomaly"] / total["anomaly"],
+    }
+
+
 def window_rates(scores, starts, window, rate, threshold, segments) -> dict:
     """Window-level rates: windows entirely inside anomaly sounds vs entirely inside normal
     runs (windows straddling a normal/anomaly boundary are left out)."""
@@ -272,6 +287,8 @@ def main(argv):
             "threshold_rule": det.threshold_rule,
             **match,
             **rates,
+            **alerted_time(result["events"], segments),
+            "n_alerts": len(result["events"]),
             "alerts": result["events"],
             "timing": result["timing"],
         }
@@ -279,7 +296,9 @@ def main(argv):
         print(
             f"{name:12s}: flagged {match['n_flagged']}/{match['n_events']} inserted anomalies "
             f"{[e['event'] for e in match['events'] if e['flagged']]}, "
-            f"{match['n_false_alarms']} false alarm(s); window TPR {rates['window_tpr']:.2f} "
+            f"{match['n_false_alarms']} false alarm(s) of {len(result['events'])} alert(s), "
+            f"{alerted_time(result['events'], segments)['alerted_normal_fraction']:.0%} of normal "
+            f"time under alert; window TPR {rates['window_tpr']:.2f} "
             f"FPR {rates['window_fpr']:.2f}; latency p50 {t['latency_ms_p50']:.2f} ms "
             f"p99 {t['latency_ms_p99']:.2f} ms; real-time factor {t['real_time_factor']:.3f}"
         )

@@ -42,6 +42,12 @@ _RULE = flags.DEFINE_enum(
     "Unsupervised threshold: gamma fit (DCASE) or empirical percentile.",
 )
 _QUANTILE = flags.DEFINE_float("quantile", 0.9, "Normal-score quantile used as the threshold.")
+_HOLDOUT = flags.DEFINE_float(
+    "threshold_holdout",
+    0.25,
+    "Unsupervised: fraction of normal sounds kept out of training "
+    "to choose the threshold on (0 = on the training sounds' scores, as DCASE).",
+)
 _INPUT_REPR = flags.DEFINE_enum(
     "input_repr",
     "logmel",
@@ -97,6 +103,7 @@ def main(argv):
         score=_SCORE.value,
         threshold_rule=_RULE.value,
         quantile=_QUANTILE.value,
+        threshold_holdout=_HOLDOUT.value,
         clip_samples=_CLIP.value,
         vae=vae_config(),
     )

@@ -9,7 +9,7 @@ import scipy.stats
 
 from drill_jax import anomaly, data, export, train_vae
 
-# Tiny VAEs: over the 32 log-Mel bands, and over 1999 samples (two stride-8 stages).
+# Tiny VAEs: over the 32 log-Mel bands, and over 256 samples (two stride-8 stages).
 TINY_LOGMEL_VAE = dataclasses.replace(
     anomaly.LOGMEL_VAE, epochs=15, enc_features=(8, 8), dec_features=(8, 8)
 )
@@ -18,7 +18,12 @@ TINY_WAVE = anomaly.AnomalyConfig(
     input_repr="waveform",
     clip_samples=2000,
     vae=train_vae.VAEConfig(
-        epochs=1, enc_features=(4, 4), dec_features=(4, 4), strides=(8, 8), recon="mse"
+        epochs=1,
+        input_length=256,  # reads the first 256 samples of each 2000-sample clip
+        enc_features=(4, 4),
+        dec_features=(4, 4),
+        strides=(8, 8),
+        recon="mse",
     ),
 )
 
