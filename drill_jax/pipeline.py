@@ -53,14 +53,19 @@ class PaperConfig:
     """The whole paper on one dataset. Defaults finish in under an hour on a 2-core CPU.
 
     Attributes:
-      backbone: detector of Table II and the augmentation comparison (paper: AlexNet;
-        default the JAX CNN, which fits in seconds, so every protocol can run all folds).
-      table2_backbones: extra backbones also run through Table II (e.g. ('alexnet',)).
-      table1_backbones: torchvision backbones of Table I (paper protocol, augmented set).
-      table1_epochs: epochs of each Table I fit (paper: up to 160).
-      table1_weights: 'imagenet' or 'none' for every Table I backbone; MobileNetV2 always
-        gets a pretrained row when its offline weights are installed.
-      n_splits, n_repeats: honest protocol folds; paper_splits: paper protocol 70/30 splits.
+      backbone: detector run on every row of Table II and of the augmentation comparison
+        (paper: AlexNet; default the JAX CNN, which fits in seconds, so every protocol can
+        run all its folds with and without the crop).
+      table2_backbones: torchvision backbones also run through Table II (default
+        MobileNetV2 with ImageNet weights: a genuinely pretrained transfer-learning row).
+      table1_backbones: torchvision backbones of Table I (augmented data, both protocols).
+      torch_epochs: epochs of every torchvision fit (paper: up to 160).
+      torch_weights: weights of the torchvision backbones other than MobileNetV2, which
+        always uses ImageNet weights (its file can be installed offline).
+      torch_crops: crops run for the torchvision rows (CPU time).
+      torch_folds: honest-protocol folds of the torchvision rows (1 repeat), and they get
+        one paper-protocol split.
+      n_splits, n_repeats: honest protocol folds; paper_splits: paper protocol splits.
       crops: clip crops to run (None = as recorded, 2000 = length cue removed).
       augment_methods: the honest-protocol augmentation comparison.
       vae_epochs: epochs of each VAE (paper: 20).
@@ -68,12 +73,14 @@ class PaperConfig:
     """
 
     backbone: str = "jax_cnn"
-    table2_backbones: tuple = ()
+    table2_backbones: tuple = ("mobilenet_v2",)
     table1_backbones: tuple = ("alexnet", "mobilenet_v2")
-    table1_epochs: int = 10
-    table1_weights: str = "none"
+    torch_epochs: int = 5
+    torch_weights: str = "none"
+    torch_crops: tuple = (None,)
+    torch_folds: int = 5
     n_splits: int = 5
-    n_repeats: int = 4
+    n_repeats: int = 1
     paper_splits: int = 5
     crops: tuple = (None, 2000)
     augment_methods: tuple = ("none", "vae", "classic", "specaugment", "mixup")
@@ -81,17 +88,18 @@ class PaperConfig:
     seed: int = 0
 
 
-# Seconds per fit measured on a 2-core x86_64 CPU (see README "Results"), for the estimate
-# printed before long work starts.
-_COST_VAE_PER_CLASS = 12.0
-_COST_FIT = {"jax_cnn": 3.0, "logreg": 0.1}
+# Rough seconds per fit on a 2-core x86_64 CPU (measured here for the JAX CNN, the VAE,
+# AlexNet and MobileNetV2 at ~200 training images; the other nets scaled by their FLOPs),
+# only for the estimate printed before long work starts.
+_COST_VAE_PER_CLASS = 25.0
+_COST_FIT = {"jax_cnn": 2.0, "logreg": 0.1}
 _COST_TORCH_EPOCH = {
-    "alexnet": 9.0,
-    "mobilenet_v2": 12.0,
-    "googlenet": 25.0,
-    "efficientnet_b0": 25.0,
-    "vgg16": 110.0,
-    "vgg19": 135.0,
+    "alexnet": 17.0,
+    "mobilenet_v2": 22.0,
+    "googlenet": 45.0,
+    "efficientnet_b0": 50.0,
+    "vgg16": 180.0,
+    "vgg19": 220.0,
 }
 
 
@@ -111,61 +119,64 @@ def estimate_seconds(p: protocols.ProtocolConfig, d: detectors.DetectorConfig) -
     return folds * per_fold + vae
 
 
+def _detector(config: PaperConfig, backbone: str) -> detectors.DetectorConfig:
+    if backbone in detectors.JAX_BACKBONES:
+        return detectors.DetectorConfig(backbone=backbone)
+    weights = "imagenet" if backbone == "mobilenet_v2" else config.torch_weights
+    return detectors.DetectorConfig(backbone=backbone, epochs=config.torch_epochs, weights=weights)
+
+
 def paper_runs(
     config: PaperConfig,
 ) -> list[tuple[str, str, protocols.ProtocolConfig, detectors.DetectorConfig]]:
-    """Every (table, row name, protocol config, detector config) the paper job evaluates."""
+    """Every (table, row name, protocol config, detector config) the paper job evaluates.
+
+    Identical (protocol, detector) pairs recur across tables and are evaluated once.
+    """
     runs = []
-    base = dict(
-        n_splits=config.n_splits,
-        n_repeats=config.n_repeats,
-        paper_splits=config.paper_splits,
-        seed=config.seed,
+    jax_folds = dict(
+        n_splits=config.n_splits, n_repeats=config.n_repeats, paper_splits=config.paper_splits
     )
+    torch_folds = dict(n_splits=config.torch_folds, n_repeats=1, paper_splits=1)
+
+    def protocol(backbone, **kw):
+        folds = jax_folds if backbone in detectors.JAX_BACKBONES else torch_folds
+        return protocols.ProtocolConfig(seed=config.seed, **folds, **kw)
+
+    def tag(crop, d):
+        weights = f" [{d.weights}]" if d.backbone in detectors.TORCH_BACKBONES else ""
+        return weights, "" if crop is None else f", crop {crop}"
+
     for crop in config.crops:
-        tag = "" if crop is None else f", crop {crop}"
         for backbone in (config.backbone, *config.table2_backbones):
-            det = detectors.DetectorConfig(
-                backbone=backbone,
-                epochs=None if backbone in detectors.JAX_BACKBONES else config.table1_epochs,
-            )
-            for protocol in protocols.PROTOCOLS[::-1]:
+            if backbone in detectors.TORCH_BACKBONES and crop not in config.torch_crops:
+                continue
+            d = _detector(config, backbone)
+            w, c = tag(crop, d)
+            for prot in ("paper", "honest"):
                 for dataset in ("original", "augmented"):
-                    p = protocols.ProtocolConfig(
-                        protocol=protocol,
-                        dataset=dataset,
-                        crop=crop,
-                        augment="vae" if dataset == "augmented" else "none",
-                        **base,
+                    augment = "vae" if dataset == "augmented" else "none"
+                    p = protocol(
+                        backbone, protocol=prot, dataset=dataset, crop=crop, augment=augment
                     )
-                    runs.append(("table2", f"{backbone} {dataset} ({protocol}{tag})", p, det))
-        det = detectors.DetectorConfig(backbone=config.backbone)
+                    runs.append(("table2", f"{backbone}{w} {dataset} ({prot}{c})", p, d))
+        d = _detector(config, config.backbone)
         for method in config.augment_methods:
-            p = protocols.ProtocolConfig(
-                protocol="honest",
-                crop=crop,
-                augment=method,
-                dataset="original" if method == "none" else "augmented",
-                **base,
+            dataset = "original" if method == "none" else "augmented"
+            p = protocol(
+                config.backbone, protocol="honest", dataset=dataset, crop=crop, augment=method
             )
-            runs.append(("augmentation", f"{config.backbone} + {method} (honest{tag})", p, det))
+            runs.append(
+                ("augmentation", f"{config.backbone} + {method} (honest{tag(crop, d)[1]})", p, d)
+            )
+        if crop not in config.torch_crops:
+            continue
         for backbone in config.table1_backbones:
-            weight_options = [config.table1_weights]
-            if backbone == "mobilenet_v2" and config.table1_weights == "none":
-                weight_options.append("imagenet")
-            for weights in weight_options:
-                det = detectors.DetectorConfig(
-                    backbone=backbone, epochs=config.table1_epochs, weights=weights
-                )
-                for protocol in protocols.PROTOCOLS[::-1]:
-                    p = protocols.ProtocolConfig(
-                        protocol=protocol,
-                        dataset="augmented",
-                        augment="vae",
-                        crop=crop,
-                        **{**base, "n_repeats": 1, "paper_splits": 1},
-                    )
-                    runs.append(("table1", f"{backbone} [{weights}] ({protocol}{tag})", p, det))
+            d = _detector(config, backbone)
+            w, c = tag(crop, d)
+            for prot in ("paper", "honest"):
+                p = protocol(backbone, protocol=prot, dataset="augmented", augment="vae", crop=crop)
+                runs.append(("table1", f"{backbone}{w} ({prot}{c})", p, d))
     return runs
 
 
@@ -229,7 +240,8 @@ def run_tables(
         "augmentation": protocols.HONEST_LABEL + f". {config.backbone} classifier; every method "
         "adds the same number of training examples per class.",
         "table1": "Torchvision backbones trained on Mel images of the augmented data "
-        f"({config.table1_epochs} epochs; weights as in the weights column).",
+        f"({config.torch_epochs} epochs, paper recipe otherwise; weights as in the weights "
+        "column: 'none' = trained from scratch).",
     }
     for table, title in TABLE_TITLES.items():
         if rows[table]:

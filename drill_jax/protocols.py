@@ -18,6 +18,7 @@ Every item carries an ``origin``: the group id of the real sound it is or was ma
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from typing import Callable, Optional
 
@@ -195,6 +196,24 @@ def frames_for_length(n_samples: int, mel) -> int:
 # ---------------------------------------------------------------- augmentation per fold
 
 
+_SYNTH_CACHE: dict = {}
+_SYNTH_CACHE_SIZE = 64
+
+
+def _synth_cache_key(train, n_per_class, key, vae_config, mode, sources):
+    """What a VAE synthesis depends on: training sounds, sources, key, config, mode."""
+    digest = hashlib.sha256()
+    for ex in (train, sources):
+        if ex is None:
+            digest.update(b"none")
+            continue
+        digest.update(np.asarray(ex.origin).tobytes() + np.asarray(ex.labels).tobytes())
+        for w in ex.waveforms:
+            digest.update(np.ascontiguousarray(w).tobytes())
+    digest.update(np.asarray(jax.random.key_data(key)).tobytes())
+    return (digest.hexdigest(), n_per_class, vae_config, mode)
+
+
 def vae_synthesize(
     train: Examples,
     n_per_class: int,
@@ -213,6 +232,10 @@ def vae_synthesize(
     from drill_jax import train_vae  # local: only the VAE-augmented runs need it
 
     config = vae_config or train_vae.VAEConfig()
+    # Evaluations of several detectors on the same folds share one synthesis per fold.
+    cache_key = _synth_cache_key(train, n_per_class, key, config, mode, sources)
+    if cache_key in _SYNTH_CACHE:
+        return _SYNTH_CACHE[cache_key]
     source_split = "train" if sources is None else "test"
     sources = train if sources is None else sources
     made = []
@@ -245,7 +268,10 @@ def vae_synthesize(
     out = made[0]
     for m in made[1:]:
         out = out.concat(m)
-    return out, np.unique(train.origin)
+    if len(_SYNTH_CACHE) >= _SYNTH_CACHE_SIZE:
+        _SYNTH_CACHE.pop(next(iter(_SYNTH_CACHE)))
+    _SYNTH_CACHE[cache_key] = (out, np.unique(train.origin))
+    return _SYNTH_CACHE[cache_key]
 
 
 def augment_waveform_side(

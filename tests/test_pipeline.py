@@ -11,21 +11,27 @@ from drill_jax import detectors, pipeline, protocols, tables
 
 
 def test_paper_runs_cover_both_protocols_crops_and_methods():
-    config = pipeline.PaperConfig(table1_backbones=("alexnet", "mobilenet_v2"))
+    config = pipeline.PaperConfig()
     runs = pipeline.paper_runs(config)
-    t2 = [(p.protocol, p.dataset, p.crop) for t, _, p, _ in runs if t == "table2"]
+    t2 = [(d.backbone, p.protocol, p.dataset, p.crop) for t, _, p, d in runs if t == "table2"]
     expected = {
-        (pr, ds, c)
+        (b, pr, ds, c)
         for pr in ("paper", "honest")
         for ds in ("original", "augmented")
-        for c in (None, 2000)
+        for b, c in [("jax_cnn", None), ("jax_cnn", 2000), ("mobilenet_v2", None)]
     }
     assert len(t2) == len(expected) and set(t2) == expected
     aug = {(p.augment, p.crop) for t, _, p, _ in runs if t == "augmentation"}
     assert aug == {(m, c) for m in config.augment_methods for c in (None, 2000)}
     assert all(p.protocol == "honest" for t, _, p, _ in runs if t == "augmentation")
-    t1 = {(d.backbone, d.weights) for t, _, _, d in runs if t == "table1"}
-    assert t1 == {("alexnet", "none"), ("mobilenet_v2", "none"), ("mobilenet_v2", "imagenet")}
+    t1 = {(d.backbone, d.weights, p.protocol) for t, _, p, d in runs if t == "table1"}
+    assert t1 == {
+        (b, w, pr)
+        for b, w in [("alexnet", "none"), ("mobilenet_v2", "imagenet")]
+        for pr in ("paper", "honest")
+    }
+    torch_protocols = [p for _, _, p, d in runs if d.backbone in ("alexnet", "mobilenet_v2")]
+    assert all(p.n_repeats == 1 and p.paper_splits == 1 for p in torch_protocols)
     # identical evaluations are shared between tables (run once)
     keys = [(p, d) for _, _, p, d in runs]
     assert len(set(keys)) < len(keys)

@@ -1,5 +1,6 @@
 """Tests for drill_jax.protocols: no held-out sound (or anything made from it) reaches training."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -117,3 +118,31 @@ def test_config_validation():
         protocols.ProtocolConfig(dataset="augmented", augment="none")
     with pytest.raises(ValueError, match="crop"):
         protocols.ProtocolConfig(crop=0)
+
+
+def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
+    """Two detectors evaluated on the same fold reuse one VAE synthesis (trained once)."""
+    from drill_jax import train_vae
+
+    calls = []
+
+    def fake_train(x, x_test, config, key):
+        calls.append(x.shape)
+        return "state", []
+
+    def fake_synth(state, config, key, num, mode, sources, source_split):
+        return np.zeros((num, 1999), np.float32), {"source_index": np.arange(num) % len(sources)}
+
+    monkeypatch.setattr(train_vae, "train_class_vae", fake_train)
+    monkeypatch.setattr(train_vae, "synthesize", fake_synth)
+    protocols._SYNTH_CACHE.clear()
+    train = protocols.Examples.real(_toy_dataset())
+    key = jax.random.key(3)
+    a, fitted = protocols.vae_synthesize(train, 4, key)
+    b, _ = protocols.vae_synthesize(train, 4, key)
+    assert a is b and len(calls) == 2  # one VAE per class, trained once
+    assert len(a) == 8 and a.synthetic.all() and np.isin(a.origin, train.origin).all()
+    np.testing.assert_array_equal(fitted, train.origin)
+    protocols.vae_synthesize(train, 4, jax.random.key(4))
+    assert len(calls) == 4  # another key is another synthesis
+    protocols._SYNTH_CACHE.clear()
