@@ -46,6 +46,9 @@ _TRAIN_HOP = flags.DEFINE_integer(
 )
 _EPOCHS = flags.DEFINE_integer("epochs", None, "Classifier epochs (default 60).")
 _SEED = flags.DEFINE_integer("seed", 0, "Root seed (split, recording, training).")
+_REUSE = flags.DEFINE_boolean(
+    "reuse_models", False, "Load <out_dir>/models/* (same seed and split) instead of training."
+)
 
 
 def build_recording(
@@ -206,37 +209,48 @@ def main(argv):
         "held_out_files": [os.path.basename(ds.paths[i]) for i in te],
     }
     print(f"split: {tr.size} training sounds, {te.size} held out; clip {clip} samples")
-    sup = export.train_supervised_detector(
-        [ds.waveforms[i] for i in tr],
-        ds.labels[tr],
-        ds.class_names,
-        ds.sample_rate,
-        pos,
-        clip,
-        ccfg,
-        jax.random.fold_in(key, 0),
-        info={"demo_split": split_info},
-        train_hop=_TRAIN_HOP.value,
-    )
-    acfg = anomaly.AnomalyConfig(
-        input_repr=_INPUT_REPR.value, clip_samples=clip, train_hop=_TRAIN_HOP.value
-    )
-    vcfg = dataclasses.replace(acfg.vae_config, seed=seed)
-    if _VAE_EPOCHS.value:
-        vcfg = dataclasses.replace(vcfg, epochs=_VAE_EPOCHS.value)
-    acfg = dataclasses.replace(acfg, vae=vcfg)
-    tr_normal = tr[ds.labels[tr] != pos]
-    uns = anomaly.train_unsupervised_detector(
-        [ds.waveforms[i] for i in tr_normal],
-        ds.sample_rate,
-        acfg,
-        jax.random.fold_in(key, 1),
-        ds.class_names,
-        pos,
-        info={"demo_split": split_info},
-    )
-    for name, det in (("supervised", sup), ("unsupervised", uns)):
-        export.save_detector(os.path.join(out_dir, "models", name), det)
+    models = os.path.join(out_dir, "models")
+    if _REUSE.value:
+        # Same seed and test_fraction => the same split the saved models were trained on.
+        sup, uns = (
+            export.load_detector(os.path.join(models, n), ds.sample_rate)
+            for n in ("supervised", "unsupervised")
+        )
+        trained_on = sup.info.get("demo_split", {}).get("train_files")
+        if trained_on != split_info["train_files"]:
+            raise ValueError(f"{models}: the saved models were trained on another split")
+    else:
+        sup = export.train_supervised_detector(
+            [ds.waveforms[i] for i in tr],
+            ds.labels[tr],
+            ds.class_names,
+            ds.sample_rate,
+            pos,
+            clip,
+            ccfg,
+            jax.random.fold_in(key, 0),
+            info={"demo_split": split_info},
+            train_hop=_TRAIN_HOP.value,
+        )
+        acfg = anomaly.AnomalyConfig(
+            input_repr=_INPUT_REPR.value, clip_samples=clip, train_hop=_TRAIN_HOP.value
+        )
+        vcfg = dataclasses.replace(acfg.vae_config, seed=seed)
+        if _VAE_EPOCHS.value:
+            vcfg = dataclasses.replace(vcfg, epochs=_VAE_EPOCHS.value)
+        acfg = dataclasses.replace(acfg, vae=vcfg)
+        tr_normal = tr[ds.labels[tr] != pos]
+        uns = anomaly.train_unsupervised_detector(
+            [ds.waveforms[i] for i in tr_normal],
+            ds.sample_rate,
+            acfg,
+            jax.random.fold_in(key, 1),
+            ds.class_names,
+            pos,
+            info={"demo_split": split_info},
+        )
+        for name, det in (("supervised", sup), ("unsupervised", uns)):
+            export.save_detector(os.path.join(models, name), det)
     rng = np.random.default_rng(seed)
     signal, events, segments = build_recording(
         ds, te, pos, _EVENTS.value, _ANOM_RUN.value, _NORMAL_RUN.value, rng
@@ -261,7 +275,7 @@ def main(argv):
         "window_samples": clip,
         "hop_samples": hop,
         "alarm": {"on_windows": _ON.value, "off_windows": _OFF.value},
-        "train_hop": _TRAIN_HOP.value,
+        "train_hop": sup.info.get("train_hop"),
         "input_repr": _INPUT_REPR.value,
         "split": {
             "n_train": int(tr.size),
