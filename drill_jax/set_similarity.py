@@ -21,6 +21,9 @@ Four measures, each with a real-vs-real reference so that a number can be read o
 * Two-sample classifier test: standardised log-Mel vectors, L2 logistic regression, repeated
   stratified k-fold; balanced accuracy (chance 0.5 whatever the set sizes) and plain accuracy
   (chance = the majority fraction). Near 0.5 = the classifier cannot tell the sets apart.
+* The Fréchet distance and the two-sample test are also run on the spectral shape (each log-Mel
+  vector minus its mean over bands), so that a mere level difference can be told apart from a
+  different spectrum; ``level_db`` gives the mean band level of each set.
 
 Log-Mel vectors: the first ``length`` samples (1999, the VAE's input) of every sound, band-passed
 and turned into ONE log-Mel frame by ``features.clip_features``. Taking the same span from every
@@ -323,6 +326,15 @@ def log_mel_vectors(
     return np.stack([np.asarray(f, np.float64)[0] for f in feats])
 
 
+def spectral_shape(log_mel: np.ndarray) -> np.ndarray:
+    """Log-Mel vectors [N, n_mels] (dB) minus each vector's mean over bands: the level-free
+    spectral shape (a gain change of a sound shifts every band by the same number of dB)."""
+    log_mel = np.asarray(log_mel, np.float64)
+    if log_mel.ndim != 2:
+        raise ValueError(f"need [N, n_mels] log-Mel vectors, got shape {log_mel.shape}")
+    return log_mel - log_mel.mean(axis=1, keepdims=True)
+
+
 def class_similarity(
     synth: Sequence[np.ndarray],
     real: Sequence[np.ndarray],
@@ -407,8 +419,15 @@ def class_similarity(
         "coherence_best_match": coh_synth,
         "coherence_real_loo_best_match": coh_real,
         "memorisation": memo,
+        "level_db": {"real": summarize(r_mel.mean(axis=1)), "synth": summarize(s_mel.mean(axis=1))},
         "frechet_log_mel": frechet_with_reference(r_mel, s_mel, rng, fd_repeats),
         "two_sample_log_mel": two_sample_test(r_mel, s_mel, n_repeats=cv_repeats, seed=seed),
+        "frechet_log_mel_shape": frechet_with_reference(
+            spectral_shape(r_mel), spectral_shape(s_mel), rng, fd_repeats
+        ),
+        "two_sample_log_mel_shape": two_sample_test(
+            spectral_shape(r_mel), spectral_shape(s_mel), n_repeats=cv_repeats, seed=seed
+        ),
         "best_index": best.tolist(),
         "best_peak": best_peak.tolist(),
     }

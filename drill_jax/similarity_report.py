@@ -114,6 +114,24 @@ def markdown_table(report: dict) -> str:
         "regression real vs synthesized on log-Mel, balanced accuracy (0.5 = "
         "indistinguishable, 1 = separable).\n"
     )
+    shape_rows = [
+        "\n| group | mean log-Mel level (dB): real / synth (medians) "
+        "| Fréchet spectral shape: half vs synth / vs real (ratio) "
+        "| two-sample on spectral shape: bal. acc. (std) |",
+        "|---|---|---|---|",
+    ]
+    for name, r in report["groups"].items():
+        lv, fd = r["level_db"], r["frechet_log_mel_shape"]
+        ts = r["two_sample_log_mel_shape"]["balanced_accuracy"]
+        shape_rows.append(
+            f"| {name} | {lv['real']['median']:.1f} / {lv['synth']['median']:.1f} "
+            f"| {fd['half_vs_synth']['mean']:.0f} / {fd['half_vs_half']['mean']:.0f} "
+            f"({fd['ratio']:.2f}) | {ts['mean']:.3f} ({ts['std']:.3f}) |"
+        )
+    notes += (
+        "\n".join(shape_rows)
+        + "\n\nSpectral shape: each log-Mel vector minus its mean over bands (level removed).\n"
+    )
     null = report.get("coherence_null_white_noise")
     coh_rows = [
         "\n| group | coherence with best match: mean / max (medians) "
