@@ -1,15 +1,19 @@
 """Anomaly detection without fault labels: a VAE trained on NORMAL sounds, scored by its ELBO.
 
+* Input (``AnomalyConfig.input_repr``): 'logmel' (default; the clip's band-passed log-Mel,
+  standardised on the normal training clips, as DCASE autoencoders) or 'waveform' (the
+  paper's 1-D conv VAE on the first 1999 raw samples).
 * Score of a clip (higher = less normal), computed deterministically at the posterior mean
   z = mu(x) with the decoder's batch-norm running averages:
-  ``neg_elbo`` = -log p(x | z=mu) + KL(q(z|x) || N(0, I)) in nats per sound (the VAE's own
+  ``neg_elbo`` = -log p(x | z=mu) + KL(q(z|x) || N(0, I)) in nats per clip (the VAE's own
   reconstruction term, BCE or Gaussian, plus the analytic KL), or
-  ``recon_mse`` = mean_t (x_t - x_hat_t)^2 with x_hat the decoded waveform.
-* Threshold on the scores of the normal TRAINING sounds: ``gamma`` fits a gamma
-  distribution (shape, loc, scale by maximum likelihood, ``scipy.stats.gamma.fit``) and
-  takes its ``quantile`` (0.9) point, as the DCASE 2020-2023 baselines do; ``percentile``
-  takes the empirical quantile. Training scores are optimistic (the VAE has seen those
-  sounds), so held-out normal sounds exceed the threshold more often than 1 - quantile.
+  ``recon_mse`` = mean (x - x_hat)^2 with x_hat the decoded input.
+* Threshold on normal scores: ``gamma`` fits a gamma distribution (shape, loc, scale by
+  maximum likelihood, ``scipy.stats.gamma.fit``) and takes its ``quantile`` (0.9) point, as
+  the DCASE 2020-2023 baselines; ``percentile`` takes the empirical quantile. By default
+  the scores are those of 25 % of the normal sounds kept out of VAE training
+  (``threshold_holdout``); 0 uses the training sounds' scores (DCASE), which on tiny data
+  are optimistic and give too low a threshold.
 * Honest evaluation (``evaluate_honest``): repeated stratified k-fold over the real
   sounds; per fold the VAE sees only the NORMAL sounds of the training folds, and the
   held-out normal + held-out anomaly sounds are scored. ROC-AUC and pAUC
