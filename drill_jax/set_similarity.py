@@ -23,7 +23,8 @@ Four measures, each with a real-vs-real reference so that a number can be read o
   (chance = the majority fraction). Near 0.5 = the classifier cannot tell the sets apart.
 * The Fréchet distance and the two-sample test are also run on the spectral shape (each log-Mel
   vector minus its mean over bands), so that a mere level difference can be told apart from a
-  different spectrum; ``level_db`` gives the mean band level of each set.
+  different spectrum; ``level_db`` gives the mean band level of each set and
+  ``band_difference_db`` [n_mels] the mean synthesized minus mean real log-Mel, band by band.
 
 Log-Mel vectors: the first ``length`` samples (1999, the VAE's input) of every sound, band-passed
 and turned into ONE log-Mel frame by ``features.clip_features``. Taking the same span from every
@@ -420,6 +421,7 @@ def class_similarity(
         "coherence_real_loo_best_match": coh_real,
         "memorisation": memo,
         "level_db": {"real": summarize(r_mel.mean(axis=1)), "synth": summarize(s_mel.mean(axis=1))},
+        "band_difference_db": (s_mel.mean(axis=0) - r_mel.mean(axis=0)).tolist(),
         "frechet_log_mel": frechet_with_reference(r_mel, s_mel, rng, fd_repeats),
         "two_sample_log_mel": two_sample_test(r_mel, s_mel, n_repeats=cv_repeats, seed=seed),
         "frechet_log_mel_shape": frechet_with_reference(
