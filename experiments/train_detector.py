@@ -91,12 +91,15 @@ def vae_config() -> train_vae.VAEConfig:
 def main(argv):
     del argv
     ds = common.load_data_from_flags()
-    if _ANOMALY_CLASS.value not in ds.class_names:
+    normal_only = _ANOMALY_CLASS.value not in ds.class_names
+    if normal_only and (_KIND.value == "supervised" or _EVALUATE.value):
         raise ValueError(
             f"no class folder named {_ANOMALY_CLASS.value!r} (classes: {ds.class_names}); "
-            "pass --anomaly_class"
+            "pass --anomaly_class, or train --kind=unsupervised (normal sounds only) "
+            "without --evaluate"
         )
-    pos = ds.class_names.index(_ANOMALY_CLASS.value)
+    # Normal-only data (no fault recordings yet): every sound counts as normal.
+    pos = None if normal_only else ds.class_names.index(_ANOMALY_CLASS.value)
     acfg = anomaly.AnomalyConfig(
         input_repr=_INPUT_REPR.value,
         train_hop=_TRAIN_HOP.value,
@@ -160,8 +163,9 @@ def main(argv):
         eval_key = "jax_cnn_supervised"
     else:
         normal = [w for w, y in zip(ds.waveforms, ds.labels) if y != pos]
+        names, idx = (("anomaly", "normal"), 0) if normal_only else (ds.class_names, pos)
         det = anomaly.train_unsupervised_detector(
-            normal, ds.sample_rate, acfg, key, ds.class_names, pos, info=info
+            normal, ds.sample_rate, acfg, key, names, idx, info=info
         )
         eval_key = "vae"
     if evaluation is not None:
