@@ -49,6 +49,16 @@ def bce_reconstruction(logits: jax.Array, x: jax.Array) -> jax.Array:
     return jnp.sum(optax.sigmoid_binary_cross_entropy(logits, waveform_to_unit(x)), axis=-1)
 
 
+def bce_floor(x: jax.Array) -> jax.Array:
+    """The smallest ``bce_reconstruction`` of clips x: the soft targets' entropy.
+
+    sum_t -[p_t log p_t + (1 - p_t) log(1 - p_t)], p = (x + 1) / 2 (0 log 0 = 0).
+    x: [B, T] in [-1, 1] -> [B] nats. ~0.69 nats per sample for quiet sounds.
+    """
+    p = jnp.clip(waveform_to_unit(x), 0.0, 1.0)
+    return jnp.sum(-(jax.scipy.special.xlogy(p, p) + jax.scipy.special.xlogy(1 - p, 1 - p)), -1)
+
+
 def gaussian_reconstruction(logits: jax.Array, x: jax.Array, sigma: float) -> jax.Array:
     """-log p(x|z) under N(x_hat, sigma^2 I), x_hat = logits_to_waveform(logits).
 

@@ -640,6 +640,8 @@ def train_and_synthesize(
             "final_test_elbo": last.get("eval_elbo"),
             "final_test_recon": last.get("eval_recon"),
             "final_test_kl": last.get("eval_kl"),
+            # The BCE reconstruction cannot go below the targets' entropy.
+            "test_bce_floor": float(np.mean(losses.bce_floor(x_all[te]))) if te.size else None,
             "train_examples_per_s_after_first_epoch": float(np.median(rates)) if rates else None,
             "num_synth": config.num_synth,
         }

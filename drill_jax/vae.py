@@ -31,6 +31,10 @@ import jax.numpy as jnp
 from drill_jax import losses
 
 ARCHS = ("conv", "reference")
+# Keras' default (the authors' code): with flax's default lecun_normal, the reference
+# layout's last layer (fan-in 64, 1999 outputs) starts as loud static noise (std ~0.3
+# in waveform units) that 100 Adam steps at 3e-4 cannot remove.
+KERNEL_INIT = nn.initializers.glorot_uniform()
 
 
 class ResNetEncoderBlock(nn.Module):
@@ -43,9 +47,21 @@ class ResNetEncoderBlock(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         # x: [B, L, C] with C == features.
-        y = nn.Conv(self.features, (self.kernel_size,), padding="SAME", name="conv_a")(x)
+        y = nn.Conv(
+            self.features,
+            (self.kernel_size,),
+            padding="SAME",
+            kernel_init=KERNEL_INIT,
+            name="conv_a",
+        )(x)
         y = nn.leaky_relu(nn.InstanceNorm(name="norm_a")(y), self.negative_slope)
-        y = nn.Conv(self.features, (self.kernel_size,), padding="SAME", name="conv_b")(y)
+        y = nn.Conv(
+            self.features,
+            (self.kernel_size,),
+            padding="SAME",
+            kernel_init=KERNEL_INIT,
+            name="conv_b",
+        )(y)
         y = nn.InstanceNorm(name="norm_b")(y)
         return nn.leaky_relu(x + y, self.negative_slope)
 
@@ -73,9 +89,21 @@ class ResNetDecoderBlock(nn.Module):
         def norm(name):
             return nn.BatchNorm(use_running_average=not train, momentum=self.momentum, name=name)
 
-        y = nn.Conv(self.features, (self.kernel_size,), padding="SAME", name="conv_a")(x)
+        y = nn.Conv(
+            self.features,
+            (self.kernel_size,),
+            padding="SAME",
+            kernel_init=KERNEL_INIT,
+            name="conv_a",
+        )(x)
         y = nn.leaky_relu(norm("norm_a")(y, mask=norm_mask), self.negative_slope)
-        y = nn.Conv(self.features, (self.kernel_size,), padding="SAME", name="conv_b")(y)
+        y = nn.Conv(
+            self.features,
+            (self.kernel_size,),
+            padding="SAME",
+            kernel_init=KERNEL_INIT,
+            name="conv_b",
+        )(y)
         y = norm("norm_b")(y, mask=norm_mask)
         return nn.leaky_relu(x + y, self.negative_slope)
 
@@ -98,14 +126,21 @@ class Encoder(nn.Module):
         # x: [B, L, C_in]
         for i, (width, stride) in enumerate(zip(self.features, self.strides)):
             x = nn.Conv(
-                width, (self.kernel_size,), strides=(stride,), padding="SAME", name=f"down{i}"
+                width,
+                (self.kernel_size,),
+                strides=(stride,),
+                padding="SAME",
+                kernel_init=KERNEL_INIT,
+                name=f"down{i}",
             )(x)
             x = nn.leaky_relu(x, self.negative_slope)  # [B, ceil(L / stride), width]
             x = ResNetEncoderBlock(
                 width, self.block_kernel_size, self.negative_slope, name=f"block{i}"
             )(x)
         x = x.reshape((x.shape[0], -1))  # [B, L_last * C_last]
-        stats = nn.Dense(2 * self.latent_dim, name="to_stats")(x)  # [B, 2 Z]
+        stats = nn.Dense(2 * self.latent_dim, kernel_init=KERNEL_INIT, name="to_stats")(
+            x
+        )  # [B, 2 Z]
         mean, logvar = jnp.split(stats, 2, axis=-1)
         return mean, logvar
 
@@ -129,7 +164,7 @@ class Decoder(nn.Module):
     def __call__(self, z: jax.Array, train: bool, mask: Optional[jax.Array] = None) -> jax.Array:
         # z: [B, Z]
         width0 = self.features[0]
-        x = nn.Dense(self.start_length * width0, name="from_z")(z)
+        x = nn.Dense(self.start_length * width0, kernel_init=KERNEL_INIT, name="from_z")(z)
         x = nn.leaky_relu(x, self.negative_slope).reshape((z.shape[0], self.start_length, width0))
         outs = tuple(self.features[1:]) + (self.out_channels,)
         for i, (width, out, stride) in enumerate(zip(self.features, outs, self.strides)):
@@ -141,7 +176,12 @@ class Decoder(nn.Module):
                 name=f"block{i}",
             )(x, train, mask)
             x = nn.ConvTranspose(
-                out, (self.kernel_size,), strides=(stride,), padding="SAME", name=f"up{i}"
+                out,
+                (self.kernel_size,),
+                strides=(stride,),
+                padding="SAME",
+                kernel_init=KERNEL_INIT,
+                name=f"up{i}",
             )(x)  # [B, L * stride, out]
             if i < len(self.features) - 1:
                 x = nn.leaky_relu(x, self.negative_slope)

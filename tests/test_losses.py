@@ -81,6 +81,16 @@ def test_bce_reconstruction_hand_computed():
     np.testing.assert_allclose(jax.jit(losses.bce_reconstruction)(logits, x), [expected], rtol=1e-6)
 
 
+def test_bce_floor_is_the_minimum_of_bce():
+    x = jnp.array([[-1.0, -0.5, 0.0, 0.3, 1.0]])
+    p = np.clip((np.asarray(x, np.float64) + 1) / 2, 1e-7, 1 - 1e-7)
+    at_targets = losses.bce_reconstruction(jnp.asarray(np.log(p / (1 - p)), jnp.float32), x)
+    floor = jax.jit(losses.bce_floor)(x)
+    np.testing.assert_allclose(floor, at_targets, rtol=1e-5, atol=1e-4)
+    assert np.all(losses.bce_reconstruction(jnp.full((1, 5), 0.5), x) > floor)
+    np.testing.assert_allclose(losses.bce_floor(jnp.zeros((1, 3))), [3 * math.log(2.0)], rtol=1e-6)
+
+
 def test_gaussian_reconstruction_hand_computed():
     logits = jnp.array([[0.0, 2.0 * math.atanh(0.5)]])  # decodes to 0 and 0.5
     x = jnp.array([[0.5, 0.5]])
