@@ -291,6 +291,9 @@ def build_report(
         )
     report = {
         "synth_dir": os.path.abspath(synth_dir),
+        "synth_manifest_sha256": (
+            data.file_sha256(os.path.join(synth_dir, SYNTH_MANIFEST)) if manifest else None
+        ),
         "sample_rate": sr,
         "length": length,
         "train_split": train_split,
