@@ -274,6 +274,13 @@ def score_clips(
     return anomaly.detector_scores(detector, clips)
 
 
+def warm_up(detector: Detector, max_batch: int) -> None:
+    """Compiles the scoring for batches of 1 and ``max_batch`` clips before a stream starts,
+    so the first chunks do not pay the compilation (it would count in their latency)."""
+    for n in sorted({1, max(1, int(max_batch))}):
+        score_clips(detector, np.zeros((n, detector.settings.clip_samples), np.float32))
+
+
 _STATE_CACHE: dict = {}
 
 

@@ -46,6 +46,9 @@ _TRAIN_HOP = flags.DEFINE_integer(
 )
 _EPOCHS = flags.DEFINE_integer("epochs", None, "Classifier epochs (default 60).")
 _SEED = flags.DEFINE_integer("seed", 0, "Root seed (split, recording, training).")
+_REPEATS = flags.DEFINE_integer(
+    "timing_repeats", 3, "Stream the recording this many times; report the median-RTF run."
+)
 _REUSE = flags.DEFINE_boolean(
     "reuse_models", False, "Load <out_dir>/models/* (same seed and split) instead of training."
 )
@@ -178,7 +181,8 @@ def stream_file(detector: export.Detector, path: str, hop: int, alarm, chunk_sec
     s = detector.settings
     rate, chunks = streaming.open_wav_stream(path, int(round(chunk_seconds * s.sample_rate)))
     export.check_rate(detector, rate, path)
-    export.score_clips(detector, np.zeros((1, s.clip_samples), np.float32))  # compile first
+    per_chunk = int(np.ceil(chunk_seconds * s.sample_rate / hop)) + 1
+    export.warm_up(detector, per_chunk)  # compile before the stream, not during it
     return streaming.run_stream(
         chunks,
         lambda c: export.score_clips(detector, c),
@@ -287,7 +291,12 @@ def main(argv):
     }
     for name, det in (("supervised", sup), ("unsupervised", uns)):
         alarm = streaming.AlarmConfig(det.threshold, _ON.value, _OFF.value)
-        result = stream_file(det, wav, hop, alarm, _CHUNK.value)
+        runs = [stream_file(det, wav, hop, alarm, _CHUNK.value) for _ in range(_REPEATS.value)]
+        for r in runs[1:]:  # scoring is deterministic: every run raises the same alerts
+            np.testing.assert_allclose(r["scores"], runs[0]["scores"], rtol=1e-6)
+        # Timings vary with the machine's load: keep the run with the median real-time factor.
+        order = np.argsort([r["timing"]["real_time_factor"] for r in runs])
+        result = runs[int(order[len(runs) // 2])]
         match = match_alerts(
             result["events"], events, _ON.value, hop / ds.sample_rate, clip / ds.sample_rate
         )
@@ -305,6 +314,7 @@ def main(argv):
             "n_alerts": len(result["events"]),
             "alerts": result["events"],
             "timing": result["timing"],
+            "timing_all_runs": [r["timing"] for r in runs],
         }
         t = result["timing"]
         print(

@@ -206,7 +206,8 @@ def stream(detector: export.Detector) -> dict:
 
         return f
 
-    export.score_clips(detector, np.zeros((1, s.clip_samples), np.float32))  # compile first
+    per_chunk = int(np.ceil(_CHUNK.value * s.sample_rate / hop)) + 1
+    export.warm_up(detector, per_chunk)  # compile before the stream, not during it
     result = streaming.run_stream(
         chunks,
         lambda c: export.score_clips(detector, c),
