@@ -304,6 +304,8 @@ class SuiteConfig:
       vae_batch_sizes: batch sizes of the VAE train-step figures.
       vae_repeats, vae_warmup: timed and warm-up steps per batch size.
       torch_reference: also time the PyTorch eager twin (torch_bridge.TorchConvVAE).
+      torch_threads: torch intra-op CPU threads for the torch figures (0 = torch's default,
+        one per core; on a shared machine its threads wait on each other, 1 avoids that).
       feature_clips, feature_samples: clips and samples per clip of the features suite.
       librosa_clips: clips the per-clip librosa loop runs on (0 = all feature_clips).
       feature_repeats: timed repeats of the batched feature path.
@@ -318,6 +320,7 @@ class SuiteConfig:
     vae_repeats: int = 5
     vae_warmup: int = 2
     torch_reference: bool = True
+    torch_threads: int = 0
     feature_clips: int = 10000
     feature_samples: int = CLIP_SAMPLES
     librosa_clips: int = 0
@@ -394,6 +397,17 @@ def vae_torch_arch(config: Any) -> dict:
     }
 
 
+def _torch_threads(suite: "SuiteConfig") -> int:
+    """Applies ``suite.torch_threads`` (if > 0); returns the threads torch now uses."""
+    from drill_jax import torch_bridge
+
+    if suite.torch_threads > 0:
+        torch_bridge.set_num_threads(suite.torch_threads)
+    previous = torch_bridge.set_num_threads(1)
+    torch_bridge.set_num_threads(previous)
+    return previous
+
+
 def _ms(seconds: Optional[float]) -> Optional[float]:
     return None if seconds is None else 1e3 * seconds
 
@@ -418,6 +432,7 @@ def vae_suite(suite: SuiteConfig, vae_config: Any = None) -> dict:
         }
         ratio = None
         if suite.torch_reference:
+            fig["torch_threads"] = _torch_threads(suite)
             tt = vae_torch_step_timing(
                 vae_config, b, suite.vae_repeats, suite.vae_warmup, suite.seed
             )
@@ -668,6 +683,7 @@ def detect_suite(suite: SuiteConfig, work_dir: str) -> dict:
     if suite.alexnet_repeats > 0:
         from drill_jax import torch_bridge
 
+        figures["torch_threads"] = _torch_threads(suite)
         model = torch_bridge.build_model("alexnet", n_classes=2, weights="none")
         model.eval()
         size = torch_bridge.input_size("alexnet")

@@ -17,6 +17,9 @@ _VAE_BATCH_SIZES = flags.DEFINE_list("vae_batch_sizes", ["8", "64", "512"], "VAE
 _VAE_REPEATS = flags.DEFINE_integer("vae_repeats", 5, "Timed VAE steps per batch size.")
 _VAE_WARMUP = flags.DEFINE_integer("vae_warmup", 2, "Warm-up VAE steps per batch size.")
 _TORCH = flags.DEFINE_boolean("torch_reference", True, "Also time the PyTorch eager VAE.")
+_TORCH_THREADS = flags.DEFINE_integer(
+    "torch_threads", 0, "torch CPU threads for the torch figures (0 = torch's default)."
+)
 _FEATURE_CLIPS = flags.DEFINE_integer("feature_clips", 10000, "Clips in the features suite.")
 _FEATURE_SAMPLES = flags.DEFINE_integer("feature_samples", 4000, "Samples per feature clip.")
 _LIBROSA_CLIPS = flags.DEFINE_integer(
@@ -40,6 +43,7 @@ def main(argv):
         vae_repeats=_VAE_REPEATS.value,
         vae_warmup=_VAE_WARMUP.value,
         torch_reference=_TORCH.value,
+        torch_threads=_TORCH_THREADS.value,
         feature_clips=_FEATURE_CLIPS.value,
         feature_samples=_FEATURE_SAMPLES.value,
         librosa_clips=_LIBROSA_CLIPS.value,
