@@ -37,6 +37,12 @@ _VAE_EPOCHS = flags.DEFINE_integer("vae_epochs", 20, "Epochs of each VAE (paper:
 _SYNTH_MODE = flags.DEFINE_enum("synth_mode", "posterior", ["posterior", "prior"], "VAE sampling.")
 _FILTER = flags.DEFINE_boolean("filter", True, "Band-pass 1-22 kHz before the Mel features.")
 _SEED = flags.DEFINE_integer("seed", 0, "Root seed.")
+_SAVE_DETECTOR = flags.DEFINE_string(
+    "save_detector",
+    None,
+    "After the evaluation, train the jax_cnn on every sound and save it as a detector "
+    "directory (with the evaluation's metrics) for experiments.detect.",
+)
 
 
 def main(argv):
@@ -77,10 +83,15 @@ def main(argv):
             "vae": vconfig and dataclasses.asdict(vconfig),
         },
     )
+    if _SAVE_DETECTOR.value and dconfig.backbone != "jax_cnn":
+        raise ValueError("--save_detector exports the jax_cnn backbone only (see README)")
     ds = common.load_data_from_flags()
     result = pipeline.run_classification(ds, pconfig, dconfig, out_dir, vconfig)
     print(result["label"])
     print(tables.to_markdown([result["row"]]))
+    if _SAVE_DETECTOR.value:
+        path = pipeline.save_supervised_detector(ds, result, _SAVE_DETECTOR.value, _CROP.value)
+        print(f"detector saved to {path}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ _TORCH_WEIGHTS = flags.DEFINE_enum(
     "Weights of the torchvision nets other than MobileNetV2 (always ImageNet).",
 )
 _TORCH_CROPS = flags.DEFINE_list("torch_crops", ["none"], "Crops run for the torchvision rows.")
-_TORCH_FOLDS = flags.DEFINE_integer("torch_folds", 5, "Honest folds of the torchvision rows.")
+_TORCH_FOLDS = flags.DEFINE_integer("torch_folds", 3, "Honest folds of the torchvision rows.")
 _TORCH_THREADS = flags.DEFINE_integer(
     "torch_threads", 0, "torch CPU threads (0 = torch's default; 1 is faster on a busy CPU)."
 )
