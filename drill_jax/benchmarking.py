@@ -305,7 +305,8 @@ class SuiteConfig:
       vae_repeats, vae_warmup: timed and warm-up steps per batch size.
       torch_reference: also time the PyTorch eager twin (torch_bridge.TorchConvVAE).
       torch_threads: torch intra-op CPU threads for the torch figures (0 = torch's default,
-        one per core; on a shared machine its threads wait on each other, 1 avoids that).
+        one per core). Default 1: on a shared, busy 2-core machine torch's default threads
+        wait on each other at every op (measured: 7-8 s instead of 0.09 s per batch-8 step).
       feature_clips, feature_samples: clips and samples per clip of the features suite.
       librosa_clips: clips the per-clip librosa loop runs on (0 = all feature_clips).
       feature_repeats: timed repeats of the batched feature path.
@@ -320,7 +321,7 @@ class SuiteConfig:
     vae_repeats: int = 5
     vae_warmup: int = 2
     torch_reference: bool = True
-    torch_threads: int = 0
+    torch_threads: int = 1
     feature_clips: int = 10000
     feature_samples: int = CLIP_SAMPLES
     librosa_clips: int = 0

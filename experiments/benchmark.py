@@ -18,7 +18,10 @@ _VAE_REPEATS = flags.DEFINE_integer("vae_repeats", 5, "Timed VAE steps per batch
 _VAE_WARMUP = flags.DEFINE_integer("vae_warmup", 2, "Warm-up VAE steps per batch size.")
 _TORCH = flags.DEFINE_boolean("torch_reference", True, "Also time the PyTorch eager VAE.")
 _TORCH_THREADS = flags.DEFINE_integer(
-    "torch_threads", 0, "torch CPU threads for the torch figures (0 = torch's default)."
+    "torch_threads",
+    1,
+    "torch CPU threads for the torch figures (0 = torch's default, one per core; that is "
+    "much slower than 1 on a shared busy CPU).",
 )
 _FEATURE_CLIPS = flags.DEFINE_integer("feature_clips", 10000, "Clips in the features suite.")
 _FEATURE_SAMPLES = flags.DEFINE_integer("feature_samples", 4000, "Samples per feature clip.")
