@@ -290,7 +290,12 @@ def _predict_logits(state: ClassifierState, X) -> np.ndarray:
     if X.ndim != 3 or X.shape[1:] != tuple(state.x_mean.shape):
         raise ValueError(f"X must be [N, {', '.join(map(str, state.x_mean.shape))}], got {X.shape}")
     n = X.shape[0]
-    padded_n = max(_EVAL_BUCKET, -(-n // _EVAL_BUCKET) * _EVAL_BUCKET)
+    # Powers of two up to the bucket, then multiples of it: one clip runs as 1 row (the
+    # streaming case), and at most log2(bucket) + 1 small shapes are ever compiled.
+    if n <= _EVAL_BUCKET:
+        padded_n = 1 << (n - 1).bit_length()
+    else:
+        padded_n = -(-n // _EVAL_BUCKET) * _EVAL_BUCKET
     Xp = np.zeros((padded_n,) + X.shape[1:], np.float32)
     Xp[:n] = X
     return np.asarray(_eval_logits(state, jnp.asarray(Xp)))[:n]

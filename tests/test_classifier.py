@@ -107,3 +107,15 @@ def test_bad_inputs_raise(fitted):
     with pytest.raises(ValueError, match="non-finite"):
         classifier.fit(np.full((4, 2, 32), np.nan), np.array([0, 1, 1, 0]), CONFIG)
     assert jnp.ndim(state.x_std) == 2
+
+
+def test_predictions_do_not_depend_on_batch_padding(fitted):
+    """predict_proba pads to power-of-two buckets: one clip alone == the same clip in a batch."""
+    state = fitted[4]
+    X, _ = _separable(70, 3)
+    together = classifier.predict_proba(state, X)
+    for i in (0, 5, 69):
+        np.testing.assert_allclose(
+            classifier.predict_proba(state, X[i : i + 1])[0], together[i], atol=1e-6
+        )
+    np.testing.assert_allclose(classifier.predict_proba(state, X[:3]), together[:3], atol=1e-6)

@@ -161,3 +161,13 @@ def test_bad_signals_raise(lowpass_design):
         filters.apply(lowpass_design, np.zeros((2, 0)))
     with pytest.raises(ValueError, match="below"):
         filters.make_bandpass(22000.0, 1000.0)
+
+
+@pytest.mark.parametrize(
+    "shape, padlen", [((2000,), 27), ((3, 2, 4000), 27), ((4, 30), 5), ((2, 50), 0)]
+)
+def test_cached_sosfiltfilt_equals_scipy(shape, padlen):
+    sos = scipy.signal.ellip(8, 0.1, 60, 1000, "highpass", fs=96000, output="sos")
+    x = np.random.default_rng(1).standard_normal(shape)
+    expected = scipy.signal.sosfiltfilt(sos, x, axis=-1, padlen=padlen)
+    np.testing.assert_array_equal(filters.sosfiltfilt_cached(sos, x, padlen), expected)
