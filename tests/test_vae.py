@@ -1,5 +1,6 @@
 """Tests for drill_jax.vae: shapes (exactly 1999 samples), output range, layouts, batch norm."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -109,3 +110,22 @@ def test_bad_arguments_raise():
         vae.VAE(arch="dense", input_length=64, **TINY).init(jax.random.key(0), x, jax.random.key(1))
     with pytest.raises(ValueError, match="clips"):
         vae.VAE(input_length=100, **TINY).init(jax.random.key(0), x, jax.random.key(1))
+
+
+@pytest.mark.parametrize(
+    "k, s, length", [(8, 4, 16), (9, 4, 7), (3, 2, 10), (8, 2, 5), (4, 4, 6), (2, 4, 6), (1, 1, 5)]
+)
+def test_subpixel_conv_transpose_equals_flax(k, s, length):
+    """Same params, outputs and gradients as nn.ConvTranspose(..., padding='SAME')."""
+    x = jax.random.normal(jax.random.key(1), (3, length, 5))
+    ref = nn.ConvTranspose(4, (k,), strides=(s,), padding="SAME")
+    new = vae.SubPixelConvTranspose(4, (k,), strides=(s,))
+    params = ref.init(jax.random.key(0), x)
+    params = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(jax.random.key(5), a.shape), params)
+    assert jax.tree.map(jnp.shape, new.init(jax.random.key(0), x)) == jax.tree.map(
+        jnp.shape, params
+    )
+    np.testing.assert_allclose(new.apply(params, x), ref.apply(params, x), atol=1e-5)
+    grad = lambda m: jax.grad(lambda p: jnp.sum(jnp.sin(m.apply(p, x))))(params)
+    for a, b in zip(jax.tree.leaves(grad(new)), jax.tree.leaves(grad(ref))):
+        np.testing.assert_allclose(a, b, atol=1e-4)
