@@ -104,12 +104,12 @@ class PaperConfig:
     backbone: str = "jax_cnn"
     table2_backbones: tuple = ("mobilenet_v2",)
     table1_backbones: tuple = ("alexnet", "mobilenet_v2")
-    torch_epochs: int = 5
+    torch_epochs: int = 10
     torch_weights: str = "none"
     torch_crops: tuple = (None,)
     torch_folds: int = 3
     n_splits: int = 5
-    n_repeats: int = 1
+    n_repeats: int = 4
     paper_splits: int = 5
     crops: tuple = (None, 2000)
     augment_methods: tuple = ("none", "vae", "classic", "specaugment", "mixup")
@@ -117,18 +117,18 @@ class PaperConfig:
     seed: int = 0
 
 
-# Rough seconds per fit on a 2-core x86_64 CPU (measured here for the JAX CNN, the VAE,
-# AlexNet and MobileNetV2 at ~200 training images; the other nets scaled by their FLOPs),
-# only for the estimate printed before long work starts.
-_COST_VAE_PER_CLASS = 25.0
-_COST_FIT = {"jax_cnn": 2.0, "logreg": 0.1}
+# Rough seconds per fit on an otherwise idle 2-core x86_64 CPU, measured here for the JAX
+# CNN, the VAE, AlexNet and MobileNetV2 at ~100-200 training images (the other nets scaled by
+# their FLOPs); only for the estimate printed before long work starts.
+_COST_VAE_PER_CLASS = 4.0
+_COST_FIT = {"jax_cnn": 0.5, "logreg": 0.1}
 _COST_TORCH_EPOCH = {
-    "alexnet": 17.0,
-    "mobilenet_v2": 22.0,
-    "googlenet": 45.0,
-    "efficientnet_b0": 50.0,
-    "vgg16": 180.0,
-    "vgg19": 220.0,
+    "alexnet": 8.0,
+    "mobilenet_v2": 8.0,
+    "googlenet": 18.0,
+    "efficientnet_b0": 20.0,
+    "vgg16": 80.0,
+    "vgg19": 95.0,
 }
 
 

@@ -32,7 +32,7 @@ _TABLE1 = flags.DEFINE_list(
     "Torchvision backbones of Table I (alexnet, googlenet, vgg16, vgg19, efficientnet_b0, "
     "mobilenet_v2).",
 )
-_TORCH_EPOCHS = flags.DEFINE_integer("torch_epochs", 5, "Epochs per torchvision fit (paper: 160).")
+_TORCH_EPOCHS = flags.DEFINE_integer("torch_epochs", 10, "Epochs per torchvision fit (paper: 160).")
 _TORCH_WEIGHTS = flags.DEFINE_enum(
     "torch_weights",
     "none",
@@ -45,7 +45,7 @@ _TORCH_THREADS = flags.DEFINE_integer(
     "torch_threads", 0, "torch CPU threads (0 = torch's default; 1 is faster on a busy CPU)."
 )
 _N_SPLITS = flags.DEFINE_integer("n_splits", 5, "Honest protocol folds.")
-_N_REPEATS = flags.DEFINE_integer("n_repeats", 1, "Honest protocol repeats (full: 4).")
+_N_REPEATS = flags.DEFINE_integer("n_repeats", 4, "Honest protocol repeats.")
 _PAPER_SPLITS = flags.DEFINE_integer("paper_splits", 5, "Paper protocol random 70/30 splits.")
 _CROPS = flags.DEFINE_list("crops", ["none", "2000"], "Crops to run: 'none' and/or sample counts.")
 _AUGMENTS = flags.DEFINE_list(
