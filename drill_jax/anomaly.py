@@ -524,3 +524,31 @@ def _jsonable(obj):
     if isinstance(obj, tuple):
         return list(obj)
     return obj
+
+
+def save_waveform_detector(
+    dataset, vae_config: train_vae.VAEConfig, path: str, normal_class: str = "normal"
+) -> str:
+    """Trains the paper's waveform VAE (``vae_config``) on the ``normal_class`` sounds of
+    ``dataset`` only and saves it as an unsupervised detector directory at ``path``.
+
+    Score = negative ELBO of a clip's first ``vae_config.input_length`` samples; threshold =
+    gamma 90th percentile of the scores of 25 % held-out normal sounds (``AnomalyConfig``).
+    """
+    if normal_class not in dataset.class_names:
+        raise ValueError(f"no class {normal_class!r} in {dataset.class_names}")
+    normal = dataset.labels == dataset.class_names.index(normal_class)
+    config = AnomalyConfig(input_repr="waveform", vae=vae_config)
+    others = [c for c in dataset.class_names if c != normal_class]
+    anomaly_name = "anomaly" if "anomaly" in others or not others else others[0]
+    detector = train_unsupervised_detector(
+        [w for w, keep in zip(dataset.waveforms, normal) if keep],
+        dataset.sample_rate,
+        config,
+        key=jax.random.key(vae_config.seed),
+        class_names=(anomaly_name, normal_class),
+        positive_index=0,
+        info={"source": "experiments.vae --save_detector"},
+    )
+    export.save_detector(path, detector)
+    return path

@@ -6,7 +6,7 @@ import json
 
 from absl import app, flags, logging
 
-from drill_jax import train_vae
+from drill_jax import anomaly, train_vae
 from experiments import common
 
 common.define_data_flags("runs/vae")
@@ -46,6 +46,16 @@ _SYNTH_FROM_TEST = flags.DEFINE_boolean(
 _RESUME = flags.DEFINE_boolean("resume", False, "Continue from the checkpoints in --out_dir.")
 
 
+_SAVE_DETECTOR = flags.DEFINE_string(
+    "save_detector",
+    None,
+    "Also train this VAE configuration on the NORMAL class only and save it as an "
+    "unsupervised detector directory (score = negative ELBO of the raw waveform; threshold "
+    "from held-out normal sounds) for experiments.detect.",
+)
+_NORMAL_CLASS = flags.DEFINE_string("normal_class", "normal", "Class used by --save_detector.")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError("Too many command-line arguments.")
@@ -67,6 +77,11 @@ def main(argv):
         dataset, config, flags.FLAGS.out_dir, resume=_RESUME.value
     )
     logging.info("summary: %s", json.dumps(summary, indent=1))
+    if _SAVE_DETECTOR.value:
+        path = anomaly.save_waveform_detector(
+            dataset, config, _SAVE_DETECTOR.value, normal_class=_NORMAL_CLASS.value
+        )
+        logging.info("unsupervised detector saved to %s", path)
 
 
 if __name__ == "__main__":

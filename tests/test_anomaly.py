@@ -140,3 +140,28 @@ def test_honest_protocol_trains_vae_on_training_normals_only(monkeypatch):
         assert fold["vae"]["roc_auc"] == 1.0 and fold["vae"]["pauc"] == 1.0
     assert "McClish" in out["pauc_definition"]
     assert out["summary"]["vae"]["roc_auc"]["mean"] == 1.0
+
+
+def test_save_waveform_detector_from_a_vae_config(tmp_path):
+    """experiments.vae --save_detector: the VAE config trained on normal sounds only, saved."""
+    rng = np.random.default_rng(4)
+    waves = list(_sounds(rng, 8, "normal")) + list(_sounds(rng, 8, "abnormal"))
+    ds = data.Dataset(
+        waveforms=tuple(waves),
+        sample_rate=96000,
+        labels=np.array([1] * 8 + [0] * 8),
+        class_names=("anomaly", "normal"),
+        paths=tuple(f"/toy/{i}.wav" for i in range(16)),
+        groups=np.arange(16),
+        starts=np.zeros(16, np.int64),
+    )
+    path = anomaly.save_waveform_detector(ds, TINY_WAVE.vae, str(tmp_path / "det"))
+    det = export.load_detector(path, sample_rate=96000)
+    assert det.kind == "unsupervised" and det.class_names == ("anomaly", "normal")
+    info = det.info
+    assert det.settings.input_repr == "waveform" and info["source"].startswith("experiments.vae")
+    assert info["n_train_normal_sounds"] + info["n_threshold_normal_sounds"] == 8  # normal only
+    scores = export.score_clips(det, np.stack(waves))
+    assert scores.shape == (16,) and np.all(np.isfinite(scores))
+    with pytest.raises(ValueError, match="no class"):
+        anomaly.save_waveform_detector(ds, TINY_WAVE.vae, str(tmp_path / "x"), "healthy")
