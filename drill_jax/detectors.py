@@ -96,12 +96,6 @@ def _torch(config, train_fs, test_fs, seed):
     train_cfg = torch_bridge.TorchTrainConfig()
     if config.epochs is not None:
         train_cfg = dataclasses.replace(train_cfg, max_epochs=config.epochs)
-    pretrained = config.weights == "imagenet" or config.weights_path is not None
-    train_cfg = (
-        dataclasses.replace(train_cfg, imagenet_normalize=pretrained)
-        if hasattr(train_cfg, "imagenet_normalize")
-        else train_cfg
-    )
     torch_bridge.fit(
         model,
         render_images(train_fs.log_mel, size, config.db_range),

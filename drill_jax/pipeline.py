@@ -14,6 +14,11 @@ from drill_jax import data as data_lib
 from drill_jax import detectors, files, protocols, tables
 
 
+def positive_index(class_names) -> int:
+    """The class scored as positive by ROC-AUC and detectors: 'anomaly' if present, else 0."""
+    return class_names.index("anomaly") if "anomaly" in class_names else 0
+
+
 def run_classification(
     ds: data_lib.Dataset,
     protocol_config: protocols.ProtocolConfig,
@@ -29,7 +34,7 @@ def run_classification(
     """
     t0 = time.perf_counter()
     fit_predict = detectors.make_fit_predict(detector_config)
-    positive = ds.class_names.index("anomaly") if "anomaly" in ds.class_names else 0
+    positive = positive_index(ds.class_names)
     result = protocols.evaluate(ds, protocol_config, fit_predict, vae_config, positive)
     result["detector"] = dataclasses.asdict(detector_config)
     result["wall_seconds"] = time.perf_counter() - t0
@@ -60,7 +65,7 @@ def save_supervised_detector(
 
     from drill_jax import export
 
-    positive = ds.class_names.index("anomaly") if "anomaly" in ds.class_names else 0
+    positive = positive_index(ds.class_names)
     detector = export.train_supervised_detector(
         ds.waveforms,
         ds.labels,

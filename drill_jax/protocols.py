@@ -187,12 +187,6 @@ def make_features(
     return FeatureSet(padded, frames, ex.labels, ex.lengths, ex.origin, ex.synthetic)
 
 
-def frames_for_length(n_samples: int, mel) -> int:
-    """Mel frames of a clip of ``n_samples`` (no padding/centering)."""
-    hop = mel.win_length - mel.overlap
-    return max(1, (n_samples - mel.win_length) // hop + 1)
-
-
 # ---------------------------------------------------------------- augmentation per fold
 
 
@@ -357,7 +351,7 @@ def evaluate(
     say = progress or (lambda msg: logging.info("%s", msg))
     real = crop_examples(Examples.real(ds), config.crop)
     mel = features.MelConfig(sample_rate=ds.sample_rate)
-    n_frames = frames_for_length(int(max(real.lengths.max(), VAE_INPUT_LEN)), mel)
+    n_frames = mel.n_frames(int(max(real.lengths.max(), VAE_INPUT_LEN)))
     root = jax.random.key(config.seed)
     folds = []
     if config.protocol == "honest":
