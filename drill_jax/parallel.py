@@ -1,7 +1,7 @@
 """Data-parallel training over all visible devices with ``jax.sharding`` (one Mesh axis).
 
-The same jitted step functions as single-device training (``train_vae.train_step``,
-``classifier.train_step``) are compiled once more with explicit shardings: the state
+The same jitted step functions as single-device training (``trainer.train_step``,
+``cnn.train_step``) are compiled once more with explicit shardings: the state
 (params, optimizer state, batch statistics, step) and the PRNG key are replicated on every
 device, the batch is split along its first axis over the mesh's ``batch`` axis. XLA's SPMD
 partitioner then inserts the cross-device sums that the global-batch semantics need (the
@@ -11,7 +11,7 @@ or TPU host the same code runs unchanged; on a CPU, test it with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` set before JAX starts.
 
 The global batch size must be a multiple of the device count (pad with zero-weight rows,
-as ``train_vae.batch_indices`` and the classifier's masks already do).
+as ``trainer.batch_indices`` and the classifier's masks already do).
 """
 
 from __future__ import annotations
@@ -96,19 +96,19 @@ def _cached(name: str, step: Callable, mesh: Mesh) -> Callable:
 
 
 def vae_train_step(mesh: Mesh) -> Callable:
-    """Data-parallel ``train_vae.train_step`` on ``mesh`` (one compiled function per mesh).
+    """Data-parallel ``trainer.train_step`` on ``mesh`` (one compiled function per mesh).
 
     Use: ``step = vae_train_step(mesh); state = replicate(state, mesh);
     state, metrics = step(state, shard_batch({'x': x, 'weight': w}, mesh), replicate(key, mesh))``.
     The batch-norm statistics of the decoder are over the global (all-device) batch.
     """
-    from drill_jax import train_vae
+    from drill_jax.vae import trainer
 
-    return _cached("vae", train_vae.train_step, mesh)
+    return _cached("vae", trainer.train_step, mesh)
 
 
 def classifier_train_step(mesh: Mesh) -> Callable:
-    """Data-parallel ``classifier.train_step`` on ``mesh`` (batch: x [B, F, M], y [B], mask [B])."""
-    from drill_jax import classifier
+    """Data-parallel ``cnn.train_step`` on ``mesh`` (batch: x [B, F, M], y [B], mask [B])."""
+    from drill_jax.classify import cnn
 
-    return _cached("classifier", classifier.train_step, mesh)
+    return _cached("classifier", cnn.train_step, mesh)

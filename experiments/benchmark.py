@@ -6,7 +6,7 @@ import os
 
 from absl import app, flags, logging
 
-from drill_jax import benchmarking
+from drill_jax.bench import benchmarking
 from experiments import common
 
 _ONLY = flags.DEFINE_list(

@@ -7,11 +7,19 @@ import os
 
 from absl import flags
 
-from drill_jax import detectors, files, pipeline, protocols, tables
+from drill_jax import files
+
+from drill_jax.classify import backbones
+
+from drill_jax.evaluation import pipeline
+
+from drill_jax.evaluation import protocols
+
+from drill_jax.evaluation import tables
 from experiments import common
 
 common.define_data_flags("runs/classify")
-_BACKBONE = flags.DEFINE_enum("backbone", "jax_cnn", detectors.BACKBONES, "Classifier.")
+_BACKBONE = flags.DEFINE_enum("backbone", "jax_cnn", backbones.BACKBONES, "Classifier.")
 _DATASET = flags.DEFINE_enum(
     "dataset", "original", ["original", "augmented"], "Real sounds only, or with synthetic ones."
 )
@@ -61,7 +69,7 @@ def main(argv):
         synth_mode=_SYNTH_MODE.value,
         seed=_SEED.value,
     )
-    dconfig = detectors.DetectorConfig(
+    dconfig = backbones.DetectorConfig(
         backbone=_BACKBONE.value,
         epochs=_EPOCHS.value,
         weights=_WEIGHTS.value,
@@ -70,9 +78,9 @@ def main(argv):
     )
     vconfig = None
     if augment == "vae" or _DATASET.value == "augmented":
-        from drill_jax import train_vae  # only VAE-augmented runs need it
+        from drill_jax.vae import trainer  # only VAE-augmented runs need it
 
-        vconfig = dataclasses.replace(train_vae.VAEConfig(), epochs=_VAE_EPOCHS.value)
+        vconfig = dataclasses.replace(trainer.VAEConfig(), epochs=_VAE_EPOCHS.value)
     out_dir = common.FLAGS.out_dir
     os.makedirs(out_dir, exist_ok=True)
     files.atomic_write_json(

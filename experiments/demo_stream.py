@@ -21,7 +21,15 @@ import jax
 import numpy as np
 from absl import flags
 
-from drill_jax import anomaly, classifier, data, export, files, streaming
+from drill_jax import data, files
+
+from drill_jax.detection import anomaly
+
+from drill_jax.classify import cnn
+
+from drill_jax.detection import export
+
+from drill_jax.detection import streaming
 from experiments import common
 
 common.define_data_flags("runs/demo_stream")
@@ -205,7 +213,7 @@ def main(argv):
     assert not set(ds.groups[tr]) & set(ds.groups[te]), "held-out sounds reached training"
     clip = int(ds.lengths.min())
     key = jax.random.key(seed)
-    ccfg = classifier.ClassifierConfig(seed=seed)
+    ccfg = cnn.ClassifierConfig(seed=seed)
     if _EPOCHS.value:
         ccfg = dataclasses.replace(ccfg, epochs=_EPOCHS.value)
     split_info = {

@@ -20,7 +20,11 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from drill_jax import data, export, files, streaming
+from drill_jax import data, files
+
+from drill_jax.detection import export
+
+from drill_jax.detection import streaming
 from experiments import common
 
 common.define_data_flags("runs/detect")  # --resample, --channel, --skip_bad, --hop_seconds, ...

@@ -7,7 +7,11 @@ import numpy as np
 import scipy.signal
 from absl import app
 
-from drill_jax import data, features, filters
+from drill_jax import data
+
+from drill_jax import features
+
+from drill_jax.features import filters
 
 
 def main(argv):

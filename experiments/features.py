@@ -8,7 +8,11 @@ import dataclasses
 
 from absl import app, flags, logging
 
-from drill_jax import feature_export, features, files
+from drill_jax import files
+
+from drill_jax.features import export as feature_export
+
+from drill_jax import features
 from experiments import common
 
 _FILTER = flags.DEFINE_boolean(

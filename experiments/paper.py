@@ -11,7 +11,9 @@ import dataclasses
 
 from absl import flags
 
-from drill_jax import detectors, pipeline
+from drill_jax.classify import backbones
+
+from drill_jax.evaluation import pipeline
 from experiments import common
 
 common.define_data_flags("runs/paper")
@@ -21,7 +23,7 @@ _QUICK = flags.DEFINE_boolean(
     "A first look: 5 folds x 1, 2 paper splits, 5-epoch VAEs, JAX CNN only (no torch rows).",
 )
 _BACKBONE = flags.DEFINE_enum(
-    "backbone", "jax_cnn", detectors.BACKBONES, "Detector of Table II and the augmentation table."
+    "backbone", "jax_cnn", backbones.BACKBONES, "Detector of Table II and the augmentation table."
 )
 _TABLE2_EXTRA = flags.DEFINE_list(
     "table2_backbones", ["mobilenet_v2"], "Torchvision backbones also run through Table II."
@@ -87,7 +89,7 @@ def main(argv):
             table2_backbones=(),
         )
     if _TORCH_THREADS.value:
-        from drill_jax import torch_bridge
+        from drill_jax.classify import torch_bridge
 
         torch_bridge.set_num_threads(_TORCH_THREADS.value)
     ds = common.load_data_from_flags()

@@ -6,7 +6,9 @@ python -m experiments.similarity --a=X.wav --b=Y.wav --out_dir=runs/similarity_p
 
 from absl import app, flags, logging
 
-from drill_jax import files, similarity_report
+from drill_jax import files
+
+from drill_jax.similarity import report as similarity_report
 from experiments import common
 
 _SYNTH_DIR = flags.DEFINE_string("synth_dir", None, "Synthesized sounds: <dir>/<class>/*.wav.")

@@ -17,7 +17,15 @@ import os
 import jax
 from absl import flags
 
-from drill_jax import anomaly, classifier, export, files, train_vae
+from drill_jax import files
+
+from drill_jax.detection import anomaly
+
+from drill_jax.classify import cnn
+
+from drill_jax.detection import export
+
+from drill_jax.vae import trainer
 from experiments import common
 
 common.define_data_flags("runs/detector")
@@ -70,7 +78,7 @@ _N_REPEATS = flags.DEFINE_integer("n_repeats", 2, "--evaluate: repeats.")
 _SEED = flags.DEFINE_integer("seed", 0, "Root seed.")
 
 
-def vae_config() -> train_vae.VAEConfig:
+def vae_config() -> trainer.VAEConfig:
     """The default VAE for --input_repr with the VAE flags that were given applied."""
     cfg = anomaly.AnomalyConfig(input_repr=_INPUT_REPR.value).vae_config
     changes = {"seed": _SEED.value}
@@ -110,7 +118,7 @@ def main(argv):
         clip_samples=_CLIP.value,
         vae=vae_config(),
     )
-    ccfg = classifier.ClassifierConfig(seed=_SEED.value)
+    ccfg = cnn.ClassifierConfig(seed=_SEED.value)
     if _EPOCHS.value:
         ccfg = dataclasses.replace(ccfg, epochs=_EPOCHS.value)
     out_dir = FLAGS.out_dir

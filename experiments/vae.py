@@ -6,7 +6,9 @@ import json
 
 from absl import app, flags, logging
 
-from drill_jax import anomaly, train_vae
+from drill_jax.detection import anomaly
+
+from drill_jax.vae import trainer
 from experiments import common
 
 common.define_data_flags("runs/vae")
@@ -59,7 +61,7 @@ _NORMAL_CLASS = flags.DEFINE_string("normal_class", "normal", "Class used by --s
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError("Too many command-line arguments.")
-    config = train_vae.VAEConfig(
+    config = trainer.VAEConfig(
         latent_dim=_LATENT_DIM.value,
         epochs=_EPOCHS.value,
         batch_size=_BATCH_SIZE.value,
@@ -73,7 +75,7 @@ def main(argv):
         synth_from_test=_SYNTH_FROM_TEST.value,
     )
     dataset = common.load_data_from_flags()
-    summary = train_vae.train_and_synthesize(
+    summary = trainer.train_and_synthesize(
         dataset, config, flags.FLAGS.out_dir, resume=_RESUME.value
     )
     logging.info("summary: %s", json.dumps(summary, indent=1))

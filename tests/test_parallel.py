@@ -23,7 +23,9 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CHILD = r"""
 import json
 import jax, jax.numpy as jnp, numpy as np
-from drill_jax import classifier, parallel, train_vae
+from drill_jax import parallel
+from drill_jax.classify import cnn
+from drill_jax.vae import trainer
 
 def max_diff(a, b):
     d = jax.tree.map(lambda u, v: float(np.max(np.abs(np.asarray(u) - np.asarray(v)))), a, b)
@@ -39,12 +41,12 @@ key = jax.random.key(1)
 
 # VAE: Adam eps 1e-2 so that near-zero gradients (whose sign Adam's first step would
 # amplify to +-lr) do not turn summation-order noise into parameter differences.
-cfg = train_vae.VAEConfig(batch_size=8, input_length=64, enc_features=(4,),
+cfg = trainer.VAEConfig(batch_size=8, input_length=64, enc_features=(4,),
                           dec_features=(4,), strides=(4,), kernel_size=4, eps=1e-2)
-state = train_vae.create_state(cfg, jax.random.key(0))
+state = trainer.create_state(cfg, jax.random.key(0))
 batch = {"x": rng.uniform(-0.5, 0.5, (8, 64)).astype(np.float32),
          "weight": np.array([1, 1, 1, 1, 1, 1, 0, 0], np.float32)}  # 2 padding rows
-s1, m1 = train_vae.train_step(state, batch, key)
+s1, m1 = trainer.train_step(state, batch, key)
 step = parallel.vae_train_step(mesh)
 sb = parallel.shard_batch(batch, mesh)
 out["vae_batch_shards"] = len(sb["x"].addressable_shards)
@@ -60,12 +62,12 @@ out["vae_metrics"] = {k: [float(m1[k]), float(m4[k])] for k in m1}
 out["vae_step"] = [int(s1.step), int(s4.step)]
 
 # Classifier: masked AdamW step with dropout.
-ccfg = classifier.ClassifierConfig(conv_features=(4,), hidden=8, batch_size=8)
+ccfg = cnn.ClassifierConfig(conv_features=(4,), hidden=8, batch_size=8)
 x = rng.normal(size=(8, 2, 32)).astype(np.float32)
-cstate = classifier.create_state(ccfg, x, jax.random.key(2))
+cstate = cnn.create_state(ccfg, x, jax.random.key(2))
 cbatch = {"x": x, "y": np.array([0, 1] * 4, np.int32),
           "mask": np.array([1, 1, 1, 1, 1, 0, 1, 1], np.float32)}
-c1, n1 = classifier.train_step(cstate, cbatch, key)
+c1, n1 = cnn.train_step(cstate, cbatch, key)
 cstep = parallel.classifier_train_step(mesh)
 c4, n4 = cstep(parallel.replicate(cstate, mesh), parallel.shard_batch(cbatch, mesh),
                parallel.replicate(key, mesh))
@@ -134,15 +136,15 @@ def test_shard_batch_rejects_indivisible_batch():
 
 def test_single_device_mesh_step_matches_plain_step():
     """In this process (1 device) the wrapped step is the plain step."""
-    from drill_jax import classifier
+    from drill_jax.classify import cnn
 
     mesh = parallel.make_mesh(jax.devices()[:1])
     assert mesh.shape == {"batch": 1}
-    cfg = classifier.ClassifierConfig(conv_features=(4,), hidden=4, batch_size=4)
+    cfg = cnn.ClassifierConfig(conv_features=(4,), hidden=4, batch_size=4)
     x = np.random.default_rng(1).normal(size=(4, 1, 8)).astype(np.float32)
-    state = classifier.create_state(cfg, x, jax.random.key(0))
+    state = cnn.create_state(cfg, x, jax.random.key(0))
     batch = {"x": x, "y": np.array([0, 1, 1, 0], np.int32), "mask": np.ones(4, np.float32)}
-    a, ma = classifier.train_step(state, batch, jax.random.key(3))
+    a, ma = cnn.train_step(state, batch, jax.random.key(3))
     b, mb = parallel.classifier_train_step(mesh)(
         parallel.replicate(state, mesh), parallel.shard_batch(batch, mesh), jax.random.key(3)
     )

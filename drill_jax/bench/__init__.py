@@ -1,0 +1,1 @@
+"""drill_jax.bench."""

@@ -1,0 +1,110 @@
+"""Detectors behind one signature: fit on a training FeatureSet, return held-out probabilities.
+
+Backbones: 'jax_cnn' (drill_jax.classifier, trained from scratch), 'logreg' (scikit-learn on
+log-Mel bands) and the torchvision CNNs of the paper's Table I plus MobileNetV2 (through
+drill_jax.torch_bridge, on Mel images rendered by drill_jax.features.render_image).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import jax
+import numpy as np
+
+from drill_jax.classify import baselines
+
+from drill_jax.classify import cnn
+
+from drill_jax import features
+
+JAX_BACKBONES = ("jax_cnn", "logreg")
+TORCH_BACKBONES = ("alexnet", "googlenet", "vgg16", "vgg19", "efficientnet_b0", "mobilenet_v2")
+BACKBONES = JAX_BACKBONES + TORCH_BACKBONES
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorConfig:
+    """Which detector, and its training settings.
+
+    Attributes:
+      backbone: one of BACKBONES.
+      epochs: training epochs (None = the backbone's default: ClassifierConfig's for
+        jax_cnn, TorchTrainConfig's 160 for torchvision nets).
+      weights: torchvision nets: 'imagenet', 'none'.
+      weights_path: a local state_dict for the torchvision net (overrides ``weights``).
+      freeze: torchvision nets: leading parameter tensors to freeze.
+      image_size: Mel image size for torchvision nets (None = the backbone's input size).
+      db_range: fixed dB range for the Mel images (None = per-image min..max).
+    """
+
+    backbone: str = "jax_cnn"
+    epochs: Optional[int] = None
+    weights: str = "none"
+    weights_path: Optional[str] = None
+    freeze: int = 0
+    image_size: Optional[int] = None
+    db_range: Optional[tuple] = None
+
+    def __post_init__(self):
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.weights not in ("imagenet", "none"):
+            raise ValueError(f"weights must be 'imagenet' or 'none', got {self.weights!r}")
+
+
+def render_images(log_mel: np.ndarray, size: int, db_range=None) -> np.ndarray:
+    """Mel images of a batch. [N, F, n_mels] dB -> uint8 [N, size, size, 3]."""
+    return np.stack([features.render_image(m, size=size, db_range=db_range) for m in log_mel])
+
+
+def make_fit_predict(config: DetectorConfig):
+    """Returns fit_predict(train_fs, test_fs, seed) -> proba [N_test, C] for ``config``."""
+    if config.backbone == "jax_cnn":
+        return lambda tr, te, seed: _jax_cnn(config, tr, te, seed)
+    if config.backbone == "logreg":
+        return _logreg
+    return lambda tr, te, seed: _torch(config, tr, te, seed)
+
+
+def _jax_cnn(config, train_fs, test_fs, seed):
+    # The seed goes in through the key only: the config is a static jit argument, and a
+    # new seed in it would recompile the train step for every fold.
+    cfg = cnn.ClassifierConfig()
+    if config.epochs is not None:
+        cfg = dataclasses.replace(cfg, epochs=config.epochs)
+    state, _ = cnn.fit(train_fs.log_mel, train_fs.labels, cfg, jax.random.key(seed))
+    return cnn.predict_proba(state, test_fs.log_mel)
+
+
+def _logreg(train_fs, test_fs, seed):
+    n_classes = int(max(train_fs.labels.max(), test_fs.labels.max())) + 1
+    fitted = baselines.fit_baseline(
+        "logreg", train_fs.unpadded(), train_fs.labels, train_fs.lengths, seed, n_classes
+    )
+    return baselines.baseline_proba(fitted, test_fs.unpadded(), test_fs.lengths)
+
+
+def _torch(config, train_fs, test_fs, seed):
+    from drill_jax.classify import torch_bridge  # the one module that imports torch
+
+    size = config.image_size or torch_bridge.input_size(config.backbone)
+    model = torch_bridge.build_model(
+        config.backbone,
+        n_classes=int(max(train_fs.labels.max(), test_fs.labels.max())) + 1,
+        weights=config.weights,
+        weights_path=config.weights_path,
+        freeze=config.freeze,
+    )
+    train_cfg = torch_bridge.TorchTrainConfig()
+    if config.epochs is not None:
+        train_cfg = dataclasses.replace(train_cfg, max_epochs=config.epochs)
+    torch_bridge.fit(
+        model,
+        render_images(train_fs.log_mel, size, config.db_range),
+        train_fs.labels,
+        config=train_cfg,
+        seed=seed,
+    )
+    return torch_bridge.predict_proba(model, render_images(test_fs.log_mel, size, config.db_range))

@@ -1,0 +1,464 @@
+"""Evaluation protocols: the paper's 70/30 split of the augmented set, and the honest one.
+
+``honest`` (default everywhere): repeated stratified k-fold over the ORIGINAL sounds. In
+each fold every augmentation (the VAEs included) is fitted on that fold's training sounds
+only, what it makes is added to the training side only, and scores come from real
+held-out sounds only. ``assert_no_leak`` checks it for every fold.
+
+``paper``: what the paper did. Synthetic sounds are made once (VAE per class trained on the
+paper's train list, decoded from posterior samples around TEST-list sounds, as the authors'
+code did), mixed with the originals, and the mixture is split 70/30 at random: near-copies
+of one sound can sit on both sides. Results carry the label
+"paper protocol (synthetic sounds can appear in validation)".
+
+Every item carries an ``origin``: the group id of the real sound it is or was made from
+(-1 for a sound made from a whole training side, e.g. VAE prior samples).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from typing import Callable, Optional
+
+import jax
+import numpy as np
+from absl import logging
+
+from drill_jax.evaluation import augment
+
+from drill_jax.classify import baselines
+
+from drill_jax.classify import cnn
+
+from drill_jax import features
+
+from drill_jax.evaluation import metrics
+from drill_jax import data as data_lib
+
+PROTOCOLS = ("honest", "paper")
+PAPER_LABEL = "paper protocol (synthetic sounds can appear in validation)"
+HONEST_LABEL = "honest protocol (k-fold over real sounds; augmentation fitted on training folds)"
+BASELINES = ("chance", "majority", "clip_length")
+VAE_INPUT_LEN = 1999
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolConfig:
+    """How a classifier is evaluated.
+
+    Attributes:
+      protocol: 'honest' or 'paper'.
+      n_splits, n_repeats: honest protocol folds (default 5 x 4).
+      paper_splits: number of random 70/30 splits scored under the paper protocol (the
+        paper used one; more give a confidence interval).
+      test_fraction: held-out fraction of the paper protocol.
+      dataset: 'original' (real sounds only) or 'augmented' (paper protocol: originals +
+        synthesized; honest protocol: synthesized added to training folds).
+      augment: 'none', 'vae', 'classic', 'specaugment', 'mixup'.
+      n_add_per_class: examples added per class by the augmentation (paper: 48).
+      crop: if set, every real clip is cut to its first ``crop`` samples first (removes
+        the clip-length confound at crop=2000).
+      bandpass: apply the 1-22 kHz band-pass before the Mel features.
+      synth_mode: VAE sampling, 'posterior' (around training sounds) or 'prior'.
+      seed: root seed for splits, augmentation, VAEs and classifiers.
+    """
+
+    protocol: str = "honest"
+    n_splits: int = 5
+    n_repeats: int = 4
+    paper_splits: int = 5
+    test_fraction: float = 0.3
+    dataset: str = "original"
+    augment: str = "none"
+    n_add_per_class: int = 48
+    crop: Optional[int] = None
+    bandpass: bool = True
+    synth_mode: str = "posterior"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.dataset not in ("original", "augmented"):
+            raise ValueError(f"dataset must be 'original' or 'augmented', got {self.dataset!r}")
+        if self.augment not in augment.METHODS:
+            raise ValueError(
+                f"augment must be one of {tuple(augment.METHODS)}, got {self.augment!r}"
+            )
+        if self.dataset == "augmented" and self.augment == "none":
+            raise ValueError("dataset='augmented' needs an augmentation method (e.g. 'vae')")
+        if self.protocol == "paper" and self.augment == "specaugment":
+            raise ValueError(
+                "the paper protocol mixes synthetic SOUNDS into the pool; "
+                "use specaugment with the honest protocol"
+            )
+        if self.crop is not None and self.crop <= 0:
+            raise ValueError(f"crop must be positive, got {self.crop}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Examples:
+    """Sounds with provenance. waveforms: N arrays [T_i]; labels, origin [N]; synthetic [N] bool."""
+
+    waveforms: tuple
+    labels: np.ndarray
+    origin: np.ndarray
+    synthetic: np.ndarray
+
+    @staticmethod
+    def real(ds: data_lib.Dataset) -> "Examples":
+        return Examples(tuple(ds.waveforms), ds.labels, ds.groups, np.zeros(len(ds), bool))
+
+    def __len__(self) -> int:
+        return len(self.waveforms)
+
+    def take(self, idx) -> "Examples":
+        idx = np.asarray(idx, np.int64)
+        return Examples(
+            tuple(self.waveforms[i] for i in idx),
+            self.labels[idx],
+            self.origin[idx],
+            self.synthetic[idx],
+        )
+
+    def concat(self, other: "Examples") -> "Examples":
+        return Examples(
+            self.waveforms + other.waveforms,
+            np.concatenate([self.labels, other.labels]),
+            np.concatenate([self.origin, other.origin]),
+            np.concatenate([self.synthetic, other.synthetic]),
+        )
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([w.shape[0] for w in self.waveforms], np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSet:
+    """Classifier inputs. log_mel [N, F, n_mels] dB (a clip with fewer frames is padded
+    with its own dB floor, ``cnn.pad_frames``), frames [N] real frames per clip,
+    labels [N], lengths [N] samples, origin [N], synthetic [N]."""
+
+    log_mel: np.ndarray
+    frames: np.ndarray
+    labels: np.ndarray
+    lengths: np.ndarray
+    origin: np.ndarray
+    synthetic: np.ndarray
+
+    def unpadded(self) -> list:
+        """Per-clip log-Mel without padding: N arrays [frames_i, n_mels]."""
+        return [m[:f] for m, f in zip(self.log_mel, self.frames)]
+
+
+class LeakError(AssertionError):
+    """A held-out sound, or something made from it, reached training."""
+
+
+def assert_no_leak(train_origin, test_origin, fitted_on_origin=()) -> None:
+    """Raises LeakError unless no held-out sound (by origin id), and nothing made from one,
+    is on the training side, and no augmentation model was fitted on a held-out sound.
+
+    train_origin: [N_train] origins of every training example (real and synthetic).
+    test_origin: [N_test] origins of the scored (real) sounds.
+    fitted_on_origin: origins of the sounds every augmentation model was fitted on.
+    """
+    test = set(np.asarray(test_origin).tolist())
+    leaked = test & set(np.asarray(train_origin).tolist())
+    if leaked:
+        raise LeakError(f"{len(leaked)} held-out sound(s) reach training: {sorted(leaked)[:5]}")
+    fitted = test & set(np.asarray(fitted_on_origin).tolist())
+    if fitted:
+        raise LeakError(
+            f"augmentation fitted on {len(fitted)} held-out sound(s): {sorted(fitted)[:5]}"
+        )
+
+
+def crop_examples(ex: Examples, n: Optional[int]) -> Examples:
+    """Every clip cut to its first ``n`` samples (clips shorter than n are kept as they are)."""
+    if n is None:
+        return ex
+    return dataclasses.replace(ex, waveforms=tuple(w[:n] for w in ex.waveforms))
+
+
+def make_features(
+    ex: Examples, sample_rate: int, n_frames: int, bandpass: bool = True, mel=None
+) -> FeatureSet:
+    """Band-pass + log-Mel of every example, padded to ``n_frames`` frames (own dB floor)."""
+    mel = mel or features.MelConfig(sample_rate=sample_rate)
+    feats = features.clip_features(list(ex.waveforms), sample_rate, mel, bandpass=bandpass)
+    frames = np.array([f.shape[0] for f in feats], np.int64)
+    padded = cnn.pad_frames(feats, n_frames)
+    return FeatureSet(padded, frames, ex.labels, ex.lengths, ex.origin, ex.synthetic)
+
+
+# ---------------------------------------------------------------- augmentation per fold
+
+
+_SYNTH_CACHE: dict = {}
+_SYNTH_CACHE_SIZE = 64
+
+
+def _synth_cache_key(train, n_per_class, key, vae_config, mode, sources):
+    """What a VAE synthesis depends on: training sounds, sources, key, config, mode."""
+    digest = hashlib.sha256()
+    for ex in (train, sources):
+        if ex is None:
+            digest.update(b"none")
+            continue
+        digest.update(np.asarray(ex.origin).tobytes() + np.asarray(ex.labels).tobytes())
+        for w in ex.waveforms:
+            digest.update(np.ascontiguousarray(w).tobytes())
+    digest.update(np.asarray(jax.random.key_data(key)).tobytes())
+    return (digest.hexdigest(), n_per_class, vae_config, mode)
+
+
+def vae_synthesize(
+    train: Examples,
+    n_per_class: int,
+    key: jax.Array,
+    vae_config=None,
+    mode: str = "posterior",
+    sources: Optional[Examples] = None,
+) -> tuple[Examples, np.ndarray]:
+    """Trains one VAE per class on ``train`` and decodes ``n_per_class`` sounds per class.
+
+    Posterior sampling draws around ``sources`` (default: the training sounds themselves;
+    other sources, such as the paper's test list, are passed to the VAE as 'test' sources,
+    which it refuses unless ``vae_config.synth_from_test``).
+    Returns (synthetic examples, origins of every sound a VAE was fitted on).
+    """
+    from drill_jax.vae import trainer  # local: only the VAE-augmented runs need it
+
+    config = vae_config or trainer.VAEConfig()
+    # Evaluations of several detectors on the same folds share one synthesis per fold.
+    cache_key = _synth_cache_key(train, n_per_class, key, config, mode, sources)
+    if cache_key in _SYNTH_CACHE:
+        return _SYNTH_CACHE[cache_key]
+    source_split = "train" if sources is None else "test"
+    sources = train if sources is None else sources
+    made = []
+    for c in np.unique(train.labels):
+        key, k_train, k_synth = jax.random.split(key, 3)
+        in_class = np.flatnonzero(train.labels == c)
+        x = data_lib.stack_fixed([train.waveforms[i] for i in in_class], VAE_INPUT_LEN)
+        state, _ = trainer.train_class_vae(x, None, config, k_train)
+        src_idx = np.flatnonzero(sources.labels == c)
+        src = data_lib.stack_fixed([sources.waveforms[i] for i in src_idx], VAE_INPUT_LEN)
+        sounds, info = trainer.synthesize(
+            state,
+            config,
+            k_synth,
+            n_per_class,
+            mode=mode,
+            sources=src if mode == "posterior" else None,
+            source_split=source_split,
+        )
+        s_idx = np.asarray(info["source_index"])
+        origin = np.where(s_idx >= 0, sources.origin[src_idx][np.maximum(s_idx, 0)], -1)
+        made.append(
+            Examples(
+                tuple(np.asarray(s, np.float32) for s in sounds),
+                np.full(n_per_class, c, np.int64),
+                origin.astype(np.int64),
+                np.ones(n_per_class, bool),
+            )
+        )
+    out = made[0]
+    for m in made[1:]:
+        out = out.concat(m)
+    if len(_SYNTH_CACHE) >= _SYNTH_CACHE_SIZE:
+        _SYNTH_CACHE.pop(next(iter(_SYNTH_CACHE)))
+    _SYNTH_CACHE[cache_key] = (out, np.unique(train.origin))
+    return _SYNTH_CACHE[cache_key]
+
+
+def augment_waveform_side(
+    method: str, train: Examples, n_per_class: int, rng: np.random.Generator, sample_rate: int
+) -> Examples:
+    """'classic' or 'mixup' examples made from ``train`` (n_per_class per class)."""
+    n_classes = len(np.unique(train.labels))
+    waves, labels, src = augment.augment_waveforms(
+        method, list(train.waveforms), train.labels, n_per_class * n_classes, rng, sample_rate
+    )
+    return Examples(
+        tuple(np.asarray(w, np.float32) for w in waves),
+        np.asarray(labels, np.int64),
+        train.origin[np.asarray(src)],
+        np.ones(len(waves), bool),
+    )
+
+
+def augment_feature_side(
+    method: str, fs: FeatureSet, n_per_class: int, rng: np.random.Generator
+) -> FeatureSet:
+    """``fs`` plus 'specaugment' examples made from it (n_per_class per class)."""
+    n_classes = len(np.unique(fs.labels))
+    x_new, y_new, src = augment.augment_features(
+        method, fs.log_mel, fs.labels, n_per_class * n_classes, rng, n_frames=fs.frames
+    )
+    src = np.asarray(src)
+    return FeatureSet(
+        np.concatenate([fs.log_mel, np.asarray(x_new, np.float32)]),
+        np.concatenate([fs.frames, fs.frames[src]]),
+        np.concatenate([fs.labels, np.asarray(y_new, np.int64)]),
+        np.concatenate([fs.lengths, fs.lengths[src]]),
+        np.concatenate([fs.origin, fs.origin[src]]),
+        np.concatenate([fs.synthetic, np.ones(len(src), bool)]),
+    )
+
+
+# ---------------------------------------------------------------- one evaluation
+
+
+FitPredict = Callable[[FeatureSet, FeatureSet, int], np.ndarray]
+
+
+def score_fold(
+    fit_predict: FitPredict,
+    train_fs: FeatureSet,
+    test_fs: FeatureSet,
+    seed: int,
+    class_names,
+    positive_index: int = 0,
+) -> dict:
+    """Fits on train_fs, scores test_fs; also the trivial baselines on the same fold."""
+    t0 = time.perf_counter()
+    proba = fit_predict(train_fs, test_fs, seed)
+    fit_s = time.perf_counter() - t0
+    report = metrics.classification_report(test_fs.labels, proba, class_names, positive_index)
+    report["fit_seconds"] = fit_s
+    report["n_train"] = int(len(train_fs.labels))
+    report["n_train_synthetic"] = int(train_fs.synthetic.sum())
+    report["n_test"] = int(len(test_fs.labels))
+    report["n_test_synthetic"] = int(test_fs.synthetic.sum())
+    base = {}
+    real = ~train_fs.synthetic
+    for name in BASELINES:
+        fitted = baselines.fit_baseline(
+            name, None, train_fs.labels[real], train_fs.lengths[real], seed, len(class_names)
+        )
+        p = baselines.baseline_proba(fitted, None, test_fs.lengths)
+        base[name] = metrics.classification_report(test_fs.labels, p, class_names, positive_index)
+    report["baselines"] = base
+    return report
+
+
+def evaluate(
+    ds: data_lib.Dataset,
+    config: ProtocolConfig,
+    fit_predict: FitPredict,
+    vae_config=None,
+    positive_index: int = 0,
+    progress: Optional[Callable[[str], None]] = None,
+) -> dict:
+    """Runs one protocol and returns {'label', 'config', 'folds': [...], 'summary', 'baselines'}."""
+    say = progress or (lambda msg: logging.info("%s", msg))
+    real = crop_examples(Examples.real(ds), config.crop)
+    mel = features.MelConfig(sample_rate=ds.sample_rate)
+    n_frames = mel.n_frames(int(max(real.lengths.max(), VAE_INPUT_LEN)))
+    root = jax.random.key(config.seed)
+    folds = []
+    if config.protocol == "honest":
+        splits = data_lib.repeated_stratified_kfold(
+            real.labels, config.n_splits, config.n_repeats, config.seed, groups=real.origin
+        )
+        for k, (tr, te) in enumerate(splits):
+            fold_key = jax.random.fold_in(root, k)
+            rng = np.random.default_rng([config.seed, k])
+            train, test = real.take(tr), real.take(te)
+            added, fitted_on = _augment_train(
+                train, config, fold_key, rng, ds.sample_rate, vae_config
+            )
+            train_all = train if added is None else train.concat(added)
+            train_fs = make_features(train_all, ds.sample_rate, n_frames, config.bandpass, mel)
+            if config.augment == "specaugment":
+                train_fs = augment_feature_side(
+                    "specaugment", train_fs, config.n_add_per_class, rng
+                )
+                fitted_on = np.unique(train.origin)
+            test_fs = make_features(test, ds.sample_rate, n_frames, config.bandpass, mel)
+            assert_no_leak(train_fs.origin, test_fs.origin, fitted_on)
+            rep = score_fold(
+                fit_predict,
+                train_fs,
+                test_fs,
+                config.seed * 1000 + k,
+                ds.class_names,
+                positive_index,
+            )
+            rep["leak_check"] = "passed"
+            folds.append(rep)
+            say(f"fold {k + 1}/{len(splits)}: accuracy {rep['accuracy']:.3f}")
+        label = HONEST_LABEL
+    else:
+        pool = real
+        if config.dataset == "augmented":
+            pool = real.concat(_paper_synthetic(real, config, root, ds.sample_rate, vae_config))
+        pool_fs = make_features(pool, ds.sample_rate, n_frames, config.bandpass, mel)
+        for k in range(config.paper_splits):
+            tr, te = data_lib.stratified_holdout(pool.labels, config.test_fraction, config.seed + k)
+            train_fs, test_fs = _take_fs(pool_fs, tr), _take_fs(pool_fs, te)
+            rep = score_fold(
+                fit_predict,
+                train_fs,
+                test_fs,
+                config.seed * 1000 + k,
+                ds.class_names,
+                positive_index,
+            )
+            shared = np.isin(test_fs.origin, train_fs.origin) & (test_fs.origin >= 0)
+            rep["test_items_sharing_origin_with_training"] = int(shared.sum())
+            folds.append(rep)
+            say(f"split {k + 1}/{config.paper_splits}: accuracy {rep['accuracy']:.3f}")
+        label = PAPER_LABEL
+    summary = metrics.summarize_folds(folds)
+    base = {
+        name: metrics.summarize_folds([f["baselines"][name] for f in folds]) for name in BASELINES
+    }
+    return {
+        "label": label,
+        "config": dataclasses.asdict(config),
+        "folds": folds,
+        "summary": summary,
+        "baselines": base,
+    }
+
+
+def _take_fs(fs: FeatureSet, idx) -> FeatureSet:
+    return FeatureSet(*(getattr(fs, f.name)[idx] for f in dataclasses.fields(FeatureSet)))
+
+
+def _augment_train(train, config, key, rng, sample_rate, vae_config):
+    """Examples added to a training side, and the origins the augmentation was fitted on."""
+    if config.augment in ("none", "specaugment"):
+        return None, np.unique(train.origin)
+    if config.augment == "vae":
+        return vae_synthesize(
+            train, config.n_add_per_class, key, vae_config, mode=config.synth_mode
+        )
+    added = augment_waveform_side(config.augment, train, config.n_add_per_class, rng, sample_rate)
+    return added, np.unique(train.origin)
+
+
+def _paper_synthetic(real, config, key, sample_rate, vae_config):
+    """The authors' augmentation: VAEs on the paper's train list, decoded around test sounds."""
+    if config.augment != "vae":
+        rng = np.random.default_rng(config.seed)
+        return augment_waveform_side(config.augment, real, config.n_add_per_class, rng, sample_rate)
+    from drill_jax.vae import trainer
+
+    tr, te = data_lib.paper_vae_split(real.labels)
+    vae_config = dataclasses.replace(vae_config or trainer.VAEConfig(), synth_from_test=True)
+    synth, _ = vae_synthesize(
+        real.take(tr),
+        config.n_add_per_class,
+        key,
+        vae_config,
+        mode="posterior",
+        sources=real.take(te),
+    )
+    return synth

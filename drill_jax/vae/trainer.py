@@ -1,0 +1,700 @@
+"""Per-class VAE training (jitted steps, checkpoints, resume) and sound synthesis.
+
+Randomness: a class VAE gets one key and splits it once into init / loop / shuffle /
+eval keys. Step s uses ``fold_in(loop_key, s)``, epoch e shuffles with
+``fold_in(shuffle_key, e)`` and evaluates with ``fold_in(eval_key, e)``: a run resumed
+from a checkpoint is therefore identical to an uninterrupted one.
+
+Fixed shapes: every batch has exactly ``batch_size`` rows, so ``train_step`` and
+``eval_step`` compile once. The last, partial batch of an epoch is filled up with
+repeats of real examples that get weight 0: they count neither in the loss nor in the
+decoder's batch-norm statistics (the weights are the batch-norm mask).
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import functools
+import io
+import json
+import math
+import os
+import time
+from typing import Any, Callable, NamedTuple, Optional
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from absl import logging
+from flax import serialization
+from flax.training import train_state
+
+from drill_jax import data, files
+
+from drill_jax.vae import losses
+
+from drill_jax.vae import networks
+
+from drill_jax.vae import figures as vae_figures
+
+SYNTH_MODES = ("prior", "posterior")
+CHECKPOINT = "checkpoint.msgpack"
+# Fields that may change between an interrupted run and its resumption.
+_RESUMABLE_FIELDS = ("epochs", "num_synth", "synth_mode", "synth_from_test")
+
+# How many times each jitted function was traced (a Python side effect runs only while
+# tracing); tests use it to guard against recompilation.
+TRACE_COUNTS: collections.Counter = collections.Counter()
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEConfig:
+    """One class VAE. Paper defaults (Tran et al. 2022, section IV-A) unless noted.
+
+    Attributes:
+      latent_dim: size of z (paper: 2, so the latent space is a plane).
+      epochs, batch_size: paper: 20 and 8.
+      learning_rate, b1, b2, eps: Adam (authors: 3e-4, 0.9, 0.999, 1e-8).
+      seed: root of every random choice of a run (``train_and_synthesize``).
+      arch: 'conv' (1-D convolutions over time) or 'reference' (the authors' layout).
+      recon: 'bce' (Bernoulli on [0, 1]-mapped samples, paper) or 'mse' (Gaussian with
+        std ``mse_sigma`` in waveform units).
+      kl: 'analytic' (closed form) or 'mc' (the paper's single-sample estimate).
+      input_length: samples per clip (paper: the first 1999); shorter clips are
+        zero-padded.
+      enc_features, dec_features: channel widths of the four stages. Default: half the
+        authors' (64,128,128,256 / 512,256,128,64), which cost ~4x the CPU time per step.
+      strides: the encoder's downsampling factors; the decoder uses them reversed.
+      kernel_size, block_kernel_size: strided (transposed) convolution and residual-
+        block kernels, 'conv' only.
+      negative_slope: LeakyReLU slope (authors: 0.4).
+      bn_momentum: decoder batch-norm running-average momentum.
+      num_synth: sounds synthesized per class (paper: 48).
+      synth_mode: 'posterior' (decode z ~ q(z|x) of source sounds, as the authors) or
+        'prior' (z ~ N(0, I)).
+      synth_from_test: take posterior sources from the TEST list (the authors' choice;
+        it leaks test sounds into an augmented set). Default: training list only.
+    """
+
+    latent_dim: int = 2
+    epochs: int = 20
+    batch_size: int = 8
+    learning_rate: float = 3e-4
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+    seed: int = 0
+    arch: str = "conv"
+    recon: str = "bce"
+    kl: str = "analytic"
+    mse_sigma: float = 0.1
+    input_length: int = 1999
+    enc_features: tuple = (32, 64, 64, 128)
+    dec_features: tuple = (256, 128, 64, 32)
+    strides: tuple = (4, 4, 4, 4)
+    kernel_size: int = 8
+    block_kernel_size: int = 3
+    negative_slope: float = 0.4
+    bn_momentum: float = 0.9
+    num_synth: int = 48
+    synth_mode: str = "posterior"
+    synth_from_test: bool = False
+
+    def __post_init__(self):
+        if self.arch not in networks.ARCHS:
+            raise ValueError(f"arch must be one of {networks.ARCHS}, got {self.arch!r}")
+        if self.recon not in losses.RECONS:
+            raise ValueError(f"recon must be one of {losses.RECONS}, got {self.recon!r}")
+        if self.kl not in losses.KLS:
+            raise ValueError(f"kl must be one of {losses.KLS}, got {self.kl!r}")
+        if self.synth_mode not in SYNTH_MODES:
+            raise ValueError(f"synth_mode must be one of {SYNTH_MODES}, got {self.synth_mode!r}")
+        for name in ("latent_dim", "batch_size", "input_length", "num_synth"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if not self.learning_rate > 0 or not self.mse_sigma > 0:
+            raise ValueError("learning_rate and mse_sigma must be positive")
+        for name in ("enc_features", "dec_features", "strides"):
+            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        if not len(self.enc_features) == len(self.dec_features) == len(self.strides):
+            raise ValueError("enc_features, dec_features and strides need one entry per stage")
+
+
+class LossSpec(NamedTuple):
+    """The loss a step computes (static: part of the compiled step's identity)."""
+
+    recon: str
+    kl: str
+    mse_sigma: float
+
+
+class TrainState(train_state.TrainState):
+    """Params, Adam state and step (flax) plus the decoder's batch-norm statistics.
+
+    ``apply_fn``, ``tx`` and ``loss`` are static. They are cached per model / optimiser /
+    loss settings, so configs that differ elsewhere (epochs, seed, synthesis) share one
+    compiled step.
+    """
+
+    batch_stats: Any = None
+    loss: LossSpec = flax.struct.field(pytree_node=False, default=None)
+
+
+def make_model(config: VAEConfig) -> networks.VAE:
+    """The flax module a config describes (one shared instance per set of model fields)."""
+    return _model(
+        config.latent_dim,
+        config.arch,
+        config.input_length,
+        config.enc_features,
+        config.dec_features,
+        config.strides,
+        config.kernel_size,
+        config.block_kernel_size,
+        config.negative_slope,
+        config.bn_momentum,
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _model(
+    latent_dim,
+    arch,
+    input_length,
+    enc_features,
+    dec_features,
+    strides,
+    kernel_size,
+    block_kernel_size,
+    negative_slope,
+    bn_momentum,
+) -> networks.VAE:
+    # Cached: bound methods (apply_fn) compare by instance identity.
+    return networks.VAE(
+        latent_dim=latent_dim,
+        arch=arch,
+        input_length=input_length,
+        enc_features=enc_features,
+        dec_features=dec_features,
+        enc_strides=strides,
+        dec_strides=tuple(reversed(strides)),
+        kernel_size=kernel_size,
+        block_kernel_size=block_kernel_size,
+        negative_slope=negative_slope,
+        bn_momentum=bn_momentum,
+    )
+
+
+def make_optimizer(config: VAEConfig) -> optax.GradientTransformation:
+    """Adam with the config's hyper-parameters (one shared instance per setting)."""
+    return _adam(config.learning_rate, config.b1, config.b2, config.eps)
+
+
+@functools.lru_cache(maxsize=None)
+def _adam(learning_rate, b1, b2, eps) -> optax.GradientTransformation:
+    return optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)
+
+
+def create_state(config: VAEConfig, key: jax.Array) -> TrainState:
+    """Fresh parameters (from ``key``), Adam state, zeroed batch statistics, step 0."""
+    model = make_model(config)
+    variables = networks.init_variables(model, key, config.batch_size)
+    state = TrainState.create(
+        apply_fn=model.apply,
+        params=variables["params"],
+        tx=make_optimizer(config),
+        batch_stats=variables["batch_stats"],
+        loss=LossSpec(config.recon, config.kl, config.mse_sigma),
+    )
+    # An int32 array, not the Python int 0: the first step must not trace a second variant.
+    return state.replace(step=jnp.zeros((), jnp.int32))
+
+
+def _weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:
+    # [B], [B] -> []; mean over the rows with weight > 0.
+    return jnp.sum(weight * values) / jnp.maximum(jnp.sum(weight), 1.0)
+
+
+@jax.jit
+def train_step(state: TrainState, batch: dict, key: jax.Array) -> tuple[TrainState, dict]:
+    """One Adam step on the weighted ELBO.
+
+    Args:
+      state: current state.
+      batch: {'x': [B, T] clips in [-1, 1], 'weight': [B] 1.0 real / 0.0 padding}.
+      key: the run's loop key; the step's key is fold_in(key, state.step).
+
+    Returns:
+      (new state, {'loss', 'recon', 'kl', 'elbo', 'grad_norm'}), per-sound means (nats)
+      over the real rows.
+    """
+    TRACE_COUNTS["train_step"] += 1
+    cfg = state.loss
+    step_key = jax.random.fold_in(key, state.step)
+    x, weight = batch["x"], batch["weight"]
+
+    def loss_fn(params):
+        variables = {"params": params, "batch_stats": state.batch_stats}
+        (logits, z, mean, logvar), updates = state.apply_fn(
+            variables, x, step_key, train=True, mask=weight > 0, mutable=["batch_stats"]
+        )
+        terms = losses.elbo_terms(logits, x, z, mean, logvar, cfg.recon, cfg.kl, cfg.mse_sigma)
+        metrics = {k: _weighted_mean(v, weight) for k, v in terms.items()}
+        return metrics["loss"], (metrics, updates["batch_stats"])
+
+    grads, (metrics, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    return state.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
+
+
+@jax.jit
+def eval_step(state: TrainState, batch: dict, key: jax.Array) -> dict:
+    """Per-sound ELBO terms with batch-norm running averages (no state change).
+
+    batch: {'x': [B, T], ...}; key: draws z ~ q(z|x) (and the MC KL).
+    Returns {'recon', 'kl', 'loss', 'elbo'}, each [B] nats.
+    """
+    TRACE_COUNTS["eval_step"] += 1
+    cfg = state.loss
+    x = batch["x"]
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    logits, z, mean, logvar = state.apply_fn(variables, x, key, train=False)
+    return losses.elbo_terms(logits, x, z, mean, logvar, cfg.recon, cfg.kl, cfg.mse_sigma)
+
+
+@jax.jit
+def _encode(state: TrainState, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    return state.apply_fn(variables, x, method=networks.VAE.encode)
+
+
+@jax.jit
+def _decode(state: TrainState, z: jax.Array) -> jax.Array:
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    return losses.logits_to_waveform(state.apply_fn(variables, z, method=networks.VAE.decode))
+
+
+def _in_chunks(fn, state: TrainState, rows: np.ndarray, chunk: int = 64):
+    # Pads rows to a multiple of ``chunk`` so that any count compiles one shape; rows are
+    # independent in eval mode (instance norm per row, batch norm running averages).
+    rows = np.asarray(rows, np.float32)
+    n = rows.shape[0]
+    padded = np.resize(rows, (math.ceil(n / chunk) * chunk,) + rows.shape[1:])
+    outs = [jax.device_get(fn(state, padded[i : i + chunk])) for i in range(0, len(padded), chunk)]
+    return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *outs)
+
+
+def encode(state: TrainState, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior (mean, logvar), each [N, Z], of clips x [N, T]."""
+    return _in_chunks(_encode, state, x)
+
+
+def decode(state: TrainState, z: np.ndarray) -> np.ndarray:
+    """Waveforms [N, T] in [-1, 1] decoded from z [N, Z] (batch-norm running averages)."""
+    return _in_chunks(_decode, state, z)
+
+
+def batch_indices(n: int, batch_size: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Splits ``order`` (a permutation of n items) into fixed-size batches.
+
+    The last batch is filled up by wrapping around ``order``; those rows get weight 0.
+    Returns (indices [n_batches, batch_size] int, weights [n_batches, batch_size] float32).
+    """
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"need n >= 1 and batch_size >= 1, got {n}, {batch_size}")
+    n_batches = math.ceil(n / batch_size)
+    idx = np.resize(np.asarray(order, np.int64), n_batches * batch_size)
+    weight = (np.arange(n_batches * batch_size) < n).astype(np.float32)
+    return idx.reshape(n_batches, batch_size), weight.reshape(n_batches, batch_size)
+
+
+def epoch_order(shuffle_key: jax.Array, epoch: int, n: int) -> np.ndarray:
+    """The permutation of n training items used in ``epoch`` (0-based). [n] int."""
+    return np.asarray(jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), n))
+
+
+def evaluate(state: TrainState, x: np.ndarray, key: jax.Array, batch_size: int) -> dict:
+    """Mean per-sound ELBO terms over clips x [N, T] (batches of batch_size, padded)."""
+    idx, weight = batch_indices(x.shape[0], batch_size, np.arange(x.shape[0]))
+    totals = collections.defaultdict(float)
+    for b, (rows, w) in enumerate(zip(idx, weight)):
+        terms = jax.device_get(eval_step(state, {"x": x[rows]}, jax.random.fold_in(key, b)))
+        for name, values in terms.items():
+            totals[name] += float(np.sum(w * values))
+    return {name: total / x.shape[0] for name, total in totals.items()}
+
+
+def _check_clips(x, config: VAEConfig, what: str) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != config.input_length:
+        raise ValueError(f"{what} must be [N >= 1, {config.input_length}], got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contains non-finite samples")
+    return x
+
+
+def _save_checkpoint(path, state: TrainState, config, epoch: int, loop_key, history) -> None:
+    payload = {
+        "state": serialization.to_state_dict(
+            {
+                "params": state.params,
+                "opt_state": state.opt_state,
+                "batch_stats": state.batch_stats,
+                "step": state.step,
+            }
+        ),
+        "epoch": epoch,
+        "loop_key": np.asarray(jax.random.key_data(loop_key)),
+        "history": json.dumps(history),
+        "config": json.dumps(dataclasses.asdict(config)),
+    }
+    files.atomic_write_bytes(path, serialization.msgpack_serialize(payload))
+
+
+def _load_checkpoint(path, state: TrainState, config, loop_key) -> tuple[TrainState, int, list]:
+    with open(path, "rb") as f:
+        payload = serialization.msgpack_restore(f.read())
+    saved = json.loads(payload["config"])
+    now = dataclasses.asdict(config)
+    diff = [
+        k
+        for k in now
+        if k not in _RESUMABLE_FIELDS and json.dumps(saved.get(k)) != json.dumps(now[k])
+    ]
+    if diff:
+        raise ValueError(f"{path}: checkpoint config differs in {diff}; cannot resume")
+    if not np.array_equal(payload["loop_key"], np.asarray(jax.random.key_data(loop_key))):
+        raise ValueError(f"{path}: checkpoint was made with another key (seed); cannot resume")
+    target = {
+        "params": state.params,
+        "opt_state": state.opt_state,
+        "batch_stats": state.batch_stats,
+        "step": state.step,
+    }
+    restored = serialization.from_state_dict(target, payload["state"])
+    state = state.replace(
+        params=restored["params"],
+        opt_state=restored["opt_state"],
+        batch_stats=restored["batch_stats"],
+        step=jnp.asarray(restored["step"]),
+    )
+    return state, int(payload["epoch"]), json.loads(payload["history"])
+
+
+def train_class_vae(
+    waveforms_train: np.ndarray,
+    waveforms_test: Optional[np.ndarray],
+    config: VAEConfig,
+    key: jax.Array,
+    workdir: Optional[str] = None,
+    resume: bool = False,
+    on_epoch: Optional[Callable[[list], None]] = None,
+) -> tuple[TrainState, list]:
+    """Trains one class VAE.
+
+    Args:
+      waveforms_train: [N, T] float32 clips in [-1, 1] (T = config.input_length).
+      waveforms_test: [M, T] clips for the per-epoch test-set ELBO, or None.
+      config: the VAE and its training.
+      key: the only source of randomness (init, steps, shuffling, evaluation).
+      workdir: if given, a checkpoint (params, Adam state, batch stats, step, epoch,
+        loop key, history) is written there atomically after each epoch, with
+        ``metrics.jsonl`` (one JSON object per epoch).
+      resume: continue from ``workdir``'s checkpoint if there is one (the config may
+        differ only in epochs and synthesis fields; the key must be the same).
+      on_epoch: called with the history so far after each epoch.
+
+    Returns:
+      (final state, history): one dict per epoch with 'epoch', 'step', 'train_loss',
+      'train_recon', 'train_kl' (means per sound over the epoch's steps), 'eval_elbo',
+      'eval_recon', 'eval_kl' (test set, if given), 'train_seconds' and
+      'train_examples_per_s' (this epoch's steps, including any compilation).
+
+    Raises:
+      FloatingPointError: as soon as a step's loss is not finite.
+    """
+    x_train = _check_clips(waveforms_train, config, "waveforms_train")
+    x_test = (
+        None if waveforms_test is None else _check_clips(waveforms_test, config, "waveforms_test")
+    )
+    init_key, loop_key, shuffle_key, eval_key = jax.random.split(key, 4)
+    state = create_state(config, init_key)
+    start_epoch, history = 0, []
+    ckpt = None if workdir is None else os.path.join(workdir, CHECKPOINT)
+    if resume and ckpt is not None and os.path.exists(ckpt):
+        state, start_epoch, history = _load_checkpoint(ckpt, state, config, loop_key)
+        logging.info("resumed %s at epoch %d (step %d)", ckpt, start_epoch, int(state.step))
+    n = x_train.shape[0]
+    for epoch in range(start_epoch, config.epochs):
+        idx, weight = batch_indices(n, config.batch_size, epoch_order(shuffle_key, epoch, n))
+        sums = collections.defaultdict(float)
+        start = time.perf_counter()
+        for rows, w in zip(idx, weight):
+            state, metrics = train_step(state, {"x": x_train[rows], "weight": w}, loop_key)
+            metrics = jax.device_get(metrics)
+            if not np.isfinite(metrics["loss"]):
+                raise FloatingPointError(
+                    f"non-finite loss {metrics['loss']} at step {int(state.step)} "
+                    f"(epoch {epoch + 1}): {metrics}"
+                )
+            for name, value in metrics.items():
+                sums[name] += float(value) * float(w.sum())
+        seconds = time.perf_counter() - start
+        record = {"epoch": epoch + 1, "step": int(state.step)}
+        record.update({f"train_{k}": v / n for k, v in sums.items() if k != "grad_norm"})
+        if x_test is not None:
+            terms = evaluate(state, x_test, jax.random.fold_in(eval_key, epoch), config.batch_size)
+            record.update({f"eval_{k}": terms[k] for k in ("elbo", "recon", "kl")})
+        record["train_seconds"] = seconds
+        record["train_examples_per_s"] = n / seconds
+        history.append(record)
+        logging.info(
+            "epoch %d/%d step %d: train loss %.2f (recon %.2f, kl %.3f)%s, %.0f ex/s",
+            epoch + 1,
+            config.epochs,
+            record["step"],
+            record["train_loss"],
+            record["train_recon"],
+            record["train_kl"],
+            f", test ELBO {record['eval_elbo']:.2f}" if x_test is not None else "",
+            record["train_examples_per_s"],
+        )
+        if workdir is not None:
+            _save_checkpoint(ckpt, state, config, epoch + 1, loop_key, history)
+            files.atomic_write_text(
+                os.path.join(workdir, "metrics.jsonl"),
+                "".join(json.dumps(r) + "\n" for r in history),
+            )
+        if on_epoch is not None:
+            on_epoch(history)
+    return state, history
+
+
+def synthesize(
+    state: TrainState,
+    config: VAEConfig,
+    key: jax.Array,
+    num: int,
+    mode: str = "prior",
+    sources: Optional[np.ndarray] = None,
+    source_split: str = "train",
+) -> tuple[np.ndarray, dict]:
+    """Generates ``num`` sounds with a trained class VAE.
+
+    Args:
+      state, config: the trained VAE.
+      key: the synthesis key (same key => same sounds).
+      num: number of sounds.
+      mode: 'prior' decodes z ~ N(0, I); 'posterior' decodes z ~ q(z|x) of source
+        sounds, cycling through them in a key-shuffled order.
+      sources: [K, T] clips, required for 'posterior'.
+      source_split: 'train' or 'test', what ``sources`` are. 'test' is refused unless
+        config.synth_from_test (test sounds must not leak into an augmented set).
+
+    Returns:
+      (sounds [num, T] float32 in [-1, 1],
+       {'z': [num, Z], 'source_index': [num] int (row of ``sources``; -1 for prior),
+        'mode': mode, 'source_split': source_split or None}).
+    """
+    if mode not in SYNTH_MODES:
+        raise ValueError(f"mode must be one of {SYNTH_MODES}, got {mode!r}")
+    if num < 1:
+        raise ValueError(f"num must be >= 1, got {num}")
+    if source_split not in ("train", "test"):
+        raise ValueError(f"source_split must be 'train' or 'test', got {source_split!r}")
+    if mode == "prior":
+        z = jax.random.normal(key, (num, config.latent_dim), jnp.float32)
+        source_index = np.full(num, -1, np.int64)
+        source_split = None
+    else:
+        if sources is None:
+            raise ValueError("posterior synthesis needs source sounds")
+        if source_split == "test" and not config.synth_from_test:
+            raise ValueError(
+                "synthesis from TEST sounds is refused unless synth_from_test=True "
+                "(it leaks test sounds into the augmented set)"
+            )
+        sources = _check_clips(sources, config, "sources")
+        pick_key, eps_key = jax.random.split(key)
+        order = np.asarray(jax.random.permutation(pick_key, sources.shape[0]))
+        source_index = np.resize(order, num).astype(np.int64)
+        mean, logvar = encode(state, sources[source_index])
+        z = losses.reparameterize(eps_key, jnp.asarray(mean), jnp.asarray(logvar))
+    z = np.asarray(jax.device_get(z), np.float32)
+    sounds = np.asarray(decode(state, z), np.float32)
+    info = {
+        "z": z,
+        "source_index": source_index,
+        "mode": mode,
+        "source_split": source_split,
+    }
+    return sounds, info
+
+
+def _manifest_csv(rows: list) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def train_and_synthesize(
+    dataset: data.Dataset,
+    config: VAEConfig,
+    out_dir: str,
+    resume: bool = False,
+    figures: bool = True,
+) -> dict:
+    """The paper's VAE experiment: one VAE per class, test ELBO per epoch, synthesis.
+
+    Uses the paper's split (``data.paper_vae_split``: even positions train, odd test),
+    the first ``config.input_length`` samples of each sound (zero-padded if shorter).
+
+    Writes under ``out_dir``: config.json; <class>/checkpoint.msgpack and
+    <class>/metrics.jsonl; metrics.jsonl (all classes, one JSON per epoch with a
+    'class' field); synth/<class>/NNN.wav (16-bit PCM at the dataset's rate);
+    synth/manifest.csv (class, file, mode, source split and file, seed, z); summary.json;
+    figures (PNG) unless ``figures=False``.
+
+    Returns the summary: per class final test ELBO, throughput, wall time, WAV count.
+    """
+    wall = time.perf_counter()
+    t = config.input_length
+    x_all = data.stack_fixed(dataset.waveforms, t, "zero")
+    n_padded = int(np.sum(dataset.lengths < t))
+    train_idx, test_idx = data.paper_vae_split(dataset.labels)
+    files.atomic_write_json(
+        os.path.join(out_dir, "config.json"),
+        {
+            "vae": dataclasses.asdict(config),
+            "data": {
+                "sample_rate": dataset.sample_rate,
+                "class_names": list(dataset.class_names),
+                "num_sounds": len(dataset),
+                "num_zero_padded_to_input_length": n_padded,
+                "split": "paper_vae_split (even positions train, odd test)",
+            },
+        },
+    )
+    root = jax.random.key(config.seed)
+    train_root, synth_root = jax.random.split(root)
+    histories, manifest, summary = {}, [], {"classes": {}}
+    figure_data = {}
+
+    def write_metrics(current_class, history):
+        histories[current_class] = history
+        lines = [json.dumps({"class": c, **r}) for c in histories for r in histories[c]]
+        files.atomic_write_text(os.path.join(out_dir, "metrics.jsonl"), "\n".join(lines) + "\n")
+
+    for ci, name in enumerate(dataset.class_names):
+        tr = train_idx[dataset.labels[train_idx] == ci]
+        te = test_idx[dataset.labels[test_idx] == ci]
+        if tr.size == 0:
+            raise ValueError(f"class {name!r} has no training sounds")
+        logging.info("class %s: %d train, %d test sounds", name, tr.size, te.size)
+        state, history = train_class_vae(
+            x_all[tr],
+            x_all[te] if te.size else None,
+            config,
+            jax.random.fold_in(train_root, ci),
+            workdir=os.path.join(out_dir, name),
+            resume=resume,
+            on_epoch=functools.partial(write_metrics, name),
+        )
+        write_metrics(name, history)
+        split = "test" if config.synth_from_test else "train"
+        src = te if config.synth_from_test else tr
+        if config.synth_mode == "posterior" and src.size == 0:
+            raise ValueError(f"class {name!r} has no {split} sounds to synthesize from")
+        sounds, info = synthesize(
+            state,
+            config,
+            jax.random.fold_in(synth_root, ci),
+            config.num_synth,
+            config.synth_mode,
+            x_all[src] if config.synth_mode == "posterior" else None,
+            split,
+        )
+        for k in range(config.num_synth):
+            rel = os.path.join(name, f"{k:03d}.wav")
+            data.write_wav(os.path.join(out_dir, "synth", rel), sounds[k], dataset.sample_rate)
+            j = int(info["source_index"][k])
+            manifest.append(
+                {
+                    "class": name,
+                    "file": rel,
+                    "mode": config.synth_mode,
+                    "source_split": info["source_split"] or "",
+                    "source_file": dataset.paths[src[j]] if j >= 0 else "",
+                    "seed": config.seed,
+                    "z": " ".join(f"{v:.6f}" for v in info["z"][k]),
+                }
+            )
+        last = history[-1] if history else {}
+        rates = [r["train_examples_per_s"] for r in history[1:]]
+        summary["classes"][name] = {
+            "num_train": int(tr.size),
+            "num_test": int(te.size),
+            "final_train_loss": last.get("train_loss"),
+            "final_test_elbo": last.get("eval_elbo"),
+            "final_test_recon": last.get("eval_recon"),
+            "final_test_kl": last.get("eval_kl"),
+            # The BCE reconstruction cannot go below the targets' entropy.
+            "test_bce_floor": float(np.mean(losses.bce_floor(x_all[te]))) if te.size else None,
+            "train_examples_per_s_after_first_epoch": float(np.median(rates)) if rates else None,
+            "num_synth": config.num_synth,
+        }
+        if figures:
+            figure_data[name] = _figure_inputs(state, x_all, tr, te, sounds, info, src)
+    files.atomic_write_text(os.path.join(out_dir, "synth", "manifest.csv"), _manifest_csv(manifest))
+    if figures:
+        _draw_figures(out_dir, histories, figure_data, dataset.sample_rate, config)
+    summary["num_wavs"] = len(manifest)
+    summary["wall_seconds"] = time.perf_counter() - wall
+    files.atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
+    return summary
+
+
+def _figure_inputs(state, x_all, tr, te, sounds, info, src) -> dict:
+    """Encodings, decoded grid and example pairs for one class's figures."""
+    mean_tr = encode(state, x_all[tr])[0]
+    mean_te = encode(state, x_all[te])[0] if te.size else None
+    proj = vae_figures.LatentProjection.fit(mean_tr)
+    grid_2d = vae_figures.grid_points(proj, size=5)  # [5, 5, 2]
+    grid_z = proj.inverse(grid_2d.reshape(-1, 2))
+    grid_waves = decode(state, grid_z)
+    examples = []
+    for k in range(min(3, sounds.shape[0])):
+        j = int(info["source_index"][k])
+        original = x_all[src[j]] if j >= 0 else x_all[tr[k % tr.size]]
+        examples.append((original, sounds[k]))
+    return {
+        "projection": proj,
+        "train": mean_tr,
+        "test": mean_te,
+        "synth": info["z"],
+        "grid_2d": grid_2d,
+        "grid_waves": grid_waves.reshape(grid_2d.shape[:2] + (-1,)),
+        "examples": examples,
+    }
+
+
+def _draw_figures(out_dir, histories, figure_data, sample_rate, config) -> None:
+    vae_figures.plot_loss_curves(histories, os.path.join(out_dir, "loss_curves.png"))
+    vae_figures.plot_latent_plane(figure_data, os.path.join(out_dir, "latent_plane.png"))
+    vae_figures.plot_decoded_grid(
+        figure_data, sample_rate, os.path.join(out_dir, "decoded_grid.png")
+    )
+    vae_figures.plot_overlays(
+        figure_data,
+        sample_rate,
+        os.path.join(out_dir, "originals_vs_synth.png"),
+        mode=config.synth_mode,
+    )

@@ -1,0 +1,121 @@
+"""Tests for drill_jax.classifier: padding, masked jitted step, determinism, one compile."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from drill_jax.classify import cnn
+
+CONFIG = cnn.ClassifierConfig(epochs=15, batch_size=16)
+
+
+def _separable(n, seed):
+    """Two classes that differ by +3 dB in the lowest 8 bands. -> X [n, 2, 32], y [n]."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    lift = 3.0 * (y[:, None, None] == 1) * (np.arange(32) < 8)[None, None, :]
+    return (rng.normal(size=(n, 2, 32)) + lift - 60.0).astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = _separable(100, 0)
+    Xv, yv = _separable(60, 1)
+    state, history = cnn.fit(X, y, CONFIG, jax.random.key(0), Xv, yv)
+    return X, y, Xv, yv, state, history
+
+
+def test_pad_frames_uses_each_clip_floor():
+    a = np.array([[-10.0, -30.0]])  # 1 frame, floor -30
+    b = np.array([[-1.0, -2.0], [-3.0, -4.0]])
+    out = cnn.pad_frames([a, b], 2)
+    np.testing.assert_array_equal(out, [[[-10, -30], [-30, -30]], [[-1, -2], [-3, -4]]])
+    np.testing.assert_array_equal(cnn.pad_frames([a], 3, fill_db=-80.0)[0, 1:], -80.0)
+    with pytest.raises(ValueError, match="frames > n_frames"):
+        cnn.pad_frames([b], 1)
+
+
+def test_learns_and_predicts_probabilities(fitted):
+    X, y, Xv, yv, state, history = fitted
+    assert len(history["train_loss"]) == CONFIG.epochs
+    assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
+    assert history["val_accuracy"][-1] >= 0.9
+    proba = cnn.predict_proba(state, Xv)
+    assert proba.shape == (60, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assert np.mean(proba.argmax(1) == yv) == pytest.approx(history["val_accuracy"][-1])
+    # Standardisation statistics come from the training set only.
+    np.testing.assert_allclose(state.x_mean, X.mean(axis=0), rtol=1e-5)
+
+
+def test_deterministic_for_fixed_key_and_compiles_once(fitted):
+    X, y, Xv, _, state, _ = fitted
+    before = cnn.train_step._cache_size()
+    again, _ = cnn.fit(X, y, CONFIG, jax.random.key(0))
+    other, _ = cnn.fit(X[:90], y[:90], CONFIG, jax.random.key(1))
+    # Same config and input shape: no new trace, whatever N or the key.
+    assert cnn.train_step._cache_size() == before
+    np.testing.assert_array_equal(
+        cnn.predict_proba(state, Xv), cnn.predict_proba(again, Xv)
+    )
+    assert not np.array_equal(
+        cnn.predict_proba(state, Xv), cnn.predict_proba(other, Xv)
+    )
+
+
+def test_step_lowers_loss_on_tiny_batch(fitted):
+    # Same config and batch shape as the fixture's fit: no new compile.
+    X, y = _separable(CONFIG.batch_size, 2)
+    state = cnn.create_state(CONFIG, X, jax.random.key(3))
+    batch = {"x": X, "y": y.astype(np.int32), "mask": np.ones(CONFIG.batch_size, np.float32)}
+    key = jax.random.key(4)
+    before = cnn.train_step._cache_size()
+    losses = []
+    for _ in range(10):
+        state, m = cnn.train_step(state, batch, key)
+        losses.append(float(m["loss"]))
+    assert losses[-1] < 0.5 * losses[0]
+    assert int(state.step) == 10
+    assert cnn.train_step._cache_size() == before
+
+
+def test_masked_rows_do_not_change_the_step(fitted):
+    X, y = _separable(CONFIG.batch_size, 5)
+    state = cnn.create_state(CONFIG, X, jax.random.key(0))
+    mask = (np.arange(CONFIG.batch_size) < 5).astype(np.float32)
+    junk = X.copy()
+    junk[5:] = 1e3
+    y_junk = y.copy()
+    y_junk[5:] = 1 - y[5:]
+    key = jax.random.key(1)
+    a, ma = cnn.train_step(state, {"x": X, "y": y, "mask": mask}, key)
+    b, mb = cnn.train_step(state, {"x": junk, "y": y_junk, "mask": mask}, key)
+    assert float(ma["loss"]) == pytest.approx(float(mb["loss"]), rel=1e-6)
+    assert float(ma["count"]) == 5.0
+    jax.tree.map(
+        lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-7), a.params, b.params
+    )
+
+
+def test_bad_inputs_raise(fitted):
+    state = fitted[4]
+    with pytest.raises(ValueError, match="labels must be in"):
+        cnn.fit(np.zeros((4, 2, 32)), np.array([0, 1, 2, 0]), CONFIG)
+    with pytest.raises(ValueError, match="X must be"):
+        cnn.predict_proba(state, np.zeros((3, 1, 32)))
+    with pytest.raises(ValueError, match="non-finite"):
+        cnn.fit(np.full((4, 2, 32), np.nan), np.array([0, 1, 1, 0]), CONFIG)
+    assert jnp.ndim(state.x_std) == 2
+
+
+def test_predictions_do_not_depend_on_batch_padding(fitted):
+    """predict_proba pads to power-of-two buckets: one clip alone == the same clip in a batch."""
+    state = fitted[4]
+    X, _ = _separable(70, 3)
+    together = cnn.predict_proba(state, X)
+    for i in (0, 5, 69):
+        np.testing.assert_allclose(
+            cnn.predict_proba(state, X[i : i + 1])[0], together[i], atol=1e-6
+        )
+    np.testing.assert_allclose(cnn.predict_proba(state, X[:3]), together[:3], atol=1e-6)

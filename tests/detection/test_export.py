@@ -1,0 +1,190 @@
+"""Tests for drill_jax.export and experiments.detect: save/load, input checks, bad files, stdin."""
+
+import io
+import json
+import os
+import sys
+from types import SimpleNamespace
+
+import jax
+import numpy as np
+import pytest
+
+from drill_jax import data
+
+from drill_jax.classify import cnn
+
+from drill_jax.detection import export
+
+from drill_jax import features
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = cnn.ClassifierConfig(epochs=3, batch_size=8, conv_features=(4,), hidden=8)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    ds = data.load_dataset()
+    idx = np.concatenate([np.flatnonzero(ds.labels == c)[:6] for c in (0, 1)])
+    return ds.subset(idx)
+
+
+@pytest.fixture(scope="module")
+def saved(bundled, tmp_path_factory):
+    """A tiny supervised detector, saved; (detector, directory)."""
+    det = export.train_supervised_detector(
+        bundled.waveforms[::2],
+        bundled.labels[::2],
+        bundled.class_names,
+        bundled.sample_rate,
+        config=TINY,
+        key=jax.random.key(0),
+        val_waveforms=bundled.waveforms[1::2],
+        val_labels=bundled.labels[1::2],
+    )
+    path = str(tmp_path_factory.mktemp("models") / "sup")
+    export.save_detector(path, det)
+    return det, path
+
+
+def test_clip_log_mel_matches_clip_features(bundled):
+    settings = export.FeatureSettings()
+    clips = export.crop_sounds(bundled.waveforms[:3], settings.clip_samples)
+    want = features.clip_features(list(clips), 96000, settings.mel, bandpass=True)
+    np.testing.assert_allclose(export.clip_log_mel(settings, clips), np.stack(want), atol=1e-5)
+    assert settings.n_frames == 1
+
+
+def test_round_trip_same_scores_and_settings(saved, bundled):
+    det, path = saved
+    loaded = export.load_detector(path, sample_rate=96000)
+    clips = export.crop_sounds(bundled.waveforms, 2000)
+    np.testing.assert_array_equal(export.score_clips(loaded, clips), export.score_clips(det, clips))
+    assert loaded.settings == det.settings
+    assert loaded.model_config == det.model_config
+    assert (loaded.kind, loaded.class_names, loaded.threshold) == (
+        "supervised",
+        ("anomaly", "normal"),
+        0.5,
+    )
+    meta = json.load(open(os.path.join(path, export.META_FILE)))
+    assert meta["features"]["band_hz"] == [1000.0, 22000.0]
+    assert meta["features"]["mel"]["n_mels"] == 32 and meta["features"]["n_frames"] == 1
+    assert meta["versions"]["jax"] == jax.__version__
+    assert 0.0 <= meta["metrics"]["validation"]["roc_auc"] <= 1.0
+    assert "McClish" in meta["metrics"]["validation"]["pauc_definition"]
+    scores = export.score_clips(loaded, clips)
+    assert np.all((scores >= 0) & (scores <= 1))
+
+
+def test_rate_and_shape_checks(saved):
+    det, path = saved
+    with pytest.raises(ValueError, match="48000 Hz but the detector was trained at 96000 Hz"):
+        export.load_detector(path, sample_rate=48000)
+    with pytest.raises(ValueError, match="resample"):
+        export.score_clips(det, np.zeros((2, 2000)), sample_rate=44100)
+    with pytest.raises(ValueError, match="2000"):
+        export.score_clips(det, np.zeros((2, 4000)))
+    with pytest.raises(ValueError, match="shorter than the detector's clip"):
+        export.fit_clip(det, np.zeros(1500))
+
+
+def test_save_is_atomic_replace_and_refuses_foreign_dirs(saved, tmp_path):
+    det, _ = saved
+    path = tmp_path / "model"
+    export.save_detector(str(path), det)
+    export.save_detector(str(path), det)  # replacing an existing detector works
+    assert sorted(os.listdir(tmp_path)) == ["model"]  # no temp dirs left behind
+    assert sorted(os.listdir(path)) == [export.META_FILE, export.PARAMS_FILE]
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not a detector directory"):
+        export.save_detector(str(other), det)
+    assert (other / "keep.txt").read_text() == "mine"
+
+
+def test_load_rejects_corrupt_or_mismatched(saved, tmp_path):
+    det, path = saved
+    broken = tmp_path / "broken"
+    export.save_detector(str(broken), det)
+    meta = json.loads((broken / export.META_FILE).read_text())
+    meta["model_config"]["hidden"] = 16  # params no longer fit the config
+    (broken / export.META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="do not match"):
+        export.load_detector(str(broken))
+    (broken / export.META_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        export.load_detector(str(broken))
+    with pytest.raises(FileNotFoundError):
+        export.load_detector(str(tmp_path / "nothing"))
+
+
+@pytest.fixture()
+def detect_cli(monkeypatch):
+    """Runs experiments.detect's main in this process: detect(args, stdin=bytes) -> None."""
+    from absl import flags
+
+    monkeypatch.syspath_prepend(REPO)  # experiments/ is a top-level package of the repo
+    from experiments import detect
+
+    def run(args, stdin=None):
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=io.BytesIO(stdin)))
+        flags.FLAGS.unparse_flags()
+        flags.FLAGS(["detect", *args])
+        return detect.main(["detect"])
+
+    yield run
+    flags.FLAGS.unparse_flags()
+
+
+def test_detect_folder_skips_bad_file_and_stops_without_skip(
+    saved, bundled, tmp_path, detect_cli, capsys
+):
+    _, model = saved
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        data.write_wav(str(folder / f"s{i}.wav"), bundled.waveforms[i], 96000)
+    (folder / "broken.wav").write_bytes(b"RIFF\x00\x00garbage")
+    data.write_wav(str(folder / "short.wav"), bundled.waveforms[0][:1000], 96000)
+    out = tmp_path / "scores.csv"
+    detect_cli([f"--model={model}", f"--input={folder}", f"--out={out}"])
+    err = capsys.readouterr().err.splitlines()
+    lines = [ln for ln in err if ln.startswith("skipped ")]
+    assert len(lines) == 2
+    assert any("broken.wav: " in ln for ln in lines)
+    assert any("short.wav: " in ln and "shorter than" in ln for ln in lines)
+    rows = out.read_text().splitlines()
+    assert rows[0] == "file,score,predicted_class,threshold,n_samples,scored_samples"
+    assert len(rows) == 4 and all(r.split(",")[2] in ("anomaly", "normal") for r in rows[1:])
+    # stop at the first bad file: a one-line AudioError (run_main prints "error: ..."), no CSV
+    out2 = tmp_path / "none.csv"
+    with pytest.raises(data.AudioError) as info:
+        detect_cli([f"--model={model}", f"--input={folder}", f"--out={out2}", "--noskip_bad"])
+    assert "broken.wav: " in str(info.value) and "\n" not in str(info.value)
+    assert not out2.exists()
+
+
+def test_detect_stream_stdin_pcm(saved, bundled, detect_cli, capsys):
+    _, model = saved
+    x = np.concatenate([bundled.waveforms[i] for i in range(4)])
+    pcm = np.round(np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+    # threshold 0 makes every window an anomaly: one alert spanning the whole stream
+    args = [
+        f"--model={model}",
+        "--input=-",
+        "--stream",
+        "--stream_rate=96000",
+        "--hop_seconds=0.01",
+    ]
+    detect_cli(args + ["--threshold=0"], stdin=pcm)
+    out = capsys.readouterr()
+    alerts = [json.loads(ln) for ln in out.out.splitlines()]
+    n_windows = (x.size - 2000) // 960 + 1
+    assert len(alerts) == 1 and alerts[0]["start"] == 0.0 and alerts[0]["type"] == "alert"
+    assert alerts[0]["end"] == pytest.approx(((n_windows - 1) * 960 + 2000) / 96000)
+    assert f"{n_windows} windows" in out.err and "real-time factor" in out.err
+    with pytest.raises(ValueError, match="48000 Hz but the detector was trained at 96000 Hz"):
+        detect_cli(args[:3] + ["--stream_rate=48000"], stdin=pcm)

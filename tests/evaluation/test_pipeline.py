@@ -1,0 +1,116 @@
+"""Tests for drill_jax.pipeline and drill_jax.tables: run plans, result files, table rows."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from tests.evaluation.test_protocols import _toy_dataset
+
+from drill_jax.classify import backbones
+
+from drill_jax.evaluation import pipeline
+
+from drill_jax.evaluation import protocols
+
+from drill_jax.evaluation import tables
+
+
+def test_paper_runs_cover_both_protocols_crops_and_methods():
+    config = pipeline.PaperConfig()
+    runs = pipeline.paper_runs(config)
+    t2 = [(d.backbone, p.protocol, p.dataset, p.crop) for t, _, p, d in runs if t == "table2"]
+    expected = {
+        (b, pr, ds, c)
+        for pr in ("paper", "honest")
+        for ds in ("original", "augmented")
+        for b, c in [("jax_cnn", None), ("jax_cnn", 2000), ("mobilenet_v2", None)]
+    }
+    assert len(t2) == len(expected) and set(t2) == expected
+    aug = {(p.augment, p.crop) for t, _, p, _ in runs if t == "augmentation"}
+    assert aug == {(m, c) for m in config.augment_methods for c in (None, 2000)}
+    assert all(p.protocol == "honest" for t, _, p, _ in runs if t == "augmentation")
+    t1 = {(d.backbone, d.weights, p.protocol) for t, _, p, d in runs if t == "table1"}
+    assert t1 == {
+        (b, w, pr)
+        for b, w in [("alexnet", "none"), ("mobilenet_v2", "imagenet")]
+        for pr in ("paper", "honest")
+    }
+    torch_protocols = [p for _, _, p, d in runs if d.backbone in ("alexnet", "mobilenet_v2")]
+    assert all(p.n_repeats == 1 and p.paper_splits == 1 for p in torch_protocols)
+    # identical evaluations are shared between tables (run once)
+    keys = [(p, d) for _, _, p, d in runs]
+    assert len(set(keys)) < len(keys)
+
+
+def test_estimate_grows_with_folds_and_vae():
+    d = backbones.DetectorConfig("jax_cnn")
+    small = protocols.ProtocolConfig(n_splits=5, n_repeats=1)
+    big = protocols.ProtocolConfig(n_splits=5, n_repeats=4)
+    vae = protocols.ProtocolConfig(n_splits=5, n_repeats=1, augment="vae", dataset="augmented")
+    assert pipeline.estimate_seconds(big, d) == pytest.approx(
+        4 * pipeline.estimate_seconds(small, d)
+    )
+    assert pipeline.estimate_seconds(vae, d) > pipeline.estimate_seconds(small, d)
+
+
+def test_run_classification_writes_result_and_table(tmp_path):
+    ds = _toy_dataset(n_per_class=10)
+    p = protocols.ProtocolConfig(n_splits=2, n_repeats=1)
+    d = backbones.DetectorConfig("logreg")
+    result = pipeline.run_classification(ds, p, d, out_dir=str(tmp_path))
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["summary"]["n_folds"] == 2 and saved["label"] == protocols.HONEST_LABEL
+    md = (tmp_path / "table.md").read_text()
+    assert "logreg" in md and protocols.HONEST_LABEL in md
+    acc = result["summary"]["metrics"]["accuracy"]["mean"]
+    assert result["row"]["accuracy"].startswith(f"{100 * acc:.1f}")
+    assert sorted(os.listdir(tmp_path)) == ["result.json", "table.csv", "table.json", "table.md"]
+
+
+def _fake_result(accs, base_acc=0.5):
+    def summary(values):
+        v = np.asarray(values)
+        return {"mean": v.mean(), "std": v.std(ddof=1), "ci_low": v.min(), "ci_high": v.max()}
+
+    m = {"accuracy": summary(accs), "balanced_accuracy": summary(accs), "roc_auc": summary(accs)}
+    base = {"metrics": {"accuracy": summary([base_acc, base_acc])}}
+    return {
+        "summary": {"n_folds": len(accs), "metrics": m},
+        "config": {"protocol": "paper", "dataset": "augmented", "augment": "vae", "crop": None},
+        "baselines": {"chance": base, "majority": base, "clip_length": base},
+    }
+
+
+def test_result_row_and_markdown_csv(tmp_path):
+    row = tables.result_row("x", _fake_result([0.9, 1.0]), "alexnet", "none", 94.12)
+    assert row["accuracy"] == "95.0 +- 7.1" and row["accuracy_ci95"] == "[90.0, 100.0]"
+    assert row["paper"] == "94.12" and row["chance"] == "50.0" and row["crop"] == "none"
+    md = tables.to_markdown([row])
+    assert md.splitlines()[0].startswith("| row | protocol") and "| x | paper | alexnet" in md
+    csv_text = tables.to_csv([row])
+    assert csv_text.splitlines()[1].startswith("x,paper,alexnet,none,augmented,vae,none,2,")
+    tables.write_table(str(tmp_path / "t"), "Title", [row], "a note")
+    assert json.loads((tmp_path / "t.json").read_text())["rows"][0]["paper"] == "94.12"
+    assert (tmp_path / "t.md").read_text().startswith("## Title\n\na note\n")
+
+
+def test_save_supervised_detector_round_trip(tmp_path):
+    from drill_jax.detection import export
+
+    ds = _toy_dataset(n_per_class=8)
+    result = pipeline.run_classification(
+        ds, protocols.ProtocolConfig(n_splits=2, n_repeats=1), backbones.DetectorConfig("logreg")
+    )
+    path = pipeline.save_supervised_detector(ds, result, str(tmp_path / "det"), crop=2000)
+    det = export.load_detector(path, sample_rate=96000)
+    assert det.kind == "supervised" and det.class_names == ("anomaly", "normal")
+    assert (
+        det.metrics["evaluation_mean"]["accuracy"]
+        == result["summary"]["metrics"]["accuracy"]["mean"]
+    )
+    clips = np.stack([w[:2000] for w in ds.waveforms])
+    scores = export.score_clips(det, clips)
+    assert scores.shape == (16,) and np.all((scores >= 0) & (scores <= 1))
+    with pytest.raises(ValueError, match="48000"):
+        export.load_detector(path, sample_rate=48000)

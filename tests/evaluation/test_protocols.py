@@ -1,0 +1,150 @@
+"""Tests for drill_jax.protocols: no held-out sound (or anything made from it) reaches training."""
+
+import jax
+import numpy as np
+import pytest
+
+from drill_jax import data
+
+from drill_jax.evaluation import protocols
+
+
+def _toy_dataset(n_per_class=12, seed=0):
+    """Two classes of 2000/4000-sample noise clips at 96 kHz; class 0 is louder."""
+    rng = np.random.default_rng(seed)
+    waves, labels = [], []
+    for c in range(2):
+        for i in range(n_per_class):
+            n = 2000 if (i + c) % 3 else 4000
+            waves.append((0.5 - 0.4 * c) * rng.uniform(-1, 1, n).astype(np.float32))
+            labels.append(c)
+    n = len(waves)
+    return data.Dataset(
+        waveforms=tuple(waves),
+        sample_rate=96000,
+        labels=np.array(labels),
+        class_names=("anomaly", "normal"),
+        paths=tuple(f"/toy/{i}.wav" for i in range(n)),
+        groups=np.arange(n),
+        starts=np.zeros(n, np.int64),
+    )
+
+
+class Spy:
+    """A fit_predict that records what it was trained and tested on, and predicts by loudness."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, train_fs, test_fs, seed):
+        self.calls.append(
+            (
+                train_fs.origin.copy(),
+                test_fs.origin.copy(),
+                train_fs.synthetic.copy(),
+                test_fs.synthetic.copy(),
+            )
+        )
+        level = test_fs.log_mel[:, 0].mean(axis=1)  # first frame: always real
+        thr = np.median(train_fs.log_mel[:, 0].mean(axis=1))
+        p0 = (level > thr).astype(float)
+        return np.stack([p0, 1 - p0], axis=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("method", ["none", "mixup", "specaugment"])
+def test_honest_protocol_never_leaks(seed, method):
+    ds = _toy_dataset(seed=seed)
+    spy = Spy()
+    cfg = protocols.ProtocolConfig(
+        protocol="honest", n_splits=3, n_repeats=2, augment=method, n_add_per_class=4, seed=seed
+    )
+    result = protocols.evaluate(ds, cfg, spy)
+    assert len(spy.calls) == 6 and result["summary"]["n_folds"] == 6
+    tested = []
+    for train_origin, test_origin, train_syn, test_syn in spy.calls:
+        assert not np.isin(test_origin, train_origin).any()
+        assert not test_syn.any()  # scored on real sounds only
+        assert train_syn.sum() == (0 if method == "none" else 8)
+        tested.append(test_origin)
+    # every real sound is scored exactly once per repeat
+    for r in range(2):
+        np.testing.assert_array_equal(
+            np.sort(np.concatenate(tested[3 * r : 3 * r + 3])), np.arange(24)
+        )
+    assert all(f["leak_check"] == "passed" for f in result["folds"])
+    assert result["label"] == protocols.HONEST_LABEL
+    # the loudness rule separates the toy classes
+    assert result["summary"]["metrics"]["accuracy"]["mean"] > 0.9
+    assert set(result["baselines"]) == set(protocols.BASELINES)
+
+
+def test_assert_no_leak_catches_both_kinds():
+    protocols.assert_no_leak([1, 2, 3], [4, 5], fitted_on_origin=[1, 2, 3])
+    with pytest.raises(protocols.LeakError, match="reach training"):
+        protocols.assert_no_leak([1, 2, 5], [4, 5])
+    with pytest.raises(protocols.LeakError, match="fitted on"):
+        protocols.assert_no_leak([1, 2], [4, 5], fitted_on_origin=[1, 2, 4])
+
+
+def test_paper_protocol_labels_itself_and_counts_shared_origins():
+    ds = _toy_dataset()
+    cfg = protocols.ProtocolConfig(
+        protocol="paper", dataset="augmented", augment="mixup", n_add_per_class=10, paper_splits=3
+    )
+    spy = Spy()
+    result = protocols.evaluate(ds, cfg, spy)
+    assert result["label"] == protocols.PAPER_LABEL
+    assert len(result["folds"]) == 3
+    # synthetic sounds land in validation, and some share a source with training items
+    assert any(test_syn.any() for _, _, _, test_syn in spy.calls)
+    assert sum(f["test_items_sharing_origin_with_training"] for f in result["folds"]) > 0
+    n_total = 24 + 20
+    assert all(f["n_train"] + f["n_test"] == n_total for f in result["folds"])
+
+
+def test_crop_removes_the_length_cue():
+    ds = _toy_dataset()
+    spy = Spy()
+    cfg = protocols.ProtocolConfig(n_splits=3, n_repeats=1, crop=2000)
+    result = protocols.evaluate(ds, cfg, spy)
+    clip_len = result["baselines"]["clip_length"]["metrics"]["accuracy"]["mean"]
+    majority = result["baselines"]["majority"]["metrics"]["accuracy"]["mean"]
+    assert clip_len == pytest.approx(majority)  # one length left: the rule is the majority rule
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="protocol"):
+        protocols.ProtocolConfig(protocol="cheat")
+    with pytest.raises(ValueError, match="augmentation method"):
+        protocols.ProtocolConfig(dataset="augmented", augment="none")
+    with pytest.raises(ValueError, match="crop"):
+        protocols.ProtocolConfig(crop=0)
+
+
+def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
+    """Two detectors evaluated on the same fold reuse one VAE synthesis (trained once)."""
+    from drill_jax.vae import trainer
+
+    calls = []
+
+    def fake_train(x, x_test, config, key):
+        calls.append(x.shape)
+        return "state", []
+
+    def fake_synth(state, config, key, num, mode, sources, source_split):
+        return np.zeros((num, 1999), np.float32), {"source_index": np.arange(num) % len(sources)}
+
+    monkeypatch.setattr(trainer, "train_class_vae", fake_train)
+    monkeypatch.setattr(trainer, "synthesize", fake_synth)
+    protocols._SYNTH_CACHE.clear()
+    train = protocols.Examples.real(_toy_dataset())
+    key = jax.random.key(3)
+    a, fitted = protocols.vae_synthesize(train, 4, key)
+    b, _ = protocols.vae_synthesize(train, 4, key)
+    assert a is b and len(calls) == 2  # one VAE per class, trained once
+    assert len(a) == 8 and a.synthetic.all() and np.isin(a.origin, train.origin).all()
+    np.testing.assert_array_equal(fitted, train.origin)
+    protocols.vae_synthesize(train, 4, jax.random.key(4))
+    assert len(calls) == 4  # another key is another synthesis
+    protocols._SYNTH_CACHE.clear()
