@@ -83,32 +83,3 @@ def data_parallel(step: Callable, mesh: Mesh, axis: str = BATCH_AXIS) -> Callabl
         in_shardings=(rep, batch_sharding(mesh, axis), rep),
         out_shardings=(rep, rep),
     )
-
-
-_STEPS: dict = {}
-
-
-def _cached(name: str, step: Callable, mesh: Mesh) -> Callable:
-    key = (name, tuple(d.id for d in mesh.devices.flat), mesh.axis_names)
-    if key not in _STEPS:
-        _STEPS[key] = data_parallel(step, mesh)
-    return _STEPS[key]
-
-
-def vae_train_step(mesh: Mesh) -> Callable:
-    """Data-parallel ``trainer.train_step`` on ``mesh`` (one compiled function per mesh).
-
-    Use: ``step = vae_train_step(mesh); state = replicate(state, mesh);
-    state, metrics = step(state, shard_batch({'x': x, 'weight': w}, mesh), replicate(key, mesh))``.
-    The batch-norm statistics of the decoder are over the global (all-device) batch.
-    """
-    from drill_jax.vae import trainer
-
-    return _cached("vae", trainer.train_step, mesh)
-
-
-def classifier_train_step(mesh: Mesh) -> Callable:
-    """Data-parallel ``cnn.train_step`` on ``mesh`` (batch: x [B, F, M], y [B], mask [B])."""
-    from drill_jax.classify import cnn
-
-    return _cached("classifier", cnn.train_step, mesh)

@@ -47,7 +47,7 @@ state = trainer.create_state(cfg, jax.random.key(0))
 batch = {"x": rng.uniform(-0.5, 0.5, (8, 64)).astype(np.float32),
          "weight": np.array([1, 1, 1, 1, 1, 1, 0, 0], np.float32)}  # 2 padding rows
 s1, m1 = trainer.train_step(state, batch, key)
-step = parallel.vae_train_step(mesh)
+step = parallel.data_parallel(trainer.train_step, mesh)
 sb = parallel.shard_batch(batch, mesh)
 out["vae_batch_shards"] = len(sb["x"].addressable_shards)
 s4, m4 = step(parallel.replicate(state, mesh), sb, parallel.replicate(key, mesh))
@@ -68,7 +68,7 @@ cstate = cnn.create_state(ccfg, x, jax.random.key(2))
 cbatch = {"x": x, "y": np.array([0, 1] * 4, np.int32),
           "mask": np.array([1, 1, 1, 1, 1, 0, 1, 1], np.float32)}
 c1, n1 = cnn.train_step(cstate, cbatch, key)
-cstep = parallel.classifier_train_step(mesh)
+cstep = parallel.data_parallel(cnn.train_step, mesh)
 c4, n4 = cstep(parallel.replicate(cstate, mesh), parallel.shard_batch(cbatch, mesh),
                parallel.replicate(key, mesh))
 out["cls_params"] = max_diff(c1.params, c4.params)
@@ -145,7 +145,7 @@ def test_single_device_mesh_step_matches_plain_step():
     state = cnn.create_state(cfg, x, jax.random.key(0))
     batch = {"x": x, "y": np.array([0, 1, 1, 0], np.int32), "mask": np.ones(4, np.float32)}
     a, ma = cnn.train_step(state, batch, jax.random.key(3))
-    b, mb = parallel.classifier_train_step(mesh)(
+    b, mb = parallel.data_parallel(cnn.train_step, mesh)(
         parallel.replicate(state, mesh), parallel.shard_batch(batch, mesh), jax.random.key(3)
     )
     np.testing.assert_allclose(float(mb["loss"]), float(ma["loss"]), rtol=1e-6)

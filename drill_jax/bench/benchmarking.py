@@ -303,7 +303,7 @@ class SuiteConfig:
     Attributes:
       vae_batch_sizes: batch sizes of the VAE train-step figures.
       vae_repeats, vae_warmup: timed and warm-up steps per batch size.
-      torch_reference: also time the PyTorch eager twin (torch_bridge.TorchConvVAE).
+      torch_reference: also time the PyTorch eager twin (torch_reference.TorchConvVAE).
       torch_threads: torch intra-op CPU threads for the torch figures (0 = torch's default,
         one per core). Default 1: on a shared, busy 2-core machine torch's default threads
         wait on each other at every op (measured: 7-8 s instead of 0.09 s per batch-8 step).
@@ -361,10 +361,10 @@ def vae_jax_step_timing(config: Any, batch_size: int, repeats: int, warmup: int,
 
 
 def vae_torch_step_timing(config: Any, batch_size: int, repeats: int, warmup: int, seed: int = 0):
-    """Times the PyTorch eager twin's Adam step (``torch_bridge.torch_vae_train_step``)."""
-    from drill_jax.classify import torch_bridge
+    """Times the PyTorch eager twin's Adam step (``torch_reference.torch_vae_train_step``)."""
+    from drill_jax.bench import torch_reference
 
-    model, optimizer = torch_bridge.make_torch_vae(
+    model, optimizer = torch_reference.make_torch_vae(
         seed=seed,
         learning_rate=config.learning_rate,
         **vae_torch_arch(config),
@@ -373,7 +373,7 @@ def vae_torch_step_timing(config: Any, batch_size: int, repeats: int, warmup: in
     x = _vae_batch(batch_size, config.input_length, rng)["x"]
     eps = rng.standard_normal((batch_size, config.latent_dim)).astype(np.float32)
     return time_calls(
-        lambda: torch_bridge.torch_vae_train_step(model, optimizer, x, eps),
+        lambda: torch_reference.torch_vae_train_step(model, optimizer, x, eps),
         repeats,
         warmup,
         batch_size,
@@ -766,7 +766,7 @@ def parallel_vae_timing(batch_size: int, repeats: int, warmup: int = 2, seed: in
         _vae_batch(batch_size, config.input_length, np.random.default_rng(seed)), mesh
     )
     key = parallel.replicate(jax.random.key(seed + 1), mesh)
-    step = parallel.vae_train_step(mesh)
+    step = parallel.data_parallel(trainer.train_step, mesh)
     start = time.perf_counter()
     compiled = step.lower(state, batch, key).compile()
     compile_s = time.perf_counter() - start

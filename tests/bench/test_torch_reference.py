@@ -1,4 +1,4 @@
-"""Tests for the PyTorch eager VAE reference in torch_bridge (the benchmark's baseline)."""
+"""Tests for the PyTorch eager VAE reference (drill_jax.bench.torch_reference, the benchmark's baseline)."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from drill_jax.classify import torch_bridge  # noqa: E402
+from drill_jax.bench import torch_reference  # noqa: E402
 
 from drill_jax.vae import trainer
 
@@ -33,14 +33,14 @@ def batch():
 
 def test_same_padding_matches_flax_rule():
     # 'SAME': output ceil(L / s); total padding (out - 1) s + k - L, the extra sample right.
-    assert torch_bridge._same_padding(1999, 8, 4) == (2, 3)
-    assert torch_bridge._same_padding(500, 8, 4) == (2, 2)
-    assert torch_bridge._same_padding(32, 8, 4) == (2, 2)
+    assert torch_reference._same_padding(1999, 8, 4) == (2, 3)
+    assert torch_reference._same_padding(500, 8, 4) == (2, 2)
+    assert torch_reference._same_padding(32, 8, 4) == (2, 2)
 
 
 def test_output_shapes(batch):
     x, eps = batch
-    model, _ = torch_bridge.make_torch_vae(**SMALL)
+    model, _ = torch_reference.make_torch_vae(**SMALL)
     with torch.no_grad():
         logits, mean, logvar = model(torch.as_tensor(x), torch.as_tensor(eps))
     assert tuple(logits.shape) == (6, 1999)
@@ -58,26 +58,26 @@ def test_same_parameter_count_as_the_flax_vae():
         )
     )
     flax_count = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes["params"]))
-    torch_model, _ = torch_bridge.make_torch_vae(**SMALL)
-    assert torch_bridge.n_parameters(torch_model) == flax_count
+    torch_model, _ = torch_reference.make_torch_vae(**SMALL)
+    assert sum(p.numel() for p in torch_model.parameters()) == flax_count
 
 
 def test_loss_finite_and_one_step_lowers_it(batch):
     x, eps = batch
-    model, optimizer = torch_bridge.make_torch_vae(seed=1, learning_rate=1e-3, **SMALL)
+    model, optimizer = torch_reference.make_torch_vae(seed=1, learning_rate=1e-3, **SMALL)
     xt, et = torch.as_tensor(x), torch.as_tensor(eps)
     with torch.no_grad():
-        before = float(torch_bridge.torch_vae_loss(model, xt, et))
+        before = float(torch_reference.torch_vae_loss(model, xt, et))
     assert np.isfinite(before)
     # The loss is per sound in nats: at least the BCE of 1999 samples' targets' entropy.
     assert before > 1000.0
-    step_loss = torch_bridge.torch_vae_train_step(model, optimizer, x, eps)
+    step_loss = torch_reference.torch_vae_train_step(model, optimizer, x, eps)
     assert step_loss == pytest.approx(before, rel=1e-3)  # reports the pre-update loss
     with torch.no_grad():
-        after = float(torch_bridge.torch_vae_loss(model, xt, et))
+        after = float(torch_reference.torch_vae_loss(model, xt, et))
     assert np.isfinite(after) and after < before
 
 
 def test_rejects_mismatched_stage_lists():
     with pytest.raises(ValueError, match="one entry per stage"):
-        torch_bridge.TorchConvVAE(enc_features=(4, 8), dec_features=(8,), strides=(4, 4))
+        torch_reference.TorchConvVAE(enc_features=(4, 8), dec_features=(8,), strides=(4, 4))
