@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
+import sys
+import time
 
 from absl import app, flags, logging
 
-from drill_jax.bench import benchmarking
+from drill_jax.bench import suite_config, suite_paper, suites
 from experiments import common
 
 _ONLY = flags.DEFINE_list(
-    "only", list(benchmarking.SUITES), f"Suites to run, among {benchmarking.SUITES}."
+    "only", list(suite_config.SUITES), f"Suites to run, among {suite_config.SUITES}."
 )
 _OUT_DIR = flags.DEFINE_string("out_dir", "runs/benchmark", "Where benchmark.json/.md go.")
 _VAE_BATCH_SIZES = flags.DEFINE_list("vae_batch_sizes", ["8", "64", "512"], "VAE batch sizes.")
@@ -38,10 +42,32 @@ _PAPER_TIMEOUT = flags.DEFINE_float("paper_timeout_s", 1800.0, "Limit for the pa
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic batches and inits.")
 
 
+def time_paper_quick(work_dir: str, repo_dir: str, timeout_s: float) -> suite_paper.PaperTiming:
+    """Wall time of ``python -m experiments.paper --quick`` in a subprocess (seconds).
+
+    Runs in ``repo_dir`` and writes to ``work_dir/paper_quick``; a run past ``timeout_s``
+    seconds is killed and reported with returncode None.
+    """
+    label = "paper: experiments.paper --quick wall time"
+    script = os.path.join(repo_dir, "experiments", "paper.py")
+    if not os.path.exists(script):
+        return suite_paper.PaperTiming(label, unavailable="experiments/paper.py missing")
+    out = os.path.join(work_dir, "paper_quick")
+    cmd = [sys.executable, "-m", "experiments.paper", "--quick", f"--out_dir={out}"]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=repo_dir, capture_output=True, text=True, timeout=timeout_s)
+        rc, tail = proc.returncode, proc.stderr[-2000:]
+    except subprocess.TimeoutExpired:
+        rc, tail = None, f"timed out after {timeout_s} s"
+    wall = time.perf_counter() - start
+    return suite_paper.PaperTiming(label, wall, rc, " ".join(cmd[1:]), tail)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError("Too many command-line arguments.")
-    suite = benchmarking.SuiteConfig(
+    suite = suite_config.SuiteConfig(
         vae_batch_sizes=tuple(int(b) for b in _VAE_BATCH_SIZES.value),
         vae_repeats=_VAE_REPEATS.value,
         vae_warmup=_VAE_WARMUP.value,
@@ -60,7 +86,8 @@ def main(argv):
         seed=_SEED.value,
     )
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    report = benchmarking.run_suites(suite, _ONLY.value, _OUT_DIR.value, repo)
+    time_paper = functools.partial(time_paper_quick, repo_dir=repo, timeout_s=suite.paper_timeout_s)
+    report = suites.run_suites(suite, _ONLY.value, _OUT_DIR.value, repo, time_paper)
     print(report["table"])
     logging.info("wrote %s", os.path.join(_OUT_DIR.value, "benchmark.json"))
 

@@ -1,4 +1,9 @@
-"""Evaluate one classifier under one protocol: `python -m experiments.classify`."""
+"""Evaluate one classifier under one protocol: `python -m experiments.classify`.
+
+python -m experiments.classify --protocol=honest --crop=2000
+python -m experiments.classify --data_dir=my_wavs --sample_rate=16000 --channel=0 \
+    --clip_seconds=1 --band_hz=100,7000
+"""
 
 from __future__ import annotations
 
@@ -8,43 +13,49 @@ import os
 from absl import flags
 
 from drill_jax import files
-
-from drill_jax.classify import backbones
-
-from drill_jax.evaluation import pipeline
-
-from drill_jax.evaluation import protocols
-
-from drill_jax.evaluation import tables
-from experiments import common
+from drill_jax.classify import backbones, registry
+from drill_jax.detection import supervised
+from drill_jax.evaluation import augment, pipeline, protocols, tables
+from drill_jax.vae import trainer
+from experiments import common, config_flags
 
 common.define_data_flags("runs/classify")
-_BACKBONE = flags.DEFINE_enum("backbone", "jax_cnn", backbones.BACKBONES, "Classifier.")
-_DATASET = flags.DEFINE_enum(
-    "dataset", "original", ["original", "augmented"], "Real sounds only, or with synthetic ones."
+common.define_feature_flags()
+_PROTOCOL = config_flags.define(
+    protocols.ProtocolConfig,
+    (
+        "protocol",
+        "n_splits",
+        "n_repeats",
+        "paper_splits",
+        "dataset",
+        "augment",
+        "n_add_per_class",
+        "crop",
+        "synth_mode",
+        "seed",
+    ),
+    choices={
+        "protocol": protocols.PROTOCOLS,
+        "dataset": ("original", "augmented"),
+        "augment": tuple(augment.METHODS),
+        "synth_mode": trainer.SYNTH_MODES,
+    },
+    help={
+        "augment": "Augmentation of the training side (vae by default with --dataset=augmented)."
+    },
 )
-_PROTOCOL = flags.DEFINE_enum(
-    "protocol", "honest", list(protocols.PROTOCOLS), "Evaluation protocol (see README)."
+_DETECTOR = config_flags.define(
+    backbones.DetectorConfig,
+    ("backbone", "epochs", "weights", "weights_path", "freeze"),
+    choices={"backbone": registry.BACKBONES, "weights": ("imagenet", "none")},
 )
-_AUGMENT = flags.DEFINE_enum(
-    "augment",
-    None,
-    ["none", "vae", "classic", "specaugment", "mixup"],
-    "Augmentation of the training side (default: vae for --dataset=augmented, else none).",
+_VAE = config_flags.define(
+    trainer.VAEConfig,
+    ("epochs",),
+    rename={"epochs": "vae_epochs"},
+    help={"epochs": "Epochs of each VAE (paper: 20)."},
 )
-_WEIGHTS = flags.DEFINE_enum("weights", "none", ["imagenet", "none"], "torchvision weights.")
-_WEIGHTS_PATH = flags.DEFINE_string("weights_path", None, "Local state_dict for the torch net.")
-_FREEZE = flags.DEFINE_integer("freeze", 0, "Leading torch parameter tensors to freeze.")
-_EPOCHS = flags.DEFINE_integer("epochs", None, "Classifier epochs (default: backbone's own).")
-_CROP = flags.DEFINE_integer("crop", None, "Cut every clip to its first N samples (2000).")
-_N_SPLITS = flags.DEFINE_integer("n_splits", 5, "Honest protocol: folds.")
-_N_REPEATS = flags.DEFINE_integer("n_repeats", 4, "Honest protocol: repeats.")
-_PAPER_SPLITS = flags.DEFINE_integer("paper_splits", 5, "Paper protocol: random 70/30 splits.")
-_N_ADD = flags.DEFINE_integer("n_add_per_class", 48, "Examples added per class (paper: 48).")
-_VAE_EPOCHS = flags.DEFINE_integer("vae_epochs", 20, "Epochs of each VAE (paper: 20).")
-_SYNTH_MODE = flags.DEFINE_enum("synth_mode", "posterior", ["posterior", "prior"], "VAE sampling.")
-_FILTER = flags.DEFINE_boolean("filter", True, "Band-pass 1-22 kHz before the Mel features.")
-_SEED = flags.DEFINE_integer("seed", 0, "Root seed.")
 _SAVE_DETECTOR = flags.DEFINE_string(
     "save_detector",
     None,
@@ -55,50 +66,35 @@ _SAVE_DETECTOR = flags.DEFINE_string(
 
 def main(argv):
     del argv
-    augment = _AUGMENT.value or ("vae" if _DATASET.value == "augmented" else "none")
-    pconfig = protocols.ProtocolConfig(
-        protocol=_PROTOCOL.value,
-        n_splits=_N_SPLITS.value,
-        n_repeats=_N_REPEATS.value,
-        paper_splits=_PAPER_SPLITS.value,
-        dataset=_DATASET.value,
-        augment=augment,
-        n_add_per_class=_N_ADD.value,
-        crop=_CROP.value,
-        bandpass=_FILTER.value,
-        synth_mode=_SYNTH_MODE.value,
-        seed=_SEED.value,
-    )
-    dconfig = backbones.DetectorConfig(
-        backbone=_BACKBONE.value,
-        epochs=_EPOCHS.value,
-        weights=_WEIGHTS.value,
-        weights_path=_WEIGHTS_PATH.value,
-        freeze=_FREEZE.value,
-    )
+    fixed = {}
+    if not flags.FLAGS["augment"].present and flags.FLAGS.dataset == "augmented":
+        fixed["augment"] = "vae"
+    dconfig = _DETECTOR.build()
+    if _SAVE_DETECTOR.value and dconfig.backbone != "jax_cnn":
+        raise ValueError("--save_detector exports the jax_cnn backbone only (see README)")
+    ds = common.load_data_from_flags()
+    settings = common.feature_settings_from_flags(ds.sample_rate)
+    pconfig = _PROTOCOL.build(features=settings, **fixed)
     vconfig = None
-    if augment == "vae" or _DATASET.value == "augmented":
-        from drill_jax.vae import trainer  # only VAE-augmented runs need it
-
-        vconfig = dataclasses.replace(trainer.VAEConfig(), epochs=_VAE_EPOCHS.value)
+    if pconfig.augment == "vae" or pconfig.dataset == "augmented":
+        vconfig = _VAE.build()
     out_dir = common.FLAGS.out_dir
     os.makedirs(out_dir, exist_ok=True)
     files.atomic_write_json(
         os.path.join(out_dir, "config.json"),
         {
-            "protocol": dataclasses.asdict(pconfig),
+            "protocol": dict(dataclasses.asdict(pconfig), bandpass=settings.bandpass),
             "detector": dataclasses.asdict(dconfig),
             "vae": vconfig and dataclasses.asdict(vconfig),
         },
     )
-    if _SAVE_DETECTOR.value and dconfig.backbone != "jax_cnn":
-        raise ValueError("--save_detector exports the jax_cnn backbone only (see README)")
-    ds = common.load_data_from_flags()
     result = pipeline.run_classification(ds, pconfig, dconfig, out_dir, vconfig)
     print(result["label"])
     print(tables.to_markdown([result["row"]]))
     if _SAVE_DETECTOR.value:
-        path = pipeline.save_supervised_detector(ds, result, _SAVE_DETECTOR.value, _CROP.value)
+        path = supervised.save_supervised_detector(
+            ds, result, _SAVE_DETECTOR.value, pconfig.crop, settings=settings
+        )
         print(f"detector saved to {path}")
 
 

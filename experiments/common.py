@@ -8,14 +8,70 @@ from typing import Callable
 
 from absl import app, flags, logging
 
-from drill_jax import data
+from drill_jax import data, features
+from experiments import config_flags
 
 FLAGS = flags.FLAGS
+# Flags defined here belong to the experiment that asked for them (they show in its --help).
+flags.disclaim_key_flags()
+
+# The feature settings every feature-making experiment exposes (defaults: the paper's).
+FEATURE_FLAG_FIELDS = (
+    "band_hz",
+    "filter_design",
+    "window_samples",
+    "overlap_samples",
+    "n_fft",
+    "n_mels",
+    "fmin",
+    "fmax",
+    "top_db",
+)
+_FEATURE_FLAGS: list = []
+
+
+def define_feature_flags() -> None:
+    """Defines --filter and one flag per FeatureSettings field in FEATURE_FLAG_FIELDS."""
+    if _FEATURE_FLAGS:
+        return
+    flags.DEFINE_boolean(
+        "filter",
+        True,
+        "Band-pass first (--band_hz; MATLAB highpass then lowpass, zero phase). "
+        "--nofilter: no filter.",
+    )
+    _FEATURE_FLAGS.append(
+        config_flags.define(
+            features.FeatureSettings,
+            FEATURE_FLAG_FIELDS,
+            parsers={"band_hz": config_flags.parse_band},
+            help={
+                "band_hz": "LOW,HIGH band-pass edges in Hz (paper: 1000,22000); leave one "
+                "empty for a high-pass (LOW,) or a low-pass (,HIGH) alone."
+            },
+        )
+    )
+
+
+def feature_flags_given() -> bool:
+    """True when any feature flag (or --nofilter) was given on the command line."""
+    define_feature_flags()
+    names = ["filter", *_FEATURE_FLAGS[0].flag_to_field]
+    return any(FLAGS[name].present for name in names)
+
+
+def feature_settings_from_flags(sample_rate: int, **fixed) -> features.FeatureSettings:
+    """The FeatureSettings the feature flags describe at ``sample_rate`` Hz (``fixed``
+    fields, e.g. clip_samples, added). A bad value is a one-line error naming its flag."""
+    define_feature_flags()
+    if not FLAGS.filter:
+        fixed = dict(fixed, band_hz=None)
+    return _FEATURE_FLAGS[0].build(sample_rate=int(sample_rate), **fixed)
 
 
 def define_data_flags(default_out_dir: str) -> None:
     """Defines --data_dir, --sample_rate, --resample, --channel, --clip_seconds,
-    --hop_seconds, --classes, --skip_bad and --out_dir (once per process)."""
+    --hop_seconds, --last_clip, --classes, --skip_bad and --out_dir (once per process)."""
     if "data_dir" in FLAGS:
         return
     flags.DEFINE_string(
@@ -33,6 +89,12 @@ def define_data_flags(default_out_dir: str) -> None:
     )
     flags.DEFINE_float("hop_seconds", None, "Hop between clips in seconds (default: clip length).")
     flags.DEFINE_list("classes", None, "Class folders to use, in label order (default: all).")
+    flags.DEFINE_enum(
+        "last_clip",
+        "drop",
+        list(data.LAST_MODES),
+        "With --clip_seconds: drop a recording's partial last clip, or pad it with zeros.",
+    )
     flags.DEFINE_boolean("skip_bad", False, "Skip bad files (and report them) instead of failing.")
     flags.DEFINE_string("out_dir", default_out_dir, "Where this run writes everything it makes.")
 
@@ -47,6 +109,7 @@ def load_data_from_flags() -> data.Dataset:
         classes=FLAGS.classes,
         clip_seconds=FLAGS.clip_seconds,
         hop_seconds=FLAGS.hop_seconds,
+        last_clip=FLAGS.last_clip,
         skip_bad=FLAGS.skip_bad,
     )
     for bad in ds.bad:

@@ -22,17 +22,13 @@ import numpy as np
 from absl import flags
 
 from drill_jax import data, files
-
-from drill_jax.detection import anomaly
-
 from drill_jax.classify import cnn
-
-from drill_jax.detection import export
-
-from drill_jax.detection import streaming
+from drill_jax.detection import alarms, scoring, streaming, supervised, unsupervised
+from drill_jax.detection import detector as detector_lib
 from experiments import common
 
 common.define_data_flags("runs/demo_stream")
+common.define_feature_flags()
 FLAGS = flags.FLAGS
 _TEST_FRACTION = flags.DEFINE_float("test_fraction", 0.3, "Held-out fraction of the sounds.")
 _EVENTS = flags.DEFINE_integer("n_events", 6, "Anomaly events inserted.")
@@ -44,7 +40,7 @@ _OFF = flags.DEFINE_integer("off_windows", 2, "Consecutive windows below it that
 _CHUNK = flags.DEFINE_float("chunk_seconds", 0.05, "Audio read per step.")
 _VAE_EPOCHS = flags.DEFINE_integer("vae_epochs", None, "VAE epochs (default: by input_repr).")
 _INPUT_REPR = flags.DEFINE_enum(
-    "input_repr", "logmel", list(anomaly.INPUT_REPRS), "Unsupervised VAE input."
+    "input_repr", "logmel", list(detector_lib.INPUT_REPRS), "Unsupervised VAE input."
 )
 _TRAIN_HOP = flags.DEFINE_integer(
     "train_hop",
@@ -184,16 +180,16 @@ def window_rates(scores, starts, window, rate, threshold, segments) -> dict:
     }
 
 
-def stream_file(detector: export.Detector, path: str, hop: int, alarm, chunk_seconds: float):
+def stream_file(detector: detector_lib.Detector, path: str, hop: int, alarm, chunk_seconds: float):
     """The --stream loop of experiments.detect on a WAV file."""
     s = detector.settings
     rate, chunks = streaming.open_wav_stream(path, int(round(chunk_seconds * s.sample_rate)))
-    export.check_rate(detector, rate, path)
+    detector_lib.check_rate(detector, rate, path)
     per_chunk = int(np.ceil(chunk_seconds * s.sample_rate / hop)) + 1
-    export.warm_up(detector, per_chunk)  # compile before the stream, not during it
+    scoring.warm_up(detector, per_chunk)  # compile before the stream, not during it
     return streaming.run_stream(
         chunks,
-        lambda c: export.score_clips(detector, c),
+        lambda c: scoring.score_clips(detector, c),
         s.clip_samples,
         hop,
         s.sample_rate,
@@ -212,6 +208,7 @@ def main(argv):
     tr, te = data.stratified_holdout(ds.labels, _TEST_FRACTION.value, seed, groups=ds.groups)
     assert not set(ds.groups[tr]) & set(ds.groups[te]), "held-out sounds reached training"
     clip = int(ds.lengths.min())
+    settings = common.feature_settings_from_flags(ds.sample_rate)
     key = jax.random.key(seed)
     ccfg = cnn.ClassifierConfig(seed=seed)
     if _EPOCHS.value:
@@ -225,14 +222,14 @@ def main(argv):
     if _REUSE.value:
         # Same seed and test_fraction => the same split the saved models were trained on.
         sup, uns = (
-            export.load_detector(os.path.join(models, n), ds.sample_rate)
+            detector_lib.load_detector(os.path.join(models, n), ds.sample_rate)
             for n in ("supervised", "unsupervised")
         )
         trained_on = sup.info.get("demo_split", {}).get("train_files")
         if trained_on != split_info["train_files"]:
             raise ValueError(f"{models}: the saved models were trained on another split")
     else:
-        sup = export.train_supervised_detector(
+        sup = supervised.train_supervised_detector(
             [ds.waveforms[i] for i in tr],
             ds.labels[tr],
             ds.class_names,
@@ -243,8 +240,9 @@ def main(argv):
             jax.random.fold_in(key, 0),
             info={"demo_split": split_info},
             train_hop=_TRAIN_HOP.value,
+            settings=settings,
         )
-        acfg = anomaly.AnomalyConfig(
+        acfg = unsupervised.AnomalyConfig(
             input_repr=_INPUT_REPR.value, clip_samples=clip, train_hop=_TRAIN_HOP.value
         )
         vcfg = dataclasses.replace(acfg.vae_config, seed=seed)
@@ -252,7 +250,7 @@ def main(argv):
             vcfg = dataclasses.replace(vcfg, epochs=_VAE_EPOCHS.value)
         acfg = dataclasses.replace(acfg, vae=vcfg)
         tr_normal = tr[ds.labels[tr] != pos]
-        uns = anomaly.train_unsupervised_detector(
+        uns = unsupervised.train_unsupervised_detector(
             [ds.waveforms[i] for i in tr_normal],
             ds.sample_rate,
             acfg,
@@ -260,9 +258,10 @@ def main(argv):
             ds.class_names,
             pos,
             info={"demo_split": split_info},
+            settings=settings,
         )
         for name, det in (("supervised", sup), ("unsupervised", uns)):
-            export.save_detector(os.path.join(models, name), det)
+            detector_lib.save_detector(os.path.join(models, name), det)
     rng = np.random.default_rng(seed)
     signal, events, segments = build_recording(
         ds, te, pos, _EVENTS.value, _ANOM_RUN.value, _NORMAL_RUN.value, rng
@@ -298,7 +297,7 @@ def main(argv):
         "detectors": {},
     }
     for name, det in (("supervised", sup), ("unsupervised", uns)):
-        alarm = streaming.AlarmConfig(det.threshold, _ON.value, _OFF.value)
+        alarm = alarms.AlarmConfig(det.threshold, _ON.value, _OFF.value)
         runs = [stream_file(det, wav, hop, alarm, _CHUNK.value) for _ in range(_REPEATS.value)]
         for r in runs[1:]:  # scoring is deterministic: every run raises the same alerts
             np.testing.assert_allclose(r["scores"], runs[0]["scores"], rtol=1e-6)

@@ -21,10 +21,8 @@ import numpy as np
 from absl import app, flags
 
 from drill_jax import data, files
-
-from drill_jax.detection import export
-
-from drill_jax.detection import streaming
+from drill_jax.detection import alarms, scoring, streaming
+from drill_jax.detection import detector as detector_lib
 from experiments import common
 
 common.define_data_flags("runs/detect")  # --resample, --channel, --skip_bad, --hop_seconds, ...
@@ -48,7 +46,7 @@ _CHUNK = flags.DEFINE_float("chunk_seconds", 0.05, "Audio read per step while st
 _LAST = flags.DEFINE_enum(
     "last_window",
     "drop",
-    list(streaming.LAST_MODES),
+    list(data.LAST_MODES),
     "Trailing samples shorter than a window: drop or zero-pad.",
 )
 _ONSET = flags.DEFINE_boolean("emit_onset", False, "Also emit a JSON line when an alert starts.")
@@ -72,7 +70,7 @@ def list_inputs(path: str) -> tuple[list[str], bool]:
     return [path], False
 
 
-def score_files(detector: export.Detector, paths, skip_bad: bool, resample: bool, channel):
+def score_files(detector: detector_lib.Detector, paths, skip_bad: bool, resample: bool, channel):
     """Reads and scores files. Returns (rows, bad) with bad = [AudioError]."""
     clips, kept, lengths, bad = [], [], [], []
     rate = detector.settings.sample_rate
@@ -80,7 +78,7 @@ def score_files(detector: export.Detector, paths, skip_bad: bool, resample: bool
         try:
             x, _ = data.read_wav(path, sample_rate=rate, resample_to_rate=resample, channel=channel)
             try:
-                clip = export.fit_clip(detector, x, name=path)
+                clip = detector_lib.fit_clip(detector, x, name=path)
             except ValueError as err:
                 raise data.AudioError(path, str(err).split(": ", 1)[-1]) from None
         except data.AudioError as err:
@@ -94,7 +92,7 @@ def score_files(detector: export.Detector, paths, skip_bad: bool, resample: bool
         lengths.append(x.shape[0])
     rows = []
     if clips:
-        scores = export.score_clips(detector, np.stack(clips))
+        scores = scoring.score_clips(detector, np.stack(clips))
         for path, n, s, c in zip(kept, lengths, scores, detector.predicted_class(scores)):
             rows.append(
                 {
@@ -117,7 +115,7 @@ def write_csv(path: str, rows: list[dict], fields: list[str]) -> None:
     files.atomic_write_text(path, buf.getvalue())
 
 
-def open_source(detector: export.Detector, path: str, chunk_seconds: float):
+def open_source(detector: detector_lib.Detector, path: str, chunk_seconds: float):
     """(chunks at the detector's rate, description) for a WAV path or '-' (stdin raw PCM)."""
     want = detector.settings.sample_rate
     if path == "-":
@@ -151,7 +149,7 @@ def main(argv):
         raise app.UsageError("Too many command-line arguments.")
     if not _MODEL.value or not _INPUT.value:
         raise app.UsageError("--model and --input are required")
-    detector = export.load_detector(_MODEL.value)
+    detector = detector_lib.load_detector(_MODEL.value)
     threshold = detector.threshold if _THRESHOLD.value is None else _THRESHOLD.value
     if _THRESHOLD.value is not None:
         detector = dataclasses.replace(
@@ -161,7 +159,7 @@ def main(argv):
         "model": _MODEL.value,
         "kind": detector.kind,
         "score": detector.score_name,
-        "score_meaning": export.SCORE_MEANINGS[detector.score_name],
+        "score_meaning": detector_lib.SCORE_MEANINGS[detector.score_name],
         "threshold": threshold,
         "threshold_rule": detector.threshold_rule,
     }
@@ -194,14 +192,14 @@ def main(argv):
         files.atomic_write_json(_SUMMARY.value, summary)
 
 
-def stream(detector: export.Detector) -> dict:
+def stream(detector: detector_lib.Detector) -> dict:
     """--stream: alerts as JSON lines on stdout; returns the summary (also printed to stderr)."""
     s = detector.settings
     hop_s = FLAGS.hop_seconds if FLAGS.hop_seconds is not None else s.clip_seconds / 2
     hop = int(round(hop_s * s.sample_rate))
     if hop < 1:
         raise ValueError(f"--hop_seconds={hop_s} is less than one sample")
-    alarm = streaming.AlarmConfig(detector.threshold, _ON.value, _OFF.value, _OFF_THRESHOLD.value)
+    alarm = alarms.AlarmConfig(detector.threshold, _ON.value, _OFF.value, _OFF_THRESHOLD.value)
     chunks, source = open_source(detector, _INPUT.value, _CHUNK.value)
 
     def emit(kind):
@@ -211,10 +209,10 @@ def stream(detector: export.Detector) -> dict:
         return f
 
     per_chunk = int(np.ceil(_CHUNK.value * s.sample_rate / hop)) + 1
-    export.warm_up(detector, per_chunk)  # compile before the stream, not during it
+    scoring.warm_up(detector, per_chunk)  # compile before the stream, not during it
     result = streaming.run_stream(
         chunks,
-        lambda c: export.score_clips(detector, c),
+        lambda c: scoring.score_clips(detector, c),
         s.clip_samples,
         hop,
         s.sample_rate,

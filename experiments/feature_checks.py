@@ -7,10 +7,7 @@ import numpy as np
 import scipy.signal
 from absl import app
 
-from drill_jax import data
-
-from drill_jax import features
-
+from drill_jax import data, features
 from drill_jax.features import filters
 
 

@@ -1,7 +1,8 @@
-"""Main job for now: log-Mel arrays and images of every sound, an overview figure, a summary.
+"""Log-Mel arrays and images of every sound, an overview figure, a summary.
 
 python -m experiments.features                       # bundled Valmet data -> runs/features
 python -m experiments.features --data_dir=my_wavs --sample_rate=48000 --nofilter
+python -m experiments.features --data_dir=my_wavs --sample_rate=16000 --band_hz=100,7000
 """
 
 import dataclasses
@@ -9,25 +10,13 @@ import dataclasses
 from absl import app, flags, logging
 
 from drill_jax import files
-
 from drill_jax.features import export as feature_export
-
-from drill_jax import features
 from experiments import common
 
-_FILTER = flags.DEFINE_boolean(
-    "filter", True, "Band-pass 1-22 kHz first (MATLAB highpass then lowpass, zero phase)."
-)
-_FILTER_DESIGN = flags.DEFINE_enum(
-    "filter_design",
-    "auto",
-    ["auto", "fir", "iir"],
-    "auto = MATLAB's choice (elliptic IIR when the clip is under 2x the FIR order).",
-)
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 227, "Side of the square RGB images (pixels).")
-_TOP_DB = flags.DEFINE_float("top_db", 80.0, "Clip each log-Mel at its max minus this (dB).")
 
 common.define_data_flags("runs/features")
+common.define_feature_flags()
 FLAGS = flags.FLAGS
 
 
@@ -35,7 +24,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError("Too many command-line arguments.")
     dataset = common.load_data_from_flags()
-    config = features.MelConfig(sample_rate=dataset.sample_rate)
+    settings = common.feature_settings_from_flags(dataset.sample_rate)
     files.atomic_write_json(
         f"{FLAGS.out_dir}/config.json",
         {
@@ -47,21 +36,16 @@ def main(argv):
             "hop_seconds": FLAGS.hop_seconds,
             "classes": FLAGS.classes,
             "skip_bad": FLAGS.skip_bad,
-            "filter": _FILTER.value,
-            "filter_design": _FILTER_DESIGN.value,
+            "filter": settings.bandpass,
+            "filter_design": settings.filter_design,
             "image_size": _IMAGE_SIZE.value,
-            "top_db": _TOP_DB.value,
-            "mel": dataclasses.asdict(config),
+            "top_db": settings.top_db,
+            "mel": dataclasses.asdict(settings.mel),
+            "features": settings.to_json(),
         },
     )
     summary = feature_export.export_features(
-        dataset,
-        FLAGS.out_dir,
-        config,
-        bandpass=_FILTER.value,
-        image_size=_IMAGE_SIZE.value,
-        filter_design=_FILTER_DESIGN.value,
-        top_db=_TOP_DB.value,
+        dataset, FLAGS.out_dir, settings, image_size=_IMAGE_SIZE.value
     )
     for name, stats in summary["classes"].items():
         logging.info(

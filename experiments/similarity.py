@@ -7,7 +7,6 @@ python -m experiments.similarity --a=X.wav --b=Y.wav --out_dir=runs/similarity_p
 from absl import app, flags, logging
 
 from drill_jax import files
-
 from drill_jax.similarity import report as similarity_report
 from experiments import common
 
@@ -27,6 +26,7 @@ _PAIRS = flags.DEFINE_multi_string(
 )
 
 common.define_data_flags("runs/similarity")
+common.define_feature_flags()
 FLAGS = flags.FLAGS
 
 
@@ -87,6 +87,7 @@ def main(argv):
         train_split=_TRAIN_SPLIT.value,
         figures=_FIGURES.value,
         pairs=pairs,
+        settings=common.feature_settings_from_flags(dataset.sample_rate),
     )
     for bad in report["skipped_synth_files"]:
         logging.warning("skipped %s", bad)

@@ -18,19 +18,16 @@ import jax
 from absl import flags
 
 from drill_jax import files
-
-from drill_jax.detection import anomaly
-
 from drill_jax.classify import cnn
-
-from drill_jax.detection import export
-
+from drill_jax.detection import detector as detector_lib
+from drill_jax.detection import honest, scoring, supervised, unsupervised
 from drill_jax.vae import trainer
-from experiments import common
+from experiments import common, config_flags
 
 common.define_data_flags("runs/detector")
+common.define_feature_flags()
 FLAGS = flags.FLAGS
-_KIND = flags.DEFINE_enum("kind", "supervised", list(export.KINDS), "Detector kind.")
+_KIND = flags.DEFINE_enum("kind", "supervised", list(detector_lib.KINDS), "Detector kind.")
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Where to save it (default <out_dir>/<kind>).")
 _TRAIN = flags.DEFINE_boolean(
     "train", True, "Train and save the detector (--notrain: evaluate only)."
@@ -39,40 +36,48 @@ _EVALUATE = flags.DEFINE_boolean("evaluate", False, "Honest k-fold ROC-AUC / pAU
 _ANOMALY_CLASS = flags.DEFINE_string(
     "anomaly_class", "anomaly", "Name of the anomaly class folder."
 )
-_CLIP = flags.DEFINE_integer("clip_samples", None, "Samples per clip (default: shortest sound).")
 _THRESHOLD = flags.DEFINE_float("threshold", 0.5, "Supervised: threshold on P(anomaly).")
-_EPOCHS = flags.DEFINE_integer("epochs", None, "Supervised: classifier epochs (default 60).")
-_SCORE = flags.DEFINE_enum("score", "neg_elbo", list(anomaly.SCORES), "Unsupervised score.")
-_RULE = flags.DEFINE_enum(
-    "threshold_rule",
-    "gamma",
-    list(anomaly.THRESHOLD_RULES),
-    "Unsupervised threshold: gamma fit (DCASE) or empirical percentile.",
+_ANOMALY = config_flags.define(
+    unsupervised.AnomalyConfig,
+    (
+        "input_repr",
+        "score",
+        "threshold_rule",
+        "quantile",
+        "threshold_holdout",
+        "clip_samples",
+        "train_hop",
+    ),
+    choices={
+        "input_repr": detector_lib.INPUT_REPRS,
+        "score": scoring.SCORES,
+        "threshold_rule": unsupervised.THRESHOLD_RULES,
+    },
+    help={
+        "input_repr": "Unsupervised: VAE on log-Mel (default) or on the raw waveform "
+        "(paper's VAE).",
+        "score": "Unsupervised score.",
+        "clip_samples": "Samples per clip (default: shortest sound).",
+        "train_hop": "Train on every window of each sound at this hop (samples); default: "
+        "the first clip of each sound only.",
+    },
 )
-_QUANTILE = flags.DEFINE_float("quantile", 0.9, "Normal-score quantile used as the threshold.")
-_HOLDOUT = flags.DEFINE_float(
-    "threshold_holdout",
-    0.25,
-    "Unsupervised: fraction of normal sounds kept out of training "
-    "to choose the threshold on (0 = on the training sounds' scores, as DCASE).",
+# VAE settings; a flag left out keeps the default of --input_repr's VAE.
+_VAE = config_flags.define(
+    trainer.VAEConfig,
+    ("latent_dim", "epochs", "batch_size", "enc_features", "dec_features"),
+    rename={"epochs": "vae_epochs", "batch_size": "vae_batch_size"},
+    help={
+        "latent_dim": "VAE latent size (default 2, the paper's).",
+        "epochs": "VAE epochs (default by --input_repr: log-Mel 50, waveform 20).",
+        "batch_size": "VAE batch size (default 8).",
+        "enc_features": "VAE encoder widths (default: by --input_repr).",
+        "dec_features": "VAE decoder widths (default: by --input_repr).",
+    },
 )
-_INPUT_REPR = flags.DEFINE_enum(
-    "input_repr",
-    "logmel",
-    list(anomaly.INPUT_REPRS),
-    "Unsupervised: VAE on band-passed log-Mel (default) or on the raw waveform (paper's VAE).",
+_CLASSIFIER = config_flags.define(
+    cnn.ClassifierConfig, ("epochs",), help={"epochs": "Supervised: classifier epochs."}
 )
-_TRAIN_HOP = flags.DEFINE_integer(
-    "train_hop",
-    None,
-    "Train on every window of each sound at this hop (samples); "
-    "default: the first clip of each sound only.",
-)
-_LATENT = flags.DEFINE_integer("latent_dim", None, "VAE latent size (default 2, the paper's).")
-_VAE_EPOCHS = flags.DEFINE_integer("vae_epochs", None, "VAE epochs (log-Mel 50, waveform 20).")
-_VAE_BATCH = flags.DEFINE_integer("vae_batch_size", None, "VAE batch size (default 8).")
-_ENC = flags.DEFINE_list("enc_features", None, "VAE encoder widths (default: by input_repr).")
-_DEC = flags.DEFINE_list("dec_features", None, "VAE decoder widths (default: by input_repr).")
 _N_SPLITS = flags.DEFINE_integer("n_splits", 5, "--evaluate: folds.")
 _N_REPEATS = flags.DEFINE_integer("n_repeats", 2, "--evaluate: repeats.")
 _SEED = flags.DEFINE_integer("seed", 0, "Root seed.")
@@ -80,20 +85,9 @@ _SEED = flags.DEFINE_integer("seed", 0, "Root seed.")
 
 def vae_config() -> trainer.VAEConfig:
     """The default VAE for --input_repr with the VAE flags that were given applied."""
-    cfg = anomaly.AnomalyConfig(input_repr=_INPUT_REPR.value).vae_config
-    changes = {"seed": _SEED.value}
-    for name, flag in (
-        ("latent_dim", _LATENT),
-        ("epochs", _VAE_EPOCHS),
-        ("batch_size", _VAE_BATCH),
-    ):
-        if flag.value is not None:
-            changes[name] = flag.value
-    if _ENC.value:
-        changes["enc_features"] = tuple(int(v) for v in _ENC.value)
-    if _DEC.value:
-        changes["dec_features"] = tuple(int(v) for v in _DEC.value)
-    return dataclasses.replace(cfg, **changes)
+    input_repr = _ANOMALY.build().input_repr
+    base = unsupervised.AnomalyConfig(input_repr=input_repr).vae_config
+    return _VAE.build(base, seed=_SEED.value)
 
 
 def main(argv):
@@ -108,19 +102,9 @@ def main(argv):
         )
     # Normal-only data (no fault recordings yet): every sound counts as normal.
     pos = None if normal_only else ds.class_names.index(_ANOMALY_CLASS.value)
-    acfg = anomaly.AnomalyConfig(
-        input_repr=_INPUT_REPR.value,
-        train_hop=_TRAIN_HOP.value,
-        score=_SCORE.value,
-        threshold_rule=_RULE.value,
-        quantile=_QUANTILE.value,
-        threshold_holdout=_HOLDOUT.value,
-        clip_samples=_CLIP.value,
-        vae=vae_config(),
-    )
-    ccfg = cnn.ClassifierConfig(seed=_SEED.value)
-    if _EPOCHS.value:
-        ccfg = dataclasses.replace(ccfg, epochs=_EPOCHS.value)
+    acfg = _ANOMALY.build(vae=vae_config())
+    ccfg = _CLASSIFIER.build(seed=_SEED.value)
+    settings = common.feature_settings_from_flags(ds.sample_rate)
     out_dir = FLAGS.out_dir
     files.atomic_write_json(
         os.path.join(out_dir, "config.json"),
@@ -129,6 +113,7 @@ def main(argv):
             "anomaly": dataclasses.asdict(acfg),
             "classifier": dataclasses.asdict(ccfg),
             "threshold": _THRESHOLD.value,
+            "features": settings.to_json(),
             "data_dir": FLAGS.data_dir,
             "n_sounds": len(ds),
             "class_names": list(ds.class_names),
@@ -136,8 +121,16 @@ def main(argv):
     )
     evaluation = None
     if _EVALUATE.value:
-        evaluation = anomaly.evaluate_honest(
-            ds, acfg, _N_SPLITS.value, _N_REPEATS.value, _SEED.value, pos, ccfg, progress=print
+        evaluation = honest.evaluate_honest(
+            ds,
+            acfg,
+            _N_SPLITS.value,
+            _N_REPEATS.value,
+            _SEED.value,
+            pos,
+            ccfg,
+            progress=print,
+            settings=settings,
         )
         path = os.path.join(out_dir, "honest_eval.json")
         files.atomic_write_json(path, evaluation)
@@ -155,25 +148,26 @@ def main(argv):
     key = jax.random.key(_SEED.value)
     info = {"data_dir": FLAGS.data_dir or "bundled Valmet", "n_sounds": len(ds)}
     if _KIND.value == "supervised":
-        det = export.train_supervised_detector(
+        det = supervised.train_supervised_detector(
             ds.waveforms,
             ds.labels,
             ds.class_names,
             ds.sample_rate,
             pos,
-            _CLIP.value,
+            acfg.clip_samples,
             ccfg,
             key,
             threshold=_THRESHOLD.value,
             info=info,
-            train_hop=_TRAIN_HOP.value,
+            train_hop=acfg.train_hop,
+            settings=settings,
         )
         eval_key = "jax_cnn_supervised"
     else:
         normal = [w for w, y in zip(ds.waveforms, ds.labels) if y != pos]
         names, idx = (("anomaly", "normal"), 0) if normal_only else (ds.class_names, pos)
-        det = anomaly.train_unsupervised_detector(
-            normal, ds.sample_rate, acfg, key, names, idx, info=info
+        det = unsupervised.train_unsupervised_detector(
+            normal, ds.sample_rate, acfg, key, names, idx, info=info, settings=settings
         )
         eval_key = "vae"
     if evaluation is not None:
@@ -187,7 +181,7 @@ def main(argv):
             },
         )
     model_dir = _MODEL_DIR.value or os.path.join(out_dir, _KIND.value)
-    export.save_detector(model_dir, det)
+    detector_lib.save_detector(model_dir, det)
     print(
         f"saved {det.kind} detector ({det.model}, score {det.score_name}, threshold "
         f"{det.threshold:.6g}: {det.threshold_rule}) to {model_dir}"

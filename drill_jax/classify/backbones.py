@@ -1,8 +1,9 @@
 """Detectors behind one signature: fit on a training FeatureSet, return held-out probabilities.
 
-Backbones: 'jax_cnn' (drill_jax.classifier, trained from scratch), 'logreg' (scikit-learn on
+Backbones: 'jax_cnn' (drill_jax.classify.cnn, trained from scratch), 'logreg' (scikit-learn on
 log-Mel bands) and the torchvision CNNs of the paper's Table I plus MobileNetV2 (through
-drill_jax.torch_bridge, on Mel images rendered by drill_jax.features.render_image).
+drill_jax.classify.torch_models / torch_train, on Mel images rendered by
+drill_jax.features.images).
 """
 
 from __future__ import annotations
@@ -11,17 +12,10 @@ import dataclasses
 from typing import Optional
 
 import jax
-import numpy as np
 
-from drill_jax.classify import baselines
-
-from drill_jax.classify import cnn
-
-from drill_jax import features
-
-JAX_BACKBONES = ("jax_cnn", "logreg")
-TORCH_BACKBONES = ("alexnet", "googlenet", "vgg16", "vgg19", "efficientnet_b0", "mobilenet_v2")
-BACKBONES = JAX_BACKBONES + TORCH_BACKBONES
+from drill_jax.classify import baselines, cnn
+from drill_jax.classify.registry import BACKBONES
+from drill_jax.features import images
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,11 +48,6 @@ class DetectorConfig:
             raise ValueError(f"weights must be 'imagenet' or 'none', got {self.weights!r}")
 
 
-def render_images(log_mel: np.ndarray, size: int, db_range=None) -> np.ndarray:
-    """Mel images of a batch. [N, F, n_mels] dB -> uint8 [N, size, size, 3]."""
-    return np.stack([features.render_image(m, size=size, db_range=db_range) for m in log_mel])
-
-
 def make_fit_predict(config: DetectorConfig):
     """Returns fit_predict(train_fs, test_fs, seed) -> proba [N_test, C] for ``config``."""
     if config.backbone == "jax_cnn":
@@ -87,24 +76,26 @@ def _logreg(train_fs, test_fs, seed):
 
 
 def _torch(config, train_fs, test_fs, seed):
-    from drill_jax.classify import torch_bridge  # the one module that imports torch
+    from drill_jax.classify import torch_models, torch_train  # torch lives in torch_*.py
 
-    size = config.image_size or torch_bridge.input_size(config.backbone)
-    model = torch_bridge.build_model(
+    size = config.image_size or torch_models.input_size(config.backbone)
+    model = torch_models.build_model(
         config.backbone,
         n_classes=int(max(train_fs.labels.max(), test_fs.labels.max())) + 1,
         weights=config.weights,
         weights_path=config.weights_path,
         freeze=config.freeze,
     )
-    train_cfg = torch_bridge.TorchTrainConfig()
+    train_cfg = torch_train.TorchTrainConfig()
     if config.epochs is not None:
         train_cfg = dataclasses.replace(train_cfg, max_epochs=config.epochs)
-    torch_bridge.fit(
+    torch_train.fit(
         model,
-        render_images(train_fs.log_mel, size, config.db_range),
+        images.render_images(train_fs.log_mel, size, config.db_range),
         train_fs.labels,
         config=train_cfg,
         seed=seed,
     )
-    return torch_bridge.predict_proba(model, render_images(test_fs.log_mel, size, config.db_range))
+    return torch_train.predict_proba(
+        model, images.render_images(test_fs.log_mel, size, config.db_range)
+    )

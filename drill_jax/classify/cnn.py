@@ -2,7 +2,7 @@
 
 Input ``x`` is ``[B, F, n_mels]`` log-Mel dB with a fixed number of frames F for a whole
 run (paper settings: a 2000-sample clip has 1 frame and a 4000-sample clip 2, so F <= 2).
-Shorter clips are padded at the end by ``pad_frames`` with **their own minimum dB value**
+Shorter clips are padded at the end by ``features.extract`` with **their own minimum dB value**
 (the clip's dB floor, i.e. "silence" on that clip's scale); the padding depends on nothing
 but the clip, so it cannot carry information between training and test items.
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from typing import Optional, Sequence
 
 import flax.linen as nn
@@ -26,6 +27,8 @@ import optax
 import scipy.special
 from absl import logging
 from flax.training import train_state
+
+from drill_jax import training
 
 # Eval batches are padded to a multiple of this, so predict_proba compiles few shapes.
 _EVAL_BUCKET = 64
@@ -95,34 +98,6 @@ def make_model(config: ClassifierConfig) -> BandCNN:
 def _make_optimizer(learning_rate: float, weight_decay: float) -> optax.GradientTransformation:
     """AdamW, cached for the same reason as ``make_model`` (``tx`` is static in the state)."""
     return optax.adamw(learning_rate, weight_decay=weight_decay)
-
-
-def pad_frames(
-    feats: Sequence[np.ndarray], n_frames: int, fill_db: Optional[float] = None
-) -> np.ndarray:
-    """Stacks per-clip log-Mel [frames_i, M] into [N, n_frames, M] (float32).
-
-    Clips with fewer frames are padded at the end with ``fill_db`` or, by default, with
-    that clip's own minimum (its dB floor). A clip with more than ``n_frames`` frames is an
-    error (crop the waveforms instead, so that no information is silently dropped).
-    """
-    if n_frames < 1:
-        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
-    if len(feats) == 0:
-        raise ValueError("feats is empty")
-    out = []
-    for i, f in enumerate(feats):
-        f = np.asarray(f, dtype=np.float32)
-        if f.ndim != 2 or f.shape[0] < 1:
-            raise ValueError(f"clip {i}: features must be [frames >= 1, n_mels], got {f.shape}")
-        if f.shape[0] > n_frames:
-            raise ValueError(f"clip {i} has {f.shape[0]} frames > n_frames={n_frames}")
-        fill = np.float32(f.min() if fill_db is None else fill_db)
-        pad = np.full((n_frames - f.shape[0], f.shape[1]), fill, dtype=np.float32)
-        out.append(np.concatenate([f, pad], axis=0))
-    if len({o.shape for o in out}) != 1:
-        raise ValueError("clips have different numbers of bands")
-    return np.stack(out)
 
 
 def _standardize(state: ClassifierState, x: jax.Array) -> jax.Array:
@@ -204,16 +179,6 @@ def create_state(config: ClassifierConfig, X_train: np.ndarray, key: jax.Array) 
     return _init_state(config, key, jnp.asarray(mean), jnp.asarray(std))
 
 
-def _batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index rows [n_batches, B] and masks, padding the last batch with index 0, mask 0."""
-    n_batches = -(-order.size // batch_size)
-    padded = np.zeros(n_batches * batch_size, dtype=order.dtype)
-    padded[: order.size] = order
-    mask = np.zeros(n_batches * batch_size, dtype=np.float32)
-    mask[: order.size] = 1.0
-    return padded.reshape(n_batches, batch_size), mask.reshape(n_batches, batch_size)
-
-
 def evaluate(state: ClassifierState, X: np.ndarray, y: np.ndarray) -> dict:
     """Mean cross-entropy and accuracy on (X [N, F, M], y [N]). -> {"loss", "accuracy"}."""
     logits = _predict_logits(state, X)
@@ -236,9 +201,9 @@ def fit(
     set in a fresh random order in ``ceil(N / batch_size)`` fixed-shape batches (the last
     one padded and masked), so ``train_step`` compiles once per (B, F, M, config).
 
-    Returns (state, history) with per-epoch lists ``train_loss`` and ``train_accuracy``
-    (over the dropout-mode steps of that epoch) and, when validation data is given,
-    ``val_loss`` and ``val_accuracy``.
+    Returns (state, history): one ``training.EpochRecord`` per epoch with ``train_loss``
+    and ``train_accuracy`` (over the dropout-mode steps of that epoch) and, when validation
+    data is given, ``eval_loss`` and ``eval_accuracy``.
     """
     if config.epochs < 1 or config.batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {config}")
@@ -253,35 +218,41 @@ def fit(
     init_key, shuffle_key, dropout_key = jax.random.split(key, 3)
     del key
     state = create_state(config, X_train, init_key)
-    # One permutation seed per fit, drawn from the JAX key so one key fixes everything.
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(shuffle_key)).ravel())
-    history: dict[str, list] = {"train_loss": [], "train_accuracy": []}
-    if have_val:
-        history.update(val_loss=[], val_accuracy=[])
-    epoch_metrics = []
-    for _ in range(config.epochs):
-        idx, mask = _batches(rng.permutation(X_train.shape[0]), config.batch_size)
+    n = X_train.shape[0]
+    epoch_metrics, evals, seconds = [], [], []
+    for epoch in range(config.epochs):
+        start = time.perf_counter()
+        order = training.epoch_order(shuffle_key, epoch, n)
+        idx, mask = training.masked_batches(order, config.batch_size, fill="first")
         steps = []
         for b in range(idx.shape[0]):
             batch = {"x": X_train[idx[b]], "y": y_train[idx[b]], "mask": mask[b]}
             state, metrics = train_step(state, batch, dropout_key)
             steps.append(metrics)
-        epoch_metrics.append(steps)
-        if have_val:
-            val = evaluate(state, X_val, y_val)
-            history["val_loss"].append(val["loss"])
-            history["val_accuracy"].append(val["accuracy"])
-    for steps in jax.device_get(epoch_metrics):
+        epoch_metrics.append((state.step, steps))
+        seconds.append(time.perf_counter() - start)  # dispatch time: steps run asynchronously
+        evals.append(evaluate(state, X_val, y_val) if have_val else {})
+    history = []
+    for epoch, ((step, steps), val, secs) in enumerate(
+        zip(jax.device_get(epoch_metrics), evals, seconds)
+    ):
         count = sum(float(m["count"]) for m in steps)
-        history["train_loss"].append(sum(float(m["loss"] * m["count"]) for m in steps) / count)
-        history["train_accuracy"].append(sum(float(m["correct"]) for m in steps) / count)
-    if not np.isfinite(history["train_loss"][-1]):
-        raise FloatingPointError(f"training loss became non-finite: {history['train_loss'][-1]}")
-    logging.info(
-        "classifier fit: %d examples, final train loss %.4f",
-        X_train.shape[0],
-        history["train_loss"][-1],
-    )
+        history.append(
+            training.EpochRecord(
+                epoch=epoch + 1,
+                step=int(step),
+                train_loss=sum(float(m["loss"] * m["count"]) for m in steps) / count,
+                train_accuracy=sum(float(m["correct"]) for m in steps) / count,
+                eval_loss=val.get("loss"),
+                eval_accuracy=val.get("accuracy"),
+                train_seconds=secs,
+                train_examples_per_s=n / secs if secs > 0 else None,
+            )
+        )
+    final = history[-1].train_loss
+    if not np.isfinite(final):
+        raise FloatingPointError(f"training loss became non-finite: {final}")
+    logging.info("classifier fit: %d examples, final train loss %.4f", n, final)
     return state, history
 
 
@@ -289,16 +260,9 @@ def _predict_logits(state: ClassifierState, X) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3 or X.shape[1:] != tuple(state.x_mean.shape):
         raise ValueError(f"X must be [N, {', '.join(map(str, state.x_mean.shape))}], got {X.shape}")
-    n = X.shape[0]
-    # Powers of two up to the bucket, then multiples of it: one clip runs as 1 row (the
-    # streaming case), and at most log2(bucket) + 1 small shapes are ever compiled.
-    if n <= _EVAL_BUCKET:
-        padded_n = 1 << (n - 1).bit_length()
-    else:
-        padded_n = -(-n // _EVAL_BUCKET) * _EVAL_BUCKET
-    Xp = np.zeros((padded_n,) + X.shape[1:], np.float32)
-    Xp[:n] = X
-    return np.asarray(_eval_logits(state, jnp.asarray(Xp)))[:n]
+    # Chunks of _EVAL_BUCKET rows, a shorter one padded to a power of two: one clip runs as
+    # 1 row (the streaming case), and at most log2(bucket) + 1 shapes are ever compiled.
+    return training.apply_in_buckets(lambda rows: _eval_logits(state, rows), X, _EVAL_BUCKET)
 
 
 def predict_proba(state: ClassifierState, X) -> np.ndarray:

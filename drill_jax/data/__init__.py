@@ -2,13 +2,18 @@
 
 from drill_jax.data.audio_io import AudioError, read_wav, resample, write_wav
 from drill_jax.data.clips import (
+    LAST_MODES,
+    PAPER_CLIP_SAMPLES,
+    SHORTEST_BUNDLED_SAMPLES,
+    crop_sounds,
     crop_to_common,
     fix_length,
-    frame_recording,
-    num_frames,
+    num_windows,
     pad_to,
+    sound_windows,
     stack_fixed,
     take_first,
+    window_signal,
 )
 from drill_jax.data.dataset import (
     BUNDLED_DATA_DIR,

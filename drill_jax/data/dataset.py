@@ -141,6 +141,7 @@ def load_dataset(
     classes: Optional[Sequence[str]] = None,
     clip_seconds: Optional[float] = None,
     hop_seconds: Optional[float] = None,
+    last_clip: str = "drop",
     skip_bad: bool = False,
     verify_manifest: bool = True,
 ) -> Dataset:
@@ -155,7 +156,9 @@ def load_dataset(
       classes: class folders to load, in this label order (default: all, sorted).
       clip_seconds: if set, cut every file into clips of this duration (hop
         ``hop_seconds``, default = clip_seconds); a clip keeps its file as group.
-        Files shorter than one clip are reported as bad.
+        Files shorter than one clip are reported as bad (with ``last_clip='drop'``).
+      last_clip: the tail rule of ``clips.window_signal``: 'drop' keeps whole clips only,
+        'pad' adds a zero-padded last clip over the remaining samples.
       skip_bad: collect bad files in ``Dataset.bad`` and go on, instead of raising.
       verify_manifest: when ``manifest.csv`` exists, check every listed file's SHA-256.
 
@@ -178,7 +181,7 @@ def load_dataset(
                 rate = file_rate
             pieces, offsets = [x], [0]
             if clip_seconds is not None:
-                pieces, offsets = _cut(path, x, rate, clip_seconds, hop_seconds)
+                pieces, offsets = _cut(path, x, rate, clip_seconds, hop_seconds, last_clip)
         except AudioError as err:
             if not skip_bad:
                 raise
@@ -213,14 +216,14 @@ def _check_manifest(manifest: dict, data_dir: str, path: str) -> None:
         raise AudioError(path, "SHA-256 does not match manifest.csv (file changed or corrupt)")
 
 
-def _cut(path, x, rate, clip_seconds, hop_seconds):
+def _cut(path, x, rate, clip_seconds, hop_seconds, last_clip):
     if clip_seconds <= 0 or (hop_seconds is not None and hop_seconds <= 0):
         raise ValueError(
             f"clip_seconds/hop_seconds must be positive, got {clip_seconds}, {hop_seconds}"
         )
     clip_len = int(round(clip_seconds * rate))
     hop = clip_len if hop_seconds is None else int(round(hop_seconds * rate))
-    pieces, offsets = clips_lib.frame_recording(x, clip_len, hop)
+    pieces, offsets = clips_lib.window_signal(x, clip_len, hop, last_clip)
     if len(pieces) == 0:
         raise AudioError(path, f"{x.shape[0]} samples, shorter than one {clip_len}-sample clip")
     return list(pieces), list(offsets)

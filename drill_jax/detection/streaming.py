@@ -1,7 +1,7 @@
-"""Streaming detection pieces: windowing, chunked WAV / raw-PCM readers, and a hysteresis alarm.
+"""Streaming detection: incremental windowing, chunked WAV / raw-PCM readers, the scoring loop.
 
-Windowing convention (shared by the offline ``window_signal`` and the incremental
-``stream_windows``, which give identical windows for the same samples):
+Windowing convention (``drill_jax.data.window_signal``, the one rule, and the incremental
+``stream_windows`` here give identical windows for the same samples):
 
 * Window ``i`` covers samples ``[i * hop, i * hop + window)``; its start time is
   ``i * hop / rate`` seconds and its end time ``(i * hop + window) / rate``.
@@ -13,23 +13,11 @@ Windowing convention (shared by the offline ``window_signal`` and the incrementa
   zero-padded to ``window`` samples (a signal shorter than one window gives one padded
   window). Zero padding changes the spectrum, so its score is less reliable.
 
-Alarm logic (``alarm_step`` / ``alarm_events``), over one score per window:
-
-* The alarm switches ON at the window that completes a run of ``on_windows`` consecutive
-  scores ``>= threshold``; the event starts at the start time of the FIRST window of that run.
-* While on, it switches OFF after ``off_windows`` consecutive scores ``< off_threshold``
-  (default: ``threshold``); the event ends at the end time of the last window before that
-  run (the last window whose score was ``>= off_threshold``). ``peak`` is the largest score
-  from the first window of the on-run to that last window.
-* A single noisy window cannot raise an alarm when ``on_windows >= 2``, and a single quiet
-  window inside an anomaly does not split one alarm into two when ``off_windows >= 2``.
-* At the end of the stream an open alarm is closed (``alarm_finish``) with ``closed_by=
-  'end_of_stream'``.
+The alarm over the window scores is ``drill_jax.detection.alarms``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, Optional
@@ -38,51 +26,8 @@ import numpy as np
 import soundfile
 
 from drill_jax import data as data_lib
-
-LAST_MODES = ("drop", "pad")
-
-
-# ---------------------------------------------------------------- windowing
-
-
-def _check_window(window: int, hop: int, last: str) -> None:
-    if int(window) < 1 or int(hop) < 1:
-        raise ValueError(f"window and hop must be positive sample counts, got {window}, {hop}")
-    if last not in LAST_MODES:
-        raise ValueError(f"last must be one of {LAST_MODES}, got {last!r}")
-
-
-def window_signal(
-    x: np.ndarray, window: int, hop: int, last: str = "drop"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cuts a recording into windows. [T] -> (windows [N, window] float32, starts [N] samples).
-
-    See the module docstring for the exact boundaries and the ``last`` modes.
-    """
-    _check_window(window, hop, last)
-    window, hop = int(window), int(hop)
-    x = np.asarray(x, np.float32)
-    if x.ndim != 1:
-        raise ValueError(f"expected a 1-D recording [T], got shape {x.shape}")
-    n_whole = 0 if x.shape[0] < window else (x.shape[0] - window) // hop + 1
-    starts = np.arange(n_whole, dtype=np.int64) * hop
-    out = (
-        np.lib.stride_tricks.sliding_window_view(x, window)[::hop][:n_whole]
-        if n_whole
-        else (np.zeros((0, window), np.float32))
-    )
-    if last == "pad" and _needs_tail(n_whole, window, hop, x.shape[0]):
-        tail = data_lib.pad_to(x[n_whole * hop :], window, "zero")[None].astype(np.float32)
-        out = np.concatenate([out, tail])
-        starts = np.append(starts, n_whole * hop)
-    return np.ascontiguousarray(out, np.float32), starts
-
-
-def _needs_tail(n_whole: int, window: int, hop: int, total: int) -> bool:
-    """A padded last window is added when samples after the last whole window's end
-    remain AND the next hop position is inside the signal."""
-    covered = (n_whole - 1) * hop + window if n_whole else 0
-    return covered < total and n_whole * hop < total
+from drill_jax.data import clips as clips_lib
+from drill_jax.detection.alarms import AlarmConfig, AlarmState, alarm_finish, alarm_step
 
 
 class Window(NamedTuple):
@@ -101,11 +46,11 @@ def window_batches(
     """Per chunk read, the list of windows it completed (possibly empty), as soon as it arrives.
 
     ``chunks`` yields 1-D float arrays of any length (possibly empty). Over the whole
-    stream the windows are exactly those of ``window_signal(concatenate(chunks), window, hop,
+    stream the windows are exactly those of ``data.window_signal(concatenate(chunks), window, hop,
     last)``; a padded last window comes in a final list after the stream ends. Memory is
     bounded: at most ``window + len(chunk)`` samples are kept.
     """
-    _check_window(window, hop, last)
+    clips_lib.check_window(window, hop, last)
     window, hop = int(window), int(hop)
     buf = np.zeros(0, np.float32)
     buf_start = 0  # absolute index of buf[0]
@@ -128,7 +73,7 @@ def window_batches(
         buf = buf[keep_from:]
         buf_start += keep_from
         yield batch
-    if last == "pad" and _needs_tail(next_start // hop, window, hop, total):
+    if last == "pad" and clips_lib.needs_tail(next_start // hop, window, hop, total):
         a = next_start - buf_start
         tail = data_lib.pad_to(buf[a:], window, "zero").astype(np.float32)
         yield [Window(tail, next_start, time.perf_counter(), True)]
@@ -281,133 +226,6 @@ def resample_chunks(
     if pending.shape[0]:
         n_out = -(-pending.shape[0] * up // down)
         yield emit(pending, np.zeros(0, np.float32), n_out)
-
-
-# ---------------------------------------------------------------- hysteresis alarm
-
-
-@dataclasses.dataclass(frozen=True)
-class AlarmConfig:
-    """Alarm settings. threshold: score at or above which a window counts as anomalous;
-    on_windows: consecutive anomalous windows that raise the alarm; off_windows: consecutive
-    windows below ``off_threshold`` (default ``threshold``) that end it."""
-
-    threshold: float
-    on_windows: int = 2
-    off_windows: int = 2
-    off_threshold: Optional[float] = None
-
-    def __post_init__(self):
-        if not np.isfinite(self.threshold):
-            raise ValueError(f"threshold must be finite, got {self.threshold}")
-        if self.on_windows < 1 or self.off_windows < 1:
-            raise ValueError(
-                f"on_windows and off_windows must be >= 1, got {self.on_windows}, "
-                f"{self.off_windows}"
-            )
-        if self.off_threshold is not None and self.off_threshold > self.threshold:
-            raise ValueError(
-                f"off_threshold ({self.off_threshold}) must not exceed threshold ({self.threshold})"
-            )
-
-    @property
-    def low(self) -> float:
-        return self.threshold if self.off_threshold is None else float(self.off_threshold)
-
-
-class AlarmState(NamedTuple):
-    """State of the alarm machine between windows (all times in seconds)."""
-
-    active: bool = False
-    run: int = 0  # consecutive windows >= threshold (while off) or < off_threshold (while on)
-    run_start: float = 0.0  # start time of the first window of the current on-run
-    run_start_index: int = -1
-    run_peak: float = -np.inf
-    last_high_end: float = 0.0  # end time of the last window >= off_threshold while on
-    last_high_index: int = -1
-    peak: float = -np.inf
-    index: int = 0  # windows seen
-
-
-def alarm_step(
-    state: AlarmState, score: float, t_start: float, t_end: float, config: AlarmConfig
-) -> tuple[AlarmState, Optional[dict]]:
-    """Advances the alarm by one window. Returns (new state, a closed event dict or None).
-
-    Event: {'start': s, 'end': s, 'peak_score', 'first_window', 'last_window', 'n_windows',
-    'closed_by': 'quiet'}. Pure: the input state is not changed.
-    """
-    score = float(score)
-    if not np.isfinite(score):
-        raise ValueError(f"window {state.index}: non-finite score {score}")
-    i = state.index
-    if not state.active:
-        if score >= config.threshold:
-            if state.run == 0:
-                state = state._replace(run_start=t_start, run_start_index=i, run_peak=score)
-            state = state._replace(run=state.run + 1, run_peak=max(state.run_peak, score))
-            if state.run >= config.on_windows:
-                state = state._replace(
-                    active=True,
-                    run=0,
-                    peak=state.run_peak,
-                    last_high_end=t_end,
-                    last_high_index=i,
-                )
-        else:
-            state = state._replace(run=0, run_peak=-np.inf)
-        return state._replace(index=i + 1), None
-    if score >= config.low:
-        state = state._replace(
-            run=0, last_high_end=t_end, last_high_index=i, peak=max(state.peak, score)
-        )
-        return state._replace(index=i + 1), None
-    state = state._replace(run=state.run + 1)
-    if state.run >= config.off_windows:
-        event = _event(state, "quiet")
-        return AlarmState(index=i + 1), event
-    return state._replace(index=i + 1), None
-
-
-def alarm_finish(state: AlarmState) -> Optional[dict]:
-    """The open event at the end of a stream (closed_by='end_of_stream'), or None."""
-    return _event(state, "end_of_stream") if state.active else None
-
-
-def _event(state: AlarmState, closed_by: str) -> dict:
-    return {
-        "start": float(state.run_start),
-        "end": float(state.last_high_end),
-        "peak_score": float(state.peak),
-        "first_window": int(state.run_start_index),
-        "last_window": int(state.last_high_index),
-        "n_windows": int(state.last_high_index - state.run_start_index + 1),
-        "closed_by": closed_by,
-    }
-
-
-def alarm_events(
-    scores: np.ndarray, starts: np.ndarray, window: int, rate: int, config: AlarmConfig
-) -> list[dict]:
-    """All alarm events over a score sequence. scores [N], starts [N] samples -> list of events.
-
-    Window i spans [starts[i], starts[i] + window) samples, i.e. times in seconds / ``rate``.
-    """
-    scores = np.asarray(scores, np.float64)
-    starts = np.asarray(starts)
-    if scores.ndim != 1 or starts.shape != scores.shape:
-        raise ValueError(
-            f"scores and starts must be 1-D of equal length, got {scores.shape}, {starts.shape}"
-        )
-    state, events = AlarmState(), []
-    for s, a in zip(scores, starts):
-        state, ev = alarm_step(state, s, a / rate, (a + window) / rate, config)
-        if ev is not None:
-            events.append(ev)
-    ev = alarm_finish(state)
-    if ev is not None:
-        events.append(ev)
-    return events
 
 
 # ---------------------------------------------------------------- timing

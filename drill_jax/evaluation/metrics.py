@@ -221,3 +221,35 @@ def summarize_folds(
             raise ValueError("confusion matrices of different shapes across folds")
         summary["confusion_matrix_sum"] = np.sum(mats, axis=0).tolist()
     return summary
+
+
+PAUC_DEFINITION = (
+    "pAUC = sklearn.metrics.roc_auc_score(y, score, max_fpr=0.1): the partial AUC over "
+    "FPR <= 0.1, McClish-standardised (0.5 = chance, 1 = perfect), not the raw area"
+)
+
+
+def detection_metrics(is_anomaly: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    """ROC-AUC, pAUC (FPR <= 0.1, McClish-standardised as sklearn's roc_auc_score(max_fpr=0.1))
+    and the detection rates at ``threshold``. is_anomaly [N] bool, scores [N]."""
+    y = np.asarray(is_anomaly, bool)
+    s = np.asarray(scores, np.float64)
+    pred = s >= threshold
+    out = {
+        "n": int(y.size),
+        "n_anomaly": int(y.sum()),
+        "n_normal": int((~y).sum()),
+        "tpr": float(pred[y].mean()) if y.any() else float("nan"),
+        "fpr": float(pred[~y].mean()) if (~y).any() else float("nan"),
+        "accuracy": float(np.mean(pred == y)),
+    }
+    if y.any() and (~y).any():
+        out["roc_auc"] = float(skm.roc_auc_score(y, s))
+        out["pauc"] = pauc(y, s, max_fpr=0.1)
+    out["pauc_definition"] = PAUC_DEFINITION
+    return out
+
+
+def positive_index(class_names) -> int:
+    """The class scored as positive by ROC-AUC and detectors: 'anomaly' if present, else 0."""
+    return class_names.index("anomaly") if "anomaly" in class_names else 0

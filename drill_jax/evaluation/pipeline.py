@@ -11,15 +11,13 @@ from typing import Optional
 from absl import logging
 
 from drill_jax import data as data_lib
-from drill_jax import files
-from drill_jax.classify import backbones
-from drill_jax.evaluation import protocols
-from drill_jax.evaluation import tables
-
-
-def positive_index(class_names) -> int:
-    """The class scored as positive by ROC-AUC and detectors: 'anomaly' if present, else 0."""
-    return class_names.index("anomaly") if "anomaly" in class_names else 0
+from drill_jax import features, files
+from drill_jax.classify import backbones, registry
+from drill_jax.evaluation import metrics, protocols, tables
+from drill_jax.features import export as feature_export
+from drill_jax.similarity import report as similarity_report
+from drill_jax.vae import experiment as vae_experiment
+from drill_jax.vae import trainer
 
 
 def run_classification(
@@ -37,12 +35,12 @@ def run_classification(
     """
     t0 = time.perf_counter()
     fit_predict = backbones.make_fit_predict(detector_config)
-    positive = positive_index(ds.class_names)
+    positive = metrics.positive_index(ds.class_names)
     result = protocols.evaluate(ds, protocol_config, fit_predict, vae_config, positive)
     result["detector"] = dataclasses.asdict(detector_config)
     result["wall_seconds"] = time.perf_counter() - t0
     weights = detector_config.weights_path or (
-        detector_config.weights if detector_config.backbone in backbones.TORCH_BACKBONES else "-"
+        detector_config.weights if detector_config.backbone in registry.TORCH_BACKBONES else "-"
     )
     name = (
         name or f"{detector_config.backbone}/{protocol_config.protocol}/{protocol_config.augment}"
@@ -54,35 +52,6 @@ def run_classification(
         tables.write_table(os.path.join(out_dir, "table"), result["label"], [result["row"]])
     logging.info("%s", json.dumps(result["row"]))
     return result
-
-
-def save_supervised_detector(
-    ds: data_lib.Dataset, result: dict, path: str, crop: Optional[int] = None, seed: int = 0
-) -> str:
-    """Trains the jax_cnn on every sound of ``ds`` and saves it as a detector directory.
-
-    Each sound gives its first ``crop`` samples (default: the shortest sound's length, so
-    no padding enters the features); the evaluation's summary metrics are stored with it.
-    """
-    import jax
-
-    from drill_jax.detection import export
-
-    positive = positive_index(ds.class_names)
-    detector = export.train_supervised_detector(
-        ds.waveforms,
-        ds.labels,
-        ds.class_names,
-        ds.sample_rate,
-        positive_index=positive,
-        clip_samples=crop,
-        key=jax.random.key(seed),
-        info={"evaluation": {"label": result["label"], "row": result["row"]}},
-    )
-    metrics = {k: v["mean"] for k, v in result["summary"]["metrics"].items()}
-    detector = dataclasses.replace(detector, metrics={"evaluation_mean": metrics})
-    export.save_detector(path, detector)
-    return path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +76,7 @@ class PaperConfig:
       augment_methods: the honest-protocol augmentation comparison.
       vae_epochs: epochs of each VAE (paper: 20).
       seed: root seed.
+      features: how clips become log-Mel features (None = the paper's at the data's rate).
     """
 
     backbone: str = "jax_cnn"
@@ -123,6 +93,18 @@ class PaperConfig:
     augment_methods: tuple = ("none", "vae", "classic", "specaugment", "mixup")
     vae_epochs: int = 20
     seed: int = 0
+    features: Optional[features.FeatureSettings] = None
+
+
+# Named presets of the paper job (``python -m experiments.paper --preset=NAME``; --quick is
+# --preset=quick). Explicit flags override a preset's fields.
+PAPER_PRESETS = {
+    "default": PaperConfig(),
+    # A first look: 5 folds x 1 repeat, 2 paper splits, 5-epoch VAEs, JAX CNN only (no torch).
+    "quick": PaperConfig(
+        n_repeats=1, paper_splits=2, vae_epochs=5, table1_backbones=(), table2_backbones=()
+    ),
+}
 
 
 # Rough seconds per fit on an otherwise idle 2-core x86_64 CPU, measured here for the JAX
@@ -157,7 +139,7 @@ def estimate_seconds(p: protocols.ProtocolConfig, d: backbones.DetectorConfig) -
 
 
 def _detector(config: PaperConfig, backbone: str) -> backbones.DetectorConfig:
-    if backbone in backbones.JAX_BACKBONES:
+    if backbone in registry.JAX_BACKBONES:
         return backbones.DetectorConfig(backbone=backbone)
     weights = "imagenet" if backbone == "mobilenet_v2" else config.torch_weights
     return backbones.DetectorConfig(backbone=backbone, epochs=config.torch_epochs, weights=weights)
@@ -177,16 +159,16 @@ def paper_runs(
     torch_folds = dict(n_splits=config.torch_folds, n_repeats=1, paper_splits=1)
 
     def protocol(backbone, **kw):
-        folds = jax_folds if backbone in backbones.JAX_BACKBONES else torch_folds
-        return protocols.ProtocolConfig(seed=config.seed, **folds, **kw)
+        folds = jax_folds if backbone in registry.JAX_BACKBONES else torch_folds
+        return protocols.ProtocolConfig(seed=config.seed, features=config.features, **folds, **kw)
 
     def tag(crop, d):
-        weights = f" [{d.weights}]" if d.backbone in backbones.TORCH_BACKBONES else ""
+        weights = f" [{d.weights}]" if d.backbone in registry.TORCH_BACKBONES else ""
         return weights, "" if crop is None else f", crop {crop}"
 
     for crop in config.crops:
         for backbone in (config.backbone, *config.table2_backbones):
-            if backbone in backbones.TORCH_BACKBONES and crop not in config.torch_crops:
+            if backbone in registry.TORCH_BACKBONES and crop not in config.torch_crops:
                 continue
             d = _detector(config, backbone)
             w, c = tag(crop, d)
@@ -255,13 +237,13 @@ def run_tables(
             say(f"[{len(cache) + 1}/{len(unique)}] {name}: est. {unique[(p, d)]:.0f} s")
             try:
                 cache[(p, d)] = run_classification(ds, p, d, vae_config=vae_config, name=name)
-            except detectors_unavailable_errors() as err:
+            except registry.WeightsUnavailableError as err:
                 say(f"skipped {name}: {err}")
                 cache[(p, d)] = None
         result = cache[(p, d)]
         if result is None:
             continue
-        weights = d.weights if d.backbone in backbones.TORCH_BACKBONES else "-"
+        weights = d.weights if d.backbone in registry.TORCH_BACKBONES else "-"
         row = tables.result_row(
             name, result, d.backbone, weights, _paper_figure(table, d.backbone, p)
         )
@@ -295,16 +277,6 @@ def run_tables(
     return rows
 
 
-def detectors_unavailable_errors() -> tuple:
-    """Errors that mean 'this backbone cannot run here' (e.g. weights not obtainable offline)."""
-    try:
-        from drill_jax.classify import torch_bridge
-
-        return (torch_bridge.WeightsUnavailableError,)
-    except (ImportError, AttributeError):
-        return (ImportError,)
-
-
 def run_paper(
     ds: data_lib.Dataset,
     config: PaperConfig,
@@ -319,10 +291,6 @@ def run_paper(
     (table2, augmentation, table1 as .md/.csv/.json), results.json and results.md.
     Returns {'wall_seconds', 'stages': {stage: seconds}, 'tables': rows}.
     """
-    from drill_jax.features import export as feature_export
-    from drill_jax.similarity import report as similarity_report
-    from drill_jax.vae import trainer
-
     say = say or (lambda msg: logging.info("%s", msg))
     t_start = time.perf_counter()
     vae_config = vae_config or dataclasses.replace(
@@ -337,7 +305,7 @@ def run_paper(
 
     t = time.perf_counter()
     say("stage 1/4: one VAE per class on the paper's train list, then synthesis")
-    vae_summary = trainer.train_and_synthesize(ds, vae_config, os.path.join(out_dir, "vae"))
+    vae_summary = vae_experiment.train_and_synthesize(ds, vae_config, os.path.join(out_dir, "vae"))
     stages["vae"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -352,7 +320,8 @@ def run_paper(
 
     t = time.perf_counter()
     say("stage 3/4: band-pass + Mel features of the real sounds")
-    feature_export.export_features(ds, os.path.join(out_dir, "features"))
+    settings = config.features or features.FeatureSettings(sample_rate=ds.sample_rate)
+    feature_export.export_features(ds, os.path.join(out_dir, "features"), settings)
     stages["features"] = time.perf_counter() - t
 
     t = time.perf_counter()

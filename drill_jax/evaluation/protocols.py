@@ -3,7 +3,7 @@
 ``honest`` (default everywhere): repeated stratified k-fold over the ORIGINAL sounds. In
 each fold every augmentation (the VAEs included) is fitted on that fold's training sounds
 only, what it makes is added to the training side only, and scores come from real
-held-out sounds only. ``assert_no_leak`` checks it for every fold.
+held-out sounds only. ``examples.assert_no_leak`` checks it for every fold.
 
 ``paper``: what the paper did. Synthetic sounds are made once (VAE per class trained on the
 paper's train list, decoded from posterior samples around TEST-list sounds, as the authors'
@@ -26,22 +26,16 @@ import jax
 import numpy as np
 from absl import logging
 
-from drill_jax.evaluation import augment
-
-from drill_jax.classify import baselines
-
-from drill_jax.classify import cnn
-
-from drill_jax import features
-
-from drill_jax.evaluation import metrics
 from drill_jax import data as data_lib
+from drill_jax import features
+from drill_jax.classify import baselines
+from drill_jax.evaluation import augment, examples, metrics
+from drill_jax.vae import synthesis, trainer
 
 PROTOCOLS = ("honest", "paper")
 PAPER_LABEL = "paper protocol (synthetic sounds can appear in validation)"
 HONEST_LABEL = "honest protocol (k-fold over real sounds; augmentation fitted on training folds)"
 BASELINES = ("chance", "majority", "clip_length")
-VAE_INPUT_LEN = 1999
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +54,9 @@ class ProtocolConfig:
       n_add_per_class: examples added per class by the augmentation (paper: 48).
       crop: if set, every real clip is cut to its first ``crop`` samples first (removes
         the clip-length confound at crop=2000).
-      bandpass: apply the 1-22 kHz band-pass before the Mel features.
+      features: how clips become log-Mel features (band, Mel settings, dB clipping);
+        None = the paper's at the dataset's sample rate. ``clip_samples`` None = the
+        longest clip (at least the VAE's 1999 samples, the synthesized sounds' length).
       synth_mode: VAE sampling, 'posterior' (around training sounds) or 'prior'.
       seed: root seed for splits, augmentation, VAEs and classifiers.
     """
@@ -74,7 +70,7 @@ class ProtocolConfig:
     augment: str = "none"
     n_add_per_class: int = 48
     crop: Optional[int] = None
-    bandpass: bool = True
+    features: Optional[features.FeatureSettings] = None
     synth_mode: str = "posterior"
     seed: int = 0
 
@@ -96,103 +92,6 @@ class ProtocolConfig:
             )
         if self.crop is not None and self.crop <= 0:
             raise ValueError(f"crop must be positive, got {self.crop}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Examples:
-    """Sounds with provenance. waveforms: N arrays [T_i]; labels, origin [N]; synthetic [N] bool."""
-
-    waveforms: tuple
-    labels: np.ndarray
-    origin: np.ndarray
-    synthetic: np.ndarray
-
-    @staticmethod
-    def real(ds: data_lib.Dataset) -> "Examples":
-        return Examples(tuple(ds.waveforms), ds.labels, ds.groups, np.zeros(len(ds), bool))
-
-    def __len__(self) -> int:
-        return len(self.waveforms)
-
-    def take(self, idx) -> "Examples":
-        idx = np.asarray(idx, np.int64)
-        return Examples(
-            tuple(self.waveforms[i] for i in idx),
-            self.labels[idx],
-            self.origin[idx],
-            self.synthetic[idx],
-        )
-
-    def concat(self, other: "Examples") -> "Examples":
-        return Examples(
-            self.waveforms + other.waveforms,
-            np.concatenate([self.labels, other.labels]),
-            np.concatenate([self.origin, other.origin]),
-            np.concatenate([self.synthetic, other.synthetic]),
-        )
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.array([w.shape[0] for w in self.waveforms], np.int64)
-
-
-@dataclasses.dataclass(frozen=True)
-class FeatureSet:
-    """Classifier inputs. log_mel [N, F, n_mels] dB (a clip with fewer frames is padded
-    with its own dB floor, ``cnn.pad_frames``), frames [N] real frames per clip,
-    labels [N], lengths [N] samples, origin [N], synthetic [N]."""
-
-    log_mel: np.ndarray
-    frames: np.ndarray
-    labels: np.ndarray
-    lengths: np.ndarray
-    origin: np.ndarray
-    synthetic: np.ndarray
-
-    def unpadded(self) -> list:
-        """Per-clip log-Mel without padding: N arrays [frames_i, n_mels]."""
-        return [m[:f] for m, f in zip(self.log_mel, self.frames)]
-
-
-class LeakError(AssertionError):
-    """A held-out sound, or something made from it, reached training."""
-
-
-def assert_no_leak(train_origin, test_origin, fitted_on_origin=()) -> None:
-    """Raises LeakError unless no held-out sound (by origin id), and nothing made from one,
-    is on the training side, and no augmentation model was fitted on a held-out sound.
-
-    train_origin: [N_train] origins of every training example (real and synthetic).
-    test_origin: [N_test] origins of the scored (real) sounds.
-    fitted_on_origin: origins of the sounds every augmentation model was fitted on.
-    """
-    test = set(np.asarray(test_origin).tolist())
-    leaked = test & set(np.asarray(train_origin).tolist())
-    if leaked:
-        raise LeakError(f"{len(leaked)} held-out sound(s) reach training: {sorted(leaked)[:5]}")
-    fitted = test & set(np.asarray(fitted_on_origin).tolist())
-    if fitted:
-        raise LeakError(
-            f"augmentation fitted on {len(fitted)} held-out sound(s): {sorted(fitted)[:5]}"
-        )
-
-
-def crop_examples(ex: Examples, n: Optional[int]) -> Examples:
-    """Every clip cut to its first ``n`` samples (clips shorter than n are kept as they are)."""
-    if n is None:
-        return ex
-    return dataclasses.replace(ex, waveforms=tuple(w[:n] for w in ex.waveforms))
-
-
-def make_features(
-    ex: Examples, sample_rate: int, n_frames: int, bandpass: bool = True, mel=None
-) -> FeatureSet:
-    """Band-pass + log-Mel of every example, padded to ``n_frames`` frames (own dB floor)."""
-    mel = mel or features.MelConfig(sample_rate=sample_rate)
-    feats = features.clip_features(list(ex.waveforms), sample_rate, mel, bandpass=bandpass)
-    frames = np.array([f.shape[0] for f in feats], np.int64)
-    padded = cnn.pad_frames(feats, n_frames)
-    return FeatureSet(padded, frames, ex.labels, ex.lengths, ex.origin, ex.synthetic)
 
 
 # ---------------------------------------------------------------- augmentation per fold
@@ -217,13 +116,13 @@ def _synth_cache_key(train, n_per_class, key, vae_config, mode, sources):
 
 
 def vae_synthesize(
-    train: Examples,
+    train: examples.Examples,
     n_per_class: int,
     key: jax.Array,
     vae_config=None,
     mode: str = "posterior",
-    sources: Optional[Examples] = None,
-) -> tuple[Examples, np.ndarray]:
+    sources: Optional[examples.Examples] = None,
+) -> tuple[examples.Examples, np.ndarray]:
     """Trains one VAE per class on ``train`` and decodes ``n_per_class`` sounds per class.
 
     Posterior sampling draws around ``sources`` (default: the training sounds themselves;
@@ -231,8 +130,6 @@ def vae_synthesize(
     which it refuses unless ``vae_config.synth_from_test``).
     Returns (synthetic examples, origins of every sound a VAE was fitted on).
     """
-    from drill_jax.vae import trainer  # local: only the VAE-augmented runs need it
-
     config = vae_config or trainer.VAEConfig()
     # Evaluations of several detectors on the same folds share one synthesis per fold.
     cache_key = _synth_cache_key(train, n_per_class, key, config, mode, sources)
@@ -244,11 +141,11 @@ def vae_synthesize(
     for c in np.unique(train.labels):
         key, k_train, k_synth = jax.random.split(key, 3)
         in_class = np.flatnonzero(train.labels == c)
-        x = data_lib.stack_fixed([train.waveforms[i] for i in in_class], VAE_INPUT_LEN)
+        x = data_lib.stack_fixed([train.waveforms[i] for i in in_class], config.input_length)
         state, _ = trainer.train_class_vae(x, None, config, k_train)
         src_idx = np.flatnonzero(sources.labels == c)
-        src = data_lib.stack_fixed([sources.waveforms[i] for i in src_idx], VAE_INPUT_LEN)
-        sounds, info = trainer.synthesize(
+        src = data_lib.stack_fixed([sources.waveforms[i] for i in src_idx], config.input_length)
+        sounds, info = synthesis.synthesize(
             state,
             config,
             k_synth,
@@ -260,7 +157,7 @@ def vae_synthesize(
         s_idx = np.asarray(info["source_index"])
         origin = np.where(s_idx >= 0, sources.origin[src_idx][np.maximum(s_idx, 0)], -1)
         made.append(
-            Examples(
+            examples.Examples(
                 tuple(np.asarray(s, np.float32) for s in sounds),
                 np.full(n_per_class, c, np.int64),
                 origin.astype(np.int64),
@@ -277,14 +174,18 @@ def vae_synthesize(
 
 
 def augment_waveform_side(
-    method: str, train: Examples, n_per_class: int, rng: np.random.Generator, sample_rate: int
-) -> Examples:
+    method: str,
+    train: examples.Examples,
+    n_per_class: int,
+    rng: np.random.Generator,
+    sample_rate: int,
+) -> examples.Examples:
     """'classic' or 'mixup' examples made from ``train`` (n_per_class per class)."""
     n_classes = len(np.unique(train.labels))
     waves, labels, src = augment.augment_waveforms(
         method, list(train.waveforms), train.labels, n_per_class * n_classes, rng, sample_rate
     )
-    return Examples(
+    return examples.Examples(
         tuple(np.asarray(w, np.float32) for w in waves),
         np.asarray(labels, np.int64),
         train.origin[np.asarray(src)],
@@ -293,15 +194,15 @@ def augment_waveform_side(
 
 
 def augment_feature_side(
-    method: str, fs: FeatureSet, n_per_class: int, rng: np.random.Generator
-) -> FeatureSet:
+    method: str, fs: examples.FeatureSet, n_per_class: int, rng: np.random.Generator
+) -> examples.FeatureSet:
     """``fs`` plus 'specaugment' examples made from it (n_per_class per class)."""
     n_classes = len(np.unique(fs.labels))
     x_new, y_new, src = augment.augment_features(
         method, fs.log_mel, fs.labels, n_per_class * n_classes, rng, n_frames=fs.frames
     )
     src = np.asarray(src)
-    return FeatureSet(
+    return examples.FeatureSet(
         np.concatenate([fs.log_mel, np.asarray(x_new, np.float32)]),
         np.concatenate([fs.frames, fs.frames[src]]),
         np.concatenate([fs.labels, np.asarray(y_new, np.int64)]),
@@ -314,13 +215,13 @@ def augment_feature_side(
 # ---------------------------------------------------------------- one evaluation
 
 
-FitPredict = Callable[[FeatureSet, FeatureSet, int], np.ndarray]
+FitPredict = Callable[[examples.FeatureSet, examples.FeatureSet, int], np.ndarray]
 
 
 def score_fold(
     fit_predict: FitPredict,
-    train_fs: FeatureSet,
-    test_fs: FeatureSet,
+    train_fs: examples.FeatureSet,
+    test_fs: examples.FeatureSet,
     seed: int,
     class_names,
     positive_index: int = 0,
@@ -357,9 +258,8 @@ def evaluate(
 ) -> dict:
     """Runs one protocol and returns {'label', 'config', 'folds': [...], 'summary', 'baselines'}."""
     say = progress or (lambda msg: logging.info("%s", msg))
-    real = crop_examples(Examples.real(ds), config.crop)
-    mel = features.MelConfig(sample_rate=ds.sample_rate)
-    n_frames = mel.n_frames(int(max(real.lengths.max(), VAE_INPUT_LEN)))
+    real = examples.crop_examples(examples.Examples.real(ds), config.crop)
+    settings = examples.fold_feature_settings(config.features, ds.sample_rate, real.lengths)
     root = jax.random.key(config.seed)
     folds = []
     if config.protocol == "honest":
@@ -374,14 +274,14 @@ def evaluate(
                 train, config, fold_key, rng, ds.sample_rate, vae_config
             )
             train_all = train if added is None else train.concat(added)
-            train_fs = make_features(train_all, ds.sample_rate, n_frames, config.bandpass, mel)
+            train_fs = examples.make_features(train_all, settings)
             if config.augment == "specaugment":
                 train_fs = augment_feature_side(
                     "specaugment", train_fs, config.n_add_per_class, rng
                 )
                 fitted_on = np.unique(train.origin)
-            test_fs = make_features(test, ds.sample_rate, n_frames, config.bandpass, mel)
-            assert_no_leak(train_fs.origin, test_fs.origin, fitted_on)
+            test_fs = examples.make_features(test, settings)
+            examples.assert_no_leak(train_fs.origin, test_fs.origin, fitted_on)
             rep = score_fold(
                 fit_predict,
                 train_fs,
@@ -398,10 +298,13 @@ def evaluate(
         pool = real
         if config.dataset == "augmented":
             pool = real.concat(_paper_synthetic(real, config, root, ds.sample_rate, vae_config))
-        pool_fs = make_features(pool, ds.sample_rate, n_frames, config.bandpass, mel)
+        pool_fs = examples.make_features(pool, settings)
         for k in range(config.paper_splits):
             tr, te = data_lib.stratified_holdout(pool.labels, config.test_fraction, config.seed + k)
-            train_fs, test_fs = _take_fs(pool_fs, tr), _take_fs(pool_fs, te)
+            train_fs, test_fs = (
+                examples.take_features(pool_fs, tr),
+                examples.take_features(pool_fs, te),
+            )
             rep = score_fold(
                 fit_predict,
                 train_fs,
@@ -421,19 +324,16 @@ def evaluate(
     }
     return {
         "label": label,
-        "config": dataclasses.asdict(config),
+        "config": dict(dataclasses.asdict(config), bandpass=settings.bandpass),
+        "features": settings.to_json(),
         "folds": folds,
         "summary": summary,
         "baselines": base,
     }
 
 
-def _take_fs(fs: FeatureSet, idx) -> FeatureSet:
-    return FeatureSet(*(getattr(fs, f.name)[idx] for f in dataclasses.fields(FeatureSet)))
-
-
 def _augment_train(train, config, key, rng, sample_rate, vae_config):
-    """Examples added to a training side, and the origins the augmentation was fitted on."""
+    """examples.Examples added to a training side, and the origins the augmentation was fitted on."""
     if config.augment in ("none", "specaugment"):
         return None, np.unique(train.origin)
     if config.augment == "vae":
@@ -449,8 +349,6 @@ def _paper_synthetic(real, config, key, sample_rate, vae_config):
     if config.augment != "vae":
         rng = np.random.default_rng(config.seed)
         return augment_waveform_side(config.augment, real, config.n_add_per_class, rng, sample_rate)
-    from drill_jax.vae import trainer
-
     tr, te = data_lib.paper_vae_split(real.labels)
     vae_config = dataclasses.replace(vae_config or trainer.VAEConfig(), synth_from_test=True)
     synth, _ = vae_synthesize(

@@ -6,7 +6,6 @@ import collections
 import dataclasses
 import io
 import os
-from typing import Optional
 
 import matplotlib
 import numpy as np
@@ -15,11 +14,10 @@ from absl import logging
 
 matplotlib.use("Agg")
 from matplotlib import figure as mpl_figure  # noqa: E402  (after choosing the backend)
-from PIL import Image  # noqa: E402
 
 from drill_jax import data, files  # noqa: E402
-
-from drill_jax import features
+from drill_jax.features import images as images_lib  # noqa: E402
+from drill_jax.features import settings as settings_lib  # noqa: E402
 
 
 def item_names(dataset: data.Dataset) -> list:
@@ -33,29 +31,20 @@ def item_names(dataset: data.Dataset) -> list:
     return names
 
 
-def write_png(path: str, image: np.ndarray) -> None:
-    """Writes a uint8 [H, W, 3] image as PNG, atomically."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG")
-    files.atomic_write_bytes(path, buffer.getvalue())
-
-
 def export_features(
     dataset: data.Dataset,
     out_dir: str,
-    config: Optional[features.MelConfig] = None,
-    bandpass: bool = True,
+    settings: settings_lib.FeatureSettings,
     image_size: int = 227,
     *,
-    filter_design: str = "auto",
-    top_db: Optional[float] = 80.0,
     overview_per_class: int = 4,
     progress: bool = True,
 ) -> dict:
     """Computes and writes the features of every sound in ``dataset`` under ``out_dir``.
 
-    Writes ``<class>/<name>.npy`` (log-Mel dB, float32 [frames, n_mels]),
-    ``<class>/<name>.png`` (``features.render_image``, uint8 [image_size, image_size, 3],
+    Features are ``features.extract(settings, sound)``, each sound with its own frames
+    (no padding). Writes ``<class>/<name>.npy`` (log-Mel dB, float32 [frames, n_mels]),
+    ``<class>/<name>.png`` (``images.render_image``, uint8 [image_size, image_size, 3],
     per-image colour range), ``overview.png`` (per class, the first
     ``overview_per_class`` waveforms above their Mel images) and ``summary.json``
     (counts per class, clip-length and frames-per-clip histograms, dB range, settings).
@@ -65,36 +54,38 @@ def export_features(
         raise ValueError("dataset is empty: nothing to export")
     if image_size < 1:
         raise ValueError(f"image_size must be >= 1, got {image_size}")
-    config = features.MelConfig(sample_rate=dataset.sample_rate) if config is None else config
-    logging.info("computing log-Mel features of %d sounds (bandpass=%s)", len(dataset), bandpass)
-    log_mels = features.clip_features(
-        dataset.waveforms,
-        dataset.sample_rate,
-        config,
-        bandpass,
-        top_db=top_db,
-        filter_design=filter_design,
+    if settings.sample_rate != dataset.sample_rate:
+        raise ValueError(
+            f"feature settings are for {settings.sample_rate} Hz, the sounds are "
+            f"{dataset.sample_rate} Hz"
+        )
+    logging.info(
+        "computing log-Mel features of %d sounds (band %s)", len(dataset), settings.band_hz
     )
+    padded = settings_lib.extract(settings, dataset.waveforms)
+    frames = settings_lib.frames_per_clip(settings, dataset.waveforms)
+    log_mels = [m[:f] for m, f in zip(padded, frames)]
     names = item_names(dataset)
     images = []
     for name, feats in tqdm.tqdm(
         list(zip(names, log_mels)), desc="writing features", disable=not progress
     ):
-        image = features.render_image(feats, size=image_size)
+        image = images_lib.render_image(feats, size=image_size)
         files.atomic_save_npy(os.path.join(out_dir, f"{name}.npy"), feats)
-        write_png(os.path.join(out_dir, f"{name}.png"), image)
+        images_lib.write_png(os.path.join(out_dir, f"{name}.png"), image)
         images.append(image)
     write_overview(
         os.path.join(out_dir, "overview.png"), dataset, images, names, overview_per_class
     )
     summary = summarize(dataset, log_mels, names)
     summary["settings"] = {
-        "mel": dataclasses.asdict(config),
-        "hop": config.hop,
-        "bandpass": bandpass,
-        "band_hz": [1000.0, 22000.0] if bandpass else None,
-        "filter_design": filter_design if bandpass else None,
-        "top_db": top_db,
+        "mel": dataclasses.asdict(settings.mel),
+        "hop": settings.mel.hop,
+        "bandpass": settings.bandpass,
+        "band_hz": None if settings.band_hz is None else list(settings.band_hz),
+        "filter_design": settings.filter_design if settings.bandpass else None,
+        "top_db": settings.top_db,
+        "features": settings.to_json(),
         "image_size": image_size,
         "colormap": "viridis, per-image min..max",
     }

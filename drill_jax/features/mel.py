@@ -1,18 +1,14 @@
-"""Mel spectrograms with MATLAB ``melSpectrogram`` semantics, log-Mel dB and RGB images."""
+"""Mel spectrograms with MATLAB ``melSpectrogram`` semantics and log-Mel dB (pure NumPy)."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
 from typing import Optional
 
-import matplotlib
 import numpy as np
 import scipy.fft
 import scipy.signal
-
-from drill_jax.features import filters
 
 AMIN = 1e-20  # power floor before log10: -200 dB
 
@@ -196,84 +192,6 @@ def log_mel(
     clip clipped at its own maximum minus ``top_db`` (80 dB by default).
     """
     return power_to_db(mel_spectrogram(x, config), top_db)
-
-
-def render_image(
-    log_mel_db: np.ndarray,
-    size: int = 227,
-    db_range: Optional[tuple[float, float]] = None,
-    cmap: str = "viridis",
-) -> np.ndarray:
-    """Draws one log-Mel spectrogram as an RGB image. [frames, n_mels] -> uint8 [size, size, 3].
-
-    Time runs left to right, low frequencies at the bottom. Values map linearly to the
-    colormap (matplotlib 'viridis' by default) over this image's own min..max, or over
-    ``db_range=(lo, hi)`` dB when given (values outside are clipped; use a fixed range to
-    compare loudness across images). A constant image maps to the colormap's low end.
-    Upscaling is nearest-neighbour, so a 1-frame clip becomes horizontal stripes (one
-    per band) and a 2-frame clip two blocks of stripes, as in the paper's figures.
-    """
-    values = np.asarray(log_mel_db, np.float64)
-    if values.ndim != 2 or min(values.shape) < 1:
-        raise ValueError(f"expected a [frames, n_mels] array, got shape {values.shape}")
-    if not np.all(np.isfinite(values)):
-        raise ValueError("log-Mel values must be finite")
-    if size < 1:
-        raise ValueError(f"size must be >= 1, got {size}")
-    lo, hi = (values.min(), values.max()) if db_range is None else map(float, db_range)
-    if not hi >= lo:
-        raise ValueError(f"db_range must be (lo, hi) with hi >= lo, got {(lo, hi)}")
-    scaled = np.clip((values - lo) / (hi - lo), 0.0, 1.0) if hi > lo else np.zeros_like(values)
-    picture = scaled.T[::-1]  # [n_mels, frames], row 0 = highest band
-    rows = np.arange(size) * picture.shape[0] // size
-    cols = np.arange(size) * picture.shape[1] // size
-    picture = picture[rows[:, None], cols[None, :]]
-    rgba = matplotlib.colormaps[cmap](picture)
-    return np.round(rgba[..., :3] * 255.0).astype(np.uint8)
-
-
-def clip_features(
-    waveforms: Sequence[np.ndarray],
-    sample_rate: int,
-    config: Optional[MelConfig] = None,
-    bandpass: bool = True,
-    *,
-    top_db: Optional[float] = 80.0,
-    band_hz: tuple[float, float] = (1000.0, 22000.0),
-    filter_design: str = "auto",
-) -> list:
-    """Log-Mel dB features of clips of any lengths: list of [T_i] -> list of [frames_i, n_mels].
-
-    Clips of equal length are stacked and processed as one batch (filter, then
-    ``log_mel``). ``bandpass`` applies the paper's pre-processing first
-    (``filters.make_bandpass(*band_hz, sample_rate, design=filter_design)``). ``config``
-    defaults to ``MelConfig(sample_rate=sample_rate)`` and must match ``sample_rate``.
-    """
-    config = MelConfig(sample_rate=int(sample_rate)) if config is None else config
-    if config.sample_rate != sample_rate:
-        raise ValueError(
-            f"config.sample_rate {config.sample_rate} Hz does not match the clips' {sample_rate} Hz"
-        )
-    clips = [np.asarray(w) for w in waveforms]
-    for i, clip in enumerate(clips):
-        if clip.ndim != 1:
-            raise ValueError(f"clip {i} must be 1-D [T], got shape {clip.shape}")
-        config.n_frames(clip.shape[0])  # raises on clips shorter than the window
-    if bandpass and not 0 < band_hz[0] < band_hz[1] < sample_rate / 2:
-        raise ValueError(
-            f"band-pass edges {band_hz} Hz must lie inside (0, {sample_rate / 2}) Hz at "
-            f"{sample_rate} Hz: filter another band or not at all"
-        )
-    band = filters.make_bandpass(*band_hz, sample_rate, design=filter_design) if bandpass else None
-    out = [None] * len(clips)
-    for length in sorted({c.shape[0] for c in clips}):
-        idx = [i for i, c in enumerate(clips) if c.shape[0] == length]
-        batch = np.stack([clips[i] for i in idx]).astype(np.float32)
-        if band is not None:
-            batch = band(batch)
-        for i, feats in zip(idx, log_mel(batch, config, top_db)):
-            out[i] = feats
-    return out
 
 
 def _check_batch(x) -> np.ndarray:

@@ -8,7 +8,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from drill_jax import files
-
 from drill_jax.similarity import pairwise
 
 

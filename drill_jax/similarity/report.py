@@ -9,13 +9,9 @@ from typing import Optional, Sequence
 import numpy as np
 from absl import logging
 
-from drill_jax import data, files
-
-from drill_jax.similarity import setwise
-
-from drill_jax.similarity import pairwise
-
+from drill_jax import data, features, files
 from drill_jax.similarity import figures as similarity_figures
+from drill_jax.similarity import pairwise, setwise
 
 SYNTH_MANIFEST = "manifest.csv"
 _PATH_COLUMNS = ("path", "file", "filename", "wav", "synth_path")
@@ -171,10 +167,12 @@ def build_report(
     cv_repeats: int = 4,
     fd_repeats: int = 20,
     null_pairs: int = 200,
+    settings: Optional[features.FeatureSettings] = None,
 ) -> dict:
     """Compares ``<synth_dir>/<class>/*.wav`` with the real sounds of the same class.
 
     Args:
+      settings: log-Mel feature settings (default: the paper's at the dataset's rate).
       synth_dir: folder of synthesized sounds, one sub-folder per class, optional manifest.csv
         (a 'mode' column splits each class into groups; a 'source_file' column, or else the
         first column naming a source, gives the real sound a synthesized one was decoded
@@ -211,7 +209,9 @@ def build_report(
     real_idx = {c: np.flatnonzero(dataset.labels == k) for k, c in enumerate(dataset.class_names)}
     length = min(int(synth.lengths.min()), int(dataset.lengths.min()))
     mel = {
-        c: setwise.log_mel_vectors([dataset.waveforms[i] for i in real_idx[c]], sr, length)
+        c: setwise.log_mel_vectors(
+            [dataset.waveforms[i] for i in real_idx[c]], sr, length, settings
+        )
         for c in dataset.class_names
     }
     groups, csv_rows, figure_paths = {}, [], []
@@ -234,16 +234,15 @@ def build_report(
                 train_mask=train[r_idx],
                 rng=rng,
                 seed=seed,
+                settings=settings,
                 length=length,
                 cv_repeats=cv_repeats,
                 fd_repeats=fd_repeats,
             )
             others = [o for o in dataset.class_names if o != c]
             if others:
-                rep["frechet_log_mel"]["real_vs_other_class_real"] = (
-                    setwise.frechet_distance(
-                        mel[c], np.concatenate([mel[o] for o in others])
-                    )
+                rep["frechet_log_mel"]["real_vs_other_class_real"] = setwise.frechet_distance(
+                    mel[c], np.concatenate([mel[o] for o in others])
                 )
             best = np.asarray(rep.pop("best_index"))
             peaks = np.asarray(rep.pop("best_peak"))

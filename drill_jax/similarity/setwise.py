@@ -44,11 +44,10 @@ import sklearn.model_selection
 import sklearn.pipeline
 import sklearn.preprocessing
 
-from drill_jax import features
-
+from drill_jax import data, features
 from drill_jax.similarity import pairwise
 
-VAE_LENGTH = 1999
+VAE_LENGTH = data.PAPER_CLIP_SAMPLES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,12 +320,16 @@ def log_mel_vectors(
     waveforms: Sequence[np.ndarray],
     sample_rate: int,
     length: int = VAE_LENGTH,
-    config: Optional[features.MelConfig] = None,
+    settings: Optional[features.FeatureSettings] = None,
 ) -> np.ndarray:
-    """One log-Mel frame (dB) of the first ``length`` samples of each sound: [N, n_mels]."""
+    """One log-Mel frame (dB) of the first ``length`` samples of each sound: [N, n_mels].
+
+    ``features.extract`` with ``settings`` (default: the paper's at ``sample_rate``).
+    """
     clips = crop_set(waveforms, length).astype(np.float32)
-    feats = features.clip_features(list(clips), sample_rate, config=config, bandpass=True)
-    return np.stack([np.asarray(f, np.float64)[0] for f in feats])
+    settings = settings or features.FeatureSettings(sample_rate=int(sample_rate))
+    settings = dataclasses.replace(settings, clip_samples=clips.shape[1])
+    return np.asarray(features.extract(settings, clips)[:, 0], np.float64)
 
 
 def spectral_shape(log_mel: np.ndarray) -> np.ndarray:
@@ -348,6 +351,7 @@ def class_similarity(
     length: Optional[int] = None,
     cv_repeats: int = 4,
     fd_repeats: int = 20,
+    settings: Optional[features.FeatureSettings] = None,
 ) -> dict:
     """All set-level measures for one class: synthesized sounds vs the real sounds of the class.
 
@@ -381,8 +385,8 @@ def class_similarity(
 
     d_x = 1.0 - np.abs(peaks)
     d_x_rr = 1.0 - np.abs(pairwise.peak_xcorr_matrix(r_wave, r_wave)[0])
-    s_mel = log_mel_vectors(synth, sample_rate, length)
-    r_mel = log_mel_vectors(real, sample_rate, length)
+    s_mel = log_mel_vectors(synth, sample_rate, length, settings)
+    r_mel = log_mel_vectors(real, sample_rate, length, settings)
     d_m = euclidean_distances(s_mel, r_mel)
     d_m_rr = euclidean_distances(r_mel, r_mel)
     memo = {"train": {}, "all_real": {}}

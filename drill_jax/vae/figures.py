@@ -14,9 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
-from drill_jax import files
-
-from drill_jax import features
+from drill_jax import features, files
+from drill_jax.features import images
 
 _COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
 
@@ -95,7 +94,7 @@ def _save(fig: Figure, path: str) -> None:
 def plot_loss_curves(histories: dict, path: str) -> None:
     """Per-epoch train loss and test -ELBO, reconstruction and KL, one colour per class.
 
-    histories: {class name: list of per-epoch dicts from ``train_vae.train_class_vae``}.
+    histories: {class name: list of ``training.EpochRecord`` from ``trainer.train_class_vae``}.
     """
     fig = Figure(figsize=(13, 3.8), layout="constrained")
     axes = fig.subplots(1, 3)
@@ -106,20 +105,20 @@ def plot_loss_curves(histories: dict, path: str) -> None:
     )
     for (train_key, eval_key, title), ax in zip(panels, axes):
         for color, (name, history) in zip(_COLORS, histories.items()):
-            epochs = [r["epoch"] for r in history]
+            epochs = [r.epoch for r in history]
             ax.plot(
                 epochs,
-                [r[f"train_{train_key}"] for r in history],
+                [getattr(r, f"train_{train_key}") for r in history],
                 "-o",
                 ms=3,
                 color=color,
                 label=f"{name} train",
             )
-            if history and "eval_elbo" in history[0]:
+            if history and history[0].eval_elbo is not None:
                 if eval_key == "-elbo":
-                    values = [-r["eval_elbo"] for r in history]
+                    values = [-r.eval_elbo for r in history]
                 else:
-                    values = [r[f"eval_{eval_key}"] for r in history]
+                    values = [getattr(r, f"eval_{eval_key}") for r in history]
                 ax.plot(epochs, values, "--s", ms=3, color=color, label=f"{name} test")
         ax.set_title(title)
         ax.set_xlabel("epoch")
@@ -210,7 +209,7 @@ def plot_overlays(figure_data: dict, sample_rate: int, path: str, mode: str = "p
     rows = [(name, o, s) for name, d in figure_data.items() for o, s in d["examples"]]
     if not rows:
         raise ValueError("no examples to plot")
-    mel = features.MelConfig(sample_rate=sample_rate)
+    settings = features.FeatureSettings(sample_rate=int(sample_rate), band_hz=None)
     fig = Figure(figsize=(12, 2.3 * len(rows)), layout="constrained")
     axes = fig.subplots(len(rows), 3, squeeze=False, width_ratios=(3, 1, 1))
     for r, (name, original, synth) in enumerate(rows):
@@ -228,10 +227,10 @@ def plot_overlays(figure_data: dict, sample_rate: int, path: str, mode: str = "p
         ax.legend(fontsize=7, loc="upper right")
         if r == len(rows) - 1:
             ax.set_xlabel("time (ms)")
-        db = features.log_mel(np.stack([original, synth]).astype(np.float32), mel)
+        db = features.extract(settings, np.stack([original, synth]).astype(np.float32))
         lo, hi = float(db.min()), float(db.max())
         for c, (image_db, title) in enumerate(((db[0], "original"), (db[1], "synthesized"))):
-            axes[r, c + 1].imshow(features.render_image(image_db, db_range=(lo, hi)))
+            axes[r, c + 1].imshow(images.render_image(image_db, db_range=(lo, hi)))
             axes[r, c + 1].set_title(f"{title} log-Mel", fontsize=8)
             axes[r, c + 1].axis("off")
     _save(fig, path)

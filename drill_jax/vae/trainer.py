@@ -1,4 +1,4 @@
-"""Per-class VAE training (jitted steps, checkpoints, resume) and sound synthesis.
+"""Per-class VAE training: config, state, the jitted steps, checkpoints and resume.
 
 Randomness: a class VAE gets one key and splits it once into init / loop / shuffle /
 eval keys. Step s uses ``fold_in(loop_key, s)``, epoch e shuffles with
@@ -14,12 +14,9 @@ decoder's batch-norm statistics (the weights are the batch-norm mask).
 from __future__ import annotations
 
 import collections
-import csv
 import dataclasses
 import functools
-import io
 import json
-import math
 import os
 import time
 from typing import Any, Callable, NamedTuple, Optional
@@ -33,22 +30,13 @@ from absl import logging
 from flax import serialization
 from flax.training import train_state
 
-from drill_jax import data, files
-
-from drill_jax.vae import losses
-
-from drill_jax.vae import networks
-
-from drill_jax.vae import figures as vae_figures
+from drill_jax import files, training
+from drill_jax.vae import losses, networks
 
 SYNTH_MODES = ("prior", "posterior")
 CHECKPOINT = "checkpoint.msgpack"
 # Fields that may change between an interrupted run and its resumption.
 _RESUMABLE_FIELDS = ("epochs", "num_synth", "synth_mode", "synth_from_test")
-
-# How many times each jitted function was traced (a Python side effect runs only while
-# tracing); tests use it to guard against recompilation.
-TRACE_COUNTS: collections.Counter = collections.Counter()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +222,6 @@ def train_step(state: TrainState, batch: dict, key: jax.Array) -> tuple[TrainSta
       (new state, {'loss', 'recon', 'kl', 'elbo', 'grad_norm'}), per-sound means (nats)
       over the real rows.
     """
-    TRACE_COUNTS["train_step"] += 1
     cfg = state.loss
     step_key = jax.random.fold_in(key, state.step)
     x, weight = batch["x"], batch["weight"]
@@ -260,7 +247,6 @@ def eval_step(state: TrainState, batch: dict, key: jax.Array) -> dict:
     batch: {'x': [B, T], ...}; key: draws z ~ q(z|x) (and the MC KL).
     Returns {'recon', 'kl', 'loss', 'elbo'}, each [B] nats.
     """
-    TRACE_COUNTS["eval_step"] += 1
     cfg = state.loss
     x = batch["x"]
     variables = {"params": state.params, "batch_stats": state.batch_stats}
@@ -268,60 +254,9 @@ def eval_step(state: TrainState, batch: dict, key: jax.Array) -> dict:
     return losses.elbo_terms(logits, x, z, mean, logvar, cfg.recon, cfg.kl, cfg.mse_sigma)
 
 
-@jax.jit
-def _encode(state: TrainState, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
-    return state.apply_fn(variables, x, method=networks.VAE.encode)
-
-
-@jax.jit
-def _decode(state: TrainState, z: jax.Array) -> jax.Array:
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
-    return losses.logits_to_waveform(state.apply_fn(variables, z, method=networks.VAE.decode))
-
-
-def _in_chunks(fn, state: TrainState, rows: np.ndarray, chunk: int = 64):
-    # Pads rows to a multiple of ``chunk`` so that any count compiles one shape; rows are
-    # independent in eval mode (instance norm per row, batch norm running averages).
-    rows = np.asarray(rows, np.float32)
-    n = rows.shape[0]
-    padded = np.resize(rows, (math.ceil(n / chunk) * chunk,) + rows.shape[1:])
-    outs = [jax.device_get(fn(state, padded[i : i + chunk])) for i in range(0, len(padded), chunk)]
-    return jax.tree.map(lambda *parts: np.concatenate(parts)[:n], *outs)
-
-
-def encode(state: TrainState, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior (mean, logvar), each [N, Z], of clips x [N, T]."""
-    return _in_chunks(_encode, state, x)
-
-
-def decode(state: TrainState, z: np.ndarray) -> np.ndarray:
-    """Waveforms [N, T] in [-1, 1] decoded from z [N, Z] (batch-norm running averages)."""
-    return _in_chunks(_decode, state, z)
-
-
-def batch_indices(n: int, batch_size: int, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Splits ``order`` (a permutation of n items) into fixed-size batches.
-
-    The last batch is filled up by wrapping around ``order``; those rows get weight 0.
-    Returns (indices [n_batches, batch_size] int, weights [n_batches, batch_size] float32).
-    """
-    if n < 1 or batch_size < 1:
-        raise ValueError(f"need n >= 1 and batch_size >= 1, got {n}, {batch_size}")
-    n_batches = math.ceil(n / batch_size)
-    idx = np.resize(np.asarray(order, np.int64), n_batches * batch_size)
-    weight = (np.arange(n_batches * batch_size) < n).astype(np.float32)
-    return idx.reshape(n_batches, batch_size), weight.reshape(n_batches, batch_size)
-
-
-def epoch_order(shuffle_key: jax.Array, epoch: int, n: int) -> np.ndarray:
-    """The permutation of n training items used in ``epoch`` (0-based). [n] int."""
-    return np.asarray(jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), n))
-
-
 def evaluate(state: TrainState, x: np.ndarray, key: jax.Array, batch_size: int) -> dict:
     """Mean per-sound ELBO terms over clips x [N, T] (batches of batch_size, padded)."""
-    idx, weight = batch_indices(x.shape[0], batch_size, np.arange(x.shape[0]))
+    idx, weight = training.masked_batches(np.arange(x.shape[0]), batch_size)
     totals = collections.defaultdict(float)
     for b, (rows, w) in enumerate(zip(idx, weight)):
         terms = jax.device_get(eval_step(state, {"x": x[rows]}, jax.random.fold_in(key, b)))
@@ -330,7 +265,7 @@ def evaluate(state: TrainState, x: np.ndarray, key: jax.Array, batch_size: int) 
     return {name: total / x.shape[0] for name, total in totals.items()}
 
 
-def _check_clips(x, config: VAEConfig, what: str) -> np.ndarray:
+def check_clips(x, config: VAEConfig, what: str) -> np.ndarray:
     x = np.asarray(x, np.float32)
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != config.input_length:
         raise ValueError(f"{what} must be [N >= 1, {config.input_length}], got {x.shape}")
@@ -351,7 +286,7 @@ def _save_checkpoint(path, state: TrainState, config, epoch: int, loop_key, hist
         ),
         "epoch": epoch,
         "loop_key": np.asarray(jax.random.key_data(loop_key)),
-        "history": json.dumps(history),
+        "history": json.dumps([r.to_json() for r in history]),
         "config": json.dumps(dataclasses.asdict(config)),
     }
     files.atomic_write_bytes(path, serialization.msgpack_serialize(payload))
@@ -384,7 +319,8 @@ def _load_checkpoint(path, state: TrainState, config, loop_key) -> tuple[TrainSt
         batch_stats=restored["batch_stats"],
         step=jnp.asarray(restored["step"]),
     )
-    return state, int(payload["epoch"]), json.loads(payload["history"])
+    history = [training.EpochRecord.from_json(r) for r in json.loads(payload["history"])]
+    return state, int(payload["epoch"]), history
 
 
 def train_class_vae(
@@ -411,7 +347,7 @@ def train_class_vae(
       on_epoch: called with the history so far after each epoch.
 
     Returns:
-      (final state, history): one dict per epoch with 'epoch', 'step', 'train_loss',
+      (final state, history): one ``training.EpochRecord`` per epoch with 'epoch', 'step', 'train_loss',
       'train_recon', 'train_kl' (means per sound over the epoch's steps), 'eval_elbo',
       'eval_recon', 'eval_kl' (test set, if given), 'train_seconds' and
       'train_examples_per_s' (this epoch's steps, including any compilation).
@@ -419,9 +355,9 @@ def train_class_vae(
     Raises:
       FloatingPointError: as soon as a step's loss is not finite.
     """
-    x_train = _check_clips(waveforms_train, config, "waveforms_train")
+    x_train = check_clips(waveforms_train, config, "waveforms_train")
     x_test = (
-        None if waveforms_test is None else _check_clips(waveforms_test, config, "waveforms_test")
+        None if waveforms_test is None else check_clips(waveforms_test, config, "waveforms_test")
     )
     init_key, loop_key, shuffle_key, eval_key = jax.random.split(key, 4)
     state = create_state(config, init_key)
@@ -432,7 +368,8 @@ def train_class_vae(
         logging.info("resumed %s at epoch %d (step %d)", ckpt, start_epoch, int(state.step))
     n = x_train.shape[0]
     for epoch in range(start_epoch, config.epochs):
-        idx, weight = batch_indices(n, config.batch_size, epoch_order(shuffle_key, epoch, n))
+        order = training.epoch_order(shuffle_key, epoch, n)
+        idx, weight = training.masked_batches(order, config.batch_size)
         sums = collections.defaultdict(float)
         start = time.perf_counter()
         for rows, w in zip(idx, weight):
@@ -446,255 +383,40 @@ def train_class_vae(
             for name, value in metrics.items():
                 sums[name] += float(value) * float(w.sum())
         seconds = time.perf_counter() - start
-        record = {"epoch": epoch + 1, "step": int(state.step)}
-        record.update({f"train_{k}": v / n for k, v in sums.items() if k != "grad_norm"})
+        terms = {}
         if x_test is not None:
             terms = evaluate(state, x_test, jax.random.fold_in(eval_key, epoch), config.batch_size)
-            record.update({f"eval_{k}": terms[k] for k in ("elbo", "recon", "kl")})
-        record["train_seconds"] = seconds
-        record["train_examples_per_s"] = n / seconds
+        record = training.EpochRecord(
+            epoch=epoch + 1,
+            step=int(state.step),
+            train_loss=sums["loss"] / n,
+            train_recon=sums["recon"] / n,
+            train_kl=sums["kl"] / n,
+            train_elbo=sums["elbo"] / n,
+            eval_elbo=terms.get("elbo"),
+            eval_recon=terms.get("recon"),
+            eval_kl=terms.get("kl"),
+            train_seconds=seconds,
+            train_examples_per_s=n / seconds,
+        )
         history.append(record)
         logging.info(
             "epoch %d/%d step %d: train loss %.2f (recon %.2f, kl %.3f)%s, %.0f ex/s",
             epoch + 1,
             config.epochs,
-            record["step"],
-            record["train_loss"],
-            record["train_recon"],
-            record["train_kl"],
-            f", test ELBO {record['eval_elbo']:.2f}" if x_test is not None else "",
-            record["train_examples_per_s"],
+            record.step,
+            record.train_loss,
+            record.train_recon,
+            record.train_kl,
+            f", test ELBO {record.eval_elbo:.2f}" if x_test is not None else "",
+            record.train_examples_per_s,
         )
         if workdir is not None:
             _save_checkpoint(ckpt, state, config, epoch + 1, loop_key, history)
             files.atomic_write_text(
                 os.path.join(workdir, "metrics.jsonl"),
-                "".join(json.dumps(r) + "\n" for r in history),
+                "".join(json.dumps(r.to_json()) + "\n" for r in history),
             )
         if on_epoch is not None:
             on_epoch(history)
     return state, history
-
-
-def synthesize(
-    state: TrainState,
-    config: VAEConfig,
-    key: jax.Array,
-    num: int,
-    mode: str = "prior",
-    sources: Optional[np.ndarray] = None,
-    source_split: str = "train",
-) -> tuple[np.ndarray, dict]:
-    """Generates ``num`` sounds with a trained class VAE.
-
-    Args:
-      state, config: the trained VAE.
-      key: the synthesis key (same key => same sounds).
-      num: number of sounds.
-      mode: 'prior' decodes z ~ N(0, I); 'posterior' decodes z ~ q(z|x) of source
-        sounds, cycling through them in a key-shuffled order.
-      sources: [K, T] clips, required for 'posterior'.
-      source_split: 'train' or 'test', what ``sources`` are. 'test' is refused unless
-        config.synth_from_test (test sounds must not leak into an augmented set).
-
-    Returns:
-      (sounds [num, T] float32 in [-1, 1],
-       {'z': [num, Z], 'source_index': [num] int (row of ``sources``; -1 for prior),
-        'mode': mode, 'source_split': source_split or None}).
-    """
-    if mode not in SYNTH_MODES:
-        raise ValueError(f"mode must be one of {SYNTH_MODES}, got {mode!r}")
-    if num < 1:
-        raise ValueError(f"num must be >= 1, got {num}")
-    if source_split not in ("train", "test"):
-        raise ValueError(f"source_split must be 'train' or 'test', got {source_split!r}")
-    if mode == "prior":
-        z = jax.random.normal(key, (num, config.latent_dim), jnp.float32)
-        source_index = np.full(num, -1, np.int64)
-        source_split = None
-    else:
-        if sources is None:
-            raise ValueError("posterior synthesis needs source sounds")
-        if source_split == "test" and not config.synth_from_test:
-            raise ValueError(
-                "synthesis from TEST sounds is refused unless synth_from_test=True "
-                "(it leaks test sounds into the augmented set)"
-            )
-        sources = _check_clips(sources, config, "sources")
-        pick_key, eps_key = jax.random.split(key)
-        order = np.asarray(jax.random.permutation(pick_key, sources.shape[0]))
-        source_index = np.resize(order, num).astype(np.int64)
-        mean, logvar = encode(state, sources[source_index])
-        z = losses.reparameterize(eps_key, jnp.asarray(mean), jnp.asarray(logvar))
-    z = np.asarray(jax.device_get(z), np.float32)
-    sounds = np.asarray(decode(state, z), np.float32)
-    info = {
-        "z": z,
-        "source_index": source_index,
-        "mode": mode,
-        "source_split": source_split,
-    }
-    return sounds, info
-
-
-def _manifest_csv(rows: list) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def train_and_synthesize(
-    dataset: data.Dataset,
-    config: VAEConfig,
-    out_dir: str,
-    resume: bool = False,
-    figures: bool = True,
-) -> dict:
-    """The paper's VAE experiment: one VAE per class, test ELBO per epoch, synthesis.
-
-    Uses the paper's split (``data.paper_vae_split``: even positions train, odd test),
-    the first ``config.input_length`` samples of each sound (zero-padded if shorter).
-
-    Writes under ``out_dir``: config.json; <class>/checkpoint.msgpack and
-    <class>/metrics.jsonl; metrics.jsonl (all classes, one JSON per epoch with a
-    'class' field); synth/<class>/NNN.wav (16-bit PCM at the dataset's rate);
-    synth/manifest.csv (class, file, mode, source split and file, seed, z); summary.json;
-    figures (PNG) unless ``figures=False``.
-
-    Returns the summary: per class final test ELBO, throughput, wall time, WAV count.
-    """
-    wall = time.perf_counter()
-    t = config.input_length
-    x_all = data.stack_fixed(dataset.waveforms, t, "zero")
-    n_padded = int(np.sum(dataset.lengths < t))
-    train_idx, test_idx = data.paper_vae_split(dataset.labels)
-    files.atomic_write_json(
-        os.path.join(out_dir, "config.json"),
-        {
-            "vae": dataclasses.asdict(config),
-            "data": {
-                "sample_rate": dataset.sample_rate,
-                "class_names": list(dataset.class_names),
-                "num_sounds": len(dataset),
-                "num_zero_padded_to_input_length": n_padded,
-                "split": "paper_vae_split (even positions train, odd test)",
-            },
-        },
-    )
-    root = jax.random.key(config.seed)
-    train_root, synth_root = jax.random.split(root)
-    histories, manifest, summary = {}, [], {"classes": {}}
-    figure_data = {}
-
-    def write_metrics(current_class, history):
-        histories[current_class] = history
-        lines = [json.dumps({"class": c, **r}) for c in histories for r in histories[c]]
-        files.atomic_write_text(os.path.join(out_dir, "metrics.jsonl"), "\n".join(lines) + "\n")
-
-    for ci, name in enumerate(dataset.class_names):
-        tr = train_idx[dataset.labels[train_idx] == ci]
-        te = test_idx[dataset.labels[test_idx] == ci]
-        if tr.size == 0:
-            raise ValueError(f"class {name!r} has no training sounds")
-        logging.info("class %s: %d train, %d test sounds", name, tr.size, te.size)
-        state, history = train_class_vae(
-            x_all[tr],
-            x_all[te] if te.size else None,
-            config,
-            jax.random.fold_in(train_root, ci),
-            workdir=os.path.join(out_dir, name),
-            resume=resume,
-            on_epoch=functools.partial(write_metrics, name),
-        )
-        write_metrics(name, history)
-        split = "test" if config.synth_from_test else "train"
-        src = te if config.synth_from_test else tr
-        if config.synth_mode == "posterior" and src.size == 0:
-            raise ValueError(f"class {name!r} has no {split} sounds to synthesize from")
-        sounds, info = synthesize(
-            state,
-            config,
-            jax.random.fold_in(synth_root, ci),
-            config.num_synth,
-            config.synth_mode,
-            x_all[src] if config.synth_mode == "posterior" else None,
-            split,
-        )
-        for k in range(config.num_synth):
-            rel = os.path.join(name, f"{k:03d}.wav")
-            data.write_wav(os.path.join(out_dir, "synth", rel), sounds[k], dataset.sample_rate)
-            j = int(info["source_index"][k])
-            manifest.append(
-                {
-                    "class": name,
-                    "file": rel,
-                    "mode": config.synth_mode,
-                    "source_split": info["source_split"] or "",
-                    "source_file": dataset.paths[src[j]] if j >= 0 else "",
-                    "seed": config.seed,
-                    "z": " ".join(f"{v:.6f}" for v in info["z"][k]),
-                }
-            )
-        last = history[-1] if history else {}
-        rates = [r["train_examples_per_s"] for r in history[1:]]
-        summary["classes"][name] = {
-            "num_train": int(tr.size),
-            "num_test": int(te.size),
-            "final_train_loss": last.get("train_loss"),
-            "final_test_elbo": last.get("eval_elbo"),
-            "final_test_recon": last.get("eval_recon"),
-            "final_test_kl": last.get("eval_kl"),
-            # The BCE reconstruction cannot go below the targets' entropy.
-            "test_bce_floor": float(np.mean(losses.bce_floor(x_all[te]))) if te.size else None,
-            "train_examples_per_s_after_first_epoch": float(np.median(rates)) if rates else None,
-            "num_synth": config.num_synth,
-        }
-        if figures:
-            figure_data[name] = _figure_inputs(state, x_all, tr, te, sounds, info, src)
-    files.atomic_write_text(os.path.join(out_dir, "synth", "manifest.csv"), _manifest_csv(manifest))
-    if figures:
-        _draw_figures(out_dir, histories, figure_data, dataset.sample_rate, config)
-    summary["num_wavs"] = len(manifest)
-    summary["wall_seconds"] = time.perf_counter() - wall
-    files.atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
-    return summary
-
-
-def _figure_inputs(state, x_all, tr, te, sounds, info, src) -> dict:
-    """Encodings, decoded grid and example pairs for one class's figures."""
-    mean_tr = encode(state, x_all[tr])[0]
-    mean_te = encode(state, x_all[te])[0] if te.size else None
-    proj = vae_figures.LatentProjection.fit(mean_tr)
-    grid_2d = vae_figures.grid_points(proj, size=5)  # [5, 5, 2]
-    grid_z = proj.inverse(grid_2d.reshape(-1, 2))
-    grid_waves = decode(state, grid_z)
-    examples = []
-    for k in range(min(3, sounds.shape[0])):
-        j = int(info["source_index"][k])
-        original = x_all[src[j]] if j >= 0 else x_all[tr[k % tr.size]]
-        examples.append((original, sounds[k]))
-    return {
-        "projection": proj,
-        "train": mean_tr,
-        "test": mean_te,
-        "synth": info["z"],
-        "grid_2d": grid_2d,
-        "grid_waves": grid_waves.reshape(grid_2d.shape[:2] + (-1,)),
-        "examples": examples,
-    }
-
-
-def _draw_figures(out_dir, histories, figure_data, sample_rate, config) -> None:
-    vae_figures.plot_loss_curves(histories, os.path.join(out_dir, "loss_curves.png"))
-    vae_figures.plot_latent_plane(figure_data, os.path.join(out_dir, "latent_plane.png"))
-    vae_figures.plot_decoded_grid(
-        figure_data, sample_rate, os.path.join(out_dir, "decoded_grid.png")
-    )
-    vae_figures.plot_overlays(
-        figure_data,
-        sample_rate,
-        os.path.join(out_dir, "originals_vs_synth.png"),
-        mode=config.synth_mode,
-    )

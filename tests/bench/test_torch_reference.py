@@ -1,4 +1,4 @@
-"""Tests for the PyTorch eager VAE reference (drill_jax.bench.torch_reference, the benchmark's baseline)."""
+"""Tests for drill_jax.bench.torch_reference: the PyTorch eager VAE, the benchmark's baseline."""
 
 import jax
 import jax.numpy as jnp
@@ -8,8 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from drill_jax.bench import torch_reference  # noqa: E402
-
-from drill_jax.vae import trainer
+from drill_jax.vae import trainer  # noqa: E402
 
 # Small widths keep the test fast; the length is the paper's 1999 samples.
 SMALL = {

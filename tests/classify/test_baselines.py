@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 
 from drill_jax import data
-
 from drill_jax.classify import baselines
-
 from drill_jax.evaluation import metrics
 
 NAMES = ("anomaly", "normal")

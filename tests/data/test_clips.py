@@ -32,28 +32,48 @@ def test_fix_length_and_stack():
     assert data.crop_to_common(clips).shape == (3, 1000)
 
 
-def test_frame_recording_boundaries():
+def test_window_signal_boundaries():
     x = np.arange(11, dtype=np.float32)
-    clips, starts = data.frame_recording(x, clip_len=4, hop=3)
+    clips, starts = data.window_signal(x, window=4, hop=3)
     np.testing.assert_array_equal(starts, [0, 3, 6])
     np.testing.assert_array_equal(clips, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]])
-    clips, starts = data.frame_recording(x, clip_len=4, hop=3, keep_last=True)
+    clips, starts = data.window_signal(x, window=4, hop=3, last="pad")
     np.testing.assert_array_equal(starts, [0, 3, 6, 9])
     np.testing.assert_array_equal(clips[3], [9, 10, 0, 0])  # last partial window zero-padded
-    clips, _ = data.frame_recording(x, 4, 3, keep_last=True, pad_mode="repeat")
+    clips, _ = data.window_signal(x, 4, 3, last="pad", pad_mode="repeat")
     np.testing.assert_array_equal(clips[3], [9, 10, 9, 10])
-    assert data.num_frames(11, 4, 3) == 3 and data.num_frames(3, 4, 3) == 0
-    assert data.num_frames(3, 4, 3, keep_last=True) == 1
+    assert data.num_windows(11, 4, 3) == 3 and data.num_windows(3, 4, 3) == 0
+    assert data.num_windows(3, 4, 3, last="pad") == 1
 
 
-def test_frame_recording_exact_fit_has_no_extra_window():
+def test_window_signal_exact_fit_has_no_extra_window():
     x = np.arange(12, dtype=np.float32)
-    clips, starts = data.frame_recording(x, 4, 4, keep_last=True)
+    clips, starts = data.window_signal(x, 4, 4, last="pad")
     np.testing.assert_array_equal(starts, [0, 4, 8])
 
 
-def test_frame_recording_rejects_bad_args():
+def test_window_signal_gap_hop_never_makes_an_empty_padded_window():
+    # hop > window: the samples after the last whole window lie before the next hop
+    # position, so no (all-zero) tail window is made.
+    x = np.arange(10, dtype=np.float32)
+    clips, starts = data.window_signal(x, window=2, hop=5, last="pad")
+    np.testing.assert_array_equal(starts, [0, 5])
+    assert data.num_windows(10, 2, 5, last="pad") == 2
+
+
+def test_num_windows_matches_window_signal():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n, w, h = int(rng.integers(0, 40)), int(rng.integers(1, 9)), int(rng.integers(1, 9))
+        for last in data.LAST_MODES:
+            clips, _ = data.window_signal(np.zeros(n), w, h, last)
+            assert clips.shape[0] == data.num_windows(n, w, h, last)
+
+
+def test_window_signal_rejects_bad_args():
     with pytest.raises(ValueError):
-        data.frame_recording(np.zeros((2, 5)), 2, 1)
+        data.window_signal(np.zeros((2, 5)), 2, 1)
     with pytest.raises(ValueError):
-        data.frame_recording(np.zeros(5), 0, 1)
+        data.window_signal(np.zeros(5), 0, 1)
+    with pytest.raises(ValueError, match="last"):
+        data.window_signal(np.zeros(5), 2, 1, last="wrap")

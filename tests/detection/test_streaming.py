@@ -7,8 +7,7 @@ import pytest
 import scipy.signal
 
 from drill_jax import data
-
-from drill_jax.detection import streaming
+from drill_jax.detection import alarms, streaming
 
 
 def _chunks(x, sizes):
@@ -23,26 +22,26 @@ def _chunks(x, sizes):
 
 def test_window_boundaries_exact():
     x = np.arange(11, dtype=np.float32)
-    w, starts = streaming.window_signal(x, window=4, hop=3)
+    w, starts = data.window_signal(x, window=4, hop=3)
     np.testing.assert_array_equal(starts, [0, 3, 6])
     np.testing.assert_array_equal(w, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]])
     # sample 10 is after the last whole window: dropped by default, padded with last='pad'
-    w, starts = streaming.window_signal(x, window=4, hop=3, last="pad")
+    w, starts = data.window_signal(x, window=4, hop=3, last="pad")
     np.testing.assert_array_equal(starts, [0, 3, 6, 9])
     np.testing.assert_array_equal(w[3], [9, 10, 0, 0])
     # a signal that ends exactly at a window end gets no padded window
-    w, starts = streaming.window_signal(x[:10], window=4, hop=3, last="pad")
+    w, starts = data.window_signal(x[:10], window=4, hop=3, last="pad")
     np.testing.assert_array_equal(starts, [0, 3, 6])
     # hop > window: gaps are never scored; the tail window starts at the next hop
-    w, starts = streaming.window_signal(x, window=2, hop=4, last="pad")
+    w, starts = data.window_signal(x, window=2, hop=4, last="pad")
     np.testing.assert_array_equal(starts, [0, 4, 8])
     np.testing.assert_array_equal(w, [[0, 1], [4, 5], [8, 9]])
 
 
 def test_window_shorter_than_one_window():
     x = np.ones(3, np.float32)
-    assert streaming.window_signal(x, 4, 2)[0].shape == (0, 4)
-    w, starts = streaming.window_signal(x, 4, 2, last="pad")
+    assert data.window_signal(x, 4, 2)[0].shape == (0, 4)
+    w, starts = data.window_signal(x, 4, 2, last="pad")
     np.testing.assert_array_equal(w, [[1, 1, 1, 0]])
     np.testing.assert_array_equal(starts, [0])
 
@@ -51,7 +50,7 @@ def test_window_shorter_than_one_window():
 @pytest.mark.parametrize("window,hop", [(7, 3), (5, 5), (4, 6)])
 def test_stream_windows_equal_offline(window, hop, last):
     x = np.random.default_rng(0).normal(size=53).astype(np.float32)
-    want_w, want_s = streaming.window_signal(x, window, hop, last)
+    want_w, want_s = data.window_signal(x, window, hop, last)
     got = list(streaming.stream_windows(_chunks(x, [1, 0, 6, 11, 2]), window, hop, last))
     assert [g.start for g in got] == want_s.tolist()
     np.testing.assert_array_equal(np.stack([g.samples for g in got]), want_w)
@@ -60,9 +59,9 @@ def test_stream_windows_equal_offline(window, hop, last):
 
 def test_bad_window_settings():
     with pytest.raises(ValueError, match="positive"):
-        streaming.window_signal(np.zeros(10), 0, 1)
+        data.window_signal(np.zeros(10), 0, 1)
     with pytest.raises(ValueError, match="last"):
-        streaming.window_signal(np.zeros(10), 4, 1, last="wrap")
+        data.window_signal(np.zeros(10), 4, 1, last="wrap")
 
 
 def test_pcm16_stdin_parsing():
@@ -137,9 +136,9 @@ def _ratio(orig, target):
 
 
 def _events(scores, **kw):
-    cfg = streaming.AlarmConfig(threshold=0.5, **kw)
+    cfg = alarms.AlarmConfig(threshold=0.5, **kw)
     # window = hop = 10 samples at 10 Hz: window i spans [i, i + 1) s
-    return streaming.alarm_events(np.array(scores), np.arange(len(scores)) * 10, 10, 10, cfg)
+    return alarms.alarm_events(np.array(scores), np.arange(len(scores)) * 10, 10, 10, cfg)
 
 
 def test_hysteresis_hand_made_sequence():
@@ -166,14 +165,14 @@ def test_hysteresis_single_window_settings_and_off_threshold():
 
 
 def test_alarm_step_is_pure_and_validates():
-    cfg = streaming.AlarmConfig(threshold=0.5, on_windows=1)
-    state = streaming.AlarmState()
-    new, _ = streaming.alarm_step(state, 0.9, 0.0, 1.0, cfg)
+    cfg = alarms.AlarmConfig(threshold=0.5, on_windows=1)
+    state = alarms.AlarmState()
+    new, _ = alarms.alarm_step(state, 0.9, 0.0, 1.0, cfg)
     assert new.active and not state.active
     with pytest.raises(ValueError, match="non-finite"):
-        streaming.alarm_step(state, float("nan"), 0.0, 1.0, cfg)
+        alarms.alarm_step(state, float("nan"), 0.0, 1.0, cfg)
     with pytest.raises(ValueError, match="off_threshold"):
-        streaming.AlarmConfig(threshold=0.5, off_threshold=0.6)
+        alarms.AlarmConfig(threshold=0.5, off_threshold=0.6)
 
 
 def test_latency_summary():

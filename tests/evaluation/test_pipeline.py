@@ -5,15 +5,10 @@ import os
 
 import numpy as np
 import pytest
-from tests.evaluation.test_protocols import _toy_dataset
 
 from drill_jax.classify import backbones
-
-from drill_jax.evaluation import pipeline
-
-from drill_jax.evaluation import protocols
-
-from drill_jax.evaluation import tables
+from drill_jax.evaluation import pipeline, protocols, tables
+from tests.toys import toy_dataset as _toy_dataset
 
 
 def test_paper_runs_cover_both_protocols_crops_and_methods():
@@ -93,24 +88,3 @@ def test_result_row_and_markdown_csv(tmp_path):
     tables.write_table(str(tmp_path / "t"), "Title", [row], "a note")
     assert json.loads((tmp_path / "t.json").read_text())["rows"][0]["paper"] == "94.12"
     assert (tmp_path / "t.md").read_text().startswith("## Title\n\na note\n")
-
-
-def test_save_supervised_detector_round_trip(tmp_path):
-    from drill_jax.detection import export
-
-    ds = _toy_dataset(n_per_class=8)
-    result = pipeline.run_classification(
-        ds, protocols.ProtocolConfig(n_splits=2, n_repeats=1), backbones.DetectorConfig("logreg")
-    )
-    path = pipeline.save_supervised_detector(ds, result, str(tmp_path / "det"), crop=2000)
-    det = export.load_detector(path, sample_rate=96000)
-    assert det.kind == "supervised" and det.class_names == ("anomaly", "normal")
-    assert (
-        det.metrics["evaluation_mean"]["accuracy"]
-        == result["summary"]["metrics"]["accuracy"]["mean"]
-    )
-    clips = np.stack([w[:2000] for w in ds.waveforms])
-    scores = export.score_clips(det, clips)
-    assert scores.shape == (16,) and np.all((scores >= 0) & (scores <= 1))
-    with pytest.raises(ValueError, match="48000"):
-        export.load_detector(path, sample_rate=48000)

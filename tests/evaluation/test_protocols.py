@@ -4,30 +4,8 @@ import jax
 import numpy as np
 import pytest
 
-from drill_jax import data
-
-from drill_jax.evaluation import protocols
-
-
-def _toy_dataset(n_per_class=12, seed=0):
-    """Two classes of 2000/4000-sample noise clips at 96 kHz; class 0 is louder."""
-    rng = np.random.default_rng(seed)
-    waves, labels = [], []
-    for c in range(2):
-        for i in range(n_per_class):
-            n = 2000 if (i + c) % 3 else 4000
-            waves.append((0.5 - 0.4 * c) * rng.uniform(-1, 1, n).astype(np.float32))
-            labels.append(c)
-    n = len(waves)
-    return data.Dataset(
-        waveforms=tuple(waves),
-        sample_rate=96000,
-        labels=np.array(labels),
-        class_names=("anomaly", "normal"),
-        paths=tuple(f"/toy/{i}.wav" for i in range(n)),
-        groups=np.arange(n),
-        starts=np.zeros(n, np.int64),
-    )
+from drill_jax.evaluation import examples, protocols
+from tests.toys import toy_dataset as _toy_dataset
 
 
 class Spy:
@@ -80,11 +58,11 @@ def test_honest_protocol_never_leaks(seed, method):
 
 
 def test_assert_no_leak_catches_both_kinds():
-    protocols.assert_no_leak([1, 2, 3], [4, 5], fitted_on_origin=[1, 2, 3])
-    with pytest.raises(protocols.LeakError, match="reach training"):
-        protocols.assert_no_leak([1, 2, 5], [4, 5])
-    with pytest.raises(protocols.LeakError, match="fitted on"):
-        protocols.assert_no_leak([1, 2], [4, 5], fitted_on_origin=[1, 2, 4])
+    examples.assert_no_leak([1, 2, 3], [4, 5], fitted_on_origin=[1, 2, 3])
+    with pytest.raises(examples.LeakError, match="reach training"):
+        examples.assert_no_leak([1, 2, 5], [4, 5])
+    with pytest.raises(examples.LeakError, match="fitted on"):
+        examples.assert_no_leak([1, 2], [4, 5], fitted_on_origin=[1, 2, 4])
 
 
 def test_paper_protocol_labels_itself_and_counts_shared_origins():
@@ -124,7 +102,7 @@ def test_config_validation():
 
 def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
     """Two detectors evaluated on the same fold reuse one VAE synthesis (trained once)."""
-    from drill_jax.vae import trainer
+    from drill_jax.vae import synthesis, trainer
 
     calls = []
 
@@ -136,9 +114,9 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
         return np.zeros((num, 1999), np.float32), {"source_index": np.arange(num) % len(sources)}
 
     monkeypatch.setattr(trainer, "train_class_vae", fake_train)
-    monkeypatch.setattr(trainer, "synthesize", fake_synth)
+    monkeypatch.setattr(synthesis, "synthesize", fake_synth)
     protocols._SYNTH_CACHE.clear()
-    train = protocols.Examples.real(_toy_dataset())
+    train = examples.Examples.real(_toy_dataset())
     key = jax.random.key(3)
     a, fitted = protocols.vae_synthesize(train, 4, key)
     b, _ = protocols.vae_synthesize(train, 4, key)

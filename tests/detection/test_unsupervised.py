@@ -8,19 +8,18 @@ import pytest
 import scipy.stats
 
 from drill_jax import data
-
-from drill_jax.detection import anomaly
-
-from drill_jax.detection import export
-
+from drill_jax.detection import detector as detector_lib
+from drill_jax.detection import honest, scoring, unsupervised
 from drill_jax.vae import trainer
 
 # Tiny VAEs: over the 32 log-Mel bands, and over 256 samples (two stride-8 stages).
 TINY_LOGMEL_VAE = dataclasses.replace(
-    anomaly.LOGMEL_VAE, epochs=15, enc_features=(8, 8), dec_features=(8, 8)
+    unsupervised.LOGMEL_VAE, epochs=15, enc_features=(8, 8), dec_features=(8, 8)
 )
-TINY = anomaly.AnomalyConfig(clip_samples=2000, vae=TINY_LOGMEL_VAE, threshold_rule="percentile")
-TINY_WAVE = anomaly.AnomalyConfig(
+TINY = unsupervised.AnomalyConfig(
+    clip_samples=2000, vae=TINY_LOGMEL_VAE, threshold_rule="percentile"
+)
+TINY_WAVE = unsupervised.AnomalyConfig(
     input_repr="waveform",
     clip_samples=2000,
     vae=trainer.VAEConfig(
@@ -48,49 +47,49 @@ def _sounds(rng, n, kind):
 def test_gamma_threshold_recovers_known_quantile():
     rng = np.random.default_rng(0)
     s = scipy.stats.gamma.rvs(4.0, loc=10.0, scale=2.0, size=4000, random_state=rng)
-    thr, info = anomaly.gamma_threshold(s, 0.9)
+    thr, info = unsupervised.gamma_threshold(s, 0.9)
     want = scipy.stats.gamma.ppf(0.9, 4.0, loc=10.0, scale=2.0)
     assert thr == pytest.approx(want, rel=0.02)
     assert info["rule"] == "gamma" and info["shape"] > 0
-    thr_p, _ = anomaly.percentile_threshold(s, 0.9)
+    thr_p, _ = unsupervised.percentile_threshold(s, 0.9)
     assert thr_p == pytest.approx(np.quantile(s, 0.9))
     assert abs(np.mean(s >= thr) - 0.1) < 0.02  # ~10 % of normal scores above it
 
 
 def test_threshold_fallback_and_validation():
-    thr, info = anomaly.choose_threshold(np.full(10, 3.0), "gamma", 0.9)
+    thr, info = unsupervised.choose_threshold(np.full(10, 3.0), "gamma", 0.9)
     assert thr == 3.0 and info["fallback_from"] == "gamma"
     with pytest.raises(ValueError, match="finite"):
-        anomaly.gamma_threshold(np.array([1.0, np.nan, 2.0]))
+        unsupervised.gamma_threshold(np.array([1.0, np.nan, 2.0]))
     with pytest.raises(ValueError, match="quantile"):
-        anomaly.AnomalyConfig(quantile=1.5)
+        unsupervised.AnomalyConfig(quantile=1.5)
 
 
 @pytest.fixture(scope="module")
 def tiny_detector():
     rng = np.random.default_rng(0)
     normal = _sounds(rng, 24, "normal")
-    det = anomaly.train_unsupervised_detector(list(normal), 96000, TINY, jax.random.key(0))
+    det = unsupervised.train_unsupervised_detector(list(normal), 96000, TINY, jax.random.key(0))
     return det, rng
 
 
 def test_vae_ranks_abnormal_higher(tiny_detector):
     det, rng = tiny_detector
     normal, abnormal = _sounds(rng, 8, "normal"), _sounds(rng, 8, "abnormal")
-    for score in anomaly.SCORES:
+    for score in scoring.SCORES:
         d = dataclasses.replace(det, score_name=score)
-        s_n, s_a = export.score_clips(d, normal), export.score_clips(d, abnormal)
+        s_n, s_a = scoring.score_clips(d, normal), scoring.score_clips(d, abnormal)
         assert s_a.min() > s_n.max(), score
     # the threshold (90th percentile of training scores) passes most held-out normal sounds
-    assert np.mean(export.score_clips(det, normal) >= det.threshold) <= 0.5
-    assert np.all(export.score_clips(det, abnormal) >= det.threshold)
+    assert np.mean(scoring.score_clips(det, normal) >= det.threshold) <= 0.5
+    assert np.all(scoring.score_clips(det, abnormal) >= det.threshold)
 
 
 def test_vae_scores_deterministic_and_batch_independent(tiny_detector):
     det, rng = tiny_detector
     x = _sounds(rng, 10, "normal")
-    whole = export.score_clips(det, x)
-    parts = np.concatenate([export.score_clips(det, x[i : i + 1]) for i in range(10)])
+    whole = scoring.score_clips(det, x)
+    parts = np.concatenate([scoring.score_clips(det, x[i : i + 1]) for i in range(10)])
     np.testing.assert_allclose(whole, parts, rtol=1e-5)
 
 
@@ -100,15 +99,17 @@ def test_unsupervised_round_trip(which, tiny_detector, tmp_path):
     if which == "logmel":
         det = tiny_detector[0]
     else:
-        det = anomaly.train_unsupervised_detector(
+        det = unsupervised.train_unsupervised_detector(
             list(_sounds(rng, 8, "normal")), 96000, TINY_WAVE, jax.random.key(1)
         )
-    export.save_detector(str(tmp_path / "vae"), det)
-    loaded = export.load_detector(str(tmp_path / "vae"), sample_rate=96000)
+    detector_lib.save_detector(str(tmp_path / "vae"), det)
+    loaded = detector_lib.load_detector(str(tmp_path / "vae"), sample_rate=96000)
     x = np.concatenate([_sounds(rng, 3, "normal"), _sounds(rng, 3, "abnormal")])
-    np.testing.assert_allclose(export.score_clips(loaded, x), export.score_clips(det, x), rtol=1e-6)
+    np.testing.assert_allclose(
+        scoring.score_clips(loaded, x), scoring.score_clips(det, x), rtol=1e-6
+    )
     assert loaded.model_config == det.model_config and loaded.kind == "unsupervised"
-    assert loaded.settings.input_repr == which
+    assert loaded.input_repr == which
     assert loaded.threshold == det.threshold and loaded.score_name == "neg_elbo"
 
 
@@ -125,7 +126,7 @@ def test_honest_protocol_trains_vae_on_training_normals_only(monkeypatch):
         starts=np.zeros(16, np.int64),
     )
     seen = []
-    real_train = anomaly.train_unsupervised_detector
+    real_train = unsupervised.train_unsupervised_detector
 
     def spy(normal_waveforms, *args, **kw):
         seen.append({id_of(w) for w in normal_waveforms})
@@ -134,8 +135,8 @@ def test_honest_protocol_trains_vae_on_training_normals_only(monkeypatch):
     def id_of(w):
         return next(i for i, v in enumerate(waves) if np.array_equal(v[:2000], w[:2000]))
 
-    monkeypatch.setattr(anomaly, "train_unsupervised_detector", spy)
-    out = anomaly.evaluate_honest(ds, TINY, n_splits=2, n_repeats=1, seed=0, supervised=None)
+    monkeypatch.setattr(unsupervised, "train_unsupervised_detector", spy)
+    out = honest.evaluate_honest(ds, TINY, n_splits=2, n_repeats=1, seed=0, supervised=None)
     splits = data.repeated_stratified_kfold(ds.labels, 2, 1, 0, ds.groups)
     assert len(seen) == len(out["folds"]) == 2
     for used, (tr, te) in zip(seen, splits):
@@ -161,13 +162,13 @@ def test_save_waveform_detector_from_a_vae_config(tmp_path):
         groups=np.arange(16),
         starts=np.zeros(16, np.int64),
     )
-    path = anomaly.save_waveform_detector(ds, TINY_WAVE.vae, str(tmp_path / "det"))
-    det = export.load_detector(path, sample_rate=96000)
+    path = unsupervised.save_waveform_detector(ds, TINY_WAVE.vae, str(tmp_path / "det"))
+    det = detector_lib.load_detector(path, sample_rate=96000)
     assert det.kind == "unsupervised" and det.class_names == ("anomaly", "normal")
     info = det.info
-    assert det.settings.input_repr == "waveform" and info["source"].startswith("experiments.vae")
+    assert det.input_repr == "waveform" and info["source"].startswith("experiments.vae")
     assert info["n_train_normal_sounds"] + info["n_threshold_normal_sounds"] == 8  # normal only
-    scores = export.score_clips(det, np.stack(waves))
+    scores = scoring.score_clips(det, np.stack(waves))
     assert scores.shape == (16,) and np.all(np.isfinite(scores))
     with pytest.raises(ValueError, match="no class"):
-        anomaly.save_waveform_detector(ds, TINY_WAVE.vae, str(tmp_path / "x"), "healthy")
+        unsupervised.save_waveform_detector(ds, TINY_WAVE.vae, str(tmp_path / "x"), "healthy")

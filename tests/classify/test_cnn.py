@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from drill_jax import training
 from drill_jax.classify import cnn
 
 CONFIG = cnn.ClassifierConfig(epochs=15, batch_size=16)
@@ -26,42 +27,28 @@ def fitted():
     return X, y, Xv, yv, state, history
 
 
-def test_pad_frames_uses_each_clip_floor():
-    a = np.array([[-10.0, -30.0]])  # 1 frame, floor -30
-    b = np.array([[-1.0, -2.0], [-3.0, -4.0]])
-    out = cnn.pad_frames([a, b], 2)
-    np.testing.assert_array_equal(out, [[[-10, -30], [-30, -30]], [[-1, -2], [-3, -4]]])
-    np.testing.assert_array_equal(cnn.pad_frames([a], 3, fill_db=-80.0)[0, 1:], -80.0)
-    with pytest.raises(ValueError, match="frames > n_frames"):
-        cnn.pad_frames([b], 1)
-
-
 def test_learns_and_predicts_probabilities(fitted):
     X, y, Xv, yv, state, history = fitted
-    assert len(history["train_loss"]) == CONFIG.epochs
-    assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
-    assert history["val_accuracy"][-1] >= 0.9
+    assert len(history) == CONFIG.epochs
+    assert history[-1].train_loss < 0.5 * history[0].train_loss
+    assert history[-1].eval_accuracy >= 0.9
     proba = cnn.predict_proba(state, Xv)
     assert proba.shape == (60, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
-    assert np.mean(proba.argmax(1) == yv) == pytest.approx(history["val_accuracy"][-1])
+    assert np.mean(proba.argmax(1) == yv) == pytest.approx(history[-1].eval_accuracy)
     # Standardisation statistics come from the training set only.
     np.testing.assert_allclose(state.x_mean, X.mean(axis=0), rtol=1e-5)
 
 
 def test_deterministic_for_fixed_key_and_compiles_once(fitted):
     X, y, Xv, _, state, _ = fitted
-    before = cnn.train_step._cache_size()
+    before = training.compiled_count(cnn.train_step)
     again, _ = cnn.fit(X, y, CONFIG, jax.random.key(0))
     other, _ = cnn.fit(X[:90], y[:90], CONFIG, jax.random.key(1))
     # Same config and input shape: no new trace, whatever N or the key.
-    assert cnn.train_step._cache_size() == before
-    np.testing.assert_array_equal(
-        cnn.predict_proba(state, Xv), cnn.predict_proba(again, Xv)
-    )
-    assert not np.array_equal(
-        cnn.predict_proba(state, Xv), cnn.predict_proba(other, Xv)
-    )
+    assert training.compiled_count(cnn.train_step) == before
+    np.testing.assert_array_equal(cnn.predict_proba(state, Xv), cnn.predict_proba(again, Xv))
+    assert not np.array_equal(cnn.predict_proba(state, Xv), cnn.predict_proba(other, Xv))
 
 
 def test_step_lowers_loss_on_tiny_batch(fitted):
@@ -70,14 +57,14 @@ def test_step_lowers_loss_on_tiny_batch(fitted):
     state = cnn.create_state(CONFIG, X, jax.random.key(3))
     batch = {"x": X, "y": y.astype(np.int32), "mask": np.ones(CONFIG.batch_size, np.float32)}
     key = jax.random.key(4)
-    before = cnn.train_step._cache_size()
+    before = training.compiled_count(cnn.train_step)
     losses = []
     for _ in range(10):
         state, m = cnn.train_step(state, batch, key)
         losses.append(float(m["loss"]))
     assert losses[-1] < 0.5 * losses[0]
     assert int(state.step) == 10
-    assert cnn.train_step._cache_size() == before
+    assert training.compiled_count(cnn.train_step) == before
 
 
 def test_masked_rows_do_not_change_the_step(fitted):

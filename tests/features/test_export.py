@@ -6,11 +6,9 @@ import os
 import numpy as np
 from PIL import Image
 
-from drill_jax import data
-
+from drill_jax import data, features
 from drill_jax.features import export as feature_export
-
-from drill_jax import features
+from drill_jax.features import images
 
 
 def _four_sounds():
@@ -26,9 +24,14 @@ def _four_sounds():
 
 def test_export_writes_arrays_images_overview_and_summary(tmp_path):
     ds = _four_sounds()
-    summary = feature_export.export_features(ds, str(tmp_path), image_size=64, progress=False)
+    settings = features.FeatureSettings()
+    summary = feature_export.export_features(
+        ds, str(tmp_path), settings, image_size=64, progress=False
+    )
     names = feature_export.item_names(ds)
-    expected = features.clip_features(ds.waveforms, ds.sample_rate)
+    expected = [
+        features.extract(settings, [w])[0] for w in ds.waveforms
+    ]  # each sound alone: no padding
     for name, wave, feats in zip(names, ds.waveforms, expected):
         arr = np.load(tmp_path / f"{name}.npy")
         frames = 1 if wave.shape[0] == 2000 else 2
@@ -36,7 +39,7 @@ def test_export_writes_arrays_images_overview_and_summary(tmp_path):
         np.testing.assert_allclose(arr, feats, atol=1e-5)
         image = np.asarray(Image.open(tmp_path / f"{name}.png"))
         assert image.shape == (64, 64, 3) and image.dtype == np.uint8
-        np.testing.assert_array_equal(image, features.render_image(arr, size=64))
+        np.testing.assert_array_equal(image, images.render_image(arr, size=64))
     assert Image.open(tmp_path / "overview.png").format == "PNG"
     with open(tmp_path / "summary.json") as f:
         on_disk = json.load(f)

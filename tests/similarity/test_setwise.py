@@ -4,10 +4,7 @@ import numpy as np
 import pytest
 
 from drill_jax import data
-
-from drill_jax.similarity import setwise
-
-from drill_jax.similarity import pairwise
+from drill_jax.similarity import pairwise, setwise
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +78,7 @@ def test_frechet_self_zero_mean_shift_and_known_gaussians():
 def test_frechet_reference_scale():
     rng = np.random.default_rng(2)
     real = rng.standard_normal((60, 4))
-    same = setwise.frechet_with_reference(
-        real, rng.standard_normal((50, 4)), rng, repeats=10
-    )
+    same = setwise.frechet_with_reference(real, rng.standard_normal((50, 4)), rng, repeats=10)
     far = setwise.frechet_with_reference(real, rng.standard_normal((50, 4)) + 3.0, rng, 10)
     assert 0.5 < same["ratio"] < 2.0  # same distribution: like two halves of the real set
     assert far["ratio"] > 10.0 and far["real_vs_synth"] > 30.0  # 4 * 3^2 = 36
@@ -92,14 +87,10 @@ def test_frechet_reference_scale():
 
 def test_two_sample_test_on_gaussians():
     rng = np.random.default_rng(3)
-    same = setwise.two_sample_test(
-        rng.standard_normal((60, 5)), rng.standard_normal((40, 5))
-    )
+    same = setwise.two_sample_test(rng.standard_normal((60, 5)), rng.standard_normal((40, 5)))
     assert abs(same["balanced_accuracy"]["mean"] - 0.5) < 0.15
     assert same["majority_baseline"] == 0.6 and same["n_folds"] == 20
-    sep = setwise.two_sample_test(
-        rng.standard_normal((60, 5)), rng.standard_normal((40, 5)) + 2.0
-    )
+    sep = setwise.two_sample_test(rng.standard_normal((60, 5)), rng.standard_normal((40, 5)) + 2.0)
     assert sep["balanced_accuracy"]["mean"] > 0.95 and sep["accuracy"]["std"] < 0.1
 
 

@@ -1,4 +1,4 @@
-"""Tests for drill_jax.export and experiments.detect: save/load, input checks, bad files, stdin."""
+"""Tests for drill_jax.detection (detector format, scoring) and experiments.detect: save/load, input checks, bad files, stdin."""
 
 import io
 import json
@@ -10,13 +10,10 @@ import jax
 import numpy as np
 import pytest
 
-from drill_jax import data
-
+from drill_jax import data, features
 from drill_jax.classify import cnn
-
-from drill_jax.detection import export
-
-from drill_jax import features
+from drill_jax.detection import detector as detector_lib
+from drill_jax.detection import scoring, supervised
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = cnn.ClassifierConfig(epochs=3, batch_size=8, conv_features=(4,), hidden=8)
@@ -32,7 +29,7 @@ def bundled():
 @pytest.fixture(scope="module")
 def saved(bundled, tmp_path_factory):
     """A tiny supervised detector, saved; (detector, directory)."""
-    det = export.train_supervised_detector(
+    det = supervised.train_supervised_detector(
         bundled.waveforms[::2],
         bundled.labels[::2],
         bundled.class_names,
@@ -43,23 +40,91 @@ def saved(bundled, tmp_path_factory):
         val_labels=bundled.labels[1::2],
     )
     path = str(tmp_path_factory.mktemp("models") / "sup")
-    export.save_detector(path, det)
+    detector_lib.save_detector(path, det)
     return det, path
 
 
-def test_clip_log_mel_matches_clip_features(bundled):
-    settings = export.FeatureSettings()
-    clips = export.crop_sounds(bundled.waveforms[:3], settings.clip_samples)
-    want = features.clip_features(list(clips), 96000, settings.mel, bandpass=True)
-    np.testing.assert_allclose(export.clip_log_mel(settings, clips), np.stack(want), atol=1e-5)
-    assert settings.n_frames == 1
+def _as_format_v1(meta: dict) -> dict:
+    """A detector.json as drill_jax wrote it before format version 2 (nested Mel settings,
+    a 'bandpass' flag, input_repr among the features)."""
+    f = meta["features"]
+    old = dict(meta, format_version=1)
+    old.pop("input_repr")
+    old["features"] = {
+        "sample_rate": f["sample_rate"],
+        "clip_samples": f["clip_samples"],
+        "bandpass": f["band_hz"] is not None,
+        "band_hz": f["band_hz"] or [1000.0, 22000.0],
+        "filter_design": f["filter_design"],
+        "top_db": f["top_db"],
+        "mel": {
+            "sample_rate": f["sample_rate"],
+            "win_length": f["window_samples"],
+            "overlap": f["overlap_samples"],
+            "n_fft": f["n_fft"],
+            "n_mels": f["n_mels"],
+            "fmin": f["fmin"],
+            "fmax": f["fmax"],
+            "power": f["power"],
+            "window_normalization": f["window_normalization"],
+        },
+        "input_repr": meta["input_repr"],
+        "n_frames": f["n_frames"],
+        "clip_seconds": f["clip_seconds"],
+    }
+    return old
+
+
+def test_format_v1_detector_loads_with_the_same_settings_and_scores(saved, bundled, tmp_path):
+    det, path = saved
+    old_dir = tmp_path / "v1"
+    old_dir.mkdir()
+    with open(os.path.join(path, detector_lib.META_FILE)) as f:
+        meta = json.load(f)
+    assert meta["format_version"] == detector_lib.FORMAT_VERSION == 2
+    with open(old_dir / detector_lib.META_FILE, "w") as f:
+        json.dump(_as_format_v1(meta), f)
+    with open(os.path.join(path, detector_lib.PARAMS_FILE), "rb") as f:
+        (old_dir / detector_lib.PARAMS_FILE).write_bytes(f.read())
+    loaded = detector_lib.load_detector(str(old_dir))
+    assert loaded.settings == det.settings and loaded.input_repr == "logmel"
+    clips = data.crop_sounds(bundled.waveforms[:4], det.settings.clip_samples)
+    np.testing.assert_array_equal(
+        scoring.score_clips(loaded, clips), scoring.score_clips(det, clips)
+    )
+
+
+def test_unknown_format_version_is_a_one_line_error(saved, tmp_path):
+    _, path = saved
+    bad = tmp_path / "v9"
+    bad.mkdir()
+    with open(os.path.join(path, detector_lib.META_FILE)) as f:
+        meta = json.load(f)
+    with open(bad / detector_lib.META_FILE, "w") as f:
+        json.dump(dict(meta, format_version=9), f)
+    (bad / detector_lib.PARAMS_FILE).write_bytes(b"")
+    with pytest.raises(ValueError, match=r"detector format version 9; this drill_jax reads") as e:
+        detector_lib.load_detector(str(bad))
+    assert "\n" not in str(e.value)
+
+
+def test_detector_features_come_from_the_one_extract_path(saved, bundled):
+    det, _ = saved
+    clips = data.crop_sounds(bundled.waveforms[:3], det.settings.clip_samples)
+    x = features.extract(det.settings, clips)
+    assert x.shape == (3, det.settings.n_frames, det.settings.n_mels) == (3, 1, 32)
+    state = scoring._classifier_state(det)
+    proba = cnn.predict_proba(state, x)[:, det.positive_index]
+    np.testing.assert_allclose(scoring.score_clips(det, clips), proba, rtol=1e-6)
 
 
 def test_round_trip_same_scores_and_settings(saved, bundled):
     det, path = saved
-    loaded = export.load_detector(path, sample_rate=96000)
-    clips = export.crop_sounds(bundled.waveforms, 2000)
-    np.testing.assert_array_equal(export.score_clips(loaded, clips), export.score_clips(det, clips))
+    loaded = detector_lib.load_detector(path, sample_rate=96000)
+    clips = data.crop_sounds(bundled.waveforms, 2000)
+    np.testing.assert_array_equal(
+        scoring.score_clips(loaded, clips), scoring.score_clips(det, clips)
+    )
     assert loaded.settings == det.settings
     assert loaded.model_config == det.model_config
     assert (loaded.kind, loaded.class_names, loaded.threshold) == (
@@ -67,57 +132,57 @@ def test_round_trip_same_scores_and_settings(saved, bundled):
         ("anomaly", "normal"),
         0.5,
     )
-    meta = json.load(open(os.path.join(path, export.META_FILE)))
+    meta = json.load(open(os.path.join(path, detector_lib.META_FILE)))
     assert meta["features"]["band_hz"] == [1000.0, 22000.0]
-    assert meta["features"]["mel"]["n_mels"] == 32 and meta["features"]["n_frames"] == 1
+    assert meta["features"]["n_mels"] == 32 and meta["features"]["n_frames"] == 1
     assert meta["versions"]["jax"] == jax.__version__
     assert 0.0 <= meta["metrics"]["validation"]["roc_auc"] <= 1.0
     assert "McClish" in meta["metrics"]["validation"]["pauc_definition"]
-    scores = export.score_clips(loaded, clips)
+    scores = scoring.score_clips(loaded, clips)
     assert np.all((scores >= 0) & (scores <= 1))
 
 
 def test_rate_and_shape_checks(saved):
     det, path = saved
     with pytest.raises(ValueError, match="48000 Hz but the detector was trained at 96000 Hz"):
-        export.load_detector(path, sample_rate=48000)
+        detector_lib.load_detector(path, sample_rate=48000)
     with pytest.raises(ValueError, match="resample"):
-        export.score_clips(det, np.zeros((2, 2000)), sample_rate=44100)
+        scoring.score_clips(det, np.zeros((2, 2000)), sample_rate=44100)
     with pytest.raises(ValueError, match="2000"):
-        export.score_clips(det, np.zeros((2, 4000)))
+        scoring.score_clips(det, np.zeros((2, 4000)))
     with pytest.raises(ValueError, match="shorter than the detector's clip"):
-        export.fit_clip(det, np.zeros(1500))
+        detector_lib.fit_clip(det, np.zeros(1500))
 
 
 def test_save_is_atomic_replace_and_refuses_foreign_dirs(saved, tmp_path):
     det, _ = saved
     path = tmp_path / "model"
-    export.save_detector(str(path), det)
-    export.save_detector(str(path), det)  # replacing an existing detector works
+    detector_lib.save_detector(str(path), det)
+    detector_lib.save_detector(str(path), det)  # replacing an existing detector works
     assert sorted(os.listdir(tmp_path)) == ["model"]  # no temp dirs left behind
-    assert sorted(os.listdir(path)) == [export.META_FILE, export.PARAMS_FILE]
+    assert sorted(os.listdir(path)) == [detector_lib.META_FILE, detector_lib.PARAMS_FILE]
     other = tmp_path / "notes"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
     with pytest.raises(ValueError, match="not a detector directory"):
-        export.save_detector(str(other), det)
+        detector_lib.save_detector(str(other), det)
     assert (other / "keep.txt").read_text() == "mine"
 
 
 def test_load_rejects_corrupt_or_mismatched(saved, tmp_path):
     det, path = saved
     broken = tmp_path / "broken"
-    export.save_detector(str(broken), det)
-    meta = json.loads((broken / export.META_FILE).read_text())
+    detector_lib.save_detector(str(broken), det)
+    meta = json.loads((broken / detector_lib.META_FILE).read_text())
     meta["model_config"]["hidden"] = 16  # params no longer fit the config
-    (broken / export.META_FILE).write_text(json.dumps(meta))
+    (broken / detector_lib.META_FILE).write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="do not match"):
-        export.load_detector(str(broken))
-    (broken / export.META_FILE).write_text("{not json")
+        detector_lib.load_detector(str(broken))
+    (broken / detector_lib.META_FILE).write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
-        export.load_detector(str(broken))
+        detector_lib.load_detector(str(broken))
     with pytest.raises(FileNotFoundError):
-        export.load_detector(str(tmp_path / "nothing"))
+        detector_lib.load_detector(str(tmp_path / "nothing"))
 
 
 @pytest.fixture()

@@ -1,0 +1,138 @@
+"""Detection latency benchmark: one 41.67 ms clip at a time, read WAV -> filter -> Mel -> classify.
+
+``detect_suite`` times a saved-and-reloaded JAX detector (``scoring.score_clips``) end to
+end (wall and process-CPU seconds) and stage by stage, and AlexNet through the torchvision
+bridge; latencies are percentiles in milliseconds over clips timed one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from drill_jax import data, features
+from drill_jax.bench.report import at_most
+from drill_jax.bench.suite_config import CLIP_SAMPLES, SAMPLE_RATE, SuiteConfig, _torch_threads
+from drill_jax.bench.timing import Timing, _ms, time_calls
+from drill_jax.classify import cnn
+from drill_jax.detection import detector as detector_lib
+from drill_jax.detection import scoring, supervised
+from drill_jax.features import images
+
+
+def _latency_row(name: str, t: Timing, clip_seconds: float) -> dict:
+    s = t.summary()
+    return {
+        "figure": name,
+        "p50 ms": _ms(s["p50"]),
+        "p99 ms": _ms(s["p99"]),
+        "max ms": _ms(s["max"]),
+        "real-time factor (audio s / s)": clip_seconds / s["p50"],
+        "n clips": s["n"],
+    }
+
+
+def _per_clip(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> Timing:
+    """Latency of one clip at a time: each call timed alone."""
+    return time_calls(fn, repeats, warmup, 1)
+
+
+def detect_suite(suite: SuiteConfig, work_dir: str) -> dict:
+    """End-to-end latency per 41.67 ms clip: read WAV -> filter -> Mel -> classify.
+
+    JAX classifier: a supervised detector trained briefly (``detection.supervised``), saved to and
+    loaded back from ``work_dir/detector`` (the deployment path), scored with
+    ``scoring.score_clips``. AlexNet: ``torch_models`` (untrained weights, 227 px image from
+    ``images.render_image``). Also times each stage of the JAX path alone.
+    """
+    ds = data.load_dataset()
+    clips = data.stack_fixed(list(ds.waveforms), CLIP_SAMPLES, "repeat")
+    wav = os.path.join(work_dir, "clip.wav")
+    data.write_wav(wav, clips[0], SAMPLE_RATE)
+    det_dir = os.path.join(work_dir, "detector")
+    detector = supervised.train_supervised_detector(
+        list(clips),
+        ds.labels,
+        ds.class_names,
+        SAMPLE_RATE,
+        clip_samples=CLIP_SAMPLES,
+        config=cnn.ClassifierConfig(epochs=3),
+    )
+    detector_lib.save_detector(det_dir, detector)
+    detector = detector_lib.load_detector(det_dir, SAMPLE_RATE)
+    clip_seconds = CLIP_SAMPLES / SAMPLE_RATE
+
+    def read():
+        x, _ = data.read_wav(wav, SAMPLE_RATE)
+        return x[None, :CLIP_SAMPLES]
+
+    end_to_end = _per_clip(lambda: scoring.score_clips(detector, read()), suite.detect_repeats)
+    # The same calls timed in process CPU seconds: on a shared machine the wall-clock tail
+    # (p99) is mostly time spent waiting for a core, which CPU time leaves out.
+    cpu = time_calls(
+        lambda: scoring.score_clips(detector, read()),
+        suite.detect_repeats,
+        5,
+        1,
+        clock=time.process_time,
+    )
+    row = _latency_row(
+        "detect: JAX classifier, read->filter->Mel->classify", end_to_end, clip_seconds
+    )
+    row.update({"CPU p50 ms": _ms(cpu.summary()["p50"]), "CPU p99 ms": _ms(cpu.summary()["p99"])})
+    rows = [row]
+    settings = detector.settings
+    x = read()
+    band = features.band_filter(settings)
+    filtered = band(x)
+    logmel = features.log_mel(filtered, settings.mel, settings.top_db)
+    state = scoring._classifier_state(detector)
+    stages = {
+        "read WAV": lambda: read(),
+        "band-pass": lambda: band(x),
+        "log-Mel": lambda: features.log_mel(filtered, settings.mel, settings.top_db),
+        "cnn.predict_proba": lambda: cnn.predict_proba(state, logmel),
+    }
+    stage_rows, stage_figs = [], {}
+    for name, fn in stages.items():
+        t = _per_clip(fn, suite.detect_repeats)
+        stage_figs[name] = t.summary()
+        stage_rows.append(
+            {
+                "figure": f"  stage: {name}",
+                "p50 ms": _ms(t.median_s),
+                "p99 ms": _ms(t.summary()["p99"]),
+            }
+        )
+    rows += stage_rows
+    figures = {
+        "jax_end_to_end": end_to_end.summary(),
+        "jax_end_to_end_process_cpu": cpu.summary(),
+        "jax_stages": stage_figs,
+        "clip_seconds": clip_seconds,
+    }
+    if suite.alexnet_repeats > 0:
+        from drill_jax.classify import torch_models, torch_train
+
+        figures["torch_threads"] = _torch_threads(suite)
+        model = torch_models.build_model("alexnet", n_classes=2, weights="none")
+        model.eval()
+        size = torch_models.input_size("alexnet")
+
+        def alexnet_clip():
+            feats = features.extract(settings, read())[0]
+            image = images.render_image(feats, size=size)
+            return torch_train.predict_proba(model, image[None])
+
+        ta = _per_clip(alexnet_clip, suite.alexnet_repeats, warmup=3)
+        rows.append(
+            _latency_row(
+                "detect: AlexNet (torch), read->filter->Mel->image->classify", ta, clip_seconds
+            )
+        )
+        figures["alexnet_end_to_end"] = ta.summary()
+    p99_ms = _ms(end_to_end.summary()["p99"])
+    targets = [at_most("JAX classifier detection p99 per clip (CPU)", p99_ms, 2.0, " ms")]
+    return {"rows": rows, "targets": targets, "figures": figures}

@@ -1,0 +1,12 @@
+"""Backbone names and the error for unobtainable weights: what the rest of drill_jax needs to
+know about the classifiers without importing torch."""
+
+from __future__ import annotations
+
+JAX_BACKBONES = ("jax_cnn", "logreg")
+TORCH_BACKBONES = ("alexnet", "googlenet", "vgg16", "vgg19", "efficientnet_b0", "mobilenet_v2")
+BACKBONES = JAX_BACKBONES + TORCH_BACKBONES
+
+
+class WeightsUnavailableError(ValueError):
+    """ImageNet weights were asked for but can be neither downloaded nor found in the cache."""

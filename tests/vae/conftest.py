@@ -1,0 +1,38 @@
+"""Shared fixtures of the VAE tests: a tiny config, toy sounds, two identical runs."""
+
+import jax
+import numpy as np
+import pytest
+
+from drill_jax.vae import trainer
+
+T = 256
+TINY = trainer.VAEConfig(
+    input_length=T,
+    enc_features=(4, 4, 4, 8),
+    dec_features=(8, 4, 4, 4),
+    strides=(2, 2, 2, 2),
+    kernel_size=4,
+    block_kernel_size=3,
+    batch_size=4,
+    epochs=2,
+    learning_rate=3e-3,
+    num_synth=3,
+)
+
+
+def _sounds(n, seed):
+    """Noisy decaying tones in [-1, 1], [n, T] float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(T) / 96000.0
+    f = rng.uniform(2000.0, 8000.0, size=(n, 1))
+    x = 0.5 * np.exp(-t * 4000.0) * np.sin(2 * np.pi * f * t) + 0.02 * rng.normal(size=(n, T))
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Two identical runs (same key) of 6 train sounds (a padded last batch) x 2 epochs."""
+    x_train, x_test = _sounds(6, 0), _sounds(3, 1)
+    runs = [trainer.train_class_vae(x_train, x_test, TINY, jax.random.key(7)) for _ in range(2)]
+    return x_train, x_test, runs
