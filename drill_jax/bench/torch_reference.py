@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-# A PyTorch eager implementation of drill_jax.vae.VAE(arch='conv'), used only as the speed
+# A PyTorch eager implementation of drill_jax.vae.networks.VAE(arch='conv'), used only as the speed
 # reference of experiments.benchmark (the code a user would otherwise write). Same widths,
 # kernels, strides, 'SAME' padding, InstanceNorm (encoder) / BatchNorm (decoder) residual
 # blocks, LeakyReLU, Bernoulli (BCE) reconstruction + analytic KL, Adam. Not numerically
@@ -69,7 +69,7 @@ class TorchConvVAE(nn.Module):
     Encoder: per stage a strided Conv1d ('SAME' padding, output ceil(L / stride)) +
     LeakyReLU + encoder block; Linear to (mean, logvar) [B, 2 Z]. Decoder: Linear from z to
     [B, C0, ceil(T / prod(strides))], per stage a decoder block + ConvTranspose1d (length x
-    stride), LeakyReLU between stages, crop to T. Arguments as ``train_vae.VAEConfig``
+    stride), LeakyReLU between stages, crop to T. Arguments as ``trainer.VAEConfig``
     (``strides`` are the encoder's; the decoder uses them reversed).
     """
 

@@ -6,7 +6,7 @@ Uniform API for every name in ``BASELINES``::
     proba = baseline_proba(fitted, X, lengths)          # [N, C], rows sum to 1
 
 ``X`` is the per-clip log-Mel features, either a sequence of ``[frames_i, n_mels]`` arrays
-(the *unpadded* output of ``features.clip_features``) or an array ``[N, F, n_mels]`` in
+(unpadded per-clip log-Mel, ``FeatureSet.unpadded()``) or an array ``[N, F, n_mels]`` in
 which every frame is real. ``lengths`` [N] are the clip lengths in samples. Each baseline
 uses only what it needs ('clip_length' only the lengths, 'logreg' only the features) and
 ignores the rest (pass None).

@@ -24,11 +24,12 @@ from drill_jax.detection import supervised as supervised_lib
 from drill_jax.evaluation import examples, metrics
 
 _DEFAULT_CLASSIFIER = cnn.ClassifierConfig()
+_DEFAULT_ANOMALY = unsupervised.AnomalyConfig()
 
 
 def evaluate_honest(
     ds: data_lib.Dataset,
-    config: unsupervised.AnomalyConfig = unsupervised.AnomalyConfig(),
+    config: unsupervised.AnomalyConfig = _DEFAULT_ANOMALY,
     n_splits: int = 5,
     n_repeats: int = 2,
     seed: int = 0,

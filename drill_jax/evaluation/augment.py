@@ -74,7 +74,7 @@ class SpecAugmentConfig:
 
     ``n_freq_masks`` masks, each of a width uniform in [1, ``max_bands``] bands at a uniform
     position, set to ``fill_db`` or, by default, to that clip's own minimum (its dB floor =
-    zero power on the clip's scale, the same value ``classifier.pad_frames`` pads with).
+    zero power on the clip's scale, the same value ``features.extract`` pads with).
     Time masks (``n_time_masks``, width in [1, ``max_frames``]) only make sense with more
     than one frame; with the paper's settings a clip has 1 or 2 frames, and masking one of
     two frames makes a 4000-sample clip look like a padded 2000-sample one, i.e. it imitates

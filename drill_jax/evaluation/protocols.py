@@ -333,7 +333,7 @@ def evaluate(
 
 
 def _augment_train(train, config, key, rng, sample_rate, vae_config):
-    """examples.Examples added to a training side, and the origins the augmentation was fitted on."""
+    """Examples added to a training side, and the origins the augmentation was fitted on."""
     if config.augment in ("none", "specaugment"):
         return None, np.unique(train.origin)
     if config.augment == "vae":

@@ -98,7 +98,7 @@ class FeatureSettings:
             )
         if self.top_db is not None and self.top_db < 0:
             raise ValueError(f"top_db: must be non-negative or None, got {self.top_db}")
-        self.mel  # validates the Mel settings (window, overlap, FFT, bands, range)
+        _mel_config(self)  # validates the Mel settings (window, overlap, FFT, bands, range)
         if self.clip_samples is not None and self.clip_samples < self.window_samples:
             raise ValueError(
                 f"clip_samples: {self.clip_samples} is shorter than the Mel window "

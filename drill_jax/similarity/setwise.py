@@ -27,7 +27,7 @@ Four measures, each with a real-vs-real reference so that a number can be read o
   ``band_difference_db`` [n_mels] the mean synthesized minus mean real log-Mel, band by band.
 
 Log-Mel vectors: the first ``length`` samples (1999, the VAE's input) of every sound, band-passed
-and turned into ONE log-Mel frame by ``features.clip_features``. Taking the same span from every
+and turned into ONE log-Mel frame by ``features.extract``. Taking the same span from every
 sound also removes the clip-length confound (2000 vs 4000 samples) from the comparison.
 """
 

@@ -347,8 +347,9 @@ def train_class_vae(
       on_epoch: called with the history so far after each epoch.
 
     Returns:
-      (final state, history): one ``training.EpochRecord`` per epoch with 'epoch', 'step', 'train_loss',
-      'train_recon', 'train_kl' (means per sound over the epoch's steps), 'eval_elbo',
+      (final state, history): one ``training.EpochRecord`` per epoch with 'epoch', 'step',
+      'train_loss', 'train_recon', 'train_kl', 'train_elbo' (means per sound over the
+      epoch's steps), 'eval_elbo',
       'eval_recon', 'eval_kl' (test set, if given), 'train_seconds' and
       'train_examples_per_s' (this epoch's steps, including any compilation).
 

@@ -1,4 +1,4 @@
-"""Tests for drill_jax.baselines: known values on the bundled data and synthetic sets."""
+"""Tests for drill_jax.classify.baselines: known values on the bundled data and synthetic sets."""
 
 import numpy as np
 import pytest

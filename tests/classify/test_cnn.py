@@ -1,4 +1,4 @@
-"""Tests for drill_jax.classifier: padding, masked jitted step, determinism, one compile."""
+"""Tests for drill_jax.classify.cnn: masked jitted step, determinism, one compile."""
 
 import jax
 import jax.numpy as jnp

@@ -6,30 +6,7 @@ import torch
 
 from drill_jax.classify import torch_models as tm
 from drill_jax.classify import torch_train, torch_weights
-
-TINY = torch_train.TorchTrainConfig(batch_size=4, max_epochs=1, augment=False)
-
-
-def _images(n, size, seed=0):
-    """Random uint8 RGB images [n, size, size, 3]."""
-    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
-
-
-def _separable_batch(n=8, size=32):
-    """Two classes that differ by brightness: class 1 bright, class 0 dark."""
-    rng = np.random.default_rng(1)
-    labels = np.arange(n) % 2
-    base = np.where(labels[:, None, None, None] == 1, 200, 40)
-    noise = rng.integers(-30, 30, (n, size, size, 3))
-    return np.clip(base + noise, 0, 255).astype(np.uint8), labels
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: on a shared, busy CPU it is many times faster than one per core."""
-    previous = torch_train.set_num_threads(1)
-    yield
-    torch_train.set_num_threads(previous)
+from tests.classify.torch_toys import TINY, one_thread, separable_batch, toy_images  # noqa: F401
 
 
 @pytest.mark.parametrize("backbone", torch_weights.BACKBONES)
@@ -62,7 +39,7 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
 
 
 def test_freeze_keeps_leading_layers_fixed():
-    images, labels = _separable_batch()
+    images, labels = separable_batch()
     model = tm.build_model("mobilenet_v2", freeze=3, image_size=64)
     frozen = [(n, m) for n, m in tm.param_layers(model)][:3]
     assert [type(m).__name__ for _, m in frozen] == ["Conv2d", "BatchNorm2d", "Conv2d"]
@@ -79,7 +56,7 @@ def test_freeze_keeps_leading_layers_fixed():
 
 def test_predict_proba_rows_sum_to_one_and_save_load_round_trip(tmp_path):
     model = tm.build_model("mobilenet_v2", n_classes=3, freeze=2, image_size=64)
-    images = _images(5, 50)
+    images = toy_images(5, 50)
     proba = torch_train.predict_proba(model, images, batch_size=2)
     assert proba.shape == (5, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)

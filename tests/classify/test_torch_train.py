@@ -7,54 +7,31 @@ import pytest
 
 from drill_jax.classify import torch_models
 from drill_jax.classify import torch_train as tt
-
-TINY = tt.TorchTrainConfig(batch_size=4, max_epochs=1, augment=False)
-
-
-def _images(n, size, seed=0):
-    """Random uint8 RGB images [n, size, size, 3]."""
-    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
-
-
-def _separable_batch(n=8, size=32):
-    """Two classes that differ by brightness: class 1 bright, class 0 dark."""
-    rng = np.random.default_rng(1)
-    labels = np.arange(n) % 2
-    base = np.where(labels[:, None, None, None] == 1, 200, 40)
-    noise = rng.integers(-30, 30, (n, size, size, 3))
-    return np.clip(base + noise, 0, 255).astype(np.uint8), labels
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: on a shared, busy CPU it is many times faster than one per core."""
-    previous = tt.set_num_threads(1)
-    yield
-    tt.set_num_threads(previous)
+from tests.classify.torch_toys import TINY, one_thread, separable_batch, toy_images  # noqa: F401
 
 
 @pytest.mark.parametrize("backbone", ["alexnet", "mobilenet_v2"])
 def test_forward_gives_n_classes_probabilities(backbone):
     model = torch_models.build_model(backbone, n_classes=2)
-    proba = tt.predict_proba(model, _images(1, 227))
+    proba = tt.predict_proba(model, toy_images(1, 227))
     assert proba.shape == (1, 2) and proba.dtype == np.float32
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
 
 
 def test_images_to_inputs_resizes_to_the_backbone_input_size():
-    assert tt.images_to_inputs(_images(2, 100), "mobilenet_v2").shape == (2, 3, 224, 224)
+    assert tt.images_to_inputs(toy_images(2, 100), "mobilenet_v2").shape == (2, 3, 224, 224)
 
 
 def test_bad_inputs_raise_clear_errors():
     model = torch_models.build_model("mobilenet_v2", image_size=64)
     with pytest.raises(ValueError, match="uint8"):
-        tt.predict_proba(model, _images(1, 32).astype(np.float32))
+        tt.predict_proba(model, toy_images(1, 32).astype(np.float32))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        tt.fit(model, _images(4, 32), np.array([0, 1, 2, 0]), config=TINY)
+        tt.fit(model, toy_images(4, 32), np.array([0, 1, 2, 0]), config=TINY)
 
 
 def test_one_training_step_lowers_the_loss():
-    images, labels = _separable_batch()
+    images, labels = separable_batch()
     config = dataclasses.replace(TINY, batch_size=8, learning_rate=0.01, head_lr_factor=1.0)
     model = torch_models.build_model("alexnet", n_classes=2, seed=0, image_size=64)
 
@@ -68,7 +45,7 @@ def test_one_training_step_lowers_the_loss():
 
 
 def test_same_seed_gives_same_weights_and_other_seed_differs():
-    images, labels = _separable_batch()
+    images, labels = separable_batch()
     config = dataclasses.replace(TINY, augment=True)
 
     def trained(seed):
@@ -83,7 +60,7 @@ def test_same_seed_gives_same_weights_and_other_seed_differs():
 
 
 def test_augmentation_keeps_shape_and_dtype_and_flip_is_exact():
-    images = _images(6, 40)
+    images = toy_images(6, 40)
     out = tt.augment_images(images, seed=0)
     assert out.shape == images.shape and out.dtype == np.uint8
     assert not np.array_equal(out, images)
@@ -111,7 +88,7 @@ def test_translation_moves_pixels_by_up_to_the_set_amount():
 
 
 def test_fit_history_validation_and_early_stop(tmp_path):
-    images, labels = _separable_batch(n=8)
+    images, labels = separable_batch(n=8)
     config = dataclasses.replace(TINY, batch_size=2, max_epochs=3, patience=1, learning_rate=0.0)
     # freeze=104: only the head trains.
     model = torch_models.build_model("mobilenet_v2", freeze=104, image_size=64)

@@ -32,26 +32,6 @@ def test_fix_length_and_stack():
     assert data.crop_to_common(clips).shape == (3, 1000)
 
 
-def test_window_signal_boundaries():
-    x = np.arange(11, dtype=np.float32)
-    clips, starts = data.window_signal(x, window=4, hop=3)
-    np.testing.assert_array_equal(starts, [0, 3, 6])
-    np.testing.assert_array_equal(clips, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]])
-    clips, starts = data.window_signal(x, window=4, hop=3, last="pad")
-    np.testing.assert_array_equal(starts, [0, 3, 6, 9])
-    np.testing.assert_array_equal(clips[3], [9, 10, 0, 0])  # last partial window zero-padded
-    clips, _ = data.window_signal(x, 4, 3, last="pad", pad_mode="repeat")
-    np.testing.assert_array_equal(clips[3], [9, 10, 9, 10])
-    assert data.num_windows(11, 4, 3) == 3 and data.num_windows(3, 4, 3) == 0
-    assert data.num_windows(3, 4, 3, last="pad") == 1
-
-
-def test_window_signal_exact_fit_has_no_extra_window():
-    x = np.arange(12, dtype=np.float32)
-    clips, starts = data.window_signal(x, 4, 4, last="pad")
-    np.testing.assert_array_equal(starts, [0, 4, 8])
-
-
 def test_window_signal_gap_hop_never_makes_an_empty_padded_window():
     # hop > window: the samples after the last whole window lie before the next hop
     # position, so no (all-zero) tail window is made.
@@ -70,10 +50,40 @@ def test_num_windows_matches_window_signal():
             assert clips.shape[0] == data.num_windows(n, w, h, last)
 
 
-def test_window_signal_rejects_bad_args():
-    with pytest.raises(ValueError):
-        data.window_signal(np.zeros((2, 5)), 2, 1)
-    with pytest.raises(ValueError):
-        data.window_signal(np.zeros(5), 0, 1)
+def test_window_boundaries_exact():
+    x = np.arange(11, dtype=np.float32)
+    w, starts = data.window_signal(x, window=4, hop=3)
+    np.testing.assert_array_equal(starts, [0, 3, 6])
+    np.testing.assert_array_equal(w, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]])
+    # sample 10 is after the last whole window: dropped by default, padded with last='pad'
+    w, starts = data.window_signal(x, window=4, hop=3, last="pad")
+    np.testing.assert_array_equal(starts, [0, 3, 6, 9])
+    np.testing.assert_array_equal(w[3], [9, 10, 0, 0])
+    # a signal that ends exactly at a window end gets no padded window
+    w, starts = data.window_signal(x[:10], window=4, hop=3, last="pad")
+    np.testing.assert_array_equal(starts, [0, 3, 6])
+    # hop > window: gaps are never scored; the tail window starts at the next hop
+    w, starts = data.window_signal(x, window=2, hop=4, last="pad")
+    np.testing.assert_array_equal(starts, [0, 4, 8])
+    np.testing.assert_array_equal(w, [[0, 1], [4, 5], [8, 9]])
+
+
+def test_window_shorter_than_one_window():
+    x = np.ones(3, np.float32)
+    assert data.window_signal(x, 4, 2)[0].shape == (0, 4)
+    w, starts = data.window_signal(x, 4, 2, last="pad")
+    np.testing.assert_array_equal(w, [[1, 1, 1, 0]])
+    np.testing.assert_array_equal(starts, [0])
+
+
+def test_bad_window_settings():
+    with pytest.raises(ValueError, match="positive"):
+        data.window_signal(np.zeros(10), 0, 1)
     with pytest.raises(ValueError, match="last"):
-        data.window_signal(np.zeros(5), 2, 1, last="wrap")
+        data.window_signal(np.zeros(10), 4, 1, last="wrap")
+
+
+def test_window_signal_pad_modes():
+    x = np.arange(11, dtype=np.float32)
+    clips, _ = data.window_signal(x, 4, 3, last="pad", pad_mode="repeat")
+    np.testing.assert_array_equal(clips[3], [9, 10, 9, 10])

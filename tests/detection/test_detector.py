@@ -1,4 +1,5 @@
-"""Tests for drill_jax.detection (detector format, scoring) and experiments.detect: save/load, input checks, bad files, stdin."""
+"""Tests for drill_jax.detection.detector (format, save/load), scoring and experiments.detect:
+save/load, input checks, bad files, stdin."""
 
 import io
 import json

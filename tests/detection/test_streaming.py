@@ -1,4 +1,4 @@
-"""Tests for drill_jax.streaming: window boundaries, chunked readers, resampling, alarm logic."""
+"""Tests for drill_jax.detection.streaming and .alarms: windows, readers, alarm logic."""
 
 import io
 
@@ -20,32 +20,6 @@ def _chunks(x, sizes):
     return out
 
 
-def test_window_boundaries_exact():
-    x = np.arange(11, dtype=np.float32)
-    w, starts = data.window_signal(x, window=4, hop=3)
-    np.testing.assert_array_equal(starts, [0, 3, 6])
-    np.testing.assert_array_equal(w, [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]])
-    # sample 10 is after the last whole window: dropped by default, padded with last='pad'
-    w, starts = data.window_signal(x, window=4, hop=3, last="pad")
-    np.testing.assert_array_equal(starts, [0, 3, 6, 9])
-    np.testing.assert_array_equal(w[3], [9, 10, 0, 0])
-    # a signal that ends exactly at a window end gets no padded window
-    w, starts = data.window_signal(x[:10], window=4, hop=3, last="pad")
-    np.testing.assert_array_equal(starts, [0, 3, 6])
-    # hop > window: gaps are never scored; the tail window starts at the next hop
-    w, starts = data.window_signal(x, window=2, hop=4, last="pad")
-    np.testing.assert_array_equal(starts, [0, 4, 8])
-    np.testing.assert_array_equal(w, [[0, 1], [4, 5], [8, 9]])
-
-
-def test_window_shorter_than_one_window():
-    x = np.ones(3, np.float32)
-    assert data.window_signal(x, 4, 2)[0].shape == (0, 4)
-    w, starts = data.window_signal(x, 4, 2, last="pad")
-    np.testing.assert_array_equal(w, [[1, 1, 1, 0]])
-    np.testing.assert_array_equal(starts, [0])
-
-
 @pytest.mark.parametrize("last", ["drop", "pad"])
 @pytest.mark.parametrize("window,hop", [(7, 3), (5, 5), (4, 6)])
 def test_stream_windows_equal_offline(window, hop, last):
@@ -55,13 +29,6 @@ def test_stream_windows_equal_offline(window, hop, last):
     assert [g.start for g in got] == want_s.tolist()
     np.testing.assert_array_equal(np.stack([g.samples for g in got]), want_w)
     assert [g.padded for g in got] == [last == "pad" and s + window > 53 for s in want_s]
-
-
-def test_bad_window_settings():
-    with pytest.raises(ValueError, match="positive"):
-        data.window_signal(np.zeros(10), 0, 1)
-    with pytest.raises(ValueError, match="last"):
-        data.window_signal(np.zeros(10), 4, 1, last="wrap")
 
 
 def test_pcm16_stdin_parsing():

@@ -1,4 +1,4 @@
-"""Tests for drill_jax.anomaly: gamma threshold, VAE scores, save/load, honest folds."""
+"""Tests for drill_jax.detection.unsupervised/honest: gamma threshold, VAE scores, save/load, honest folds."""
 
 import dataclasses
 

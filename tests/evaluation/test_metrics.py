@@ -1,4 +1,4 @@
-"""Tests for drill_jax.metrics: hand-computed values on small inputs."""
+"""Tests for drill_jax.evaluation.metrics: hand-computed values on small inputs."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tests for drill_jax.pipeline and drill_jax.tables: run plans, result files, table rows."""
+"""Tests for drill_jax.evaluation.pipeline and .tables: run plans, result files, table rows."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Tests for drill_jax.feature_export on a few bundled sounds."""
+"""Tests for drill_jax.features.export (the features job) on a few bundled sounds."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Tests for drill_jax.filters: measured responses, zero phase, short clips, batching."""
+"""Tests for drill_jax.features.filters: measured responses, zero phase, short clips, batching."""
 
 import numpy as np
 import pytest

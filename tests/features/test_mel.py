@@ -1,4 +1,4 @@
-"""Tests for drill_jax.features: librosa parity, frame counts, bands, dB floor, images."""
+"""Tests for drill_jax.features.mel: librosa parity, frame counts, bands, dB floor."""
 
 import numpy as np
 import pytest

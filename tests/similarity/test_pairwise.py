@@ -1,4 +1,4 @@
-"""Tests for drill_jax.similarity: known answers and parity with scipy.signal."""
+"""Tests for drill_jax.similarity.pairwise: known answers and parity with scipy.signal."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""Tests for drill_jax.vae.experiment: the paper's VAE run writes WAVs and a manifest, deterministically."""
+"""Tests for drill_jax.vae.experiment: the paper's VAE run writes WAVs and a manifest,
+deterministically."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Tests for drill_jax.losses: hand-computed values, moments, MC KL convergence, gradients."""
+"""Tests for drill_jax.vae.losses: hand-computed values, moments, MC KL convergence, gradients."""
 
 import math
 
