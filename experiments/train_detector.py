@@ -4,7 +4,8 @@
   python -m experiments.train_detector --kind=unsupervised    # VAE on normal sounds only
   python -m experiments.train_detector --kind=unsupervised --evaluate   # + k-fold ROC-AUC/pAUC
 
-Writes <out_dir>/<kind>/ (the detector directory, see drill_jax.detection.detector), <out_dir>/config.json
+Writes <out_dir>/<kind>/ (the detector directory, see drill_jax.detection.detector),
+<out_dir>/config.json
 and, with --evaluate, <out_dir>/honest_eval.json (unsupervised VAE, supervised jax_cnn and a
 label-free baseline on the same folds).
 """

@@ -1,4 +1,5 @@
-"""Tests for drill_jax.detection.unsupervised/honest: gamma threshold, VAE scores, save/load, honest folds."""
+"""Tests for drill_jax.detection.unsupervised and .honest: gamma threshold, VAE scores,
+save/load, honest folds."""
 
 import dataclasses
 

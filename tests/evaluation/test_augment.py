@@ -1,4 +1,5 @@
-"""Tests for drill_jax.evaluation.augment: counts per class, source ids, reproducibility, mask values."""
+"""Tests for drill_jax.evaluation.augment: counts per class, source ids, reproducibility,
+mask values."""
 
 import random
 

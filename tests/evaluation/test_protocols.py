@@ -1,4 +1,5 @@
-"""Tests for drill_jax.evaluation.protocols: no held-out sound (or anything made from it) reaches training."""
+"""Tests for drill_jax.evaluation.protocols: no held-out sound (or anything made from it)
+reaches training."""
 
 import jax
 import numpy as np

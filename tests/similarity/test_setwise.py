@@ -1,4 +1,5 @@
-"""Tests for drill_jax.similarity.setwise: known answers on made-up sets and on the bundled sounds."""
+"""Tests for drill_jax.similarity.setwise: known answers on made-up sets and on the bundled
+sounds."""
 
 import numpy as np
 import pytest

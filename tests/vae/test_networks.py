@@ -1,4 +1,5 @@
-"""Tests for drill_jax.vae.networks: shapes (exactly 1999 samples), output range, layouts, batch norm."""
+"""Tests for drill_jax.vae.networks: shapes (exactly 1999 samples), output range, layouts,
+batch norm."""
 
 import flax.linen as nn
 import jax
