@@ -47,7 +47,7 @@ _PROTOCOL = config_flags.define(
 )
 _DETECTOR = config_flags.define(
     backbones.DetectorConfig,
-    ("backbone", "epochs", "weights", "weights_path", "freeze"),
+    ("backbone", "epochs", "weights", "weights_path", "freeze", "batch_folds"),
     choices={"backbone": registry.BACKBONES, "weights": ("imagenet", "none")},
 )
 _VAE = config_flags.define(

@@ -30,6 +30,7 @@ class SuiteConfig:
       detect_repeats: clips timed one at a time for the latency percentiles (JAX).
       alexnet_repeats: same for AlexNet (slower); 0 skips AlexNet.
       device_counts, devices_batch, devices_repeats: the many-devices suite.
+      folds_splits, folds_repeats: the honest protocol of the folds suite (5 x 4).
       paper_timeout_s: limit in seconds for the paper script's quick run; recorded here,
         applied by the entry point that times that run (see ``suite_paper``).
       seed: data and init seed.
@@ -49,12 +50,14 @@ class SuiteConfig:
     device_counts: tuple = (1, 2, 4)
     devices_batch: int = 64
     devices_repeats: int = 5
+    folds_splits: int = 5
+    folds_repeats: int = 4
     paper_timeout_s: float = 1800.0
     seed: int = 0
 
 
 # Suite names, in the order run_suites runs them and report_table lists them.
-SUITES = ("vae", "features", "detect", "paper", "devices")
+SUITES = ("vae", "features", "detect", "folds", "paper", "devices")
 
 
 def _torch_threads(suite: SuiteConfig) -> int:

@@ -1,8 +1,9 @@
 """Runs the benchmark suites and writes ``benchmark.json`` / ``benchmark.md``.
 
-The suites live in ``suite_vae``, ``suite_features``, ``suite_detect``, ``suite_paper`` and
-``suite_devices``; their sizes in ``suite_config.SuiteConfig``. The paper suite's run is
-timed by the caller and injected (``time_paper``): the library never runs ``experiments/``.
+The suites live in ``suite_vae``, ``suite_features``, ``suite_detect``, ``suite_folds``,
+``suite_paper`` and ``suite_devices``; their sizes in ``suite_config.SuiteConfig``. The
+paper suite's run is timed by the caller and injected (``time_paper``): the library never
+runs ``experiments/``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from drill_jax.bench.suite_config import SUITES, SuiteConfig
 from drill_jax.bench.suite_detect import detect_suite
 from drill_jax.bench.suite_devices import devices_suite
 from drill_jax.bench.suite_features import features_suite
+from drill_jax.bench.suite_folds import folds_suite
 from drill_jax.bench.suite_paper import PaperTiming, paper_suite
 from drill_jax.bench.suite_vae import vae_suite
 from drill_jax.bench.timing import environment
@@ -62,6 +64,8 @@ def run_suites(
             result = features_suite(suite)
         elif name == "detect":
             result = detect_suite(suite, work)
+        elif name == "folds":
+            result = folds_suite(suite)
         elif name == "paper":
             result = paper_suite(None if time_paper is None else time_paper(work))
         else:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import jax
 
-from drill_jax.classify import baselines, cnn
+from drill_jax.classify import baselines, cnn, folds
 from drill_jax.classify.registry import BACKBONES
 from drill_jax.features import images
 
@@ -31,6 +31,8 @@ class DetectorConfig:
       freeze: torchvision nets: leading parameter tensors to freeze.
       image_size: Mel image size for torchvision nets (None = the backbone's input size).
       db_range: fixed dB range for the Mel images (None = per-image min..max).
+      batch_folds: jax_cnn: fit every fold of an evaluation together, vmapped over folds
+        (``classify.folds``; the same models as one by one, to float tolerance).
     """
 
     backbone: str = "jax_cnn"
@@ -40,6 +42,7 @@ class DetectorConfig:
     freeze: int = 0
     image_size: Optional[int] = None
     db_range: Optional[tuple] = None
+    batch_folds: bool = True
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -57,13 +60,37 @@ def make_fit_predict(config: DetectorConfig):
     return lambda tr, te, seed: _torch(config, tr, te, seed)
 
 
-def _jax_cnn(config, train_fs, test_fs, seed):
+def make_fit_predict_folds(config: DetectorConfig):
+    """Returns fit_predict_folds([(train_fs, test_fs, seed), ...]) -> [proba, ...] fitting
+    every fold at once, or None where the backbone has no batched form (or
+    ``config.batch_folds`` is off)."""
+    if config.backbone != "jax_cnn" or not config.batch_folds:
+        return None
+
+    def fit_predict_folds(prepared: list) -> list:
+        cfg = _cnn_config(config)
+        states, _ = folds.fit_folds(
+            [tr.log_mel for tr, _, _ in prepared],
+            [tr.labels for tr, _, _ in prepared],
+            cfg,
+            [jax.random.key(seed) for _, _, seed in prepared],
+        )
+        return [cnn.predict_proba(s, te.log_mel) for s, (_, te, _) in zip(states, prepared)]
+
+    return fit_predict_folds
+
+
+def _cnn_config(config: DetectorConfig) -> cnn.ClassifierConfig:
     # The seed goes in through the key only: the config is a static jit argument, and a
     # new seed in it would recompile the train step for every fold.
     cfg = cnn.ClassifierConfig()
     if config.epochs is not None:
         cfg = dataclasses.replace(cfg, epochs=config.epochs)
-    state, _ = cnn.fit(train_fs.log_mel, train_fs.labels, cfg, jax.random.key(seed))
+    return cfg
+
+
+def _jax_cnn(config, train_fs, test_fs, seed):
+    state, _ = cnn.fit(train_fs.log_mel, train_fs.labels, _cnn_config(config), jax.random.key(seed))
     return cnn.predict_proba(state, test_fs.log_mel)
 
 

@@ -140,7 +140,7 @@ def _eval_logits(state: ClassifierState, x: jax.Array) -> jax.Array:
     return state.apply_fn({"params": state.params}, _standardize(state, x), train=False)
 
 
-def _check_xy(X, y, n_classes: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+def check_xy(X, y, n_classes: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3 or X.shape[0] == 0:
         raise ValueError(f"{what}: X must be [N >= 1, F, n_mels], got {X.shape}")
@@ -207,10 +207,10 @@ def fit(
     """
     if config.epochs < 1 or config.batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {config}")
-    X_train, y_train = _check_xy(X_train, y_train, config.n_classes, "train")
+    X_train, y_train = check_xy(X_train, y_train, config.n_classes, "train")
     have_val = X_val is not None
     if have_val:
-        X_val, y_val = _check_xy(X_val, y_val, config.n_classes, "validation")
+        X_val, y_val = check_xy(X_val, y_val, config.n_classes, "validation")
         if X_val.shape[1:] != X_train.shape[1:]:
             raise ValueError(f"X_val {X_val.shape} and X_train {X_train.shape} differ in [F, M]")
     if key is None:

@@ -36,7 +36,14 @@ def run_classification(
     t0 = time.perf_counter()
     fit_predict = backbones.make_fit_predict(detector_config)
     positive = metrics.positive_index(ds.class_names)
-    result = protocols.evaluate(ds, protocol_config, fit_predict, vae_config, positive)
+    result = protocols.evaluate(
+        ds,
+        protocol_config,
+        fit_predict,
+        vae_config,
+        positive,
+        fit_predict_folds=backbones.make_fit_predict_folds(detector_config),
+    )
     result["detector"] = dataclasses.asdict(detector_config)
     result["wall_seconds"] = time.perf_counter() - t0
     weights = detector_config.weights_path or (

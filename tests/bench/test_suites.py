@@ -87,7 +87,7 @@ def test_run_suites_without_paper_run_and_bad_names(tmp_path):
 
 
 def test_suite_config_fields_are_the_report_keys():
-    assert suite_config.SUITES == ("vae", "features", "detect", "paper", "devices")
+    assert suite_config.SUITES == ("vae", "features", "detect", "folds", "paper", "devices")
     assert [f.name for f in dataclasses.fields(suite_config.SuiteConfig)] == [
         "vae_batch_sizes",
         "vae_repeats",
@@ -103,6 +103,8 @@ def test_suite_config_fields_are_the_report_keys():
         "device_counts",
         "devices_batch",
         "devices_repeats",
+        "folds_splits",
+        "folds_repeats",
         "paper_timeout_s",
         "seed",
     ]

@@ -88,3 +88,17 @@ def test_result_row_and_markdown_csv(tmp_path):
     tables.write_table(str(tmp_path / "t"), "Title", [row], "a note")
     assert json.loads((tmp_path / "t.json").read_text())["rows"][0]["paper"] == "94.12"
     assert (tmp_path / "t.md").read_text().startswith("## Title\n\na note\n")
+
+
+@pytest.mark.parametrize("protocol", ["honest"])
+def test_folds_fitted_together_give_the_same_evaluation(protocol):
+    ds = _toy_dataset(n_per_class=10)
+    p = protocols.ProtocolConfig(protocol=protocol, n_splits=3, n_repeats=1, paper_splits=2)
+    small = dict(backbone="jax_cnn", epochs=6)
+    one = pipeline.run_classification(ds, p, backbones.DetectorConfig(**small, batch_folds=False))
+    many = pipeline.run_classification(ds, p, backbones.DetectorConfig(**small))
+    assert len(one["folds"]) == len(many["folds"]) == (3 if protocol == "honest" else 2)
+    for a, b in zip(one["folds"], many["folds"]):
+        assert a["accuracy"] == b["accuracy"] and a["n_train"] == b["n_train"]
+        assert a["roc_auc"] == pytest.approx(b["roc_auc"], abs=1e-9)
+        assert a["confusion_matrix"] == b["confusion_matrix"]
