@@ -9,6 +9,7 @@ from typing import Callable
 from absl import app, flags, logging
 
 from drill_jax import data, features
+from drill_jax.features import filters
 from experiments import config_flags
 
 FLAGS = flags.FLAGS
@@ -19,6 +20,7 @@ flags.disclaim_key_flags()
 FEATURE_FLAG_FIELDS = (
     "band_hz",
     "filter_design",
+    "filter_method",
     "window_samples",
     "overlap_samples",
     "n_fft",
@@ -45,6 +47,7 @@ def define_feature_flags() -> None:
             features.FeatureSettings,
             FEATURE_FLAG_FIELDS,
             parsers={"band_hz": config_flags.parse_band},
+            choices={"filter_design": filters.DESIGNS, "filter_method": filters.METHODS},
             help={
                 "band_hz": "LOW,HIGH band-pass edges in Hz (paper: 1000,22000); leave one "
                 "empty for a high-pass (LOW,) or a low-pass (,HIGH) alone."

@@ -84,6 +84,8 @@ class PaperConfig:
       vae_epochs: epochs of each VAE (paper: 20).
       seed: root seed.
       features: how clips become log-Mel features (None = the paper's at the data's rate).
+      weights_fallback: a torchvision net whose ImageNet weights cannot be loaded is trained
+        from scratch (the weights column says so) instead of being skipped.
     """
 
     backbone: str = "jax_cnn"
@@ -101,6 +103,7 @@ class PaperConfig:
     vae_epochs: int = 20
     seed: int = 0
     features: Optional[features.FeatureSettings] = None
+    weights_fallback: bool = False
 
 
 # Named presets of the paper job (``python -m experiments.paper --preset=NAME``; --quick is
@@ -245,12 +248,20 @@ def run_tables(
             try:
                 cache[(p, d)] = run_classification(ds, p, d, vae_config=vae_config, name=name)
             except registry.WeightsUnavailableError as err:
-                say(f"skipped {name}: {err}")
-                cache[(p, d)] = None
+                if not (config.weights_fallback and d.weights == "imagenet"):
+                    say(f"skipped {name}: {err}")
+                    cache[(p, d)] = None
+                else:
+                    say(f"{name}: ImageNet weights unavailable, trained from scratch ({err})")
+                    scratch = dataclasses.replace(d, weights="none")
+                    result = run_classification(ds, p, scratch, vae_config=vae_config, name=name)
+                    cache[(p, d)] = dict(result, weights_fallback=str(err))
         result = cache[(p, d)]
         if result is None:
             continue
         weights = d.weights if d.backbone in registry.TORCH_BACKBONES else "-"
+        if "weights_fallback" in result:
+            weights = "none (ImageNet unavailable)"
         row = tables.result_row(
             name, result, d.backbone, weights, _paper_figure(table, d.backbone, p)
         )

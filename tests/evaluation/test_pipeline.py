@@ -1,12 +1,13 @@
 """Tests for drill_jax.evaluation.pipeline and .tables: run plans, result files, table rows."""
 
+import dataclasses
 import json
 import os
 
 import numpy as np
 import pytest
 
-from drill_jax.classify import backbones
+from drill_jax.classify import backbones, registry
 from drill_jax.evaluation import pipeline, protocols, tables
 from tests.toys import toy_dataset as _toy_dataset
 
@@ -102,3 +103,32 @@ def test_folds_fitted_together_give_the_same_evaluation(protocol):
         assert a["accuracy"] == b["accuracy"] and a["n_train"] == b["n_train"]
         assert a["roc_auc"] == pytest.approx(b["roc_auc"], abs=1e-9)
         assert a["confusion_matrix"] == b["confusion_matrix"]
+
+
+def test_unloadable_imagenet_weights_fall_back_to_scratch_only_when_asked(monkeypatch, tmp_path):
+    ds = _toy_dataset(n_per_class=6)
+    one = protocols.ProtocolConfig(n_splits=2, n_repeats=1)
+    result = pipeline.run_classification(ds, one, backbones.DetectorConfig("logreg"))
+    calls = []
+
+    def fake_run(ds, p, d, vae_config=None, name=None):  # no training: one stored result
+        calls.append((d.backbone, d.weights))
+        if d.backbone == "alexnet" and d.weights == "imagenet":
+            raise registry.WeightsUnavailableError("no ImageNet file here")
+        return dict(result)
+
+    monkeypatch.setattr(pipeline, "run_classification", fake_run)
+    config = pipeline.PaperConfig(
+        backbone="logreg",
+        table2_backbones=(),
+        table1_backbones=("alexnet",),
+        torch_weights="imagenet",
+        crops=(None,),
+        augment_methods=("none",),
+    )
+    skipped = pipeline.run_tables(ds, config, str(tmp_path / "a"))
+    assert skipped["table1"] == [] and ("alexnet", "none") not in calls
+    with_fallback = dataclasses.replace(config, weights_fallback=True)
+    rows = pipeline.run_tables(ds, with_fallback, str(tmp_path / "b"))
+    assert [r["weights"] for r in rows["table1"]] == ["none (ImageNet unavailable)"] * 2
+    assert ("alexnet", "none") in calls

@@ -139,3 +139,12 @@ def test_json_round_trip_and_format_v1():
     assert old == features.FeatureSettings(band_hz=None, clip_samples=2000)
     with pytest.raises(ValueError, match="unknown fields"):
         features.FeatureSettings.from_json(dict(s.to_json(), colour="red"))
+
+
+def test_fft_filter_method_gives_the_same_features():
+    clips = np.stack(_clips((2000, 2000)))
+    s = features.FeatureSettings()
+    fast = dataclasses.replace(s, filter_method="fft")
+    np.testing.assert_allclose(features.extract(fast, clips), features.extract(s, clips), atol=1e-3)
+    with pytest.raises(ValueError, match="filter_method"):
+        features.FeatureSettings(filter_method="magic")
