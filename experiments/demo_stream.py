@@ -25,7 +25,8 @@ from drill_jax import data, files
 from drill_jax.classify import cnn
 from drill_jax.detection import alarms, scoring, streaming, supervised, unsupervised
 from drill_jax.detection import detector as detector_lib
-from experiments import common
+from drill_jax.vae import trainer
+from experiments import common, config_flags
 
 common.define_data_flags("runs/demo_stream")
 common.define_feature_flags()
@@ -35,20 +36,35 @@ _EVENTS = flags.DEFINE_integer("n_events", 6, "Anomaly events inserted.")
 _ANOM_RUN = flags.DEFINE_integer("anomaly_run", 3, "Anomaly sounds per event.")
 _NORMAL_RUN = flags.DEFINE_integer("normal_run", 10, "Normal sounds between events.")
 _HOP_WINDOWS = flags.DEFINE_float("hop_fraction", 0.5, "Hop as a fraction of the window.")
-_ON = flags.DEFINE_integer("on_windows", 2, "Consecutive windows >= threshold that raise an alert.")
-_OFF = flags.DEFINE_integer("off_windows", 2, "Consecutive windows below it that end an alert.")
+_ALARM = config_flags.define(
+    alarms.AlarmConfig,
+    ("on_windows", "off_windows"),
+    defaults=alarms.AlarmConfig(threshold=0.5),
+    help={
+        "on_windows": "Consecutive windows >= threshold that raise an alert.",
+        "off_windows": "Consecutive windows below it that end an alert.",
+    },
+)
 _CHUNK = flags.DEFINE_float("chunk_seconds", 0.05, "Audio read per step.")
-_VAE_EPOCHS = flags.DEFINE_integer("vae_epochs", None, "VAE epochs (default: by input_repr).")
-_INPUT_REPR = flags.DEFINE_enum(
-    "input_repr", "logmel", list(detector_lib.INPUT_REPRS), "Unsupervised VAE input."
+_ANOMALY = config_flags.define(
+    unsupervised.AnomalyConfig,
+    ("input_repr", "train_hop"),
+    choices={"input_repr": detector_lib.INPUT_REPRS},
+    help={
+        "input_repr": "Unsupervised VAE input.",
+        "train_hop": "Train both detectors on every window of each training sound at this hop "
+        "(samples); default: first clip of each sound only.",
+    },
 )
-_TRAIN_HOP = flags.DEFINE_integer(
-    "train_hop",
-    None,
-    "Train both detectors on every window of each training sound at this hop "
-    "(samples); default: first clip of each sound only.",
+_VAE = config_flags.define(
+    trainer.VAEConfig,
+    ("epochs",),
+    rename={"epochs": "vae_epochs"},
+    help={"epochs": "VAE epochs (default: by --input_repr)."},
 )
-_EPOCHS = flags.DEFINE_integer("epochs", None, "Classifier epochs (default 60).")
+_CLASSIFIER = config_flags.define(
+    cnn.ClassifierConfig, ("epochs",), help={"epochs": "Classifier epochs."}
+)
 _SEED = flags.DEFINE_integer("seed", 0, "Root seed (split, recording, training).")
 _REPEATS = flags.DEFINE_integer(
     "timing_repeats", 3, "Stream the recording this many times; report the median-RTF run."
@@ -210,9 +226,8 @@ def main(argv):
     clip = int(ds.lengths.min())
     settings = common.feature_settings_from_flags(ds.sample_rate)
     key = jax.random.key(seed)
-    ccfg = cnn.ClassifierConfig(seed=seed)
-    if _EPOCHS.value:
-        ccfg = dataclasses.replace(ccfg, epochs=_EPOCHS.value)
+    ccfg = _CLASSIFIER.build(seed=seed)
+    acfg = _ANOMALY.build(clip_samples=clip)
     split_info = {
         "train_files": [os.path.basename(ds.paths[i]) for i in tr],
         "held_out_files": [os.path.basename(ds.paths[i]) for i in te],
@@ -239,16 +254,10 @@ def main(argv):
             ccfg,
             jax.random.fold_in(key, 0),
             info={"demo_split": split_info},
-            train_hop=_TRAIN_HOP.value,
+            train_hop=acfg.train_hop,
             settings=settings,
         )
-        acfg = unsupervised.AnomalyConfig(
-            input_repr=_INPUT_REPR.value, clip_samples=clip, train_hop=_TRAIN_HOP.value
-        )
-        vcfg = dataclasses.replace(acfg.vae_config, seed=seed)
-        if _VAE_EPOCHS.value:
-            vcfg = dataclasses.replace(vcfg, epochs=_VAE_EPOCHS.value)
-        acfg = dataclasses.replace(acfg, vae=vcfg)
+        acfg = dataclasses.replace(acfg, vae=_VAE.build(acfg.vae_config, seed=seed))
         tr_normal = tr[ds.labels[tr] != pos]
         uns = unsupervised.train_unsupervised_detector(
             [ds.waveforms[i] for i in tr_normal],
@@ -276,6 +285,7 @@ def main(argv):
         f"({_ANOM_RUN.value} held-out anomaly sounds each) -> {wav}"
     )
     hop = max(1, int(round(clip * _HOP_WINDOWS.value)))
+    alarm_cfg = _ALARM.build(threshold=0.5)  # the threshold is each detector's own, below
     report = {
         "recording": {
             "path": wav,
@@ -285,9 +295,9 @@ def main(argv):
         },
         "window_samples": clip,
         "hop_samples": hop,
-        "alarm": {"on_windows": _ON.value, "off_windows": _OFF.value},
+        "alarm": {"on_windows": alarm_cfg.on_windows, "off_windows": alarm_cfg.off_windows},
         "train_hop": sup.info.get("train_hop"),
-        "input_repr": _INPUT_REPR.value,
+        "input_repr": acfg.input_repr,
         "split": {
             "n_train": int(tr.size),
             "n_held_out": int(te.size),
@@ -297,7 +307,7 @@ def main(argv):
         "detectors": {},
     }
     for name, det in (("supervised", sup), ("unsupervised", uns)):
-        alarm = alarms.AlarmConfig(det.threshold, _ON.value, _OFF.value)
+        alarm = _ALARM.build(threshold=det.threshold)
         runs = [stream_file(det, wav, hop, alarm, _CHUNK.value) for _ in range(_REPEATS.value)]
         for r in runs[1:]:  # scoring is deterministic: every run raises the same alerts
             np.testing.assert_allclose(r["scores"], runs[0]["scores"], rtol=1e-6)
@@ -305,7 +315,7 @@ def main(argv):
         order = np.argsort([r["timing"]["real_time_factor"] for r in runs])
         result = runs[int(order[len(runs) // 2])]
         match = match_alerts(
-            result["events"], events, _ON.value, hop / ds.sample_rate, clip / ds.sample_rate
+            result["events"], events, alarm.on_windows, hop / ds.sample_rate, clip / ds.sample_rate
         )
         rates = window_rates(
             result["scores"], result["starts"], clip, ds.sample_rate, det.threshold, segments

@@ -23,7 +23,7 @@ from absl import app, flags
 from drill_jax import data, files
 from drill_jax.detection import alarms, scoring, streaming
 from drill_jax.detection import detector as detector_lib
-from experiments import common
+from experiments import common, config_flags
 
 common.define_data_flags("runs/detect")  # --resample, --channel, --skip_bad, --hop_seconds, ...
 FLAGS = flags.FLAGS
@@ -39,9 +39,16 @@ _THRESHOLD = flags.DEFINE_float("threshold", None, "Override the detector's thre
 _STREAM = flags.DEFINE_boolean("stream", False, "Stream a long recording window by window.")
 _STREAM_RATE = flags.DEFINE_integer("stream_rate", None, "Sample rate (Hz) of raw PCM on stdin.")
 _STREAM_CHANNELS = flags.DEFINE_integer("stream_channels", 1, "Interleaved channels on stdin.")
-_ON = flags.DEFINE_integer("on_windows", 2, "Consecutive windows >= threshold that raise an alert.")
-_OFF = flags.DEFINE_integer("off_windows", 2, "Consecutive windows below it that end an alert.")
-_OFF_THRESHOLD = flags.DEFINE_float("off_threshold", None, "Lower threshold to end an alert.")
+_ALARM = config_flags.define(
+    alarms.AlarmConfig,
+    ("on_windows", "off_windows", "off_threshold"),
+    defaults=alarms.AlarmConfig(threshold=0.5),
+    help={
+        "on_windows": "Consecutive windows >= threshold that raise an alert.",
+        "off_windows": "Consecutive windows below off_threshold that end an alert.",
+        "off_threshold": "Lower threshold to end an alert (default: the threshold).",
+    },
+)
 _CHUNK = flags.DEFINE_float("chunk_seconds", 0.05, "Audio read per step while streaming.")
 _LAST = flags.DEFINE_enum(
     "last_window",
@@ -199,7 +206,7 @@ def stream(detector: detector_lib.Detector) -> dict:
     hop = int(round(hop_s * s.sample_rate))
     if hop < 1:
         raise ValueError(f"--hop_seconds={hop_s} is less than one sample")
-    alarm = alarms.AlarmConfig(detector.threshold, _ON.value, _OFF.value, _OFF_THRESHOLD.value)
+    alarm = _ALARM.build(threshold=detector.threshold)
     chunks, source = open_source(detector, _INPUT.value, _CHUNK.value)
 
     def emit(kind):
