@@ -32,7 +32,9 @@ class DetectorConfig:
       image_size: Mel image size for torchvision nets (None = the backbone's input size).
       db_range: fixed dB range for the Mel images (None = per-image min..max).
       batch_folds: jax_cnn: fit every fold of an evaluation together, vmapped over folds
-        (``classify.folds``; the same models as one by one, to float tolerance).
+        (``classify.folds``; the same models as one by one, to float tolerance). None = on
+        accelerators only: on a 2-core CPU the vmapped fits were slower (0.7x, measured by
+        ``experiments.benchmark --only=folds``).
     """
 
     backbone: str = "jax_cnn"
@@ -42,7 +44,7 @@ class DetectorConfig:
     freeze: int = 0
     image_size: Optional[int] = None
     db_range: Optional[tuple] = None
-    batch_folds: bool = True
+    batch_folds: Optional[bool] = None
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:
@@ -64,7 +66,10 @@ def make_fit_predict_folds(config: DetectorConfig):
     """Returns fit_predict_folds([(train_fs, test_fs, seed), ...]) -> [proba, ...] fitting
     every fold at once, or None where the backbone has no batched form (or
     ``config.batch_folds`` is off)."""
-    if config.backbone != "jax_cnn" or not config.batch_folds:
+    batched = config.batch_folds
+    if batched is None:
+        batched = jax.default_backend() != "cpu"
+    if config.backbone != "jax_cnn" or not batched:
         return None
 
     def fit_predict_folds(prepared: list) -> list:

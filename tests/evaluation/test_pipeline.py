@@ -97,7 +97,7 @@ def test_folds_fitted_together_give_the_same_evaluation(protocol):
     p = protocols.ProtocolConfig(protocol=protocol, n_splits=3, n_repeats=1, paper_splits=2)
     small = dict(backbone="jax_cnn", epochs=6)
     one = pipeline.run_classification(ds, p, backbones.DetectorConfig(**small, batch_folds=False))
-    many = pipeline.run_classification(ds, p, backbones.DetectorConfig(**small))
+    many = pipeline.run_classification(ds, p, backbones.DetectorConfig(**small, batch_folds=True))
     assert len(one["folds"]) == len(many["folds"]) == (3 if protocol == "honest" else 2)
     for a, b in zip(one["folds"], many["folds"]):
         assert a["accuracy"] == b["accuracy"] and a["n_train"] == b["n_train"]
