@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
+from drill_jax.bench.report import at_most
+
 DEFAULT_LABEL = "paper: quick run wall time"
 
 
@@ -60,9 +62,10 @@ def paper_suite(paper: Optional[PaperTiming]) -> dict:
     ok, rc, tail, wall = paper.ok, paper.returncode, paper.stderr_tail, paper.wall_s
     row["wall s"] = wall
     row["status"] = "ok" if ok else f"failed (rc={rc}): {tail.strip().splitlines()[-1:]}"
+    measured = wall if ok else None
     return {
         "rows": [row],
-        "targets": [],
+        "targets": [at_most("paper --quick wall time (2 CPU cores)", measured, 30.0, " s")],
         "figures": {
             "available": True,
             "ok": ok,

@@ -18,7 +18,14 @@ def test_paper_suite_ok_run():
     timing = suite_paper.PaperTiming(LABEL, 12.5, 0, "-m some.script --quick", "warnings\n")
     result = suite_paper.paper_suite(timing)
     assert result["rows"] == [{"figure": LABEL, "wall s": 12.5, "status": "ok"}]
-    assert result["targets"] == []
+    assert result["targets"] == [
+        {
+            "name": "paper --quick wall time (2 CPU cores)",
+            "target": "<= 30 s",
+            "measured": 12.5,
+            "met": True,
+        }
+    ]
     assert result["figures"] == {
         "available": True,
         "ok": True,
@@ -37,6 +44,7 @@ def test_paper_suite_failed_and_timed_out_runs():
     timed_out = suite_paper.paper_suite(suite_paper.PaperTiming(LABEL, 5.0, None, "cmd", tail))
     assert timed_out["rows"][0]["status"] == f"failed (rc=None): ['{tail}']"
     assert timed_out["figures"]["returncode"] is None
+    assert timed_out["targets"][0]["met"] is False  # a failed run cannot meet the target
 
 
 def test_paper_suite_not_available():
