@@ -86,10 +86,14 @@ def docstring_help(cls: type) -> dict:
     if "Attributes:" not in doc:
         return {}
     section = doc.split("Attributes:", 1)[1]
-    out, current = {}, []
+    out, current, indent = {}, [], None
     for line in section.splitlines():
-        m = re.match(r"^\s{4,8}([a-z_][\w, ]*):\s*(.*)$", line)
-        if m and all(re.fullmatch(r"[a-z_]\w*", n.strip()) for n in m.group(1).split(",")):
+        m = re.match(r"^(\s+)([a-z_][\w, ]*):\s*(.*)$", line)
+        if m and indent is None:
+            indent = len(m.group(1))  # entries sit at the first entry's indentation
+        names = m.group(2).split(",") if m and len(m.group(1)) == indent else []
+        if names and all(re.fullmatch(r"[a-z_]\w*", n.strip()) for n in names):
+            m = re.match(r"^\s+([a-z_][\w, ]*):\s*(.*)$", line)
             current = [n.strip() for n in m.group(1).split(",")]
             for n in current:
                 out[n] = m.group(2).strip()
@@ -211,7 +215,11 @@ def define(
                 None if default is None else [("none" if v is None else str(v)) for v in default]
             )
             flags.DEFINE_list(flag, shown, text)
-            flag_parsers[flag] = lambda v: None if v is None else parse_tuple(v)
+            if default and all(isinstance(v, str) for v in default):
+                # Names (backbones, methods): kept as written, 'none' included.
+                flag_parsers[flag] = lambda v: None if v is None else tuple(s.strip() for s in v)
+            else:
+                flag_parsers[flag] = lambda v: None if v is None else parse_tuple(v)
         else:
             raise TypeError(f"{cls.__name__}.{field}: no flag type for {hints[field]!r}")
         flag_to_field[flag] = field
