@@ -91,12 +91,13 @@ def docstring_help(cls: type) -> dict:
         m = re.match(r"^(\s+)([a-z_][\w, ]*):\s*(.*)$", line)
         if m and indent is None:
             indent = len(m.group(1))  # entries sit at the first entry's indentation
-        names = m.group(2).split(",") if m and len(m.group(1)) == indent else []
-        if names and all(re.fullmatch(r"[a-z_]\w*", n.strip()) for n in names):
-            m = re.match(r"^\s+([a-z_][\w, ]*):\s*(.*)$", line)
-            current = [n.strip() for n in m.group(1).split(",")]
+        names = (
+            [n.strip() for n in m.group(2).split(",")] if m and len(m.group(1)) == indent else []
+        )
+        if names and all(re.fullmatch(r"[a-z_]\w*", n) for n in names):
+            current = names
             for n in current:
-                out[n] = m.group(2).strip()
+                out[n] = m.group(3).strip()
         elif line.strip() and current:
             for n in current:
                 out[n] += " " + line.strip()

@@ -59,7 +59,6 @@ def evaluate_honest(
         settings or features.FeatureSettings(sample_rate=ds.sample_rate),
         clip_samples=clip_samples,
     )
-    base_settings = settings
     is_anom = ds.labels == positive_index
     splits = data_lib.repeated_stratified_kfold(ds.labels, n_splits, n_repeats, seed, ds.groups)
     # Configs stay the same across folds (they are static for jit: one compilation);
@@ -91,9 +90,9 @@ def evaluate_honest(
             is_anom[te], scoring.score_clips(det, clips[te]), det.threshold
         )
         fold["vae"]["threshold"] = det.threshold
-        base = unsupervised.logmel_zscore_scores(clips[tr_normal], clips[te], base_settings)
+        base = unsupervised.logmel_zscore_scores(clips[tr_normal], clips[te], settings)
         base_thr, _ = unsupervised.choose_threshold(
-            unsupervised.logmel_zscore_scores(clips[tr_normal], clips[tr_normal], base_settings),
+            unsupervised.logmel_zscore_scores(clips[tr_normal], clips[tr_normal], settings),
             config.threshold_rule,
             config.quantile,
         )

@@ -33,16 +33,17 @@ import scipy.fft
 import scipy.signal
 
 
-def odd_extension(x: np.ndarray, padlen: int) -> np.ndarray:
+def odd_extension(x, padlen: int, xp=np):
     """scipy's odd (point-reflected) extension by ``padlen`` samples.
 
-    [..., T] -> [..., T + 2 padlen].
+    [..., T] -> [..., T + 2 padlen]; ``xp`` is the array module (NumPy, or ``jax.numpy``
+    inside a jitted function).
     """
     if padlen <= 0:
         return x
     head = 2 * x[..., :1] - x[..., padlen:0:-1]
     tail = 2 * x[..., -1:] - x[..., -2 : -(padlen + 2) : -1]
-    return np.concatenate([head, x, tail], axis=-1)
+    return xp.concatenate([head, x, tail], axis=-1)
 
 
 @functools.lru_cache(maxsize=32)
@@ -99,11 +100,7 @@ def make_jax_sosfiltfilt(sos: np.ndarray, n_samples: int, padlen: int):
     spectrum, g, nfft = pass_responses(sos, length)
 
     def f(x):
-        x = jnp.asarray(x)
-        if padlen:
-            head = 2 * x[..., :1] - x[..., padlen:0:-1]
-            tail = 2 * x[..., -1:] - x[..., -2 : -(padlen + 2) : -1]
-            x = jnp.concatenate([head, x, tail], axis=-1)
+        x = odd_extension(jnp.asarray(x), padlen, jnp)
         lead = (1,) * (x.ndim - 1)  # explicit broadcasting over the batch axes
         spec = jnp.asarray(spectrum, jnp.result_type(x.dtype, jnp.complex64)).reshape(lead + (-1,))
         gg = jnp.asarray(g, x.dtype).reshape(lead + (-1,))

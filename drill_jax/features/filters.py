@@ -175,12 +175,7 @@ def sosfiltfilt_cached(sos: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarra
     sos = np.ascontiguousarray(sos, np.float64)
     zi = _sosfilt_zi(sos.tobytes(), sos.shape[0])  # [sections, 2]
     zi = zi.reshape((sos.shape[0],) + (1,) * (x.ndim - 1) + (2,))
-    if padlen > 0:
-        head = 2 * x[..., :1] - x[..., padlen:0:-1]
-        tail = 2 * x[..., -1:] - x[..., -2 : -(padlen + 2) : -1]
-        ext = np.concatenate([head, x, tail], axis=-1)
-    else:
-        ext = x
+    ext = fftfilt.odd_extension(x, padlen)
     y, _ = scipy.signal.sosfilt(sos, ext, axis=-1, zi=zi * ext[..., :1])
     y, _ = scipy.signal.sosfilt(sos, y[..., ::-1], axis=-1, zi=zi * y[..., -1:])
     y = y[..., ::-1]
