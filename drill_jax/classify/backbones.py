@@ -1,7 +1,9 @@
 """Detectors behind one signature: fit on a training FeatureSet, return held-out probabilities.
 
 Backbones: 'jax_cnn' (drill_jax.classify.cnn, trained from scratch), 'logreg' (scikit-learn on
-log-Mel bands) and the torchvision CNNs of the paper's Table I plus MobileNetV2 (through
+log-Mel bands), the classical detectors on clip features (drill_jax.classify.classical):
+'clip_lr', 'clip_svm', 'clip_ensemble' (their default recipes) and 'auto' (features x model x
+hyper-parameters chosen by grouped 5-fold cross-validation on each training side only), and the torchvision CNNs of the paper's Table I plus MobileNetV2 (through
 drill_jax.classify.torch_models / torch_train, on Mel images rendered by
 drill_jax.features.images).
 """
@@ -13,7 +15,9 @@ from typing import Optional
 
 import jax
 
-from drill_jax.classify import baselines, cnn, folds
+import numpy as np
+
+from drill_jax.classify import baselines, classical, cnn, folds
 from drill_jax.classify.registry import BACKBONES
 from drill_jax.features import images
 
@@ -59,6 +63,8 @@ def make_fit_predict(config: DetectorConfig):
         return lambda tr, te, seed: _jax_cnn(config, tr, te, seed)
     if config.backbone == "logreg":
         return _logreg
+    if config.backbone in CLASSICAL:
+        return lambda tr, te, seed: _classical(config, tr, te, seed)
     return lambda tr, te, seed: _torch(config, tr, te, seed)
 
 
@@ -105,6 +111,46 @@ def _logreg(train_fs, test_fs, seed):
         "logreg", train_fs.unpadded(), train_fs.labels, train_fs.lengths, seed, n_classes
     )
     return baselines.baseline_proba(fitted, test_fs.unpadded(), test_fs.lengths)
+
+
+CLASSICAL = {
+    "clip_lr": classical.Recipe("all", "lr", lr_c=0.03),
+    "clip_svm": classical.Recipe("all", "svm", svm_c=10.0),
+    "clip_ensemble": classical.Recipe("all", "ensemble"),
+    "auto": None,
+}
+
+
+def _classical(config, train_fs, test_fs, seed):
+    """A classical detector on clip features; 'auto' also returns what it chose."""
+    for name, fs in (("training", train_fs), ("held-out", test_fs)):
+        if fs.waveforms is None or fs.settings is None:
+            raise ValueError(
+                f"backbone {config.backbone!r} computes its own clip features and needs the "
+                f"{name} sounds; feature-side augmentation (specaugment) has none"
+            )
+    labels = np.concatenate([train_fs.labels, test_fs.labels])
+    if labels.max() > 1 or len(np.unique(train_fs.labels)) != 2:
+        raise ValueError(f"backbone {config.backbone!r} needs two classes, got {np.unique(labels)}")
+    rate, band = train_fs.settings.sample_rate, train_fs.settings.band_hz
+
+    def feats(variant, fs):
+        return classical.clip_features(variant, fs.waveforms, rate, band)
+
+    recipe, info = CLASSICAL[config.backbone], None
+    if recipe is None:
+        variants = sorted({r.features for r in classical.CANDIDATES})
+        recipe, table = classical.choose_recipe(
+            {v: feats(v, train_fs) for v in variants},
+            train_fs.labels,
+            train_fs.origin,
+            seed=seed,
+        )
+        info = {"recipe": recipe.name, "inner": dict(table)}
+    fitted = classical.fit(recipe, feats(recipe.features, train_fs), train_fs.labels, seed)
+    p1 = classical.predict_positive(fitted, feats(recipe.features, test_fs))
+    proba = np.stack([1.0 - p1, p1], axis=1)
+    return proba if info is None else (proba, info)
 
 
 def _torch(config, train_fs, test_fs, seed):

@@ -3,7 +3,10 @@ know about the classifiers without importing torch."""
 
 from __future__ import annotations
 
-JAX_BACKBONES = ("jax_cnn", "logreg")
+# Fitted in this process without torch: the JAX CNN, and scikit-learn on clip features
+# (``classify.classical``; 'auto' chooses features x model inside each training side).
+CLASSICAL_BACKBONES = ("clip_lr", "clip_svm", "clip_ensemble", "auto")
+JAX_BACKBONES = ("jax_cnn", "logreg") + CLASSICAL_BACKBONES
 TORCH_BACKBONES = ("alexnet", "googlenet", "vgg16", "vgg19", "efficientnet_b0", "mobilenet_v2")
 BACKBONES = JAX_BACKBONES + TORCH_BACKBONES
 

@@ -58,7 +58,9 @@ class Examples:
 class FeatureSet:
     """Classifier inputs. log_mel [N, F, n_mels] dB (a clip with fewer frames is padded
     with its own dB floor, ``features.extract``), frames [N] real frames per clip,
-    labels [N], lengths [N] samples, origin [N], synthetic [N]."""
+    labels [N], lengths [N] samples, origin [N], synthetic [N]; waveforms: the N clips the
+    features came from (None where made on the feature side, e.g. SpecAugment), for
+    detectors with their own clip features; settings: the FeatureSettings used."""
 
     log_mel: np.ndarray
     frames: np.ndarray
@@ -66,6 +68,8 @@ class FeatureSet:
     lengths: np.ndarray
     origin: np.ndarray
     synthetic: np.ndarray
+    waveforms: Optional[tuple] = None
+    settings: Optional[features.FeatureSettings] = None
 
     def unpadded(self) -> list:
         """Per-clip log-Mel without padding: N arrays [frames_i, n_mels]."""
@@ -106,7 +110,9 @@ def make_features(ex: Examples, settings: features.FeatureSettings) -> FeatureSe
     """``features.extract`` of every example: [N, n_frames, n_mels] (own dB floor padding)."""
     log_mel = features.extract(settings, list(ex.waveforms))
     frames = features.frames_per_clip(settings, ex.waveforms)
-    return FeatureSet(log_mel, frames, ex.labels, ex.lengths, ex.origin, ex.synthetic)
+    return FeatureSet(
+        log_mel, frames, ex.labels, ex.lengths, ex.origin, ex.synthetic, ex.waveforms, settings
+    )
 
 
 def fold_feature_settings(
@@ -128,4 +134,10 @@ def fold_feature_settings(
 
 
 def take_features(fs: FeatureSet, idx) -> FeatureSet:
-    return FeatureSet(*(getattr(fs, f.name)[idx] for f in dataclasses.fields(FeatureSet)))
+    """The rows ``idx`` of a FeatureSet (its waveforms too; the settings are shared)."""
+    idx = np.asarray(idx, np.int64)
+    arrays = ("log_mel", "frames", "labels", "lengths", "origin", "synthetic")
+    waves = None if fs.waveforms is None else tuple(fs.waveforms[i] for i in idx)
+    return FeatureSet(
+        *(getattr(fs, name)[idx] for name in arrays), waveforms=waves, settings=fs.settings
+    )

@@ -209,6 +209,7 @@ def augment_feature_side(
         np.concatenate([fs.lengths, fs.lengths[src]]),
         np.concatenate([fs.origin, fs.origin[src]]),
         np.concatenate([fs.synthetic, np.ones(len(src), bool)]),
+        settings=fs.settings,
     )
 
 
@@ -231,9 +232,15 @@ def score_fold(
     """Fits on train_fs, scores test_fs; also the trivial baselines on the same fold."""
     t0 = time.perf_counter()
     proba = fit_predict(train_fs, test_fs, seed)
-    return fold_report(
+    info = None
+    if isinstance(proba, tuple):  # (proba, what the detector chose on this fold)
+        proba, info = proba
+    report = fold_report(
         proba, time.perf_counter() - t0, train_fs, test_fs, seed, class_names, positive_index
     )
+    if info is not None:
+        report["chosen"] = info
+    return report
 
 
 def fold_report(
@@ -253,6 +260,10 @@ def fold_report(
     report["n_train_synthetic"] = int(train_fs.synthetic.sum())
     report["n_test"] = int(len(test_fs.labels))
     report["n_test_synthetic"] = int(test_fs.synthetic.sum())
+    # Out-of-fold predictions of every scored sound, for the error audit.
+    report["test_origin"] = np.asarray(test_fs.origin).tolist()
+    report["test_label"] = np.asarray(test_fs.labels).tolist()
+    report["test_p_positive"] = np.asarray(proba)[:, positive_index].astype(float).tolist()
     base = {}
     real = ~train_fs.synthetic
     for name in BASELINES:
