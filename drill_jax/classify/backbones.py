@@ -3,7 +3,8 @@
 Backbones: 'jax_cnn' (drill_jax.classify.cnn, trained from scratch), 'logreg' (scikit-learn on
 log-Mel bands), the classical detectors on clip features (drill_jax.classify.classical):
 'clip_lr', 'clip_svm', 'clip_ensemble' (their default recipes) and 'auto' (features x model x
-hyper-parameters chosen by grouped 5-fold cross-validation on each training side only), and the torchvision CNNs of the paper's Table I plus MobileNetV2 (through
+hyper-parameters chosen by grouped 5-fold cross-validation on each training side only), and
+the torchvision CNNs of the paper's Table I plus MobileNetV2 (through
 drill_jax.classify.torch_models / torch_train, on Mel images rendered by
 drill_jax.features.images).
 """
@@ -14,7 +15,6 @@ import dataclasses
 from typing import Optional
 
 import jax
-
 import numpy as np
 
 from drill_jax.classify import baselines, classical, cnn, folds

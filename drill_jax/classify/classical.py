@@ -162,7 +162,8 @@ def choose_recipe(
         raise ValueError("no candidate recipes")
     table = []
     for r in candidates:
-        table.append((r, inner_scores(r, features_by_variant[r.features], y, groups, n_splits, seed)))
+        x = features_by_variant[r.features]
+        table.append((r, inner_scores(r, x, y, groups, n_splits, seed)))
     best = max(
         range(len(table)),
         key=lambda i: (table[i][1]["balanced_accuracy"], table[i][1]["roc_auc"], -i),

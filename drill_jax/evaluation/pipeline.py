@@ -121,8 +121,14 @@ PAPER_PRESETS = {
 # CNN, the VAE, AlexNet and MobileNetV2 at ~100-200 training images (the other nets scaled by
 # their FLOPs); only for the estimate printed before long work starts.
 _COST_VAE_PER_CLASS = 4.0
-_COST_FIT = {"jax_cnn": 0.5, "logreg": 0.1, "clip_lr": 0.1, "clip_svm": 0.1,
-             "clip_ensemble": 0.1, "auto": 4.0}
+_COST_FIT = {
+    "jax_cnn": 0.5,
+    "logreg": 0.1,
+    "clip_lr": 0.1,
+    "clip_svm": 0.1,
+    "clip_ensemble": 0.1,
+    "auto": 4.0,
+}
 _COST_TORCH_EPOCH = {
     "alexnet": 8.0,
     "mobilenet_v2": 8.0,

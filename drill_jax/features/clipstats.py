@@ -81,8 +81,7 @@ class ClipStatsSettings:
             raise ValueError(f"band_edges_hz must ascend from >= 0, got {self.band_edges_hz}")
         if edges[-1] > self.sample_rate / 2 + 1e-6:
             raise ValueError(
-                f"band edge {edges[-1]:g} Hz is above the Nyquist limit "
-                f"{self.sample_rate / 2:g} Hz"
+                f"band edge {edges[-1]:g} Hz is above the Nyquist limit {self.sample_rate / 2:g} Hz"
             )
         if not 1 <= self.n_mfcc <= self.mfcc_bands:
             raise ValueError(f"n_mfcc must be in [1, mfcc_bands={self.mfcc_bands}]")
@@ -224,7 +223,7 @@ def feature_names(settings: ClipStatsSettings) -> list:
     for s in settings.sets:
         if s == "log_mel_stats":
             stats = ["mean", "std"] + [f"p{q:g}" for q in settings.percentiles]
-            for w, h, m in settings.resolutions:
+            for w, _hop, m in settings.resolutions:
                 names += [f"logmel{w}_{st}_b{b}" for st in stats for b in range(m)]
         elif s == "mfcc_stats":
             names += [
