@@ -2,8 +2,9 @@
 
 Backbones: 'jax_cnn' (drill_jax.classify.cnn, trained from scratch), 'logreg' (scikit-learn on
 log-Mel bands), the classical detectors on clip features (drill_jax.classify.classical):
-'clip_lr', 'clip_svm', 'clip_ensemble' (their default recipes) and 'auto' (features x model x
-hyper-parameters chosen by grouped 5-fold cross-validation on each training side only), and
+'clip_lr', 'clip_svm', 'clip_ensemble' (their default recipes) and 'auto' (the three best of
+features x model x hyper-parameters by grouped 5-fold cross-validation on each training
+side only, averaged), and
 the torchvision CNNs of the paper's Table I plus MobileNetV2 (through
 drill_jax.classify.torch_models / torch_train, on Mel images rendered by
 drill_jax.features.images).
@@ -137,18 +138,21 @@ def _classical(config, train_fs, test_fs, seed):
     def feats(variant, fs):
         return classical.clip_features(variant, fs.waveforms, rate, band)
 
-    recipe, info = CLASSICAL[config.backbone], None
-    if recipe is None:
+    recipes, info = [CLASSICAL[config.backbone]], None
+    if recipes[0] is None:
         variants = sorted({r.features for r in classical.CANDIDATES})
-        recipe, table = classical.choose_recipe(
+        recipes, table = classical.choose_recipes(
             {v: feats(v, train_fs) for v in variants},
             train_fs.labels,
             train_fs.origin,
             seed=seed,
         )
-        info = {"recipe": recipe.name, "inner": dict(table)}
-    fitted = classical.fit(recipe, feats(recipe.features, train_fs), train_fs.labels, seed)
-    p1 = classical.predict_positive(fitted, feats(recipe.features, test_fs))
+        info = {"recipes": [r.name for r in recipes], "inner": dict(table)}
+    variants = sorted({r.features for r in recipes})
+    fitted = classical.fit_many(
+        recipes, {v: feats(v, train_fs) for v in variants}, train_fs.labels, seed
+    )
+    p1 = classical.predict_many(fitted, {v: feats(v, test_fs) for v in variants})
     proba = np.stack([1.0 - p1, p1], axis=1)
     return proba if info is None else (proba, info)
 

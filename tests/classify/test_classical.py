@@ -43,8 +43,10 @@ def test_choose_recipe_prefers_the_informative_features():
     noise = np.random.default_rng(5).normal(size=x.shape)
     groups = np.arange(80)
     candidates = (classical.Recipe("logmel", "lr"), classical.Recipe("all", "lr"))
-    best, table = classical.choose_recipe({"all": x, "logmel": noise}, y, groups, candidates)
-    assert best == candidates[1]
+    best, table = classical.choose_recipes(
+        {"all": x, "logmel": noise}, y, groups, candidates, top=1
+    )
+    assert best == [candidates[1]]
     assert [name for name, _ in table] == [c.name for c in candidates]
     assert table[1][1]["balanced_accuracy"] > table[0][1]["balanced_accuracy"] + 0.2
 
@@ -78,7 +80,10 @@ def test_auto_backbone_chooses_on_the_training_side_and_reports_it():
     assert proba.shape == (10, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert np.mean(proba.argmax(axis=1) == test.labels) == 1.0
-    assert info["recipe"] in info["inner"] and len(info["inner"]) == len(classical.CANDIDATES)
+    assert len(info["recipes"]) == 3 and set(info["recipes"]) <= set(info["inner"])
+    assert len(info["inner"]) == len(classical.CANDIDATES)
+    ranked = sorted(info["inner"].values(), key=lambda s: -s["roc_auc"])
+    assert info["inner"][info["recipes"][0]]["roc_auc"] == ranked[0]["roc_auc"]
     # Same seed, same result.
     np.testing.assert_array_equal(fit_predict(train, test, 0)[0], proba)
 
