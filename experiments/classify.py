@@ -15,7 +15,7 @@ from absl import flags
 from drill_jax import files
 from drill_jax.classify import backbones, registry
 from drill_jax.detection import supervised
-from drill_jax.evaluation import augment, pipeline, protocols, tables
+from drill_jax.evaluation import audit_figure, augment, metrics, pipeline, protocols, tables
 from drill_jax.vae import trainer
 from experiments import common, config_flags
 
@@ -91,6 +91,14 @@ def main(argv):
     result = pipeline.run_classification(ds, pconfig, dconfig, out_dir, vconfig)
     print(result["label"])
     print(tables.to_markdown([result["row"]]))
+    if pconfig.protocol == "honest" and len(ds.class_names) == 2:
+        report = audit_figure.write_audit(
+            result, ds, out_dir, metrics.positive_index(ds.class_names)
+        )
+        print(
+            f"error audit: {report['n_hard']} of {report['n_sounds']} sounds misclassified in "
+            f"most folds; see {os.path.join(out_dir, 'audit.md')}"
+        )
     if _SAVE_DETECTOR.value:
         path = supervised.save_supervised_detector(
             ds, result, _SAVE_DETECTOR.value, pconfig.crop, settings=settings
