@@ -1,6 +1,7 @@
 """Train and save a detector, optionally evaluate it: `python -m experiments.train_detector`.
 
-  python -m experiments.train_detector --kind=supervised      # jax_cnn, both classes
+  python -m experiments.train_detector --kind=supervised      # classical recipes, chosen by CV
+  python -m experiments.train_detector --kind=supervised --model=jax_cnn   # the JAX CNN
   python -m experiments.train_detector --kind=unsupervised    # VAE on normal sounds only
   python -m experiments.train_detector --kind=unsupervised --evaluate   # + k-fold ROC-AUC/pAUC
 
@@ -38,6 +39,20 @@ _ANOMALY_CLASS = flags.DEFINE_string(
     "anomaly_class", "anomaly", "Name of the anomaly class folder."
 )
 _THRESHOLD = flags.DEFINE_float("threshold", 0.5, "Supervised: threshold on P(anomaly).")
+_MODEL = flags.DEFINE_enum(
+    "model",
+    "auto",
+    ["auto", "jax_cnn"],
+    "Supervised model: 'auto' = the classical recipes on clip features (logistic regression / "
+    "RBF-SVM, the three best by grouped cross-validation on the training sounds, as "
+    "experiments.classify --backbone=auto), or 'jax_cnn'.",
+)
+_SUP_HOP = flags.DEFINE_integer(
+    "supervised_train_hop",
+    1000,
+    "Supervised 'auto' model: train on every window of each sound at this hop (samples), so "
+    "the detector has seen the offsets a stream shows it; 0 = first clip only.",
+)
 _ANOMALY = config_flags.define(
     unsupervised.AnomalyConfig,
     (
@@ -132,6 +147,7 @@ def main(argv):
             ccfg,
             progress=print,
             settings=settings,
+            classical_train_hop=_SUP_HOP.value,
         )
         path = os.path.join(out_dir, "honest_eval.json")
         files.atomic_write_json(path, evaluation)
@@ -148,7 +164,22 @@ def main(argv):
         return
     key = jax.random.key(_SEED.value)
     info = {"data_dir": FLAGS.data_dir or "bundled Valmet", "n_sounds": len(ds)}
-    if _KIND.value == "supervised":
+    if _KIND.value == "supervised" and _MODEL.value == "auto":
+        det = supervised.train_classical_detector(
+            ds.waveforms,
+            ds.labels,
+            ds.class_names,
+            ds.sample_rate,
+            pos,
+            acfg.clip_samples,
+            train_hop=_SUP_HOP.value or None,
+            threshold=_THRESHOLD.value,
+            settings=settings,
+            info=info,
+            seed=_SEED.value,
+        )
+        eval_key = "clip_classical_supervised"
+    elif _KIND.value == "supervised":
         det = supervised.train_supervised_detector(
             ds.waveforms,
             ds.labels,

@@ -67,6 +67,20 @@ class Recipe:
         return f"{self.model}[{self.features}, {c}]"
 
 
+@dataclasses.dataclass(frozen=True)
+class ClassicalConfig:
+    """A saved classical detector's model: the recipes whose probabilities it averages.
+    ``recipes`` items may be Recipes or their ``dataclasses.asdict`` (as read from JSON)."""
+
+    recipes: tuple = (Recipe(),)
+
+    def __post_init__(self):
+        items = tuple(r if isinstance(r, Recipe) else Recipe(**dict(r)) for r in self.recipes)
+        if not items:
+            raise ValueError("a classical detector needs at least one recipe")
+        object.__setattr__(self, "recipes", items)
+
+
 CANDIDATES = tuple(
     [Recipe(f, "lr", lr_c=c) for f in ("all", "logmel") for c in (0.01, 0.1)]
     + [Recipe(f, "svm", svm_c=c) for f in ("all", "logmel", "shape") for c in (3.0, 10.0)]
@@ -138,7 +152,12 @@ def inner_scores(
     seed: int = 0,
 ) -> dict:
     """Repeated grouped stratified k-fold of one recipe on a training side: mean balanced
-    accuracy and ROC-AUC of its out-of-fold P(positive) over the repeats."""
+    accuracy and ROC-AUC of its out-of-fold P(positive) over the repeats. With fewer sounds
+    (groups) per class than ``n_splits``, as many folds as the smaller class has sounds."""
+    per_class = min(len(np.unique(groups[y == c])) for c in (0, 1))
+    if per_class < 2:
+        raise ValueError(f"inner cross-validation needs >= 2 sounds per class, got {per_class}")
+    n_splits = min(n_splits, per_class)
     ba, auc = [], []
     for rep in range(n_repeats):
         cv = sklearn.model_selection.StratifiedGroupKFold(
@@ -209,3 +228,57 @@ def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
 def recipe_from_json(d: Optional[dict]) -> Recipe:
     """A Recipe from its ``dataclasses.asdict`` (None = the default recipe)."""
     return Recipe(**(d or {}))
+
+
+# ------------------------------------------------------------------ as plain arrays
+# A saved detector keeps its fitted models as arrays (no pickled scikit-learn objects):
+# per recipe, per model, the standardisation and either the linear weights (lr) or the
+# support vectors, dual coefficients and kernel width (svm).
+
+
+def export_arrays(fitted_many: list) -> dict:
+    """{'r<i>': {'<model>': {name: array}}} of recipes fitted by ``fit_many``."""
+    out = {}
+    for i, (recipe, fitted) in enumerate(fitted_many):
+        models = ("lr", "svm") if recipe.model == "ensemble" else (recipe.model,)
+        entry = {}
+        for name, pipe in zip(models, fitted):
+            scaler, est = pipe[0], pipe[-1]
+            arrays = {"mean": scaler.mean_, "scale": scaler.scale_}
+            if name == "lr":
+                arrays.update(coef=est.coef_[0], intercept=est.intercept_)
+            else:
+                arrays.update(
+                    support=est.support_vectors_,
+                    dual=est.dual_coef_[0],
+                    intercept=est.intercept_,
+                    gamma=np.array([est._gamma]),
+                )
+            entry[name] = {k: np.asarray(v, np.float64) for k, v in arrays.items()}
+        out[f"r{i}"] = entry
+    return out
+
+
+def decision_from_arrays(arrays: dict, model: str, x: np.ndarray) -> np.ndarray:
+    """The model's decision value [N] (> 0 = positive) from ``export_arrays`` entries."""
+    z = (np.asarray(x, np.float64) - arrays["mean"]) / arrays["scale"]
+    if model == "lr":
+        return z @ arrays["coef"] + arrays["intercept"][0]
+    sq = (
+        np.sum(z**2, axis=1)[:, None]
+        + np.sum(arrays["support"] ** 2, axis=1)[None, :]
+        - 2.0 * z @ arrays["support"].T
+    )
+    kernel = np.exp(-arrays["gamma"][0] * np.maximum(sq, 0.0))
+    return kernel @ arrays["dual"] + arrays["intercept"][0]
+
+
+def predict_arrays(arrays: dict, recipes: Sequence[Recipe], features_by_variant: dict):
+    """Mean P(positive) [N] of exported recipes, as ``predict_many`` of the fitted ones."""
+    probs = []
+    for i, recipe in enumerate(recipes):
+        entry = arrays[f"r{i}"]
+        x = features_by_variant[recipe.features]
+        p = [1.0 / (1.0 + np.exp(-decision_from_arrays(entry[m], m, x))) for m in sorted(entry)]
+        probs.append(np.mean(p, axis=0))
+    return np.mean(probs, axis=0)

@@ -9,9 +9,12 @@ Layout of a detector directory::
 
 Two kinds:
 
-* ``supervised`` (model ``jax_cnn``): ``drill_jax.classify.cnn`` on the clip's log-Mel
+* ``supervised``, model ``jax_cnn``: ``drill_jax.classify.cnn`` on the clip's log-Mel
   features (``drill_jax.features.extract``); score = P(anomaly), the softmax probability
-  of ``class_names[positive_index]``.
+  of ``class_names[positive_index]``. Model ``clip_classical``: the recipes of
+  ``drill_jax.classify.classical`` (standardised logistic regression / RBF-SVM on clip
+  features, ``features.clipstats``, band-passed by the settings' band) stored as arrays;
+  score = mean over recipes of the logistic function of each model's decision value.
 * ``unsupervised`` (model ``vae``): ``drill_jax.vae`` trained on normal sounds only, on
   the clip's log-Mel or its first ``VAEConfig.input_length`` samples; score = negative
   ELBO in nats per clip (or the reconstruction MSE), see ``drill_jax.detection.scoring``.
@@ -42,7 +45,7 @@ import optax
 import scipy
 
 import drill_jax
-from drill_jax.classify import cnn
+from drill_jax.classify import classical, cnn
 from drill_jax.features import FeatureSettings
 from drill_jax.vae import trainer
 
@@ -51,7 +54,7 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 META_FILE = "detector.json"
 PARAMS_FILE = "params.msgpack"
-KINDS = {"supervised": "jax_cnn", "unsupervised": "vae"}
+KINDS = {"supervised": ("jax_cnn", "clip_classical"), "unsupervised": ("vae",)}
 INPUT_REPRS = ("logmel", "waveform")
 
 
@@ -60,12 +63,13 @@ class Detector:
     """A loaded (or freshly trained) detector.
 
     Attributes:
-      kind: 'supervised' or 'unsupervised'; model: 'jax_cnn' or 'vae'.
+      kind: 'supervised' or 'unsupervised'; model: 'jax_cnn' or 'clip_classical'
+        (supervised), 'vae' (unsupervised).
       settings: FeatureSettings; class_names: e.g. ('anomaly', 'normal');
       positive_index: index of the anomaly class in class_names.
       threshold: score >= threshold -> anomaly; threshold_rule: how it was chosen.
       score_name: 'p_anomaly', 'neg_elbo' or 'recon_mse'.
-      model_config: cnn.ClassifierConfig or trainer.VAEConfig.
+      model_config: cnn.ClassifierConfig, classical.ClassicalConfig or trainer.VAEConfig.
       variables: pytree of arrays (supervised: params, x_mean, x_std; VAE: params,
         batch_stats).
       metrics: validation metrics; info: training record, versions, creation time.
@@ -89,7 +93,7 @@ class Detector:
     input_repr: str = "logmel"
 
     def __post_init__(self):
-        if KINDS.get(self.kind) != self.model:
+        if self.model not in KINDS.get(self.kind, ()):
             raise ValueError(f"kind/model must be one of {KINDS}, got {self.kind}/{self.model}")
         if not 0 <= self.positive_index < len(self.class_names):
             raise ValueError(f"positive_index {self.positive_index} out of range")
@@ -210,8 +214,10 @@ def _config_to_json(config: Any) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config), default=list))
 
 
-def _config_from_json(kind: str, obj: dict) -> Any:
-    if kind == "supervised":
+def _config_from_json(kind: str, obj: dict, model: str = "") -> Any:
+    if model == "clip_classical":
+        cls = classical.ClassicalConfig
+    elif kind == "supervised":
         cls = cnn.ClassifierConfig
     else:
         cls = trainer.VAEConfig
@@ -344,20 +350,26 @@ def load_detector(path: str, sample_rate: Optional[int] = None) -> Detector:
         raise ValueError(
             f"{meta_path}: sample_rate/clip_samples disagree with the feature settings"
         )
-    model_config = _config_from_json(kind, meta["model_config"])
-    template = variables_template(kind, model_config, settings, input_repr)
+    model = meta.get("model", "")
+    if model not in KINDS[kind]:
+        raise ValueError(f"{meta_path}: unknown model {model!r} for kind {kind!r}")
+    model_config = _config_from_json(kind, meta["model_config"], model)
     with open(params_path, "rb") as f:
         blob = f.read()
-    try:
-        variables = flax.serialization.from_bytes(template, blob)
-    except Exception as err:  # msgpack / structure errors come in several types
-        raise ValueError(
-            f"{params_path}: parameters do not match the model config ({err})"
-        ) from None
-    _check_shapes(template, variables, params_path)
+    if model == "clip_classical":  # sizes vary (support vectors): checked by structure
+        variables = _restore_classical(blob, model_config, params_path)
+    else:
+        template = variables_template(kind, model_config, settings, input_repr)
+        try:
+            variables = flax.serialization.from_bytes(template, blob)
+        except Exception as err:  # msgpack / structure errors come in several types
+            raise ValueError(
+                f"{params_path}: parameters do not match the model config ({err})"
+            ) from None
+        _check_shapes(template, variables, params_path)
     detector = Detector(
         kind=kind,
-        model=meta["model"],
+        model=model,
         settings=settings,
         class_names=tuple(meta["class_names"]),
         positive_index=int(meta["positive_index"]),
@@ -385,3 +397,28 @@ def _check_shapes(template, variables, where: str) -> None:
     got = [np.shape(v) for v in jax.tree.leaves(variables)]
     if not same_tree or want != got:
         raise ValueError(f"{where}: parameter shapes do not match the model config")
+
+
+_CLASSICAL_ARRAYS = {
+    "lr": ("coef", "intercept", "mean", "scale"),
+    "svm": ("dual", "gamma", "intercept", "mean", "scale", "support"),
+}
+
+
+def _restore_classical(blob: bytes, config: Any, where: str) -> dict:
+    """The arrays of a clip_classical detector, checked against its recipes."""
+    try:
+        variables = flax.serialization.msgpack_restore(blob)
+    except Exception as err:
+        raise ValueError(f"{where}: unreadable parameters ({err})") from None
+    for i, recipe in enumerate(config.recipes):
+        models = ("lr", "svm") if recipe.model == "ensemble" else (recipe.model,)
+        entry = variables.get(f"r{i}") if isinstance(variables, dict) else None
+        if not isinstance(entry, dict) or sorted(entry) != sorted(models):
+            raise ValueError(f"{where}: parameters do not match recipe {i} ({recipe.name})")
+        for m in models:
+            if tuple(sorted(entry[m])) != _CLASSICAL_ARRAYS[m]:
+                raise ValueError(f"{where}: recipe {i} {m}: arrays {sorted(entry[m])}")
+    if len(variables) != len(config.recipes):
+        raise ValueError(f"{where}: {len(variables)} models for {len(config.recipes)} recipes")
+    return variables

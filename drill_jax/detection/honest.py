@@ -14,12 +14,13 @@ import time
 from typing import Callable, Optional
 
 import jax
+import numpy as np
 from absl import logging
 
 from drill_jax import data as data_lib
 from drill_jax import features
-from drill_jax.classify import cnn
-from drill_jax.detection import scoring, unsupervised
+from drill_jax.classify import classical, cnn
+from drill_jax.detection import labelfree, scoring, unsupervised
 from drill_jax.detection import supervised as supervised_lib
 from drill_jax.evaluation import examples, metrics
 
@@ -37,6 +38,9 @@ def evaluate_honest(
     supervised: Optional[cnn.ClassifierConfig] = _DEFAULT_CLASSIFIER,
     progress: Optional[Callable[[str], None]] = None,
     settings: Optional[features.FeatureSettings] = None,
+    labelfree_scorers: tuple = labelfree.SCORERS,
+    classical_train_hop: Optional[int] = 1000,
+    classical_recipes: Optional[tuple] = None,
 ) -> dict:
     """Repeated stratified k-fold evaluation of the unsupervised detector (and references).
 
@@ -47,6 +51,13 @@ def evaluate_honest(
     are scored on the same held-out sounds. Returns {'label', 'pauc_definition', 'config',
     'folds': [...], 'summary': {detector: {metric: mean_ci}}}. ``settings``: the log-Mel
     features of all three (default: the paper's at the dataset's rate).
+
+    Also on the same folds: the label-free scorers of ``detection.labelfree`` (rows
+    'labelfree_<name>', fitted on the training folds' normal sounds only, threshold the 0.9
+    quantile of their training scores) and, unless ``classical_train_hop`` is negative, the
+    supervised classical detector (``supervised.train_classical_detector``, recipes chosen
+    inside each training side unless ``classical_recipes`` is given; row
+    'clip_classical_supervised').
     """
     say = progress or (lambda msg: logging.info("%s", msg))
     normal_index = 1 - positive_index if len(ds.class_names) == 2 else None
@@ -60,6 +71,7 @@ def evaluate_honest(
         clip_samples=clip_samples,
     )
     is_anom = ds.labels == positive_index
+    lf_sets = _labelfree_sets(clips, settings) if labelfree_scorers else {}
     splits = data_lib.repeated_stratified_kfold(ds.labels, n_splits, n_repeats, seed, ds.groups)
     # Configs stay the same across folds (they are static for jit: one compilation);
     # each fold's randomness comes from its own key.
@@ -97,6 +109,32 @@ def evaluate_honest(
             config.quantile,
         )
         fold["logmel_zscore"] = metrics.detection_metrics(is_anom[te], base, base_thr)
+        for name in labelfree_scorers:
+            tr_s, te_s = labelfree.fit_score(
+                name,
+                {k: v[tr_normal] for k, v in lf_sets.items()},
+                {k: v[te] for k, v in lf_sets.items()},
+                seed,
+            )
+            thr, _ = unsupervised.percentile_threshold(tr_s, config.quantile)
+            fold[f"labelfree_{name}"] = metrics.detection_metrics(is_anom[te], te_s, thr)
+        if classical_train_hop is None or classical_train_hop >= 0:
+            cls = supervised_lib.train_classical_detector(
+                [ds.waveforms[i] for i in tr],
+                ds.labels[tr],
+                ds.class_names,
+                ds.sample_rate,
+                positive_index,
+                clip_samples,
+                recipes=classical_recipes,
+                train_hop=classical_train_hop or None,
+                settings=settings,
+                seed=seed * 1000 + k,
+            )
+            fold["clip_classical_supervised"] = metrics.detection_metrics(
+                is_anom[te], scoring.score_clips(cls, clips[te]), cls.threshold
+            )
+            fold["clip_classical_recipes"] = cls.info["recipe"]["recipes"]
         if supervised is not None:
             sup = supervised_lib.train_supervised_detector(
                 [ds.waveforms[i] for i in tr],
@@ -126,6 +164,8 @@ def evaluate_honest(
             )
         )
     names = [n for n in ("vae", "jax_cnn_supervised", "logmel_zscore") if n in folds[0]]
+    names += [n for n in folds[0] if n.startswith("labelfree_")]
+    names += ["clip_classical_supervised"] if "clip_classical_supervised" in folds[0] else []
     summary = {
         name: {
             m: metrics.mean_ci([f[name].get(m, float("nan")) for f in folds])
@@ -145,6 +185,18 @@ def evaluate_honest(
             "labels), score P(anomaly), threshold 0.5",
             "logmel_zscore": "label-free baseline: mean squared z-score of log-Mel bands vs the "
             "normal training sounds",
+            **{
+                f"labelfree_{n}": f"label-free {n} on "
+                + (
+                    "+".join(labelfree.FEATURES[m] for m in labelfree.ENSEMBLE)
+                    if n == "ensemble"
+                    else labelfree.FEATURES[n]
+                )
+                + " features of the normal training sounds"
+                for n in labelfree_scorers
+            },
+            "clip_classical_supervised": "supervised classical recipes on clip features "
+            "(chosen inside each training side), score P(anomaly), threshold 0.5",
         },
         "config": {
             "anomaly": _jsonable(dataclasses.asdict(config)),
@@ -157,6 +209,14 @@ def evaluate_honest(
         "folds": folds,
         "summary": summary,
     }
+
+
+def _labelfree_sets(clips, settings) -> dict:
+    """The feature sets the label-free scorers read, per clip (nothing fitted):
+    'logmel64' [N, frames * 64] and 'shape' [N, 31]."""
+    lm = features.extract(dataclasses.replace(settings, n_mels=64), clips)
+    shape = classical.clip_features("shape", list(clips), settings.sample_rate, settings.band_hz)
+    return {"logmel64": lm.reshape(len(clips), -1).astype(np.float64), "shape": shape}
 
 
 def _jsonable(obj):

@@ -1,6 +1,7 @@
 """Scoring clips with a detector: anomaly scores, higher = more anomalous.
 
-* Supervised (``jax_cnn``): P(anomaly) of the classifier on ``features.extract`` of the clip.
+* Supervised (``jax_cnn``): P(anomaly) of the classifier on ``features.extract`` of the clip;
+  (``clip_classical``): the mean P(anomaly) of its recipes on the clip's features.
 * Unsupervised (``vae``), computed deterministically at the posterior mean z = mu(x) with
   the decoder's batch-norm running averages: ``neg_elbo`` = -log p(x | z=mu) + KL(q(z|x) ||
   N(0, I)) in nats per clip (the VAE's own reconstruction term, BCE or Gaussian, plus the
@@ -19,9 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from drill_jax import features, training
-from drill_jax.classify import cnn
+from drill_jax.classify import classical, cnn
 from drill_jax.detection import detector as detector_lib
 from drill_jax.detection.detector import Detector
+from drill_jax.features import clipstats
 from drill_jax.vae import losses, trainer
 
 SCORES = ("neg_elbo", "recon_mse")
@@ -45,12 +47,25 @@ def score_clips(
     if sample_rate is not None:
         detector_lib.check_rate(detector, sample_rate)
     clips = detector_lib.check_clips(detector.settings, clips)
+    if detector.model == "clip_classical":
+        return classical_scores(detector, clips)
     if detector.kind == "supervised":
         state = _classifier_state(detector)
         proba = cnn.predict_proba(state, features.extract(detector.settings, clips))
         return proba[:, detector.positive_index].astype(np.float64)
 
     return detector_scores(detector, clips)
+
+
+def classical_scores(detector: Detector, clips: np.ndarray) -> np.ndarray:
+    """P(anomaly) [N] of a clip_classical detector on clips [N, clip_samples]."""
+    st = detector.settings
+    recipes = detector.model_config.recipes
+    feats = {
+        v: clipstats.clip_stats(classical.stats_settings(v, st.sample_rate, st.band_hz), clips)
+        for v in sorted({r.features for r in recipes})
+    }
+    return classical.predict_arrays(detector.variables, recipes, feats).astype(np.float64)
 
 
 def warm_up(detector: Detector, max_batch: int) -> None:

@@ -9,8 +9,9 @@ import pytest
 import scipy.stats
 
 from drill_jax import data
+from drill_jax.classify import classical
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection import honest, scoring, unsupervised
+from drill_jax.detection import honest, labelfree, scoring, unsupervised
 from drill_jax.vae import trainer
 
 # Tiny VAEs: over the 32 log-Mel bands, and over 256 samples (two stride-8 stages).
@@ -137,7 +138,15 @@ def test_honest_protocol_trains_vae_on_training_normals_only(monkeypatch):
         return next(i for i, v in enumerate(waves) if np.array_equal(v[:2000], w[:2000]))
 
     monkeypatch.setattr(unsupervised, "train_unsupervised_detector", spy)
-    out = honest.evaluate_honest(ds, TINY, n_splits=2, n_repeats=1, seed=0, supervised=None)
+    out = honest.evaluate_honest(
+        ds,
+        TINY,
+        n_splits=2,
+        n_repeats=1,
+        seed=0,
+        supervised=None,
+        classical_recipes=(classical.Recipe("logmel", "lr"),),
+    )
     splits = data.repeated_stratified_kfold(ds.labels, 2, 1, 0, ds.groups)
     assert len(seen) == len(out["folds"]) == 2
     for used, (tr, te) in zip(seen, splits):
@@ -146,6 +155,10 @@ def test_honest_protocol_trains_vae_on_training_normals_only(monkeypatch):
     for fold in out["folds"]:
         assert fold["n_test"] == 8 and fold["n_test_anomaly"] == 4
         assert fold["vae"]["roc_auc"] == 1.0 and fold["vae"]["pauc"] == 1.0
+        # The label-free scorers and the classical detector are scored on the same folds.
+        for name in labelfree.SCORERS:
+            assert 0.0 <= fold[f"labelfree_{name}"]["roc_auc"] <= 1.0
+        assert fold["clip_classical_supervised"]["roc_auc"] == 1.0
     assert "McClish" in out["pauc_definition"]
     assert out["summary"]["vae"]["roc_auc"]["mean"] == 1.0
 
