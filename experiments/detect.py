@@ -2,6 +2,9 @@
 
 Files:  python -m experiments.detect --model=runs/detector/supervised --input=folder_or.wav
         -> CSV (file, score, predicted_class, threshold, ...) written atomically + a summary.
+        A file longer than one clip is scored on every window (hop --window_hop, default
+        one clip): score = the largest window score, mean_score = their mean;
+        --windows_csv=PATH writes one row per window.
 Stream: python -m experiments.detect --model=DIR --input=long.wav --stream
         arecord -f S16_LE -r 96000 -c 1 -t raw | python -m experiments.detect --model=DIR \
             --input=- --stream --stream_rate=96000
@@ -16,6 +19,7 @@ import io
 import json
 import os
 import sys
+from typing import Optional
 
 import numpy as np
 from absl import app, flags
@@ -58,6 +62,24 @@ _LAST = flags.DEFINE_enum(
 )
 _ONSET = flags.DEFINE_boolean("emit_onset", False, "Also emit a JSON line when an alert starts.")
 _SUMMARY = flags.DEFINE_string("summary_out", None, "Write the run summary JSON here.")
+_WINDOW_HOP = flags.DEFINE_integer(
+    "window_hop", None, "Files: hop (samples) between scored windows (default: one clip)."
+)
+_WINDOWS_CSV = flags.DEFINE_string(
+    "windows_csv", None, "Files: also write every window's score to this CSV."
+)
+FILE_FIELDS = [
+    "file",
+    "score",
+    "predicted_class",
+    "threshold",
+    "n_samples",
+    "scored_samples",
+    "n_windows",
+    "mean_score",
+    "flagged_windows",
+]
+WINDOW_FIELDS = ["file", "window", "start_sample", "score", "predicted_class"]
 
 
 def list_inputs(path: str) -> tuple[list[str], bool]:
@@ -77,15 +99,28 @@ def list_inputs(path: str) -> tuple[list[str], bool]:
     return [path], False
 
 
-def score_files(detector: detector_lib.Detector, paths, skip_bad: bool, resample: bool, channel):
-    """Reads and scores files. Returns (rows, bad) with bad = [AudioError]."""
-    clips, kept, lengths, bad = [], [], [], []
+def score_files(
+    detector: detector_lib.Detector,
+    paths,
+    skip_bad: bool,
+    resample: bool,
+    channel,
+    hop: Optional[int] = None,
+):
+    """Reads and scores files, every window of each (``hop`` samples apart, default one
+    clip). Returns (rows, window_rows, bad) with bad = [AudioError]; a file's score is its
+    largest window score (its class follows from it), mean_score the mean."""
+    n = detector.settings.clip_samples
+    hop = int(hop or n)
+    if hop < 1:
+        raise ValueError(f"--window_hop must be >= 1 sample, got {hop}")
+    windows, owners, starts, kept, lengths, bad = [], [], [], [], [], []
     rate = detector.settings.sample_rate
     for path in paths:
         try:
             x, _ = data.read_wav(path, sample_rate=rate, resample_to_rate=resample, channel=channel)
             try:
-                clip = detector_lib.fit_clip(detector, x, name=path)
+                detector_lib.fit_clip(detector, x, name=path)  # long enough for one clip
             except ValueError as err:
                 raise data.AudioError(path, str(err).split(": ", 1)[-1]) from None
         except data.AudioError as err:
@@ -94,24 +129,44 @@ def score_files(detector: detector_lib.Detector, paths, skip_bad: bool, resample
             print(f"skipped {err}", file=sys.stderr)
             bad.append(err)
             continue
-        clips.append(clip)
+        w, st = data.window_signal(x, n, hop)
+        windows.append(w)
+        starts.append(st)
+        owners.append(np.full(len(w), len(kept)))
         kept.append(path)
         lengths.append(x.shape[0])
-    rows = []
-    if clips:
-        scores = scoring.score_clips(detector, np.stack(clips))
-        for path, n, s, c in zip(kept, lengths, scores, detector.predicted_class(scores)):
+    rows, window_rows = [], []
+    if kept:
+        scores = scoring.score_clips(detector, np.concatenate(windows))
+        owner, start = np.concatenate(owners), np.concatenate(starts)
+        classes = detector.predicted_class(scores)
+        for i, (path, length) in enumerate(zip(kept, lengths)):
+            s = scores[owner == i]
+            top = float(s.max())
             rows.append(
                 {
                     "file": path,
-                    "score": f"{s:.6g}",
-                    "predicted_class": c,
+                    "score": f"{top:.6g}",
+                    "predicted_class": detector.predicted_class(np.array([top]))[0],
                     "threshold": f"{detector.threshold:.6g}",
-                    "n_samples": n,
-                    "scored_samples": detector.settings.clip_samples,
+                    "n_samples": length,
+                    "scored_samples": n,
+                    "n_windows": int(s.size),
+                    "mean_score": f"{float(s.mean()):.6g}",
+                    "flagged_windows": int(np.sum(s >= detector.threshold)),
                 }
             )
-    return rows, bad
+        for j, (i, st) in enumerate(zip(owner, start)):
+            window_rows.append(
+                {
+                    "file": kept[i],
+                    "window": int(j - np.flatnonzero(owner == i)[0]),
+                    "start_sample": int(st),
+                    "score": f"{scores[j]:.6g}",
+                    "predicted_class": classes[j],
+                }
+            )
+    return rows, window_rows, bad
 
 
 def write_csv(path: str, rows: list[dict], fields: list[str]) -> None:
@@ -178,10 +233,13 @@ def main(argv):
         paths, is_folder = list_inputs(_INPUT.value)
         # --skip_bad defaults to on for folders and off for one file unless given.
         skip_bad = FLAGS.skip_bad if FLAGS["skip_bad"].present else is_folder
-        rows, bad = score_files(detector, paths, skip_bad, FLAGS.resample, FLAGS.channel)
+        rows, window_rows, bad = score_files(
+            detector, paths, skip_bad, FLAGS.resample, FLAGS.channel, _WINDOW_HOP.value
+        )
         out = _OUT.value or os.path.join(FLAGS.out_dir, "scores.csv")
-        fields = ["file", "score", "predicted_class", "threshold", "n_samples", "scored_samples"]
-        write_csv(out, rows, fields)
+        write_csv(out, rows, FILE_FIELDS)
+        if _WINDOWS_CSV.value:
+            write_csv(_WINDOWS_CSV.value, window_rows, WINDOW_FIELDS)
         flagged = sum(r["predicted_class"] == detector.anomaly_class for r in rows)
         summary.update(
             n_files=len(paths),

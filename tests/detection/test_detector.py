@@ -1,6 +1,7 @@
 """Tests for drill_jax.detection.detector (format, save/load), scoring and experiments.detect:
 save/load, input checks, bad files, stdin."""
 
+import csv
 import io
 import json
 import os
@@ -223,7 +224,9 @@ def test_detect_folder_skips_bad_file_and_stops_without_skip(
     assert any("broken.wav: " in ln for ln in lines)
     assert any("short.wav: " in ln and "shorter than" in ln for ln in lines)
     rows = out.read_text().splitlines()
-    assert rows[0] == "file,score,predicted_class,threshold,n_samples,scored_samples"
+    assert rows[0].startswith(
+        "file,score,predicted_class,threshold,n_samples,scored_samples,n_windows"
+    )
     assert len(rows) == 4 and all(r.split(",")[2] in ("anomaly", "normal") for r in rows[1:])
     # stop at the first bad file: a one-line AudioError (run_main prints "error: ..."), no CSV
     out2 = tmp_path / "none.csv"
@@ -231,6 +234,33 @@ def test_detect_folder_skips_bad_file_and_stops_without_skip(
         detect_cli([f"--model={model}", f"--input={folder}", f"--out={out2}", "--noskip_bad"])
     assert "broken.wav: " in str(info.value) and "\n" not in str(info.value)
     assert not out2.exists()
+
+
+def test_detect_scores_every_window_of_a_long_file(saved, bundled, tmp_path, detect_cli):
+    from experiments import detect
+
+    det, model = saved
+    x = np.concatenate([bundled.waveforms[i] for i in (0, 1, 2)])
+    path = tmp_path / "long.wav"
+    data.write_wav(str(path), x, 96000)
+    out, per_window = tmp_path / "scores.csv", tmp_path / "windows.csv"
+    detect_cli(
+        [f"--model={model}", f"--input={path}", f"--out={out}", f"--windows_csv={per_window}"]
+    )
+    x_read, _ = data.read_wav(str(path))
+    windows, starts = data.window_signal(
+        x_read, det.settings.clip_samples, det.settings.clip_samples
+    )
+    want = scoring.score_clips(det, windows)
+    row = list(csv.DictReader(out.open()))[0]
+    assert list(row) == detect.FILE_FIELDS
+    assert int(row["n_windows"]) == len(windows) == x.size // det.settings.clip_samples
+    assert float(row["score"]) == pytest.approx(want.max(), rel=1e-5)
+    assert float(row["mean_score"]) == pytest.approx(want.mean(), rel=1e-5)
+    assert int(row["flagged_windows"]) == int(np.sum(want >= det.threshold))
+    win = list(csv.DictReader(per_window.open()))
+    assert [int(w["start_sample"]) for w in win] == starts.tolist()
+    np.testing.assert_allclose([float(w["score"]) for w in win], want, rtol=1e-5)
 
 
 def test_detect_stream_stdin_pcm(saved, bundled, detect_cli, capsys):
