@@ -17,8 +17,11 @@ from absl import logging
 
 from drill_jax import data, files
 from drill_jax.vae import figures as vae_figures
-from drill_jax.vae import generators, losses, synthesis
+from drill_jax.vae import generators, losses, reference_generators, synthesis
 from drill_jax.vae.trainer import VAEConfig
+
+
+_REFERENCE = reference_generators.ARCHS
 
 
 def _manifest_csv(rows: list) -> str:
@@ -116,6 +119,7 @@ def train_and_synthesize(
                     "class": name,
                     "file": rel,
                     "arch": config.arch,
+                    "loss": "none" if config.arch in _REFERENCE else config.recon,
                     "mode": config.synth_mode,
                     "source_split": info["source_split"] or "",
                     "source_file": dataset.paths[src[j]] if j >= 0 else "",

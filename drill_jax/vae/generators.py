@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from drill_jax.vae import losses, networks, noise_shaping, reference_generators, synthesis
-from drill_jax.vae.trainer import SYNTH_MODES, VAEConfig, check_clips, train_class_vae
+from drill_jax.vae import losses, networks, reference_generators, synthesis, trainer
+from drill_jax.vae.trainer import SYNTH_MODES, VAEConfig, check_clips
 
 PAPER_ARCHS = networks.ARCHS
 
@@ -46,7 +46,7 @@ def fit(
     """
     if config.arch in reference_generators.ARCHS:
         return ReferenceModel(check_clips(waveforms_train, config, "waveforms_train")), []
-    return train_class_vae(
+    return trainer.train_class_vae(
         waveforms_train, waveforms_test, config, key, workdir, resume, on_epoch
     )
 

@@ -52,7 +52,7 @@ def log_magnitude_frames(x: jax.Array, hop: int) -> jax.Array:
     """log(|STFT| + 1e-4) of x [B, T] (sqrt-Hann frames of 2 hop) -> [B, F, hop + 1]."""
     idx, padded = _frames(x.shape[-1], hop)
     xp = jnp.pad(x, ((0, 0), (hop, padded - hop - x.shape[-1])))
-    spec = jnp.fft.rfft(xp[:, idx] * _sqrt_hann(2 * hop), axis=-1)
+    spec = jnp.fft.rfft(xp[:, idx] * _sqrt_hann(2 * hop)[None, None, :], axis=-1)
     return jnp.log(jnp.abs(spec) + _LOG_FLOOR)
 
 
@@ -64,7 +64,7 @@ def interpolate_last(values: jax.Array, size: int) -> jax.Array:
         return jnp.repeat(values, size, axis=-1)
     pos = np.linspace(0.0, n - 1.0, size)
     lo = np.clip(np.floor(pos).astype(np.int32), 0, n - 2)
-    frac = (pos - lo).astype(np.float32)
+    frac = (pos - lo).astype(np.float32).reshape((1,) * (values.ndim - 1) + (size,))
     return values[..., lo] * (1.0 - frac) + values[..., lo + 1] * frac
 
 
@@ -90,7 +90,7 @@ def shape_noise(
     idx, padded = _frames(t, hop)
     if band_log_gain.shape[1] != idx.shape[0]:
         raise ValueError(f"band_log_gain needs {idx.shape[0]} frames, got {band_log_gain.shape}")
-    win = _sqrt_hann(2 * hop)
+    win = _sqrt_hann(2 * hop)[None, None, :]
     yp = jnp.pad(y, ((0, 0), (hop, padded - hop - t)))
     spec = jnp.fft.rfft(yp[:, idx] * win, axis=-1)  # [B, F, hop + 1]
     spec = spec * jnp.exp(interpolate_last(band_log_gain, hop + 1))

@@ -41,14 +41,15 @@ def random_phase_copy(key: jax.Array, x: jax.Array) -> jax.Array:
 
 def moving_average(v: jax.Array, width: int) -> jax.Array:
     """Centred moving average over the last axis ('same' length, edges averaged over the
-    samples that exist). [..., L] -> [..., L]."""
+    samples that exist), by cumulative sums. [..., L] -> [..., L]."""
     if width <= 1:
         return v
-    kernel = jnp.ones(width) / width
-    flat = v.reshape(-1, v.shape[-1])
-    num = jax.vmap(lambda r: jnp.convolve(r, kernel, mode="same"))(flat)
-    den = jnp.convolve(jnp.ones(v.shape[-1]), kernel, mode="same")
-    return (num / den).reshape(v.shape)
+    n = v.shape[-1]
+    lo = np.clip(np.arange(n) - width // 2, 0, n)
+    hi = np.clip(np.arange(n) - width // 2 + width, 0, n)
+    c = jnp.concatenate([jnp.zeros(v.shape[:-1] + (1,), v.dtype), jnp.cumsum(v, axis=-1)], -1)
+    count = (hi - lo).astype(np.float32).reshape((1,) * (v.ndim - 1) + (n,))
+    return (c[..., hi] - c[..., lo]) / count
 
 
 def smoothed_log_magnitude(x: jax.Array, bins: int) -> jax.Array:
@@ -95,7 +96,7 @@ def shaped_noise(key: jax.Array, mean_power: jax.Array, n: int, t: int) -> jax.A
     """n clips of white noise with expected rfft power ``mean_power`` [t // 2 + 1], so their
     expected mean square equals the class's mean square (Parseval). -> [n, t]."""
     noise = jax.random.normal(key, (n, t))
-    return jnp.fft.irfft(jnp.fft.rfft(noise, axis=-1) * jnp.sqrt(mean_power / t), n=t, axis=-1)
+    return jnp.fft.irfft(jnp.fft.rfft(noise, axis=-1) * jnp.sqrt(mean_power / t)[None, :], n=t, axis=-1)
 
 
 def generate(

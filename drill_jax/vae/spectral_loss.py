@@ -50,7 +50,7 @@ def stft_magnitude(x: jnp.ndarray, n_fft: int, hop: int) -> jnp.ndarray:
     idx = frame_index(x.shape[-1], n_fft, hop)
     pad = n_fft // 2
     xp = jnp.pad(x, ((0, 0), (pad, pad)))
-    frames = xp[:, idx] * hann(n_fft)  # [B, F, n_fft]
+    frames = xp[:, idx] * hann(n_fft)[None, None, :]  # [B, F, n_fft]
     return jnp.abs(jnp.fft.rfft(frames, axis=-1))
 
 

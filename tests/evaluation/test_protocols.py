@@ -107,7 +107,7 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
 
     calls = []
 
-    def fake_train(x, x_test, config, key):
+    def fake_train(x, x_test, config, key, *args):
         calls.append(x.shape)
         return "state", []
 
