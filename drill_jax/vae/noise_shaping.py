@@ -117,7 +117,7 @@ class NoiseShapingVAE(nn.Module):
     input_length: int = 1999
     hop: int = 64
     n_bands: int = 16
-    n_fine: int = 256
+    n_fine: int = 1000
     hidden: int = 256
     init_log_gain: float = -3.0
 
