@@ -159,7 +159,8 @@ class NoiseShapingVAE(nn.Module):
         h = nn.leaky_relu(self.dec1(z), 0.2)
         h = nn.leaky_relu(self.dec2(h), 0.2)
         bands = self.to_bands(h).reshape((z.shape[0], self.n_frames, self.n_bands))
-        return self.to_fine(h), bands
+        # Bounded log gains: a diverging step cannot overflow exp (e^5 ~ 150x, e^-15 ~ 0).
+        return jnp.clip(self.to_fine(h), -10.0, 10.0), jnp.clip(bands, -15.0, 5.0)
 
     def decode(
         self, z: jax.Array, key: jax.Array, train: bool = False, mask: Optional[jax.Array] = None

@@ -47,6 +47,7 @@ REALISTIC = {
     "batch_size": 16,
     "learning_rate": 2e-3,
     "sc_weight": 0.0,
+    "stft_sizes": (128, 256, 512, 1024, 2048),
     "kl_weight": 0.01,
     "kl_warmup_steps": 200,
     "free_bits": 0.1,
