@@ -118,13 +118,13 @@ def train_and_synthesize(
                 {
                     "class": name,
                     "file": rel,
-                    "arch": config.arch,
-                    "loss": "none" if config.arch in _REFERENCE else config.recon,
                     "mode": config.synth_mode,
                     "source_split": info["source_split"] or "",
                     "source_file": dataset.paths[src[j]] if j >= 0 else "",
                     "seed": config.seed,
                     "z": " ".join(f"{v:.6f}" for v in info["z"][k]),
+                    "arch": config.arch,
+                    "loss": "none" if config.arch in _REFERENCE else config.recon,
                 }
             )
         last = history[-1].to_json() if history else {}
