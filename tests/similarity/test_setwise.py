@@ -185,7 +185,7 @@ def test_build_report_on_copies(tmp_path, anomaly):
     assert board["anomaly/copy"]["two_sample_multiframe"] < 0.8
     assert not board["anomaly"]["trained_on_scorer_feature"]
     assert len((out / "best_matches.csv").read_text().splitlines()) == 11
-    assert len(report["figures"]) == 3
+    assert len(report["figures"]) == 4  # real vs synth, then the best pair's three
     for rel in report["figures"]:
         assert (out / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
