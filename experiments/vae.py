@@ -7,7 +7,7 @@ import json
 from absl import app, flags, logging
 
 from drill_jax.detection import unsupervised
-from drill_jax.vae import experiment, losses, networks, trainer
+from drill_jax.vae import experiment, losses, objectives, trainer
 from experiments import common, config_flags
 
 common.define_data_flags("runs/vae")
@@ -25,19 +25,27 @@ _VAE = config_flags.define(
         "kl",
         "synth_mode",
         "synth_from_test",
+        "prior",
+        "sc_weight",
+        "kl_weight",
+        "kl_warmup_steps",
+        "free_bits",
     ),
     choices={
-        "arch": networks.ARCHS,
-        "recon": losses.RECONS,
+        "arch": trainer.ARCHS,
+        "recon": objectives.RECONS,
         "kl": losses.KLS,
         "synth_mode": trainer.SYNTH_MODES,
+        "prior": trainer.PRIORS,
     },
     help={
         "epochs": "Epochs per class VAE (paper: 20).",
         "batch_size": "Batch size (paper: 8).",
         "seed": "Root seed of every random choice.",
         "arch": "conv: 1-D convolutions over time; reference: the authors' layout "
-        "(effectively dense).",
+        "(effectively dense); noise: noise-shaping VAE (needs --recon=stft); interp, "
+        "phase_copy, shaped_noise: reference generators (nothing learned); realistic: "
+        "the most realistic generator so far (noise with its recipe, trainer.REALISTIC).",
         "synth_from_test": "Take posterior sources from the TEST list (the authors' choice; "
         "leaks test sounds). Recorded in config.json and the synth manifest.",
     },

@@ -57,7 +57,7 @@ class SuiteConfig:
 
 
 # Suite names, in the order run_suites runs them and report_table lists them.
-SUITES = ("vae", "features", "detect", "folds", "paper", "devices")
+SUITES = ("vae", "features", "detect", "folds", "paper", "devices", "generators")
 
 
 def _torch_threads(suite: SuiteConfig) -> int:

@@ -23,6 +23,7 @@ from drill_jax.bench.suite_devices import devices_suite
 from drill_jax.bench.suite_features import features_suite
 from drill_jax.bench.suite_folds import folds_suite
 from drill_jax.bench.suite_paper import PaperTiming, paper_suite
+from drill_jax.bench.suite_generators import generators_suite
 from drill_jax.bench.suite_vae import vae_suite
 from drill_jax.bench.timing import environment
 
@@ -68,6 +69,8 @@ def run_suites(
             result = folds_suite(suite)
         elif name == "paper":
             result = paper_suite(None if time_paper is None else time_paper(work))
+        elif name == "generators":
+            result = generators_suite(suite)
         else:
             result = devices_suite(suite, repo_dir)
         result["suite_seconds"] = time.perf_counter() - start

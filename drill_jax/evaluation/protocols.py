@@ -30,7 +30,7 @@ from drill_jax import data as data_lib
 from drill_jax import features
 from drill_jax.classify import baselines
 from drill_jax.evaluation import augment, examples, metrics
-from drill_jax.vae import synthesis, trainer
+from drill_jax.vae import generators, trainer
 
 PROTOCOLS = ("honest", "paper")
 PAPER_LABEL = "paper protocol (synthetic sounds can appear in validation)"
@@ -142,10 +142,10 @@ def vae_synthesize(
         key, k_train, k_synth = jax.random.split(key, 3)
         in_class = np.flatnonzero(train.labels == c)
         x = data_lib.stack_fixed([train.waveforms[i] for i in in_class], config.input_length)
-        state, _ = trainer.train_class_vae(x, None, config, k_train)
+        state, _ = generators.fit(x, None, config, k_train)
         src_idx = np.flatnonzero(sources.labels == c)
         src = data_lib.stack_fixed([sources.waveforms[i] for i in src_idx], config.input_length)
-        sounds, info = synthesis.synthesize(
+        sounds, info = generators.sample(
             state,
             config,
             k_synth,
@@ -153,6 +153,7 @@ def vae_synthesize(
             mode=mode,
             sources=src if mode == "posterior" else None,
             source_split=source_split,
+            train_sounds=x,
         )
         s_idx = np.asarray(info["source_index"])
         origin = np.where(s_idx >= 0, sources.origin[src_idx][np.maximum(s_idx, 0)], -1)

@@ -11,7 +11,7 @@ from absl import logging
 
 from drill_jax import data, features, files
 from drill_jax.similarity import figures as similarity_figures
-from drill_jax.similarity import pairwise, setwise
+from drill_jax.similarity import pairwise, scoreboard, setwise
 
 SYNTH_MANIFEST = "manifest.csv"
 _PATH_COLUMNS = ("path", "file", "filename", "wav", "synth_path")
@@ -239,6 +239,15 @@ def build_report(
                 cv_repeats=cv_repeats,
                 fd_repeats=fd_repeats,
             )
+            rep["two_sample_log_mel_multiframe"] = scoreboard.multiframe_two_sample(
+                [synth.waveforms[i] for i in idx],
+                [dataset.waveforms[i] for i in r_idx],
+                sr,
+                length,
+                settings,
+                cv_repeats,
+                seed,
+            )
             others = [o for o in dataset.class_names if o != c]
             if others:
                 rep["frechet_log_mel"]["real_vs_other_class_real"] = setwise.frechet_distance(
@@ -277,6 +286,16 @@ def build_report(
                         f"{peaks[k]:.6f}"
                     )
                 if figures:
+                    figure_paths.append(
+                        scoreboard.plot_real_vs_synth(
+                            [dataset.waveforms[i] for i in r_idx[:4]],
+                            [synth.waveforms[i] for i in idx[:4]],
+                            sr,
+                            os.path.join(out_dir, "figures", f"{c}_real_vs_synth.png"),
+                            title=f"{c}: real (rows 1-2) vs synthesized (rows 3-4)",
+                            settings=settings,
+                        )
+                    )
                     figure_paths += similarity_figures.plot_pair(
                         synth.waveforms[idx[bp["synth_index"]]],
                         dataset.waveforms[r_idx[bp["real_index"]]],
@@ -306,10 +325,20 @@ def build_report(
         "skipped_synth_files": [str(b) for b in synth.bad],
         "coherence_null_white_noise": setwise.coherence_null(length, sr, rng, null_pairs),
         "groups": groups,
+        "scoreboard": [
+            scoreboard.scoreboard_row(
+                name, r, first.get("arch", "unknown"), first.get("loss", "unknown")
+            )
+            for first in [next(iter(manifest.values()), {})]
+            for name, r in groups.items()
+        ],
         "figures": [os.path.relpath(p, out_dir) for p in figure_paths],
     }
     files.atomic_write_json(os.path.join(out_dir, "report.json"), report)
-    files.atomic_write_text(os.path.join(out_dir, "report.md"), markdown_table(report))
+    files.atomic_write_text(
+        os.path.join(out_dir, "report.md"),
+        markdown_table(report) + scoreboard.markdown(report["scoreboard"]),
+    )
     files.atomic_write_text(
         os.path.join(out_dir, "best_matches.csv"),
         "synth_file,class,mode,best_real_file,xcorr_peak\n" + "\n".join(csv_rows) + "\n",

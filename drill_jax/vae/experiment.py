@@ -17,8 +17,11 @@ from absl import logging
 
 from drill_jax import data, files
 from drill_jax.vae import figures as vae_figures
-from drill_jax.vae import losses, synthesis
-from drill_jax.vae.trainer import VAEConfig, train_class_vae
+from drill_jax.vae import generators, losses, reference_generators, synthesis
+from drill_jax.vae.trainer import VAEConfig
+
+
+_REFERENCE = reference_generators.ARCHS
 
 
 def _manifest_csv(rows: list) -> str:
@@ -83,7 +86,7 @@ def train_and_synthesize(
         if tr.size == 0:
             raise ValueError(f"class {name!r} has no training sounds")
         logging.info("class %s: %d train, %d test sounds", name, tr.size, te.size)
-        state, history = train_class_vae(
+        state, history = generators.fit(
             x_all[tr],
             x_all[te] if te.size else None,
             config,
@@ -97,7 +100,7 @@ def train_and_synthesize(
         src = te if config.synth_from_test else tr
         if config.synth_mode == "posterior" and src.size == 0:
             raise ValueError(f"class {name!r} has no {split} sounds to synthesize from")
-        sounds, info = synthesis.synthesize(
+        sounds, info = generators.sample(
             state,
             config,
             jax.random.fold_in(synth_root, ci),
@@ -105,6 +108,7 @@ def train_and_synthesize(
             config.synth_mode,
             x_all[src] if config.synth_mode == "posterior" else None,
             split,
+            train_sounds=x_all[tr],
         )
         for k in range(config.num_synth):
             rel = os.path.join(name, f"{k:03d}.wav")
@@ -119,6 +123,8 @@ def train_and_synthesize(
                     "source_file": dataset.paths[src[j]] if j >= 0 else "",
                     "seed": config.seed,
                     "z": " ".join(f"{v:.6f}" for v in info["z"][k]),
+                    "arch": config.arch,
+                    "loss": "none" if config.arch in _REFERENCE else config.recon,
                 }
             )
         last = history[-1].to_json() if history else {}
@@ -135,8 +141,10 @@ def train_and_synthesize(
             "train_examples_per_s_after_first_epoch": float(np.median(rates)) if rates else None,
             "num_synth": config.num_synth,
         }
-        if figures:
+        if figures and config.arch in generators.PAPER_ARCHS:
             figure_data[name] = _figure_inputs(state, x_all, tr, te, sounds, info, src)
+        elif figures:
+            figure_data[name] = {"examples": _examples(x_all, tr, sounds, info, src)}
     files.atomic_write_text(os.path.join(out_dir, "synth", "manifest.csv"), _manifest_csv(manifest))
     if figures:
         _draw_figures(out_dir, histories, figure_data, dataset.sample_rate, config)
@@ -154,11 +162,6 @@ def _figure_inputs(state, x_all, tr, te, sounds, info, src) -> dict:
     grid_2d = vae_figures.grid_points(proj, size=5)  # [5, 5, 2]
     grid_z = proj.inverse(grid_2d.reshape(-1, 2))
     grid_waves = synthesis.decode(state, grid_z)
-    examples = []
-    for k in range(min(3, sounds.shape[0])):
-        j = int(info["source_index"][k])
-        original = x_all[src[j]] if j >= 0 else x_all[tr[k % tr.size]]
-        examples.append((original, sounds[k]))
     return {
         "projection": proj,
         "train": mean_tr,
@@ -166,12 +169,31 @@ def _figure_inputs(state, x_all, tr, te, sounds, info, src) -> dict:
         "synth": info["z"],
         "grid_2d": grid_2d,
         "grid_waves": grid_waves.reshape(grid_2d.shape[:2] + (-1,)),
-        "examples": examples,
+        "examples": _examples(x_all, tr, sounds, info, src),
     }
 
 
+def _examples(x_all, tr, sounds, info, src) -> list:
+    """Up to 3 (original [T], synthesized [T]) pairs: the source, else a training sound."""
+    examples = []
+    for k in range(min(3, sounds.shape[0])):
+        j = int(info["source_index"][k])
+        original = x_all[src[j]] if j >= 0 else x_all[tr[k % tr.size]]
+        examples.append((original, sounds[k]))
+    return examples
+
+
 def _draw_figures(out_dir, histories, figure_data, sample_rate, config) -> None:
-    vae_figures.plot_loss_curves(histories, os.path.join(out_dir, "loss_curves.png"))
+    if any(histories.values()):
+        vae_figures.plot_loss_curves(histories, os.path.join(out_dir, "loss_curves.png"))
+    if config.arch not in generators.PAPER_ARCHS:
+        vae_figures.plot_overlays(
+            figure_data,
+            sample_rate,
+            os.path.join(out_dir, "originals_vs_synth.png"),
+            mode=config.synth_mode,
+        )
+        return
     vae_figures.plot_latent_plane(figure_data, os.path.join(out_dir, "latent_plane.png"))
     vae_figures.plot_decoded_grid(
         figure_data, sample_rate, os.path.join(out_dir, "decoded_grid.png")

@@ -19,7 +19,7 @@ import functools
 import json
 import os
 import time
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Optional
 
 import flax
 import jax
@@ -27,16 +27,33 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from absl import logging
-from flax import serialization
 from flax.training import train_state
 
 from drill_jax import files, training
-from drill_jax.vae import losses, networks
+from drill_jax.vae import checkpoints, losses, networks, noise_shaping, objectives
+from drill_jax.vae import reference_generators
 
 SYNTH_MODES = ("prior", "posterior")
+PRIORS = ("standard", "aggregate")
+# Learned archs, reference generators (nothing learned), and the alias of the best one.
+ARCHS = networks.ARCHS + noise_shaping.ARCHS + reference_generators.ARCHS + ("realistic",)
+# --arch=realistic: the noise-shaping VAE with this recipe. Each field still at the class
+# default takes the recipe's value (so to vary one of them, use arch='noise').
+REALISTIC = {
+    "arch": "noise",
+    "recon": "stft",
+    "latent_dim": 8,
+    "epochs": 150,
+    "batch_size": 16,
+    "learning_rate": 2e-3,
+    "sc_weight": 0.0,
+    "stft_sizes": (128, 256, 512, 1024, 2048),
+    "kl_weight": 0.01,
+    "kl_warmup_steps": 200,
+    "free_bits": 0.1,
+    "prior": "aggregate",
+}
 CHECKPOINT = "checkpoint.msgpack"
-# Fields that may change between an interrupted run and its resumption.
-_RESUMABLE_FIELDS = ("epochs", "num_synth", "synth_mode", "synth_from_test")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +83,12 @@ class VAEConfig:
         'prior' (z ~ N(0, I)).
       synth_from_test: take posterior sources from the TEST list (the authors' choice;
         it leaks test sounds into an augmented set). Default: training list only.
+      prior: 'standard' (z ~ N(0, I)) or 'aggregate' (z ~ a Gaussian fitted to the
+        training sounds' posterior means, plus their mean posterior variance) for
+        synth_mode='prior'.
+      stft_sizes, sc_weight: FFT sizes and spectral-convergence weight of recon='stft'.
+      kl_weight, kl_warmup_steps, free_bits: KL weight, its linear warm-up (steps) and
+        free bits (nats per latent dimension); 1, 0, 0 = the plain ELBO.
     """
 
     latent_dim: int = 2
@@ -91,12 +114,29 @@ class VAEConfig:
     num_synth: int = 48
     synth_mode: str = "posterior"
     synth_from_test: bool = False
+    prior: str = "standard"
+    stft_sizes: tuple = (64, 128, 256, 512, 1024)
+    sc_weight: float = 1.0
+    kl_weight: float = 1.0
+    kl_warmup_steps: int = 0
+    free_bits: float = 0.0
 
     def __post_init__(self):
-        if self.arch not in networks.ARCHS:
-            raise ValueError(f"arch must be one of {networks.ARCHS}, got {self.arch!r}")
-        if self.recon not in losses.RECONS:
-            raise ValueError(f"recon must be one of {losses.RECONS}, got {self.recon!r}")
+        if self.arch == "realistic":
+            for name, value in REALISTIC.items():
+                if name == "arch" or getattr(self, name) == _DEFAULTS[name]:
+                    object.__setattr__(self, name, value)
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.recon not in objectives.RECONS:
+            raise ValueError(f"recon must be one of {objectives.RECONS}, got {self.recon!r}")
+        if self.arch in noise_shaping.ARCHS and self.recon != "stft":
+            raise ValueError(f"arch {self.arch!r} decodes shaped noise: it needs recon='stft'")
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
+        if min(self.kl_weight, self.sc_weight, self.free_bits, self.kl_warmup_steps) < 0:
+            raise ValueError("kl_weight, sc_weight, free_bits, kl_warmup_steps must be >= 0")
+        object.__setattr__(self, "stft_sizes", tuple(int(v) for v in self.stft_sizes))
         if self.kl not in losses.KLS:
             raise ValueError(f"kl must be one of {losses.KLS}, got {self.kl!r}")
         if self.synth_mode not in SYNTH_MODES:
@@ -114,12 +154,23 @@ class VAEConfig:
             raise ValueError("enc_features, dec_features and strides need one entry per stage")
 
 
-class LossSpec(NamedTuple):
-    """The loss a step computes (static: part of the compiled step's identity)."""
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(VAEConfig)}
+LossSpec = objectives.LossSpec
 
-    recon: str
-    kl: str
-    mse_sigma: float
+
+def loss_spec(config: VAEConfig) -> LossSpec:
+    """The static loss settings of a config."""
+    return LossSpec(
+        config.recon,
+        config.kl,
+        config.mse_sigma,
+        "waveform" if config.arch in noise_shaping.ARCHS else "logits",
+        config.stft_sizes,
+        config.sc_weight,
+        config.kl_weight,
+        config.kl_warmup_steps,
+        config.free_bits,
+    )
 
 
 class TrainState(train_state.TrainState):
@@ -134,8 +185,12 @@ class TrainState(train_state.TrainState):
     loss: LossSpec = flax.struct.field(pytree_node=False, default=None)
 
 
-def make_model(config: VAEConfig) -> networks.VAE:
+def make_model(config: VAEConfig):
     """The flax module a config describes (one shared instance per set of model fields)."""
+    if config.arch in reference_generators.ARCHS:
+        raise ValueError(f"arch {config.arch!r} is a reference generator: nothing to train")
+    if config.arch in noise_shaping.ARCHS:
+        return _noise_model(config.latent_dim, config.input_length)
     return _model(
         config.latent_dim,
         config.arch,
@@ -179,6 +234,11 @@ def _model(
     )
 
 
+@functools.lru_cache(maxsize=None)
+def _noise_model(latent_dim, input_length) -> noise_shaping.NoiseShapingVAE:
+    return noise_shaping.NoiseShapingVAE(latent_dim=latent_dim, input_length=input_length)
+
+
 def make_optimizer(config: VAEConfig) -> optax.GradientTransformation:
     """Adam with the config's hyper-parameters (one shared instance per setting)."""
     return _adam(config.learning_rate, config.b1, config.b2, config.eps)
@@ -197,8 +257,8 @@ def create_state(config: VAEConfig, key: jax.Array) -> TrainState:
         apply_fn=model.apply,
         params=variables["params"],
         tx=make_optimizer(config),
-        batch_stats=variables["batch_stats"],
-        loss=LossSpec(config.recon, config.kl, config.mse_sigma),
+        batch_stats=variables.get("batch_stats", {}),
+        loss=loss_spec(config),
     )
     # An int32 array, not the Python int 0: the first step must not trace a second variant.
     return state.replace(step=jnp.zeros((), jnp.int32))
@@ -211,7 +271,7 @@ def _weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:
 
 @jax.jit
 def train_step(state: TrainState, batch: dict, key: jax.Array) -> tuple[TrainState, dict]:
-    """One Adam step on the weighted ELBO.
+    """One Adam step on the weighted loss (``objectives.terms``: the ELBO by default).
 
     Args:
       state: current state.
@@ -228,12 +288,12 @@ def train_step(state: TrainState, batch: dict, key: jax.Array) -> tuple[TrainSta
 
     def loss_fn(params):
         variables = {"params": params, "batch_stats": state.batch_stats}
-        (logits, z, mean, logvar), updates = state.apply_fn(
+        (out, z, mean, logvar), updates = state.apply_fn(
             variables, x, step_key, train=True, mask=weight > 0, mutable=["batch_stats"]
         )
-        terms = losses.elbo_terms(logits, x, z, mean, logvar, cfg.recon, cfg.kl, cfg.mse_sigma)
+        terms = objectives.terms(cfg, out, x, z, mean, logvar, state.step)
         metrics = {k: _weighted_mean(v, weight) for k, v in terms.items()}
-        return metrics["loss"], (metrics, updates["batch_stats"])
+        return metrics["loss"], (metrics, updates.get("batch_stats", state.batch_stats))
 
     grads, (metrics, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
     metrics["grad_norm"] = optax.tree.norm(grads)
@@ -250,8 +310,8 @@ def eval_step(state: TrainState, batch: dict, key: jax.Array) -> dict:
     cfg = state.loss
     x = batch["x"]
     variables = {"params": state.params, "batch_stats": state.batch_stats}
-    logits, z, mean, logvar = state.apply_fn(variables, x, key, train=False)
-    return losses.elbo_terms(logits, x, z, mean, logvar, cfg.recon, cfg.kl, cfg.mse_sigma)
+    out, z, mean, logvar = state.apply_fn(variables, x, key, train=False)
+    return objectives.terms(cfg, out, x, z, mean, logvar, state.step)
 
 
 def evaluate(state: TrainState, x: np.ndarray, key: jax.Array, batch_size: int) -> dict:
@@ -272,55 +332,6 @@ def check_clips(x, config: VAEConfig, what: str) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{what} contains non-finite samples")
     return x
-
-
-def _save_checkpoint(path, state: TrainState, config, epoch: int, loop_key, history) -> None:
-    payload = {
-        "state": serialization.to_state_dict(
-            {
-                "params": state.params,
-                "opt_state": state.opt_state,
-                "batch_stats": state.batch_stats,
-                "step": state.step,
-            }
-        ),
-        "epoch": epoch,
-        "loop_key": np.asarray(jax.random.key_data(loop_key)),
-        "history": json.dumps([r.to_json() for r in history]),
-        "config": json.dumps(dataclasses.asdict(config)),
-    }
-    files.atomic_write_bytes(path, serialization.msgpack_serialize(payload))
-
-
-def _load_checkpoint(path, state: TrainState, config, loop_key) -> tuple[TrainState, int, list]:
-    with open(path, "rb") as f:
-        payload = serialization.msgpack_restore(f.read())
-    saved = json.loads(payload["config"])
-    now = dataclasses.asdict(config)
-    diff = [
-        k
-        for k in now
-        if k not in _RESUMABLE_FIELDS and json.dumps(saved.get(k)) != json.dumps(now[k])
-    ]
-    if diff:
-        raise ValueError(f"{path}: checkpoint config differs in {diff}; cannot resume")
-    if not np.array_equal(payload["loop_key"], np.asarray(jax.random.key_data(loop_key))):
-        raise ValueError(f"{path}: checkpoint was made with another key (seed); cannot resume")
-    target = {
-        "params": state.params,
-        "opt_state": state.opt_state,
-        "batch_stats": state.batch_stats,
-        "step": state.step,
-    }
-    restored = serialization.from_state_dict(target, payload["state"])
-    state = state.replace(
-        params=restored["params"],
-        opt_state=restored["opt_state"],
-        batch_stats=restored["batch_stats"],
-        step=jnp.asarray(restored["step"]),
-    )
-    history = [training.EpochRecord.from_json(r) for r in json.loads(payload["history"])]
-    return state, int(payload["epoch"]), history
 
 
 def train_class_vae(
@@ -365,7 +376,7 @@ def train_class_vae(
     start_epoch, history = 0, []
     ckpt = None if workdir is None else os.path.join(workdir, CHECKPOINT)
     if resume and ckpt is not None and os.path.exists(ckpt):
-        state, start_epoch, history = _load_checkpoint(ckpt, state, config, loop_key)
+        state, start_epoch, history = checkpoints.load_checkpoint(ckpt, state, config, loop_key)
         logging.info("resumed %s at epoch %d (step %d)", ckpt, start_epoch, int(state.step))
     n = x_train.shape[0]
     for epoch in range(start_epoch, config.epochs):
@@ -413,7 +424,7 @@ def train_class_vae(
             record.train_examples_per_s,
         )
         if workdir is not None:
-            _save_checkpoint(ckpt, state, config, epoch + 1, loop_key, history)
+            checkpoints.save_checkpoint(ckpt, state, config, epoch + 1, loop_key, history)
             files.atomic_write_text(
                 os.path.join(workdir, "metrics.jsonl"),
                 "".join(json.dumps(r.to_json()) + "\n" for r in history),

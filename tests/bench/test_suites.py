@@ -95,7 +95,15 @@ def test_run_suites_without_paper_run_and_bad_names(tmp_path):
 
 
 def test_suite_config_fields_are_the_report_keys():
-    assert suite_config.SUITES == ("vae", "features", "detect", "folds", "paper", "devices")
+    assert suite_config.SUITES == (
+        "vae",
+        "features",
+        "detect",
+        "folds",
+        "paper",
+        "devices",
+        "generators",
+    )
     assert [f.name for f in dataclasses.fields(suite_config.SuiteConfig)] == [
         "vae_batch_sizes",
         "vae_repeats",

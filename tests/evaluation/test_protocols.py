@@ -107,7 +107,7 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
 
     calls = []
 
-    def fake_train(x, x_test, config, key):
+    def fake_train(x, x_test, config, key, *args):
         calls.append(x.shape)
         return "state", []
 
@@ -126,4 +126,46 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
     np.testing.assert_array_equal(fitted, train.origin)
     protocols.vae_synthesize(train, 4, jax.random.key(4))
     assert len(calls) == 4  # another key is another synthesis
+    protocols._SYNTH_CACHE.clear()
+
+
+@pytest.mark.parametrize("arch", ["noise", "interp", "phase_copy", "shaped_noise"])
+def test_honest_protocol_fits_new_generators_on_training_folds_only(arch, monkeypatch):
+    """assert_no_leak covers the new generators: each is fitted on its fold's training
+    sounds only, and what it makes carries training origins (or -1) only."""
+    from drill_jax.vae import generators, trainer
+
+    fitted = []
+    real_fit = generators.fit
+
+    def spy_fit(x, x_test, config, key, *args):
+        fitted.append(np.asarray(x).copy())
+        return real_fit(x, x_test, config, key, *args)
+
+    monkeypatch.setattr(generators, "fit", spy_fit)
+    protocols._SYNTH_CACHE.clear()
+    ds = _toy_dataset(seed=0)
+    extra = {"recon": "stft", "stft_sizes": (64, 128), "epochs": 1} if arch == "noise" else {}
+    vcfg = trainer.VAEConfig(arch=arch, latent_dim=2, batch_size=4, **extra)
+    spy = Spy()
+    cfg = protocols.ProtocolConfig(
+        protocol="honest", n_splits=3, n_repeats=1, augment="vae", n_add_per_class=4, seed=0
+    )
+    result = protocols.evaluate(ds, cfg, spy, vae_config=vcfg)
+    assert all(f["leak_check"] == "passed" for f in result["folds"])
+    assert len(fitted) == 6  # one generator per class and fold
+    real = examples.Examples.real(ds)
+    held_out_clips = []
+    for train_origin, test_origin, train_syn, _ in spy.calls:
+        assert train_syn.sum() == 8
+        synth_origin = train_origin[train_syn]
+        assert np.isin(synth_origin[synth_origin >= 0], train_origin[~train_syn]).all()
+        assert not np.isin(synth_origin, test_origin).any()
+        held_out_clips.append(test_origin)
+    # no generator saw a held-out clip of its fold
+    for k, test_origin in enumerate(held_out_clips):
+        for x in fitted[2 * k : 2 * k + 2]:
+            for i in test_origin:
+                t = real.waveforms[i][: x.shape[1]]
+                assert not any(np.array_equal(row[: len(t)], t) for row in x)
     protocols._SYNTH_CACHE.clear()

@@ -178,9 +178,14 @@ def test_build_report_on_copies(tmp_path, anomaly):
     assert 0.08 < null["mean_coherence"]["median"] < 0.2  # ~1/segments for unrelated signals
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["groups"]["anomaly"]["num_synth"] == 10
-    assert (out / "report.md").read_text().count("\n| anomaly") == 9  # three tables
+    assert (out / "report.md").read_text().count("\n| anomaly") == 12  # four tables
+    # the scoreboard: one row per group; exact copies of real sounds pass the multi-frame test
+    board = {r["group"]: r for r in on_disk["scoreboard"]}
+    assert set(board) == {"anomaly", "anomaly/copy", "anomaly/noisy"}
+    assert board["anomaly/copy"]["two_sample_multiframe"] < 0.8
+    assert not board["anomaly"]["trained_on_scorer_feature"]
     assert len((out / "best_matches.csv").read_text().splitlines()) == 11
-    assert len(report["figures"]) == 3
+    assert len(report["figures"]) == 4  # real vs synth, then the best pair's three
     for rel in report["figures"]:
         assert (out / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

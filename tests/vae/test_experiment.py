@@ -41,7 +41,7 @@ def test_train_and_synthesize_writes_wavs_manifest_and_is_deterministic(tmp_path
             assert rate == 96000 and x.shape == (T,)
     with open(os.path.join(outs[0], "synth", "manifest.csv")) as f:
         lines = f.read().splitlines()
-    assert lines[0] == "class,file,mode,source_split,source_file,seed,z"
+    assert lines[0] == "class,file,mode,source_split,source_file,seed,z,arch,loss"
     assert len(lines) == 7
     # Sources come from the training list (even positions) only.
     train_paths = {ds.paths[i] for i in data.paper_vae_split(ds.labels)[0]}

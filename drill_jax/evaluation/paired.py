@@ -1,0 +1,61 @@
+"""Paired comparison of two evaluations on the same folds (e.g. augmented vs not).
+
+Both results come from ``protocols.evaluate`` with the same protocol settings and seed, so
+fold k holds the same held-out sounds in both; the per-fold differences of a metric are
+then paired. Reports their mean with a Student-t interval (optimistic: folds share
+training data) and the Wilcoxon signed-rank test's two-sided p-value.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import scipy.stats
+
+from drill_jax.evaluation import metrics
+
+
+def fold_values(result: Mapping, metric: str = "balanced_accuracy") -> np.ndarray:
+    """The metric of every fold of one evaluation result: [n_folds]."""
+    folds = result.get("folds")
+    if not folds:
+        raise ValueError("result has no folds")
+    if any(metric not in f for f in folds):
+        raise ValueError(f"metric {metric!r} is missing from some fold")
+    return np.asarray([float(f[metric]) for f in folds], np.float64)
+
+
+def paired_comparison(
+    treated: Mapping, control: Mapping, metric: str = "balanced_accuracy", confidence=0.95
+) -> dict:
+    """treated minus control, fold by fold.
+
+    Returns {'metric', 'n_folds', 'difference': ``metrics.mean_ci`` of the differences
+    (mean, std, ci_low, ci_high, ...), 'wilcoxon_p' (two-sided; 1.0 when every difference
+    is 0), 'wins', 'losses', 'ties'}. Raises ValueError when the folds do not pair (count,
+    held-out sizes, or the protocol, folds, seed or crop of the configs differ).
+    """
+    a, b = fold_values(treated, metric), fold_values(control, metric)
+    if a.shape != b.shape:
+        raise ValueError(f"fold counts differ: {a.size} vs {b.size}; folds must pair")
+    if [f.get("n_test") for f in treated["folds"]] != [f.get("n_test") for f in control["folds"]]:
+        raise ValueError("folds do not pair: their held-out sizes differ")
+    ca, cb = treated.get("config", {}), control.get("config", {})
+    for key in ("protocol", "n_splits", "n_repeats", "seed", "crop"):
+        if ca.get(key) != cb.get(key):
+            raise ValueError(f"folds do not pair: config {key!r} differs")
+    d = a - b
+    if np.all(d == 0):
+        p = 1.0
+    else:
+        p = float(scipy.stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
+    return {
+        "metric": metric,
+        "n_folds": int(d.size),
+        "difference": metrics.mean_ci(d, confidence),
+        "wilcoxon_p": p,
+        "wins": int(np.sum(d > 0)),
+        "losses": int(np.sum(d < 0)),
+        "ties": int(np.sum(d == 0)),
+    }
