@@ -36,6 +36,10 @@ def generators_suite(suite: SuiteConfig) -> dict:
         "realistic generators: both classes trained <= 60 s, one compile",
         [at_most("train seconds", seconds, 60.0, " s"), at_most("compiles", compiles, 1)],
     )
-    return {"rows": [row], "figures": {"train_s": seconds, "compiles": int(compiles)},
-            "targets": [target], "vae_config": {"arch": config.arch, "epochs": config.epochs},
-            "num_train": int(np.asarray(tr).size)}
+    return {
+        "rows": [row],
+        "figures": {"train_s": seconds, "compiles": int(compiles)},
+        "targets": [target],
+        "vae_config": {"arch": config.arch, "epochs": config.epochs},
+        "num_train": int(np.asarray(tr).size),
+    }

@@ -22,8 +22,8 @@ from drill_jax.bench.suite_detect import detect_suite
 from drill_jax.bench.suite_devices import devices_suite
 from drill_jax.bench.suite_features import features_suite
 from drill_jax.bench.suite_folds import folds_suite
-from drill_jax.bench.suite_paper import PaperTiming, paper_suite
 from drill_jax.bench.suite_generators import generators_suite
+from drill_jax.bench.suite_paper import PaperTiming, paper_suite
 from drill_jax.bench.suite_vae import vae_suite
 from drill_jax.bench.timing import environment
 

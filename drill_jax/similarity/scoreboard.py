@@ -73,9 +73,7 @@ def scoreboard_row(group: str, rep: dict, generator: str, loss: str) -> dict:
         "loss": loss,
         "trained_on_scorer_feature": loss in SCORER_FEATURES,
         "two_sample_log_mel": rep["two_sample_log_mel"]["balanced_accuracy"]["mean"],
-        "two_sample_multiframe": rep["two_sample_log_mel_multiframe"]["balanced_accuracy"][
-            "mean"
-        ],
+        "two_sample_multiframe": rep["two_sample_log_mel_multiframe"]["balanced_accuracy"]["mean"],
         "two_sample_shape": rep["two_sample_log_mel_shape"]["balanced_accuracy"]["mean"],
         "frechet_ratio": rep["frechet_log_mel"]["ratio"],
         "level_difference_db": lv["synth"]["median"] - lv["real"]["median"],

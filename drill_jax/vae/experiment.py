@@ -20,7 +20,6 @@ from drill_jax.vae import figures as vae_figures
 from drill_jax.vae import generators, losses, reference_generators, synthesis
 from drill_jax.vae.trainer import VAEConfig
 
-
 _REFERENCE = reference_generators.ARCHS
 
 

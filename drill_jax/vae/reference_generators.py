@@ -96,7 +96,9 @@ def shaped_noise(key: jax.Array, mean_power: jax.Array, n: int, t: int) -> jax.A
     """n clips of white noise with expected rfft power ``mean_power`` [t // 2 + 1], so their
     expected mean square equals the class's mean square (Parseval). -> [n, t]."""
     noise = jax.random.normal(key, (n, t))
-    return jnp.fft.irfft(jnp.fft.rfft(noise, axis=-1) * jnp.sqrt(mean_power / t)[None, :], n=t, axis=-1)
+    return jnp.fft.irfft(
+        jnp.fft.rfft(noise, axis=-1) * jnp.sqrt(mean_power / t)[None, :], n=t, axis=-1
+    )
 
 
 def generate(

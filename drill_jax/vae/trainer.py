@@ -30,8 +30,14 @@ from absl import logging
 from flax.training import train_state
 
 from drill_jax import files, training
-from drill_jax.vae import checkpoints, losses, networks, noise_shaping, objectives
-from drill_jax.vae import reference_generators
+from drill_jax.vae import (
+    checkpoints,
+    losses,
+    networks,
+    noise_shaping,
+    objectives,
+    reference_generators,
+)
 
 SYNTH_MODES = ("prior", "posterior")
 PRIORS = ("standard", "aggregate")

@@ -24,7 +24,9 @@ def test_output_follows_a_given_envelope_in_expectation_over_keys():
     noise = jax.random.normal(jax.random.key(1), (400, T))
     y = noise_shaping.shape_noise(noise, jnp.zeros((400, 5)), bands, HOP)
     power = np.mean(np.square(np.asarray(y)), axis=0)  # [T], expectation over keys
-    half = HOP * (frames // 2) - HOP  # sample where the gain changes (frame f starts at hop f - hop)
+    half = (
+        HOP * (frames // 2) - HOP
+    )  # sample where the gain changes (frame f starts at hop f - hop)
     quiet, loud = power[64 : half - 64].mean(), power[half + 64 : T - 64].mean()
     np.testing.assert_allclose(quiet, 0.01, rtol=0.1)
     np.testing.assert_allclose(loud, 1.0, rtol=0.1)
