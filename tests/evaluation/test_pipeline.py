@@ -32,6 +32,8 @@ def test_paper_runs_cover_both_protocols_crops_and_methods():
         for b, w in [("alexnet", "none"), ("mobilenet_v2", "imagenet")]
         for pr in ("paper", "honest")
     }
+    det = {(d.backbone, p.protocol, p.augment, p.crop) for t, _, p, d in runs if t == "detectors"}
+    assert det == {(b, "honest", "none", c) for b in config.detectors for c in (None, 2000)}
     torch_protocols = [p for _, _, p, d in runs if d.backbone in ("alexnet", "mobilenet_v2")]
     assert all(p.n_repeats == 1 and p.paper_splits == 1 for p in torch_protocols)
     # identical evaluations are shared between tables (run once)
