@@ -24,6 +24,7 @@ import hashlib
 from typing import Optional, Sequence
 
 import numpy as np
+import scipy.special
 import sklearn.linear_model
 import sklearn.metrics
 import sklearn.model_selection
@@ -139,7 +140,7 @@ def fit(recipe: Recipe, x: np.ndarray, y: np.ndarray, seed: int = 0) -> list:
 def predict_positive(fitted: list, x: np.ndarray) -> np.ndarray:
     """P(positive) [N]: the logistic function of each model's decision value, averaged."""
     x = np.asarray(x, np.float64)
-    return np.mean([1.0 / (1.0 + np.exp(-m.decision_function(x))) for m in fitted], axis=0)
+    return np.mean([scipy.special.expit(m.decision_function(x)) for m in fitted], axis=0)
 
 
 def inner_scores(
@@ -279,6 +280,6 @@ def predict_arrays(arrays: dict, recipes: Sequence[Recipe], features_by_variant:
     for i, recipe in enumerate(recipes):
         entry = arrays[f"r{i}"]
         x = features_by_variant[recipe.features]
-        p = [1.0 / (1.0 + np.exp(-decision_from_arrays(entry[m], m, x))) for m in sorted(entry)]
+        p = [scipy.special.expit(decision_from_arrays(entry[m], m, x)) for m in sorted(entry)]
         probs.append(np.mean(p, axis=0))
     return np.mean(probs, axis=0)
