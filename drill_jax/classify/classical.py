@@ -20,6 +20,7 @@ every fitted statistic (standardisation, model) comes from the training rows onl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from typing import Optional, Sequence
 
@@ -102,21 +103,41 @@ def stats_settings(variant: str, sample_rate: int, band_hz) -> clipstats.ClipSta
     )
 
 
+@functools.lru_cache(maxsize=32)
+def _columns(variant: str, sample_rate: int, band_hz) -> np.ndarray:
+    """Columns of ``variant`` within the 'all' features (each set is computed alone)."""
+    index = {
+        n: i
+        for i, n in enumerate(clipstats.feature_names(stats_settings("all", sample_rate, band_hz)))
+    }
+    names = clipstats.feature_names(stats_settings(variant, sample_rate, band_hz))
+    return np.array([index[n] for n in names])
+
+
+def variant_features(clips, sample_rate: int, band_hz, variants) -> dict:
+    """{variant: [N, D_v]} of clips, computing every clip feature once ('all') and taking
+    each variant's columns."""
+    full = clipstats.clip_stats(stats_settings("all", sample_rate, band_hz), clips)
+    return {v: full[:, _columns(v, sample_rate, band_hz)] for v in variants}
+
+
 _FEATURE_CACHE: dict = {}
 
 
 def clip_features(variant: str, clips: Sequence[np.ndarray], sample_rate: int, band_hz):
-    """``clipstats.clip_stats`` of each clip [N, D], cached per clip (by its bytes)."""
-    settings = stats_settings(variant, sample_rate, band_hz)
+    """``clipstats.clip_stats`` of each clip for ``variant`` [N, D], cached per clip (by its
+    bytes): every set is computed once per clip and shared by the variants."""
+    settings = stats_settings("all", sample_rate, band_hz)
     keys = [(settings, hashlib.sha1(np.ascontiguousarray(c).tobytes()).hexdigest()) for c in clips]
     missing = [i for i, k in enumerate(keys) if k not in _FEATURE_CACHE]
     if missing:
         made = clipstats.clip_stats(settings, [clips[i] for i in missing])
         for i, row in zip(missing, made):
             _FEATURE_CACHE[keys[i]] = row
+    full = np.stack([_FEATURE_CACHE[k] for k in keys])
     if len(_FEATURE_CACHE) > 20000:
         _FEATURE_CACHE.clear()
-    return np.stack([_FEATURE_CACHE[k] for k in keys])
+    return full[:, _columns(variant, sample_rate, band_hz)]
 
 
 def _estimator(model: str, recipe: Recipe, seed: int):

@@ -23,7 +23,6 @@ from drill_jax import features, training
 from drill_jax.classify import classical, cnn
 from drill_jax.detection import detector as detector_lib
 from drill_jax.detection.detector import Detector
-from drill_jax.features import clipstats
 from drill_jax.vae import losses, trainer
 
 SCORES = ("neg_elbo", "recon_mse")
@@ -61,10 +60,8 @@ def classical_scores(detector: Detector, clips: np.ndarray) -> np.ndarray:
     """P(anomaly) [N] of a clip_classical detector on clips [N, clip_samples]."""
     st = detector.settings
     recipes = detector.model_config.recipes
-    feats = {
-        v: clipstats.clip_stats(classical.stats_settings(v, st.sample_rate, st.band_hz), clips)
-        for v in sorted({r.features for r in recipes})
-    }
+    variants = sorted({r.features for r in recipes})
+    feats = classical.variant_features(clips, st.sample_rate, st.band_hz, variants)
     return classical.predict_arrays(detector.variables, recipes, feats).astype(np.float64)
 
 

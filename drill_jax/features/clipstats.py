@@ -100,10 +100,18 @@ def frame_power(x: np.ndarray, window: int, hop: int) -> np.ndarray:
     if x.shape[1] < window:
         x = np.pad(x, ((0, 0), (0, window - x.shape[1])))
     n_frames = 1 + (x.shape[1] - window) // hop
-    idx = np.arange(window)[None, :] + hop * np.arange(n_frames)[:, None]
+    frames = np.lib.stride_tricks.sliding_window_view(x, window, axis=1)[:, ::hop][:, :n_frames]
+    win, norm = _window(window)
+    spec = scipy.fft.rfft(frames * win, axis=-1)
+    return (spec.real**2 + spec.imag**2) / norm
+
+
+@functools.lru_cache(maxsize=16)
+def _window(window: int) -> tuple[np.ndarray, float]:
+    """Periodic Hann window and sum(window)^2."""
     win = scipy.signal.get_window("hann", window, fftbins=True)
-    spec = scipy.fft.rfft(x[:, idx] * win, axis=-1)
-    return (np.abs(spec) ** 2) / float(np.sum(win)) ** 2
+    win.setflags(write=False)
+    return win, float(np.sum(win)) ** 2
 
 
 def _freqs(window: int, sample_rate: int) -> np.ndarray:
@@ -134,7 +142,8 @@ def log_mel_stats(
     x [N, T] -> [N, n_mels * (2 + len(percentiles))], grouped by statistic."""
     lm = log_mel_frames(x, sample_rate, window, hop, n_mels)
     parts = [lm.mean(axis=1), lm.std(axis=1)]
-    parts += [np.percentile(lm, q, axis=1) for q in percentiles]
+    if len(percentiles):
+        parts += list(np.percentile(lm, list(percentiles), axis=1))
     return np.concatenate(parts, axis=1)
 
 

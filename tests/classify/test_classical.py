@@ -6,7 +6,7 @@ import sklearn.metrics
 
 from drill_jax.classify import backbones, classical
 from drill_jax.evaluation import examples
-from drill_jax.features import FeatureSettings
+from drill_jax.features import FeatureSettings, clipstats
 
 
 def _blobs(n=60, d=8, shift=2.0, seed=0):
@@ -102,3 +102,14 @@ def test_classical_backbones_refuse_features_without_their_sounds():
     fit_predict = backbones.make_fit_predict(backbones.DetectorConfig(backbone="clip_svm"))
     with pytest.raises(ValueError, match="needs the training sounds"):
         fit_predict(no_sounds, test, 0)
+
+
+def test_variant_columns_of_the_full_features_equal_each_variant_computed_alone():
+    clips = np.random.default_rng(4).normal(size=(3, 4000))
+    got = classical.variant_features(clips, 96000, (1000.0, 22000.0), classical.FEATURE_VARIANTS)
+    for v in classical.FEATURE_VARIANTS:
+        alone = clipstats.clip_stats(classical.stats_settings(v, 96000, (1000.0, 22000.0)), clips)
+        np.testing.assert_allclose(got[v], alone, rtol=1e-12)
+        np.testing.assert_allclose(
+            classical.clip_features(v, list(clips), 96000, (1000.0, 22000.0)), alone, rtol=1e-12
+        )
