@@ -48,7 +48,8 @@ _ALARM = config_flags.define(
     ("on_windows", "off_windows", "off_threshold"),
     defaults=alarms.AlarmConfig(threshold=0.5),
     help={
-        "on_windows": "Consecutive windows >= threshold that raise an alert.",
+        "on_windows": "Consecutive windows >= threshold that raise an alert (default: the "
+        "detector's recorded setting, else 2).",
         "off_windows": "Consecutive windows below off_threshold that end an alert.",
         "off_threshold": "Lower threshold to end an alert (default: the threshold).",
     },
@@ -264,7 +265,15 @@ def stream(detector: detector_lib.Detector) -> dict:
     hop = int(round(hop_s * s.sample_rate))
     if hop < 1:
         raise ValueError(f"--hop_seconds={hop_s} is less than one sample")
-    alarm = _ALARM.build(threshold=detector.threshold)
+    # The detector's own alert settings (recorded by train_detector from the long-stream
+    # evaluation) unless flags override them; detectors without them use AlarmConfig's.
+    stored = detector.info.get("alarm") or {}
+    base = alarms.AlarmConfig(
+        threshold=detector.threshold,
+        on_windows=int(stored.get("on_windows", alarms.AlarmConfig.on_windows)),
+        off_windows=int(stored.get("off_windows", alarms.AlarmConfig.off_windows)),
+    )
+    alarm = _ALARM.build(base, threshold=detector.threshold)
     chunks, source = open_source(detector, _INPUT.value, _CHUNK.value)
 
     def emit(kind):

@@ -22,7 +22,7 @@ from absl import flags
 from drill_jax import files
 from drill_jax.classify import cnn
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection import honest, scoring, supervised, unsupervised
+from drill_jax.detection import honest, scoring, stream_eval, supervised, unsupervised
 from drill_jax.vae import trainer
 from experiments import common, config_flags
 
@@ -46,6 +46,19 @@ _MODEL = flags.DEFINE_enum(
     "Supervised model: 'auto' = the classical recipes on clip features (logistic regression / "
     "RBF-SVM, the three best by grouped cross-validation on the training sounds, as "
     "experiments.classify --backbone=auto), or 'jax_cnn'.",
+)
+_ALERT_ON = flags.DEFINE_integer(
+    "alert_on_windows",
+    10,
+    "Supervised 'auto' model: consecutive windows >= threshold that raise a streaming alert, "
+    "recorded in the detector for experiments.detect --stream (chosen from the long-stream "
+    "evaluation on held-out sounds, see README).",
+)
+_STREAM_MINUTES = flags.DEFINE_float(
+    "stream_minutes",
+    0.0,
+    "--evaluate, supervised: also the long-stream trade-off on held-out sounds with streams "
+    "of this many minutes per half and class (0 = skip; 5 in README).",
 )
 _SUP_HOP = flags.DEFINE_integer(
     "supervised_train_hop",
@@ -160,6 +173,29 @@ def main(argv):
             )
         print("pAUC: " + evaluation["pauc_definition"])
         print(f"wrote {path}")
+        if _STREAM_MINUTES.value > 0 and _KIND.value == "supervised" and _MODEL.value == "auto":
+            trade = stream_eval.stream_tradeoff(
+                ds,
+                lambda half: supervised.train_classical_detector(
+                    half.waveforms,
+                    half.labels,
+                    half.class_names,
+                    half.sample_rate,
+                    pos,
+                    acfg.clip_samples,
+                    train_hop=_SUP_HOP.value or None,
+                    settings=settings,
+                    seed=_SEED.value,
+                ),
+                pos,
+                minutes=_STREAM_MINUTES.value,
+                seed=_SEED.value,
+            )
+            files.atomic_write_json(os.path.join(out_dir, "stream_tradeoff.json"), trade)
+            files.atomic_write_text(
+                os.path.join(out_dir, "stream_tradeoff.md"), stream_eval.to_markdown(trade)
+            )
+            print(stream_eval.to_markdown(trade))
     if not _TRAIN.value:
         return
     key = jax.random.key(_SEED.value)
@@ -175,7 +211,7 @@ def main(argv):
             train_hop=_SUP_HOP.value or None,
             threshold=_THRESHOLD.value,
             settings=settings,
-            info=info,
+            info=dict(info, alarm={"on_windows": _ALERT_ON.value, "off_windows": 2}),
             seed=_SEED.value,
         )
         eval_key = "clip_classical_supervised"

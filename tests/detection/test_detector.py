@@ -2,6 +2,7 @@
 save/load, input checks, bad files, stdin."""
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -284,3 +285,19 @@ def test_detect_stream_stdin_pcm(saved, bundled, detect_cli, capsys):
     assert f"{n_windows} windows" in out.err and "real-time factor" in out.err
     with pytest.raises(ValueError, match="48000 Hz but the detector was trained at 96000 Hz"):
         detect_cli(args[:3] + ["--stream_rate=48000"], stdin=pcm)
+
+
+def test_detect_stream_uses_the_detectors_recorded_alert_setting(
+    saved, bundled, tmp_path, detect_cli, capsys
+):
+    det, _ = saved
+    patient = dataclasses.replace(det, info=dict(det.info, alarm={"on_windows": 10_000}))
+    model = str(tmp_path / "patient")
+    detector_lib.save_detector(model, patient)
+    x = np.concatenate([bundled.waveforms[i] for i in range(4)])
+    pcm = np.round(np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+    args = [f"--model={model}", "--input=-", "--stream", "--stream_rate=96000", "--threshold=0"]
+    detect_cli(args, stdin=pcm)  # every window >= 0, but 10 000 in a row are needed
+    assert capsys.readouterr().out.strip() == ""
+    detect_cli(args + ["--on_windows=1"], stdin=pcm)  # the flag overrides the stored setting
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
