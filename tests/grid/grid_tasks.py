@@ -26,3 +26,29 @@ def fail_if(x: float, bad: float, log_path: str) -> float:
     if x == bad:
         raise ValueError(f"bad input {x}\nsecond line of the message")
     return 10 * x
+
+
+def jax_steps(seed: int, steps: int = 3) -> list:
+    """Parameters (NumPy) of a small tanh MLP after ``steps`` jitted gradient steps on a
+    seeded batch: JAX work (random draws, matmuls, reductions, autodiff) whose bits can be
+    compared across processes. (The project's Flax steps take ~10 s to import and compile
+    in every fresh worker on a busy 2-core machine.)"""
+    import jax
+    import jax.numpy as jnp
+
+    k_x, k_w1, k_w2 = jax.random.split(jax.random.key(seed), 3)
+    x = jax.random.normal(k_x, (32, 16))
+    y = jnp.sin(x.sum(axis=1, keepdims=True))
+    params = [jax.random.normal(k_w1, (16, 32)) / 4, jax.random.normal(k_w2, (32, 1)) / 6]
+
+    @jax.jit
+    def step(params):
+        def loss(p):
+            return jnp.mean((jnp.tanh(x @ p[0]) @ p[1] - y) ** 2)
+
+        grads = jax.grad(loss)(params)
+        return [w - 0.1 * g for w, g in zip(params, grads)]
+
+    for _ in range(steps):
+        params = step(params)
+    return [np.asarray(w) for w in params]
