@@ -122,10 +122,9 @@ def define_data_flags(default_out_dir: str) -> None:
     flags.DEFINE_string("out_dir", default_out_dir, "Where this run writes everything it makes.")
 
 
-def load_data_from_flags() -> data.Dataset:
-    """Loads the dataset the data flags describe, logging skipped files."""
-    ds = data.load_dataset(
-        data_dir=FLAGS.data_dir,
+def load_kwargs_from_flags() -> dict:
+    """``data.load_dataset`` arguments of the data flags, except the folder."""
+    return dict(
         sample_rate=FLAGS.sample_rate or None,
         resample=FLAGS.resample,
         channel=FLAGS.channel,
@@ -135,6 +134,11 @@ def load_data_from_flags() -> data.Dataset:
         last_clip=FLAGS.last_clip,
         skip_bad=FLAGS.skip_bad,
     )
+
+
+def load_data_from_flags() -> data.Dataset:
+    """Loads the dataset the data flags describe, logging skipped files."""
+    ds = data.load_dataset(data_dir=FLAGS.data_dir, **load_kwargs_from_flags())
     for bad in ds.bad:
         logging.warning("skipped %s", bad)
     if ds.bad:
