@@ -9,14 +9,13 @@ import os
 
 import numpy as np
 import pytest
+import ray
 
 from drill_jax import data
 from drill_jax.classify import backbones
 from drill_jax.evaluation import fold_tasks, protocols, tables
 from drill_jax.grid import keys, runner
 from tests.grid import grid_tasks
-
-ray = pytest.importorskip("ray")  # pinned in requirements.txt; absent only off-spec
 
 
 @pytest.fixture(scope="module")
