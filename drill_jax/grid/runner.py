@@ -189,6 +189,7 @@ def connect_ray(ray_address: str, workers: Optional[int] = None):
         with warnings.catch_warnings():  # Ray's fork+exec of its servers is safe
             warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
             ray.init(
+                address="local",  # a new instance, even if `ray start` runs one here
                 num_cpus=workers or os.cpu_count() or 1,
                 include_dashboard=False,
                 log_to_driver=False,
