@@ -22,10 +22,13 @@ from drill_jax.vae import multihost, trainer
 from experiments import config_flags
 
 _DIST = config_flags.define(parallel.DistributedConfig)
+# Adam eps 1e-2: with the default 1e-8, Adam's first step turns the summation-order noise of
+# near-zero gradients into +-learning_rate, which would hide what the check looks for.
+_BASE = trainer.VAEConfig(eps=1e-2)
 _VAE = config_flags.define(
     trainer.VAEConfig,
     ("batch_size", "input_length", "enc_features", "dec_features", "strides", "kernel_size", "eps"),
-    help={"eps": "Adam epsilon (1e-2 keeps summation-order noise from being amplified)."},
+    defaults=_BASE,
 )
 _STEPS = flags.DEFINE_integer("steps", 1, "Train steps.")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the state, batch and key.")
@@ -34,7 +37,7 @@ _OUT = flags.DEFINE_string("out", None, "Write this process's figures here (JSON
 
 def main(argv):
     del argv
-    result = multihost.run_check(_DIST.build(), _VAE.build(), _STEPS.value, _SEED.value)
+    result = multihost.run_check(_DIST.build(), _VAE.build(_BASE), _STEPS.value, _SEED.value)
     if _OUT.value:
         files.atomic_write_json(_OUT.value, result)
     print(json.dumps(result))

@@ -43,7 +43,8 @@ def run_check(
     """Joins the run, takes ``steps`` data-parallel and single-device steps; returns this
     process's figures (JSON-able): device and process counts, the batch rows this process
     holds, the largest parameter change, the largest data-parallel vs single-device
-    difference (params, batch stats, metrics), and the data-parallel loss per step."""
+    difference (params, batch stats, metrics), whether the params agree to float32
+    summation order ('equal'), and the data-parallel loss per step."""
     parallel.initialize_distributed(distributed)
     state = trainer.create_state(config, jax.random.key(seed))
     batch = seeded_batch(config, seed + 1)
@@ -60,7 +61,7 @@ def run_check(
     seconds = time.perf_counter() - t0
     dp = parallel.fetch((dp_state.params, dp_state.batch_stats))
     ref = jax.device_get((ref_state.params, ref_state.batch_stats))
-    return {
+    out = {
         "process_id": jax.process_index(),
         "process_count": jax.process_count(),
         "devices": jax.device_count(),
@@ -77,3 +78,6 @@ def run_check(
         ),
         "seconds_with_compile": seconds,
     }
+    # float32 summation order only (the tolerance of tests/test_parallel.py)
+    out["equal"] = out["max_diff_params"] <= 1e-5 * max(1.0, out["param_scale"]) + 2e-5
+    return out
