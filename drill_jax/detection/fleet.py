@@ -126,7 +126,13 @@ def train_fleet(
     grid = grid or runner.GridConfig()
     rows, tasks = {}, []
     for machine in machine_folders(fleet_dir):
-        row = {"machine": machine, "kind": recipe.kind, "sounds": "", "threshold": ""}
+        row = {
+            "machine": machine,
+            "kind": recipe.kind,
+            "sounds": "",
+            "threshold": "",
+            "detector": "",
+        }
         rows[machine] = row
         try:
             ds = data_lib.load_dataset(os.path.join(fleet_dir, machine), **(load_kwargs or {}))
