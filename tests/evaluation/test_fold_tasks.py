@@ -2,6 +2,7 @@
 ``protocols.evaluate``, are cached by key, and failures leave the other rows complete."""
 
 import dataclasses
+import json
 
 import pytest
 
@@ -67,12 +68,14 @@ def test_batch_folds_cannot_run_as_tasks():
 
 
 def _fake_fold(ds, config, detector, vae_config, fold):
-    """Logreg folds; 'alexnet' has no ImageNet file; 'vgg16' always fails."""
+    """Logreg folds on the real sounds only (no VAE: seconds, not minutes); 'alexnet' has no
+    ImageNet file; 'vgg16' always fails."""
     if detector.backbone == "alexnet" and detector.weights == "imagenet":
         raise registry.WeightsUnavailableError("no ImageNet file here")
     if detector.backbone == "vgg16":
         raise RuntimeError(f"worker lost on fold {fold}")
-    return _REAL_FOLD(ds, config, _LOGREG, vae_config, fold)
+    plain = dataclasses.replace(config, dataset="original", augment="none")
+    return _REAL_FOLD(ds, plain, _LOGREG, None, fold)
 
 
 def test_failed_rows_are_reported_and_the_others_complete(monkeypatch):
@@ -97,3 +100,28 @@ def test_failed_rows_are_reported_and_the_others_complete(monkeypatch):
     fallback = results[(p, rows[1][2])]
     assert fallback["weights_fallback"] == "no ImageNet file here" and not failed
     assert fallback["detector"]["weights"] == "none"
+
+
+def test_paper_tables_leave_out_failed_rows_and_list_them(monkeypatch, tmp_path):
+    monkeypatch.setattr(fold_tasks, "fold_task", _fake_fold)
+    ds = toy_dataset(n_per_class=6)
+    config = pipeline.PaperConfig(
+        backbone="logreg", table2_backbones=(), table1_backbones=("alexnet", "vgg16"),
+        torch_weights="imagenet", crops=(None,), augment_methods=("none",), n_splits=2,
+        n_repeats=1, paper_splits=1, torch_folds=2, weights_fallback=True,
+    )  # fmt: skip
+    monkeypatch.setattr(pipeline, "run_classification", None)  # every row must be a task
+    rows = pipeline.run_tables(ds, config, str(tmp_path), grid=runner.GridConfig())
+    assert [r["row"] for r in rows["table1"]] == [
+        "alexnet [imagenet] (paper)",  # trained from scratch: ImageNet file unavailable
+        "alexnet [imagenet] (honest)",
+    ]
+    assert {r["weights"] for r in rows["table1"]} == {"none (ImageNet unavailable)"}
+    assert len(rows["table2"]) == 4 and len(rows["augmentation"]) == 1  # logreg rows
+    saved = (tmp_path / "results.json").read_text()
+    failed = json.loads(saved)["failed_tasks"]
+    assert failed == [
+        "vgg16 [imagenet] (paper) / split 1: RuntimeError: worker lost on fold 0",
+        "vgg16 [imagenet] (honest) / fold 1: RuntimeError: worker lost on fold 0",
+        "vgg16 [imagenet] (honest) / fold 2: RuntimeError: worker lost on fold 1",
+    ]
