@@ -27,7 +27,16 @@ _DIST = config_flags.define(parallel.DistributedConfig)
 _BASE = trainer.VAEConfig(eps=1e-2)
 _VAE = config_flags.define(
     trainer.VAEConfig,
-    ("batch_size", "input_length", "enc_features", "dec_features", "strides", "kernel_size", "eps"),
+    (
+        "arch",
+        "batch_size",
+        "input_length",
+        "enc_features",
+        "dec_features",
+        "strides",
+        "kernel_size",
+        "eps",
+    ),
     defaults=_BASE,
 )
 _STEPS = flags.DEFINE_integer("steps", 1, "Train steps.")

@@ -1,8 +1,8 @@
 """Multi-process data parallelism: ``python -m experiments.multihost_check`` in 2 local CPU
 processes (``jax.distributed``, coordinator on 127.0.0.1, 2 host devices each) runs a
-data-parallel VAE step over a 4-device mesh that spans both; it equals the single-device
-step on the same global batch (in each process, and in this test's own process). Each
-process is a fresh subprocess: JAX fixes its devices and processes at start-up."""
+data-parallel VAE step over a 4-device mesh that spans both; each process also runs the
+plain single-device step on the same global batch, and the two agree. Each process is a
+fresh subprocess: JAX fixes its devices and processes at start-up."""
 
 import json
 import os
@@ -10,12 +10,9 @@ import socket
 import subprocess
 import sys
 
-import jax
-import numpy as np
 import pytest
 
 from drill_jax import parallel
-from drill_jax.vae import multihost, trainer
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny VAE; Adam eps 1e-2 (as in test_parallel) so that summation-order noise in
@@ -66,14 +63,7 @@ def runs(tmp_path_factory):
         )  # fmt: skip
         for pid in (0, 1)
     ]
-    # Meanwhile, the one-process reference here (one device, plain jitted step).
-    cfg = trainer.VAEConfig(**_TINY)
-    _, metrics = trainer.train_step(
-        trainer.create_state(cfg, jax.random.key(0)),
-        multihost.seeded_batch(cfg, 1),
-        jax.random.key(2),
-    )
-    out = {"reference_loss": float(metrics["loss"])}
+    out = {}
     for pid, job in enumerate(jobs):
         log, _ = job.communicate(timeout=240)
         assert job.returncode == 0, f"process {pid}: {log[-3000:]}"
@@ -95,7 +85,6 @@ def test_two_process_step_equals_one_process_step(runs):
         assert r["param_change"] > 1e-4  # the step moved the params: equality says something
         assert r["max_diff_params"] <= 1e-5 * max(1.0, r["param_scale"]) + 2e-5 and r["equal"]
         assert r["max_diff_batch_stats"] < 1e-4 and r["max_diff_metrics"] < 1e-5
-        np.testing.assert_allclose(r["loss"], [runs["reference_loss"]], rtol=1e-5)
     assert runs[0]["loss"] == runs[1]["loss"]  # one SPMD program, one result
 
 
