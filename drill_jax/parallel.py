@@ -12,10 +12,18 @@ or TPU host the same code runs unchanged; on a CPU, test it with
 
 The global batch size must be a multiple of the device count (pad with zero-weight rows,
 as ``trainer.batch_indices`` and the classifier's masks already do).
+
+Several hosts: every process calls ``initialize_distributed`` (``jax.distributed``) before
+any other JAX call; ``jax.devices()`` then lists every host's devices, ``make_mesh`` spans
+them all, and the same ``data_parallel`` step runs as one SPMD program (on CPUs the
+cross-process sums go through Gloo, JAX's default CPU collectives). ``replicate`` and
+``shard_batch`` take the same global value in every process and place on each host only
+the pieces its own devices hold; ``fetch`` brings a replicated result back to NumPy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
@@ -24,6 +32,80 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 BATCH_AXIS = "batch"
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedConfig:
+    """One process of a multi-process (multi-host) JAX run.
+
+    Attributes:
+      coordinator_address: host:port of process 0's coordinator (e.g. 10.0.0.1:1234);
+        every process passes the same one.
+      num_processes: processes in the run (one per host, usually).
+      process_id: this process's index, 0 .. num_processes - 1.
+    """
+
+    coordinator_address: str = "127.0.0.1:1234"
+    num_processes: int = 1
+    process_id: int = 0
+
+    def __post_init__(self):
+        if self.num_processes < 1:
+            raise ValueError(f"num_processes: must be >= 1, got {self.num_processes}")
+        if not 0 <= self.process_id < self.num_processes:
+            raise ValueError(
+                f"process_id: must be in [0, {self.num_processes}), got {self.process_id}"
+            )
+        host, _, port = self.coordinator_address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(
+                f"coordinator_address: expected host:port, got {self.coordinator_address!r}"
+            )
+
+
+def initialize_distributed(config: DistributedConfig) -> None:
+    """Joins the multi-process run ``config`` describes (``jax.distributed.initialize``);
+    call it first, before any other JAX call. A single process (num_processes=1) is a
+    no-op. Blocks until every process has joined."""
+    if config.num_processes == 1:
+        return
+    jax.distributed.initialize(
+        coordinator_address=config.coordinator_address,
+        num_processes=config.num_processes,
+        process_id=config.process_id,
+    )
+
+
+def spans_processes(mesh: Mesh) -> bool:
+    """True when some of ``mesh``'s devices belong to other processes."""
+    return any(d.process_index != jax.process_index() for d in mesh.devices.flat)
+
+
+def _place(tree: Any, sharding: NamedSharding) -> Any:
+    """device_put, or, for a mesh over several processes, each process building its own
+    devices' pieces from its (identical) copy of the global value."""
+    if not spans_processes(sharding.mesh):
+        return jax.device_put(tree, sharding)
+
+    def place(leaf):
+        if isinstance(leaf, jax.Array) and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            data = np.asarray(jax.random.key_data(leaf))
+            spec = PartitionSpec(*sharding.spec, *([None] * (data.ndim - len(sharding.spec))))
+            raw = jax.make_array_from_callback(
+                data.shape, NamedSharding(sharding.mesh, spec), lambda idx: data[idx]
+            )
+            return jax.random.wrap_key_data(raw, impl=jax.random.key_impl(leaf))
+        value = np.asarray(leaf)
+        return jax.make_array_from_callback(value.shape, sharding, lambda idx: value[idx])
+
+    return jax.tree.map(place, tree)
+
+
+def fetch(tree: Any) -> Any:
+    """NumPy copies of a pytree of (replicated or local) arrays, in any process."""
+    return jax.tree.map(
+        lambda a: np.asarray(a.addressable_data(0)) if isinstance(a, jax.Array) else a, tree
+    )
 
 
 def make_mesh(devices: Optional[Sequence[jax.Device]] = None, axis: str = BATCH_AXIS) -> Mesh:
@@ -46,7 +128,7 @@ def batch_sharding(mesh: Mesh, axis: str = BATCH_AXIS) -> NamedSharding:
 
 def replicate(tree: Any, mesh: Mesh) -> Any:
     """Copies a pytree (state, params, keys) to every device of ``mesh``."""
-    return jax.device_put(tree, replicated_sharding(mesh))
+    return _place(tree, replicated_sharding(mesh))
 
 
 def check_batch_divisible(batch: Any, n_devices: int) -> int:
@@ -64,9 +146,10 @@ def check_batch_divisible(batch: Any, n_devices: int) -> int:
 
 
 def shard_batch(batch: Any, mesh: Mesh, axis: str = BATCH_AXIS) -> Any:
-    """Splits every leaf [B, ...] of ``batch`` along B over the mesh (B % devices == 0)."""
+    """Splits every leaf [B, ...] of ``batch`` along B over the mesh (B % devices == 0).
+    Over several processes each passes the same global batch and keeps its part."""
     check_batch_divisible(batch, mesh.shape[axis])
-    return jax.device_put(batch, batch_sharding(mesh, axis))
+    return _place(batch, batch_sharding(mesh, axis))
 
 
 def data_parallel(step: Callable, mesh: Mesh, axis: str = BATCH_AXIS) -> Callable:

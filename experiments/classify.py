@@ -21,6 +21,7 @@ from experiments import common, config_flags
 
 common.define_data_flags("runs/classify")
 common.define_feature_flags()
+common.define_grid_flags()
 _PROTOCOL = config_flags.define(
     protocols.ProtocolConfig,
     (
@@ -88,7 +89,8 @@ def main(argv):
             "vae": vconfig and dataclasses.asdict(vconfig),
         },
     )
-    result = pipeline.run_classification(ds, pconfig, dconfig, out_dir, vconfig)
+    grid = common.grid_config_from_flags()
+    result = pipeline.run_classification(ds, pconfig, dconfig, out_dir, vconfig, grid=grid)
     print(result["label"])
     print(tables.to_markdown([result["row"]]))
     if pconfig.protocol == "honest" and len(ds.class_names) == 2:

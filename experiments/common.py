@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable
+from typing import Callable, Optional
 
 from absl import app, flags, logging
 
 from drill_jax import data, features
 from drill_jax.features import filters
+from drill_jax.grid import runner
 from experiments import config_flags
 
 FLAGS = flags.FLAGS
@@ -72,6 +73,25 @@ def feature_settings_from_flags(sample_rate: int, **fixed) -> features.FeatureSe
     return _FEATURE_FLAGS[0].build(sample_rate=int(sample_rate), **fixed)
 
 
+_GRID_FLAGS: list = []
+
+
+def define_grid_flags() -> None:
+    """Defines --ray_address, --task_cache, --task_retries and --ray_workers (once)."""
+    if not _GRID_FLAGS:
+        _GRID_FLAGS.append(config_flags.define(runner.GridConfig))
+
+
+def grid_config_from_flags() -> Optional[runner.GridConfig]:
+    """The GridConfig of the grid flags, or None (the plain in-process loop) when neither
+    --ray_address nor --task_cache was given."""
+    define_grid_flags()
+    config = _GRID_FLAGS[0].build()
+    if config.ray_address is None and config.task_cache is None:
+        return None
+    return config
+
+
 def define_data_flags(default_out_dir: str) -> None:
     """Defines --data_dir, --sample_rate, --resample, --channel, --clip_seconds,
     --hop_seconds, --last_clip, --classes, --skip_bad and --out_dir (once per process)."""
@@ -102,10 +122,9 @@ def define_data_flags(default_out_dir: str) -> None:
     flags.DEFINE_string("out_dir", default_out_dir, "Where this run writes everything it makes.")
 
 
-def load_data_from_flags() -> data.Dataset:
-    """Loads the dataset the data flags describe, logging skipped files."""
-    ds = data.load_dataset(
-        data_dir=FLAGS.data_dir,
+def load_kwargs_from_flags() -> dict:
+    """``data.load_dataset`` arguments of the data flags, except the folder."""
+    return dict(
         sample_rate=FLAGS.sample_rate or None,
         resample=FLAGS.resample,
         channel=FLAGS.channel,
@@ -115,6 +134,11 @@ def load_data_from_flags() -> data.Dataset:
         last_clip=FLAGS.last_clip,
         skip_bad=FLAGS.skip_bad,
     )
+
+
+def load_data_from_flags() -> data.Dataset:
+    """Loads the dataset the data flags describe, logging skipped files."""
+    ds = data.load_dataset(data_dir=FLAGS.data_dir, **load_kwargs_from_flags())
     for bad in ds.bad:
         logging.warning("skipped %s", bad)
     if ds.bad:
@@ -140,5 +164,8 @@ def run_main(main: Callable) -> None:
                 raise
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
+        except runner.TasksFailed as err:  # the other tasks finished (and are cached)
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(1)
 
     app.run(guarded)

@@ -30,6 +30,7 @@ def _describe(name: str) -> str:
 
 common.define_data_flags("runs/paper")
 common.define_feature_flags()
+common.define_grid_flags()
 _PRESET = flags.DEFINE_enum(
     "preset",
     "default",
@@ -77,9 +78,12 @@ def main(argv):
     # None = the paper's settings at the data's rate (the library's default).
     features = settings if common.feature_flags_given() else None
     config = _PAPER.build(pipeline.PAPER_PRESETS[preset], features=features)
-    pipeline.run_paper(ds, config, common.FLAGS.out_dir, say=print)
+    grid = common.grid_config_from_flags()
+    summary = pipeline.run_paper(ds, config, common.FLAGS.out_dir, say=print, grid=grid)
     with open(f"{common.FLAGS.out_dir}/results.md", encoding="utf-8") as f:
         print(f.read())
+    if summary["failed_tasks"]:  # the rest of the grid is done and written
+        raise SystemExit(f"{len(summary['failed_tasks'])} task(s) failed (listed above)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
   python -m experiments.train_detector --kind=supervised --model=jax_cnn   # the JAX CNN
   python -m experiments.train_detector --kind=unsupervised    # VAE on normal sounds only
   python -m experiments.train_detector --kind=unsupervised --evaluate   # + k-fold ROC-AUC/pAUC
+  python -m experiments.train_detector --fleet_dir=DIR [--ray_address=local]  # per machine
 
 Writes <out_dir>/<kind>/ (the detector directory, see drill_jax.detection.detector),
 <out_dir>/config.json
@@ -22,13 +23,21 @@ from absl import flags
 from drill_jax import files
 from drill_jax.classify import cnn
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection import honest, scoring, stream_eval, supervised, unsupervised
+from drill_jax.detection import fleet, honest, scoring, stream_eval, supervised, unsupervised
 from drill_jax.vae import trainer
 from experiments import common, config_flags
 
 common.define_data_flags("runs/detector")
 common.define_feature_flags()
+common.define_grid_flags()
 FLAGS = flags.FLAGS
+_FLEET_DIR = flags.DEFINE_string(
+    "fleet_dir",
+    None,
+    "Train one detector per machine folder DIR/<machine>/<class>/*.wav, as grid tasks "
+    "(--ray_address, --task_cache); writes <out_dir>/<machine>/<kind>/ and "
+    "<out_dir>/fleet.md/.json. Folders that fail are reported by name and skipped.",
+)
 _KIND = flags.DEFINE_enum("kind", "supervised", list(detector_lib.KINDS), "Detector kind.")
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Where to save it (default <out_dir>/<kind>).")
 _TRAIN = flags.DEFINE_boolean(
@@ -119,8 +128,41 @@ def vae_config() -> trainer.VAEConfig:
     return _VAE.build(base, seed=_SEED.value)
 
 
+def train_fleet() -> None:
+    """--fleet_dir: one detector per machine folder (drill_jax.detection.fleet)."""
+    if _EVALUATE.value or _MODEL_DIR.value or FLAGS.data_dir:
+        raise ValueError("--fleet_dir trains every machine; drop --evaluate/--model_dir/--data_dir")
+    recipe = fleet.FleetRecipe(
+        kind=_KIND.value,
+        model=_MODEL.value,
+        classical_train_hop=_SUP_HOP.value or None,
+        alert_on_windows=_ALERT_ON.value,
+        anomaly_class=_ANOMALY_CLASS.value,
+        threshold=_THRESHOLD.value,
+        anomaly=_ANOMALY.build(vae=vae_config()),
+        classifier=_CLASSIFIER.build(seed=_SEED.value),
+        seed=_SEED.value,
+    )
+    rows = fleet.train_fleet(
+        _FLEET_DIR.value,
+        FLAGS.out_dir,
+        recipe,
+        common.feature_settings_from_flags,
+        common.load_kwargs_from_flags(),
+        common.grid_config_from_flags(),
+        say=print,
+    )
+    with open(os.path.join(FLAGS.out_dir, "fleet.md"), encoding="utf-8") as f:
+        print(f.read())
+    bad = [r["machine"] for r in rows if r["status"] != "ok"]
+    if bad:  # the other machines are trained and saved
+        raise SystemExit(f"{len(bad)} machine(s) without a detector: {', '.join(bad)}")
+
+
 def main(argv):
     del argv
+    if _FLEET_DIR.value:
+        return train_fleet()
     ds = common.load_data_from_flags()
     normal_only = _ANOMALY_CLASS.value not in ds.class_names
     if normal_only and (_KIND.value == "supervised" or _EVALUATE.value):

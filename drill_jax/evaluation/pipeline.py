@@ -13,8 +13,9 @@ from absl import logging
 from drill_jax import data as data_lib
 from drill_jax import features, files
 from drill_jax.classify import backbones, registry
-from drill_jax.evaluation import audit_figure, metrics, protocols, tables
+from drill_jax.evaluation import audit_figure, fold_tasks, metrics, protocols, tables
 from drill_jax.features import export as feature_export
+from drill_jax.grid import runner
 from drill_jax.similarity import report as similarity_report
 from drill_jax.vae import experiment as vae_experiment
 from drill_jax.vae import trainer
@@ -27,23 +28,31 @@ def run_classification(
     out_dir: Optional[str] = None,
     vae_config=None,
     name: Optional[str] = None,
+    grid: Optional[runner.GridConfig] = None,
 ) -> dict:
     """Evaluates one detector under one protocol; writes result.json + table (md/csv/json).
 
+    With ``grid`` every fold is a task (``fold_tasks``: cached, on Ray if asked); a failed
+    fold raises ``runner.TasksFailed`` naming it once the others are done.
     Returns the result dict of ``protocols.evaluate`` with 'detector', 'row' and
     'wall_seconds' added.
     """
     t0 = time.perf_counter()
-    fit_predict = backbones.make_fit_predict(detector_config)
-    positive = metrics.positive_index(ds.class_names)
-    result = protocols.evaluate(
-        ds,
-        protocol_config,
-        fit_predict,
-        vae_config,
-        positive,
-        fit_predict_folds=backbones.make_fit_predict_folds(detector_config),
-    )
+    if grid is not None:
+        evaluation = (name or "evaluation", protocol_config, detector_config)
+        done, failed = fold_tasks.evaluate_grid(ds, [evaluation], grid, vae_config)
+        if failed:
+            raise runner.TasksFailed(failed)
+        result = done[(protocol_config, detector_config)]
+    else:
+        result = protocols.evaluate(
+            ds,
+            protocol_config,
+            backbones.make_fit_predict(detector_config),
+            vae_config,
+            metrics.positive_index(ds.class_names),
+            fit_predict_folds=backbones.make_fit_predict_folds(detector_config),
+        )
     result["detector"] = dataclasses.asdict(detector_config)
     result["wall_seconds"] = time.perf_counter() - t0
     weights = detector_config.weights_path or (
@@ -258,16 +267,26 @@ def run_tables(
     out_dir: str,
     vae_config=None,
     say=None,
+    grid: Optional[runner.GridConfig] = None,
 ) -> dict:
     """Runs every evaluation of ``paper_runs`` (each once, cached by its configs) and writes
-    ``out_dir``/{table2,augmentation,table1}.{md,csv,json} and results.json."""
+    ``out_dir``/{table2,augmentation,table1}.{md,csv,json} and results.json.
+
+    With ``grid`` all folds of all rows form one grid of tasks (``fold_tasks``); a row with
+    a failed fold is left out and its failures are listed in results.json's 'failed_tasks'.
+    """
     say = say or (lambda msg: logging.info("%s", msg))
     runs = paper_runs(config)
     unique = {}
     for _, _, p, d in runs:
         unique.setdefault((p, d), estimate_seconds(p, d))
     say(f"{len(unique)} evaluations, estimated {sum(unique.values()) / 60:.0f} min on a 2-core CPU")
-    cache, rows = {}, {t: [] for t in TABLE_TITLES}
+    cache, rows, failed = {}, {t: [] for t in TABLE_TITLES}, []
+    if grid is not None:
+        evaluations = [(name, p, d) for _, name, p, d in runs]
+        cache, failed = fold_tasks.evaluate_grid(
+            ds, evaluations, grid, vae_config, config.weights_fallback, say
+        )
     for table, name, p, d in runs:
         if (p, d) not in cache:
             say(f"[{len(cache) + 1}/{len(unique)}] {name}: est. {unique[(p, d)]:.0f} s")
@@ -323,6 +342,7 @@ def run_tables(
             "config": dataclasses.asdict(config),
             "tables": rows,
             "runs": [dict(name=n, table=t, result=cache[(p, d)]) for t, n, p, d in runs],
+            "failed_tasks": [str(f) for f in failed],
         },
     )
     return rows
@@ -334,13 +354,15 @@ def run_paper(
     out_dir: str,
     vae_config=None,
     say=None,
+    grid: Optional[runner.GridConfig] = None,
 ) -> dict:
     """The whole paper on ``ds``: VAE -> synthesis -> similarity -> features -> tables.
 
     Writes under ``out_dir``: vae/ (checkpoints, metrics, synth/ WAVs, figures),
     similarity/ (report + figures), features/ (overview figure, summary), the tables
     (table2, augmentation, table1 as .md/.csv/.json), results.json and results.md.
-    Returns {'wall_seconds', 'stages': {stage: seconds}, 'tables': rows}.
+    Returns {'wall_seconds', 'stages': {stage: seconds}, 'tables': rows, 'failed_tasks'}
+    ('failed_tasks': one line per grid task that failed, with ``grid``).
     """
     say = say or (lambda msg: logging.info("%s", msg))
     t_start = time.perf_counter()
@@ -377,11 +399,13 @@ def run_paper(
 
     t = time.perf_counter()
     say("stage 4/4: classification tables")
-    rows = run_tables(ds, config, out_dir, vae_config=vae_config, say=say)
+    rows = run_tables(ds, config, out_dir, vae_config=vae_config, say=say, grid=grid)
     stages["tables"] = time.perf_counter() - t
 
     wall = time.perf_counter() - t_start
     summary = {"wall_seconds": wall, "stages": stages, "vae": vae_summary}
+    with open(os.path.join(out_dir, "results.json"), encoding="utf-8") as f:
+        summary["failed_tasks"] = json.load(f)["failed_tasks"]
     files.atomic_write_text(
         os.path.join(out_dir, "results.md"), results_markdown(out_dir, config, summary, sim)
     )
@@ -409,6 +433,9 @@ def results_markdown(out_dir: str, config: PaperConfig, summary: dict, similarit
     if os.path.exists(audit_md):
         with open(audit_md, encoding="utf-8") as f:
             parts.append(f.read().replace("# Error audit", "## Error audit", 1))
+    if summary.get("failed_tasks"):
+        failed = "\n".join(f"- {line}" for line in summary["failed_tasks"])
+        parts.append(f"## Failed tasks (their rows are left out)\n\n{failed}\n")
     sim_md = os.path.join(out_dir, "similarity", "report.md")
     if os.path.exists(sim_md):
         with open(sim_md, encoding="utf-8") as f:

@@ -293,47 +293,7 @@ def evaluate(
     that call's wall time divided by the number of folds.
     """
     say = progress or (lambda msg: logging.info("%s", msg))
-    real = examples.crop_examples(examples.Examples.real(ds), config.crop)
-    settings = examples.fold_feature_settings(config.features, ds.sample_rate, real.lengths)
-    root = jax.random.key(config.seed)
-    prepared = []  # (train_fs, test_fs, seed, extra report fields)
-    if config.protocol == "honest":
-        splits = data_lib.repeated_stratified_kfold(
-            real.labels, config.n_splits, config.n_repeats, config.seed, groups=real.origin
-        )
-        for k, (tr, te) in enumerate(splits):
-            fold_key = jax.random.fold_in(root, k)
-            rng = np.random.default_rng([config.seed, k])
-            train, test = real.take(tr), real.take(te)
-            added, fitted_on = _augment_train(
-                train, config, fold_key, rng, ds.sample_rate, vae_config
-            )
-            train_all = train if added is None else train.concat(added)
-            train_fs = examples.make_features(train_all, settings)
-            if config.augment == "specaugment":
-                train_fs = augment_feature_side(
-                    "specaugment", train_fs, config.n_add_per_class, rng
-                )
-                fitted_on = np.unique(train.origin)
-            test_fs = examples.make_features(test, settings)
-            examples.assert_no_leak(train_fs.origin, test_fs.origin, fitted_on)
-            prepared.append((train_fs, test_fs, config.seed * 1000 + k, {"leak_check": "passed"}))
-        label, unit = HONEST_LABEL, "fold"
-    else:
-        pool = real
-        if config.dataset == "augmented":
-            pool = real.concat(_paper_synthetic(real, config, root, ds.sample_rate, vae_config))
-        pool_fs = examples.make_features(pool, settings)
-        for k in range(config.paper_splits):
-            tr, te = data_lib.stratified_holdout(pool.labels, config.test_fraction, config.seed + k)
-            train_fs, test_fs = (
-                examples.take_features(pool_fs, tr),
-                examples.take_features(pool_fs, te),
-            )
-            shared = np.isin(test_fs.origin, train_fs.origin) & (test_fs.origin >= 0)
-            extra = {"test_items_sharing_origin_with_training": int(shared.sum())}
-            prepared.append((train_fs, test_fs, config.seed * 1000 + k, extra))
-        label, unit = PAPER_LABEL, "split"
+    label, unit, settings, prepared = prepare_folds(ds, config, vae_config)
     folds = []
     batched = None
     if fit_predict_folds is not None:
@@ -350,6 +310,70 @@ def evaluate(
         rep.update(extra)
         folds.append(rep)
         say(f"{unit} {k + 1}/{len(prepared)}: accuracy {rep['accuracy']:.3f}")
+    return assemble(config, settings, label, folds)
+
+
+def n_folds(config: ProtocolConfig) -> int:
+    """Folds (honest) or random splits (paper) that ``config`` evaluates."""
+    if config.protocol == "honest":
+        return config.n_splits * config.n_repeats
+    return config.paper_splits
+
+
+def prepare_folds(
+    ds: data_lib.Dataset, config: ProtocolConfig, vae_config=None, only: Optional[int] = None
+) -> tuple[str, str, features.FeatureSettings, list]:
+    """Every fold's (train_fs, test_fs, fit seed, extra report fields), augmentation fitted
+    and leak-checked per fold; with ``only=k`` just fold k (the same fold as in the full
+    list: splits and keys depend on k only). Returns (label, unit, settings, folds)."""
+    real = examples.crop_examples(examples.Examples.real(ds), config.crop)
+    settings = examples.fold_feature_settings(config.features, ds.sample_rate, real.lengths)
+    root = jax.random.key(config.seed)
+    wanted = range(n_folds(config)) if only is None else [only]
+    prepared = []  # (train_fs, test_fs, seed, extra report fields)
+    if config.protocol == "honest":
+        splits = data_lib.repeated_stratified_kfold(
+            real.labels, config.n_splits, config.n_repeats, config.seed, groups=real.origin
+        )
+        for k in wanted:
+            tr, te = splits[k]
+            fold_key = jax.random.fold_in(root, k)
+            rng = np.random.default_rng([config.seed, k])
+            train, test = real.take(tr), real.take(te)
+            added, fitted_on = _augment_train(
+                train, config, fold_key, rng, ds.sample_rate, vae_config
+            )
+            train_all = train if added is None else train.concat(added)
+            train_fs = examples.make_features(train_all, settings)
+            if config.augment == "specaugment":
+                train_fs = augment_feature_side(
+                    "specaugment", train_fs, config.n_add_per_class, rng
+                )
+                fitted_on = np.unique(train.origin)
+            test_fs = examples.make_features(test, settings)
+            examples.assert_no_leak(train_fs.origin, test_fs.origin, fitted_on)
+            prepared.append((train_fs, test_fs, config.seed * 1000 + k, {"leak_check": "passed"}))
+        return HONEST_LABEL, "fold", settings, prepared
+    pool = real
+    if config.dataset == "augmented":
+        pool = real.concat(_paper_synthetic(real, config, root, ds.sample_rate, vae_config))
+    pool_fs = examples.make_features(pool, settings)
+    for k in wanted:
+        tr, te = data_lib.stratified_holdout(pool.labels, config.test_fraction, config.seed + k)
+        train_fs, test_fs = (
+            examples.take_features(pool_fs, tr),
+            examples.take_features(pool_fs, te),
+        )
+        shared = np.isin(test_fs.origin, train_fs.origin) & (test_fs.origin >= 0)
+        extra = {"test_items_sharing_origin_with_training": int(shared.sum())}
+        prepared.append((train_fs, test_fs, config.seed * 1000 + k, extra))
+    return PAPER_LABEL, "split", settings, prepared
+
+
+def assemble(
+    config: ProtocolConfig, settings: features.FeatureSettings, label: str, folds: list
+) -> dict:
+    """The result of one evaluation from its folds' reports (summary, baselines, config)."""
     summary = metrics.summarize_folds(folds)
     base = {
         name: metrics.summarize_folds([f["baselines"][name] for f in folds]) for name in BASELINES
