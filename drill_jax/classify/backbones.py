@@ -18,6 +18,7 @@ from typing import Optional
 import jax
 import numpy as np
 
+from drill_jax import features
 from drill_jax.classify import baselines, classical, cnn, folds
 from drill_jax.classify.registry import BACKBONES
 from drill_jax.features import images
@@ -64,6 +65,8 @@ def make_fit_predict(config: DetectorConfig):
         return lambda tr, te, seed: _jax_cnn(config, tr, te, seed)
     if config.backbone == "logreg":
         return _logreg
+    if config.backbone == "cnn_svm":
+        return lambda tr, te, seed: _cnn_svm(config, tr, te, seed)
     if config.backbone in CLASSICAL:
         return lambda tr, te, seed: _classical(config, tr, te, seed)
     return lambda tr, te, seed: _torch(config, tr, te, seed)
@@ -155,6 +158,23 @@ def _classical(config, train_fs, test_fs, seed):
     p1 = classical.predict_many(fitted, {v: feats(v, test_fs) for v in variants})
     proba = np.stack([1.0 - p1, p1], axis=1)
     return proba if info is None else (proba, info)
+
+
+# Short-window log-Mel for the CNN of 'cnn_svm' (256-sample window, 128 hop, 64 bands: 14
+# frames of a 2000-sample clip); band, rate and clipping from the evaluation's settings.
+SHORT_WINDOW = dict(window_samples=256, overlap_samples=128, n_fft=256, n_mels=64)
+
+
+def _cnn_svm(config, train_fs, test_fs, seed):
+    """Mean P of the JAX CNN on short-window log-Mel and of clip_svm."""
+    svm = _classical(dataclasses.replace(config, backbone="clip_svm"), train_fs, test_fs, seed)
+    short = dataclasses.replace(train_fs.settings, clip_samples=None, **SHORT_WINDOW)
+    longest = max(max(len(w) for w in train_fs.waveforms), max(len(w) for w in test_fs.waveforms))
+    short = dataclasses.replace(short, clip_samples=longest)
+    x_tr = features.extract(short, list(train_fs.waveforms))
+    x_te = features.extract(short, list(test_fs.waveforms))
+    state, _ = cnn.fit(x_tr, train_fs.labels, _cnn_config(config), jax.random.key(seed))
+    return (cnn.predict_proba(state, x_te) + svm) / 2.0
 
 
 def _torch(config, train_fs, test_fs, seed):

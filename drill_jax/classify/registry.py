@@ -5,7 +5,8 @@ from __future__ import annotations
 
 # Fitted in this process without torch: the JAX CNN, and scikit-learn on clip features
 # (``classify.classical``; 'auto' chooses features x model inside each training side).
-CLASSICAL_BACKBONES = ("clip_lr", "clip_svm", "clip_ensemble", "auto")
+# 'cnn_svm': the mean of the JAX CNN on short-window log-Mel and 'clip_svm'.
+CLASSICAL_BACKBONES = ("clip_lr", "clip_svm", "clip_ensemble", "auto", "cnn_svm")
 JAX_BACKBONES = ("jax_cnn", "logreg") + CLASSICAL_BACKBONES
 TORCH_BACKBONES = ("alexnet", "googlenet", "vgg16", "vgg19", "efficientnet_b0", "mobilenet_v2")
 BACKBONES = JAX_BACKBONES + TORCH_BACKBONES

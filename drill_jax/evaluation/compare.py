@@ -21,7 +21,15 @@ from drill_jax import data as data_lib
 from drill_jax.classify import backbones, classical
 from drill_jax.evaluation import examples, metrics, pipeline, protocols
 
-DEFAULT_BACKBONES = ("jax_cnn", "logreg", "clip_lr", "clip_svm", "clip_ensemble", "auto")
+DEFAULT_BACKBONES = (
+    "jax_cnn",
+    "logreg",
+    "clip_lr",
+    "clip_svm",
+    "clip_ensemble",
+    "cnn_svm",
+    "auto",
+)
 
 
 def candidate_rows(ds: data_lib.Dataset, config: protocols.ProtocolConfig) -> list:

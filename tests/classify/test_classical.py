@@ -113,3 +113,14 @@ def test_variant_columns_of_the_full_features_equal_each_variant_computed_alone(
         np.testing.assert_allclose(
             classical.clip_features(v, list(clips), 96000, (1000.0, 22000.0)), alone, rtol=1e-12
         )
+
+
+def test_cnn_svm_is_the_mean_of_the_svm_and_a_valid_cnn_probability():
+    train, test = _feature_set(30, 0), _feature_set(10, 1)
+    both = backbones.make_fit_predict(backbones.DetectorConfig(backbone="cnn_svm", epochs=2))
+    svm = backbones.make_fit_predict(backbones.DetectorConfig(backbone="clip_svm"))
+    p = both(train, test, 0)
+    cnn_part = 2 * p - svm(train, test, 0)
+    assert p.shape == (10, 2)
+    np.testing.assert_allclose(cnn_part.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(cnn_part > -1e-6) and np.all(cnn_part < 1 + 1e-6)
