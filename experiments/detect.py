@@ -45,13 +45,15 @@ _STREAM_RATE = flags.DEFINE_integer("stream_rate", None, "Sample rate (Hz) of ra
 _STREAM_CHANNELS = flags.DEFINE_integer("stream_channels", 1, "Interleaved channels on stdin.")
 _ALARM = config_flags.define(
     alarms.AlarmConfig,
-    ("on_windows", "off_windows", "off_threshold"),
+    ("on_windows", "off_windows", "off_threshold", "smooth_windows"),
     defaults=alarms.AlarmConfig(threshold=0.5),
     help={
         "on_windows": "Consecutive windows >= threshold that raise an alert (default: the "
         "detector's recorded setting, else 2).",
         "off_windows": "Consecutive windows below off_threshold that end an alert.",
         "off_threshold": "Lower threshold to end an alert (default: the threshold).",
+        "smooth_windows": "The alarm reads the mean of the last N window scores (default: the "
+        "detector's recorded setting, else 1 = none).",
     },
 )
 _CHUNK = flags.DEFINE_float("chunk_seconds", 0.05, "Audio read per step while streaming.")
@@ -267,18 +269,24 @@ def stream(detector: detector_lib.Detector) -> dict:
         raise ValueError(f"--hop_seconds={hop_s} is less than one sample")
     # The detector's own alert settings (recorded by train_detector from the long-stream
     # evaluation) unless flags override them; detectors without them use AlarmConfig's.
+    # A stored alert threshold applies to streams only (files use the detector's threshold),
+    # and --threshold overrides both.
     stored = detector.info.get("alarm") or {}
+    threshold = detector.threshold
+    if _THRESHOLD.value is None and "threshold" in stored:
+        threshold = float(stored["threshold"])
     base = alarms.AlarmConfig(
-        threshold=detector.threshold,
+        threshold=threshold,
         on_windows=int(stored.get("on_windows", alarms.AlarmConfig.on_windows)),
         off_windows=int(stored.get("off_windows", alarms.AlarmConfig.off_windows)),
+        smooth_windows=int(stored.get("smooth_windows", alarms.AlarmConfig.smooth_windows)),
     )
-    alarm = _ALARM.build(base, threshold=detector.threshold)
+    alarm = _ALARM.build(base, threshold=threshold)
     chunks, source = open_source(detector, _INPUT.value, _CHUNK.value)
 
     def emit(kind):
         def f(ev):
-            print(json.dumps({"type": kind, **ev, "threshold": detector.threshold}), flush=True)
+            print(json.dumps({"type": kind, **ev, "threshold": alarm.threshold}), flush=True)
 
         return f
 
@@ -312,9 +320,11 @@ def stream(detector: detector_lib.Detector) -> dict:
         "window_samples": s.clip_samples,
         "hop_samples": hop,
         "alarm": {
+            "threshold": alarm.threshold,
             "on_windows": alarm.on_windows,
             "off_windows": alarm.off_windows,
             "off_threshold": alarm.low,
+            "smooth_windows": alarm.smooth_windows,
         },
         "n_alerts": len(result["events"]),
         "alerts": result["events"],

@@ -26,16 +26,21 @@ import numpy as np
 class AlarmConfig:
     """Alarm settings. threshold: score at or above which a window counts as anomalous;
     on_windows: consecutive anomalous windows that raise the alarm; off_windows: consecutive
-    windows below ``off_threshold`` (default ``threshold``) that end it."""
+    windows below ``off_threshold`` (default ``threshold``) that end it; smooth_windows: the
+    alarm reads the mean of the last ``smooth_windows`` window scores (causal; fewer at the
+    start of a stream) instead of each score alone (1 = no smoothing)."""
 
     threshold: float
     on_windows: int = 2
     off_windows: int = 2
     off_threshold: Optional[float] = None
+    smooth_windows: int = 1
 
     def __post_init__(self):
         if not np.isfinite(self.threshold):
             raise ValueError(f"threshold must be finite, got {self.threshold}")
+        if self.smooth_windows < 1:
+            raise ValueError(f"smooth_windows must be >= 1, got {self.smooth_windows}")
         if self.on_windows < 1 or self.off_windows < 1:
             raise ValueError(
                 f"on_windows and off_windows must be >= 1, got {self.on_windows}, "
@@ -63,6 +68,7 @@ class AlarmState(NamedTuple):
     last_high_index: int = -1
     peak: float = -np.inf
     index: int = 0  # windows seen
+    recent: tuple = ()  # the last smooth_windows raw scores (smoothing)
 
 
 def alarm_step(
@@ -71,11 +77,15 @@ def alarm_step(
     """Advances the alarm by one window. Returns (new state, a closed event dict or None).
 
     Event: {'start': s, 'end': s, 'peak_score', 'first_window', 'last_window', 'n_windows',
-    'closed_by': 'quiet'}. Pure: the input state is not changed.
+    'closed_by': 'quiet'}; with smoothing, scores and peaks are the smoothed ones. Pure: the
+    input state is not changed.
     """
     score = float(score)
     if not np.isfinite(score):
         raise ValueError(f"window {state.index}: non-finite score {score}")
+    if config.smooth_windows > 1:
+        recent = (state.recent + (score,))[-config.smooth_windows :]
+        state, score = state._replace(recent=recent), float(np.mean(recent))
     i = state.index
     if not state.active:
         if score >= config.threshold:
@@ -101,7 +111,7 @@ def alarm_step(
     state = state._replace(run=state.run + 1)
     if state.run >= config.off_windows:
         event = _event(state, "quiet")
-        return AlarmState(index=i + 1), event
+        return AlarmState(index=i + 1, recent=state.recent), event
     return state._replace(index=i + 1), None
 
 

@@ -41,7 +41,8 @@ class FleetRecipe:
       model: supervised model: 'auto' (classical recipes chosen by cross-validation on the
         machine's sounds, ``supervised.train_classical_detector``) or 'jax_cnn'.
       classical_train_hop: 'auto': train on every window at this hop (None = first clip).
-      alert_on_windows: 'auto': the streaming alert setting recorded in each detector.
+      alarm: 'auto': the streaming alert settings recorded in each detector
+        (``alarms.AlarmConfig`` fields; None = none recorded).
       anomaly_class: name of the anomaly class folder.
       threshold: supervised threshold on P(anomaly).
       anomaly: the unsupervised detector's settings (VAE, score, threshold rule, clips).
@@ -52,7 +53,7 @@ class FleetRecipe:
     kind: str = "supervised"
     model: str = "auto"
     classical_train_hop: Optional[int] = 1000
-    alert_on_windows: int = 10
+    alarm: Optional[dict] = None
     anomaly_class: str = "anomaly"
     threshold: float = 0.5
     anomaly: unsupervised.AnomalyConfig = unsupervised.AnomalyConfig()
@@ -102,7 +103,7 @@ def train_machine(
             train_hop=recipe.classical_train_hop,
             threshold=recipe.threshold,
             settings=settings,
-            info=dict(info, alarm={"on_windows": recipe.alert_on_windows, "off_windows": 2}),
+            info=dict(info, alarm=dict(recipe.alarm or {})),
             seed=recipe.seed,
         )
     elif recipe.kind == "supervised":

@@ -11,6 +11,7 @@ both halves: alerts per hour of normal audio and the share of anomaly audio unde
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -46,10 +47,22 @@ def window_scores(detector: Detector, stream: np.ndarray, hop: int, chunk: int =
 
 
 def alert_summary(
-    scores, starts, window: int, rate: int, threshold: float, on_windows: int, off_windows: int
+    scores,
+    starts,
+    window: int,
+    rate: int,
+    threshold: float,
+    on_windows: int,
+    off_windows: int,
+    smooth_windows: int = 1,
 ) -> dict:
     """{'alerts', 'seconds_under_alert', 'seconds'} of the alarm over one stream's scores."""
-    cfg = alarms.AlarmConfig(threshold=threshold, on_windows=on_windows, off_windows=off_windows)
+    cfg = alarms.AlarmConfig(
+        threshold=threshold,
+        on_windows=on_windows,
+        off_windows=off_windows,
+        smooth_windows=smooth_windows,
+    )
     events = alarms.alarm_events(scores, starts, window, rate, cfg)
     seconds = (starts[-1] + window) / rate if len(starts) else 0.0
     return {
@@ -69,8 +82,10 @@ def stream_tradeoff(
     on_windows: Sequence[int] = (1, 3, 5, 10, 20),
     off_windows: int = 2,
     seed: int = 0,
+    smooth_windows: Sequence[int] = (1,),
 ) -> dict:
-    """The trade-off table over ``thresholds`` x ``on_windows`` (see the module docstring).
+    """The trade-off table over ``smooth_windows`` x ``thresholds`` x ``on_windows`` (see the
+    module docstring; the alarm of ``detection.alarms`` with those settings).
 
     ``train(half) -> Detector`` trains on one half. ``hop`` default: half a clip (the
     streaming default of ``experiments.detect``). Returns {'rows': [{threshold, on_windows,
@@ -92,41 +107,37 @@ def stream_tradeoff(
             made.append(window_scores(det, stream, h))
         streams.append((made, det))
     rows = []
-    for thr in thresholds:
-        for on in on_windows:
-            normal = [
-                alert_summary(*m[0], d.settings.clip_samples, ds.sample_rate, thr, on, off_windows)
-                for m, d in streams
-            ]
-            anom = [
-                alert_summary(*m[1], d.settings.clip_samples, ds.sample_rate, thr, on, off_windows)
-                for m, d in streams
-            ]
-            normal_h = sum(s["seconds"] for s in normal) / 3600.0
-            anom_s = sum(s["seconds"] for s in anom)
-            rows.append(
-                {
-                    "threshold": float(thr),
-                    "on_windows": int(on),
-                    "false_alerts_per_hour": sum(s["alerts"] for s in normal) / normal_h,
-                    "anomaly_share_under_alert": sum(s["seconds_under_alert"] for s in anom)
-                    / anom_s,
-                    "normal_hours": normal_h,
-                    "anomaly_hours": anom_s / 3600.0,
-                }
-            )
+    for smooth, thr, on in itertools.product(smooth_windows, thresholds, on_windows):
+        args = (ds.sample_rate, thr, on, off_windows, smooth)
+        normal = [alert_summary(*m[0], d.settings.clip_samples, *args) for m, d in streams]
+        anom = [alert_summary(*m[1], d.settings.clip_samples, *args) for m, d in streams]
+        normal_h = sum(s["seconds"] for s in normal) / 3600.0
+        anom_s = sum(s["seconds"] for s in anom)
+        rows.append(
+            {
+                "smooth_windows": int(smooth),
+                "threshold": float(thr),
+                "on_windows": int(on),
+                "false_alerts_per_hour": sum(s["alerts"] for s in normal) / normal_h,
+                "false_alerts": sum(s["alerts"] for s in normal),
+                "anomaly_share_under_alert": sum(s["seconds_under_alert"] for s in anom) / anom_s,
+                "normal_hours": normal_h,
+                "anomaly_hours": anom_s / 3600.0,
+            }
+        )
     return {"rows": rows, "halves": [[len(tr), len(te)] for tr, te in halves]}
 
 
 def to_markdown(result: dict) -> str:
     """The trade-off rows as a markdown table."""
     lines = [
-        "| threshold | on_windows | false alerts per hour (normal) | anomaly audio under alert |",
-        "| --- | --- | --- | --- |",
+        "| smooth_windows | threshold | on_windows | false alerts per hour (normal) | "
+        "anomaly audio under alert |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for r in result["rows"]:
         lines.append(
-            f"| {r['threshold']:g} | {r['on_windows']} | {r['false_alerts_per_hour']:.1f} | "
-            f"{100 * r['anomaly_share_under_alert']:.1f} % |"
+            f"| {r['smooth_windows']} | {r['threshold']:g} | {r['on_windows']} | "
+            f"{r['false_alerts_per_hour']:.1f} | {100 * r['anomaly_share_under_alert']:.1f} % |"
         )
     return "\n".join(lines) + "\n"

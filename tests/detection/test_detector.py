@@ -301,3 +301,22 @@ def test_detect_stream_uses_the_detectors_recorded_alert_setting(
     assert capsys.readouterr().out.strip() == ""
     detect_cli(args + ["--on_windows=1"], stdin=pcm)  # the flag overrides the stored setting
     assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
+def test_detect_stream_uses_the_recorded_alert_threshold_unless_given(
+    saved, bundled, tmp_path, detect_cli, capsys
+):
+    det, _ = saved
+    strict = dataclasses.replace(
+        det, info=dict(det.info, alarm={"threshold": 2.0, "on_windows": 1, "smooth_windows": 3})
+    )
+    model = str(tmp_path / "strict")
+    detector_lib.save_detector(model, strict)
+    x = np.concatenate([bundled.waveforms[i] for i in range(4)])
+    pcm = np.round(np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+    args = [f"--model={model}", "--input=-", "--stream", "--stream_rate=96000"]
+    detect_cli(args, stdin=pcm)  # P(anomaly) never reaches 2.0
+    assert capsys.readouterr().out.strip() == ""
+    detect_cli(args + ["--threshold=0"], stdin=pcm)
+    (alert,) = [json.loads(ln) for ln in capsys.readouterr().out.strip().splitlines()]
+    assert alert["threshold"] == 0.0

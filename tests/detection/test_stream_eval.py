@@ -78,4 +78,4 @@ def test_tradeoff_of_a_perfect_detector_is_quiet_on_normal_and_covers_anomalies(
         assert r["false_alerts_per_hour"] == 0.0
         assert r["anomaly_share_under_alert"] > 0.9
         assert r["normal_hours"] == pytest.approx(2 * 3.0 / 3600, rel=0.2)
-    assert "| 0.5 | 3 | 0.0 |" in stream_eval.to_markdown(out)
+    assert "| 1 | 0.5 | 3 | 0.0 |" in stream_eval.to_markdown(out)

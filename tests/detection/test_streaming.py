@@ -146,3 +146,19 @@ def test_latency_summary():
     out = streaming.latency_summary(np.array([0.001, 0.002, 0.003]), 2.0, 0.5)
     assert out["latency_ms_p50"] == pytest.approx(2.0)
     assert out["real_time_factor"] == pytest.approx(0.25)
+
+
+def test_smoothing_reads_the_mean_of_the_last_scores():
+    isolated = [0.9, 0.0, 0.0, 0.9, 0.0, 0.0, 0.9, 0.0, 0.0]
+    assert len(_events(isolated, on_windows=1, off_windows=1)) == 3
+    # means of the last 3: 0.9, 0.45, 0.3, 0.3, ... never >= 0.5 after the first window
+    assert len(_events(isolated, on_windows=2, off_windows=1, smooth_windows=3)) == 0
+    dense = [0.9, 0.9, 0.0, 0.9, 0.9, 0.0, 0.9, 0.9, 0.0, 0.0, 0.0, 0.0]
+    # raw: every dip ends the alarm (three alerts); the 3-window mean stays at 0.6 until the
+    # stream goes quiet, so one alert spans the bursts: windows 0 .. 8 (mean >= 0.5)
+    assert len(_events(dense, on_windows=1, off_windows=1)) == 3
+    (one,) = _events(dense, on_windows=1, off_windows=1, smooth_windows=3)
+    assert (one["first_window"], one["last_window"]) == (0, 8)
+    assert one["peak_score"] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="smooth_windows"):
+        alarms.AlarmConfig(threshold=0.5, smooth_windows=0)
