@@ -17,13 +17,12 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import jax
 from absl import flags
 
 from drill_jax import files
 from drill_jax.classify import cnn
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection import fleet, honest, scoring, stream_eval, supervised, unsupervised
+from drill_jax.detection import fleet, honest, scoring, stream_eval, unsupervised
 from drill_jax.vae import trainer
 from experiments import common, config_flags
 
@@ -150,11 +149,9 @@ def alert_settings() -> dict:
     }
 
 
-def train_fleet() -> None:
-    """--fleet_dir: one detector per machine folder (drill_jax.detection.fleet)."""
-    if _EVALUATE.value or _MODEL_DIR.value or FLAGS.data_dir:
-        raise ValueError("--fleet_dir trains every machine; drop --evaluate/--model_dir/--data_dir")
-    recipe = fleet.FleetRecipe(
+def recipe_from_flags() -> fleet.FleetRecipe:
+    """How a detector is trained (one dataset or every machine of a fleet), from the flags."""
+    return fleet.FleetRecipe(
         kind=_KIND.value,
         model=_MODEL.value,
         classical_train_hop=_SUP_HOP.value or None,
@@ -165,10 +162,16 @@ def train_fleet() -> None:
         classifier=_CLASSIFIER.build(seed=_SEED.value),
         seed=_SEED.value,
     )
+
+
+def train_fleet() -> None:
+    """--fleet_dir: one detector per machine folder (drill_jax.detection.fleet)."""
+    if _EVALUATE.value or _MODEL_DIR.value or FLAGS.data_dir:
+        raise ValueError("--fleet_dir trains every machine; drop --evaluate/--model_dir/--data_dir")
     rows = fleet.train_fleet(
         _FLEET_DIR.value,
         FLAGS.out_dir,
-        recipe,
+        recipe_from_flags(),
         common.feature_settings_from_flags,
         common.load_kwargs_from_flags(),
         common.grid_config_from_flags(),
@@ -240,17 +243,9 @@ def main(argv):
         if _STREAM_MINUTES.value > 0 and _KIND.value == "supervised" and _MODEL.value == "auto":
             trade = stream_eval.stream_tradeoff(
                 ds,
-                lambda half: supervised.train_classical_detector(
-                    half.waveforms,
-                    half.labels,
-                    half.class_names,
-                    half.sample_rate,
-                    pos,
-                    acfg.clip_samples,
-                    train_hop=_SUP_HOP.value or None,
-                    settings=settings,
-                    seed=_SEED.value,
-                ),
+                lambda half: fleet.train_machine(half, recipe_from_flags(), settings, None)[
+                    "detector"
+                ],
                 pos,
                 minutes=_STREAM_MINUTES.value,
                 seed=_SEED.value,
@@ -265,46 +260,10 @@ def main(argv):
             print(stream_eval.to_markdown(trade))
     if not _TRAIN.value:
         return
-    key = jax.random.key(_SEED.value)
-    info = {"data_dir": FLAGS.data_dir or "bundled Valmet", "n_sounds": len(ds)}
-    if _KIND.value == "supervised" and _MODEL.value == "auto":
-        det = supervised.train_classical_detector(
-            ds.waveforms,
-            ds.labels,
-            ds.class_names,
-            ds.sample_rate,
-            pos,
-            acfg.clip_samples,
-            train_hop=_SUP_HOP.value or None,
-            threshold=_THRESHOLD.value,
-            settings=settings,
-            info=dict(info, alarm=alert_settings()),
-            seed=_SEED.value,
-        )
-        eval_key = "clip_classical_supervised"
-    elif _KIND.value == "supervised":
-        det = supervised.train_supervised_detector(
-            ds.waveforms,
-            ds.labels,
-            ds.class_names,
-            ds.sample_rate,
-            pos,
-            acfg.clip_samples,
-            ccfg,
-            key,
-            threshold=_THRESHOLD.value,
-            info=info,
-            train_hop=acfg.train_hop,
-            settings=settings,
-        )
-        eval_key = "jax_cnn_supervised"
-    else:
-        normal = [w for w, y in zip(ds.waveforms, ds.labels) if y != pos]
-        names, idx = (("anomaly", "normal"), 0) if normal_only else (ds.class_names, pos)
-        det = unsupervised.train_unsupervised_detector(
-            normal, ds.sample_rate, acfg, key, names, idx, info=info, settings=settings
-        )
-        eval_key = "vae"
+    info = {"data_dir": FLAGS.data_dir or "bundled Valmet"}
+    det = fleet.train_machine(ds, recipe_from_flags(), settings, None, info)["detector"]
+    eval_key = {"clip_classical": "clip_classical_supervised", "jax_cnn": "jax_cnn_supervised"}
+    eval_key = eval_key.get(det.model, "vae")
     if evaluation is not None:
         det = dataclasses.replace(
             det,

@@ -78,10 +78,14 @@ def machine_folders(fleet_dir: str) -> list[str]:
 
 
 def train_machine(
-    ds: data_lib.Dataset, recipe: FleetRecipe, settings: features.FeatureSettings, machine: str
+    ds: data_lib.Dataset,
+    recipe: FleetRecipe,
+    settings: features.FeatureSettings,
+    machine: Optional[str],
+    info: Optional[dict] = None,
 ) -> dict:
-    """Trains one machine's detector (a grid task). Returns {'detector': Detector with NumPy
-    variables, 'train_seconds'}."""
+    """Trains one machine's detector (a grid task; also ``train_detector`` on one dataset,
+    ``machine`` None). Returns {'detector': Detector with NumPy variables, 'train_seconds'}."""
     t0 = time.perf_counter()
     normal_only = recipe.anomaly_class not in ds.class_names
     if normal_only and recipe.kind == "supervised":
@@ -91,7 +95,9 @@ def train_machine(
         )
     pos = None if normal_only else ds.class_names.index(recipe.anomaly_class)
     key = jax.random.key(recipe.seed)
-    info = {"machine": machine, "n_sounds": len(ds)}
+    info = dict(info or {}, n_sounds=len(ds))
+    if machine is not None:
+        info["machine"] = machine
     if recipe.kind == "supervised" and recipe.model == "auto":
         det = supervised.train_classical_detector(
             ds.waveforms,
