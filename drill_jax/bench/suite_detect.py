@@ -34,6 +34,16 @@ def _latency_row(name: str, t: Timing, clip_seconds: float) -> dict:
     }
 
 
+def _wall_and_cpu(name: str, fn: Callable[[], Any], repeats: int, clip_seconds: float):
+    """(row, wall Timing, process-CPU Timing) of one clip at a time through ``fn``. CPU time
+    leaves out the waiting for a core that dominates the wall-clock tail on a shared machine."""
+    wall = _per_clip(fn, repeats)
+    cpu = time_calls(fn, repeats, 5, 1, clock=time.process_time)
+    row = _latency_row(name, wall, clip_seconds)
+    row.update({"CPU p50 ms": _ms(cpu.summary()["p50"]), "CPU p99 ms": _ms(cpu.summary()["p99"])})
+    return row, wall, cpu
+
+
 def _per_clip(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> Timing:
     """Latency of one clip at a time: each call timed alone."""
     return time_calls(fn, repeats, warmup, 1)
@@ -68,20 +78,12 @@ def detect_suite(suite: SuiteConfig, work_dir: str) -> dict:
         x, _ = data.read_wav(wav, SAMPLE_RATE)
         return x[None, :CLIP_SAMPLES]
 
-    end_to_end = _per_clip(lambda: scoring.score_clips(detector, read()), suite.detect_repeats)
-    # The same calls timed in process CPU seconds: on a shared machine the wall-clock tail
-    # (p99) is mostly time spent waiting for a core, which CPU time leaves out.
-    cpu = time_calls(
+    row, end_to_end, cpu = _wall_and_cpu(
+        "detect: JAX classifier, read->filter->Mel->classify",
         lambda: scoring.score_clips(detector, read()),
         suite.detect_repeats,
-        5,
-        1,
-        clock=time.process_time,
+        clip_seconds,
     )
-    row = _latency_row(
-        "detect: JAX classifier, read->filter->Mel->classify", end_to_end, clip_seconds
-    )
-    row.update({"CPU p50 ms": _ms(cpu.summary()["p50"]), "CPU p99 ms": _ms(cpu.summary()["p99"])})
     rows = [row]
     settings = detector.settings
     x = read()
@@ -142,21 +144,11 @@ def detect_suite(suite: SuiteConfig, work_dir: str) -> dict:
         ),
     )
     cls = detector_lib.load_detector(cls_dir, SAMPLE_RATE)
-    tc = _per_clip(lambda: scoring.score_clips(cls, read()), suite.detect_repeats)
-    tc_cpu = time_calls(
+    row, tc, tc_cpu = _wall_and_cpu(
+        "detect: default classical (" + " + ".join(r.name for r in cls.model_config.recipes) + ")",
         lambda: scoring.score_clips(cls, read()),
         suite.detect_repeats,
-        5,
-        1,
-        clock=time.process_time,
-    )
-    row = _latency_row(
-        "detect: default classical (" + " + ".join(r.name for r in cls.model_config.recipes) + ")",
-        tc,
         clip_seconds,
-    )
-    row.update(
-        {"CPU p50 ms": _ms(tc_cpu.summary()["p50"]), "CPU p99 ms": _ms(tc_cpu.summary()["p99"])}
     )
     rows.insert(1, row)
     figures["classical_end_to_end"] = tc.summary()
