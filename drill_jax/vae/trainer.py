@@ -196,7 +196,7 @@ def make_model(config: VAEConfig):
     if config.arch in reference_generators.ARCHS:
         raise ValueError(f"arch {config.arch!r} is a reference generator: nothing to train")
     if config.arch in noise_shaping.ARCHS:
-        return _noise_model(config.latent_dim, config.input_length)
+        return _noise_model(config.arch, config.latent_dim, config.input_length)
     return _model(
         config.latent_dim,
         config.arch,
@@ -241,8 +241,10 @@ def _model(
 
 
 @functools.lru_cache(maxsize=None)
-def _noise_model(latent_dim, input_length) -> noise_shaping.NoiseShapingVAE:
-    return noise_shaping.NoiseShapingVAE(latent_dim=latent_dim, input_length=input_length)
+def _noise_model(arch, latent_dim, input_length) -> noise_shaping.NoiseShapingVAE:
+    return noise_shaping.NoiseShapingVAE(
+        latent_dim=latent_dim, input_length=input_length, **noise_shaping.VARIANTS[arch]
+    )
 
 
 def make_optimizer(config: VAEConfig) -> optax.GradientTransformation:
