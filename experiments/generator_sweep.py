@@ -121,7 +121,9 @@ def mean_table(rows) -> str:
     for (gen, mode, cls), rs in groups.items():
         means = [np.mean([r[c] for r in rs]) for c in _COLUMNS]
         lines.append(
-            f"| {gen} | {mode} | {cls} | {len(rs)} | " + " | ".join(f"{m:.2f}" for m in means) + " |"
+            f"| {gen} | {mode} | {cls} | {len(rs)} | "
+            + " | ".join(f"{m:.2f}" for m in means)
+            + " |"
         )
     return "\n".join(lines) + "\n"
 

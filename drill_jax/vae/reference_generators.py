@@ -56,12 +56,13 @@ def smoothed_log_magnitude(x: jax.Array, bins: int) -> jax.Array:
     """log of the rfft power averaged over ``bins`` neighbouring bins, halved (log
     amplitude). [N, T] -> [N, T // 2 + 1]."""
     power = jnp.square(jnp.abs(jnp.fft.rfft(x, axis=-1)))
-    return 0.5 * jnp.log(moving_average(power, bins) + _TINY)
+    # (cumulative-sum differences can dip below 0 by rounding: clamp before the log)
+    return 0.5 * jnp.log(jnp.maximum(moving_average(power, bins), 0.0) + _TINY)
 
 
 def amplitude_envelope(x: jax.Array, samples: int) -> jax.Array:
     """sqrt of the moving mean of x^2 over ``samples`` samples. [N, T] -> [N, T]."""
-    return jnp.sqrt(moving_average(jnp.square(x), samples) + _TINY)
+    return jnp.sqrt(jnp.maximum(moving_average(jnp.square(x), samples), 0.0) + _TINY)
 
 
 def _rms(x: jax.Array) -> jax.Array:

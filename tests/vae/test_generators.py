@@ -100,3 +100,14 @@ def test_aggregate_prior_fits_the_posterior_means():
     mu, cov = generators.aggregate_prior(mean, np.full((4000, 2), np.log(0.25)))
     np.testing.assert_allclose(mu, [3.0, -1.0], atol=0.1)
     np.testing.assert_allclose(np.diag(cov), [0.25 + 0.25, 4.0 + 0.25], rtol=0.1)
+
+
+def test_interpolation_is_finite_on_every_bundled_sound():
+    # Regression: a moving average by cumulative sums dipped below 0 on the bundled sounds'
+    # wide-range power spectra, and its log was NaN.
+    from drill_jax import data
+
+    ds = data.load_dataset()
+    x = data.stack_fixed(ds.waveforms, 1999, "zero")
+    smoothed = jax.jit(reference_generators.smoothed_log_magnitude, static_argnums=1)
+    assert np.all(np.isfinite(np.asarray(smoothed(x, 8))))

@@ -1,5 +1,7 @@
 """Tests for drill_jax.vae.noise_shaping: the decoder's DSP follows the gains it is given."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -64,7 +66,7 @@ def test_module_shapes_noise_key_and_bursts():
         params = jax.jit(model.init)(jax.random.key(0), x, jax.random.key(1))
         out, z, mean, logvar = jax.jit(model.apply)(params, x, jax.random.key(2))
         assert out.shape == (2, 256) and z.shape == mean.shape == logvar.shape == (2, 3)
-        decode = jax.jit(lambda z, k: model.apply(params, z, k, method="decode"))
+        decode = jax.jit(functools.partial(model.apply, params, method="decode"))
         z = jnp.ones((2, 3))
         a, b, c = (
             decode(z, jax.random.key(5)),
