@@ -7,8 +7,8 @@ The designs compared for it, with their figures, are in README's realistic-gener
 
 # The realistic generator's recipe (module docstring).
 REALISTIC = {
-    "arch": "noise",
-    "recon": "stft",
+    "arch": "noise_hop32",
+    "recon": "stft_band",
     "latent_dim": 8,
     "epochs": 150,
     "batch_size": 16,
@@ -19,4 +19,5 @@ REALISTIC = {
     "kl_warmup_steps": 200,
     "free_bits": 0.1,
     "prior": "aggregate",
+    "calibrate_level": True,
 }
