@@ -127,7 +127,9 @@ class VAEConfig:
         if self.recon not in objectives.RECONS:
             raise ValueError(f"recon must be one of {objectives.RECONS}, got {self.recon!r}")
         if self.arch in noise_shaping.ARCHS and not self.recon.startswith("stft"):
-            raise ValueError(f"arch {self.arch!r} decodes shaped noise: it needs recon='stft'")
+            raise ValueError(
+                f"arch {self.arch!r} decodes shaped noise: it needs recon='stft' or 'stft_band'"
+            )
         if self.prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
         if min(self.kl_weight, self.sc_weight, self.free_bits, self.kl_warmup_steps) < 0:

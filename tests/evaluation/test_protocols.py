@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+from drill_jax import features
 from drill_jax.evaluation import examples, protocols
 from tests.toys import toy_dataset as _toy_dataset
 from tests.vae.conftest import TINY_NOISE
@@ -151,8 +152,21 @@ def test_honest_protocol_fits_new_generators_on_training_folds_only(arch, monkey
     # 256-sample clips (the first 256 of each sound): the tiny generator of the VAE tests
     vcfg = dataclasses.replace(TINY_NOISE, arch=arch, epochs=1)
     spy = Spy()
+    # a 256-sample Mel window, so the 256-sample synthesized clips have features
+    mel = dataclasses.replace(
+        features.FeatureSettings(sample_rate=96000),
+        window_samples=256,
+        overlap_samples=128,
+        n_fft=256,
+    )
     cfg = protocols.ProtocolConfig(
-        protocol="honest", n_splits=3, n_repeats=1, augment="vae", n_add_per_class=4, seed=0
+        protocol="honest",
+        n_splits=3,
+        n_repeats=1,
+        augment="vae",
+        n_add_per_class=4,
+        seed=0,
+        features=mel,
     )
     result = protocols.evaluate(ds, cfg, spy, vae_config=vcfg)
     assert all(f["leak_check"] == "passed" for f in result["folds"])

@@ -56,3 +56,19 @@ def test_zero_for_identical_signals_and_positive_otherwise():
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="one shape"):
         spectral_loss.multi_resolution_stft_loss(np.zeros((2, 10)), np.zeros((2, 11)))
+
+
+def test_band_power_term_matches_power_not_median():
+    rng = np.random.default_rng(0)
+    s_x = np.abs(rng.normal(size=(2, 3, 16))).astype(np.float32) + 0.1
+    # twice the magnitude: 4x the power in every band -> 0.5 |log 4| = log 2
+    np.testing.assert_allclose(
+        np.asarray(spectral_loss.band_power_log_l1(2 * s_x, s_x, 4)), np.log(2.0), rtol=1e-5
+    )
+    # a peaky band (one bin holds all the power) vs a flat one of the same power: the
+    # band term is 0, the per-bin log-magnitude is not
+    peaky = np.zeros((1, 1, 4), np.float32) + 1e-3
+    peaky[..., 0] = 2.0
+    flat = np.full((1, 1, 4), np.sqrt((4.0 + 3e-6) / 4.0), np.float32)
+    assert float(spectral_loss.band_power_log_l1(flat, peaky, 4)[0]) < 1e-5
+    assert float(spectral_loss.log_magnitude_l1(flat, peaky)[0]) > 1.0
