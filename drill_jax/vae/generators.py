@@ -1,7 +1,8 @@
 """One fit / sample interface over every sound generator a ``VAEConfig.arch`` names.
 
 * 'conv', 'reference': the paper's VAE (``trainer`` + ``synthesis``, unchanged).
-* 'noise': the noise-shaping VAE (``noise_shaping``), trained by the same jitted step.
+* 'noise', 'noise_hop32', 'noise_hop16', 'noise_burst': the noise-shaping VAEs
+  (``noise_shaping.VARIANTS``), trained by the same jitted step.
 * 'interp', 'phase_copy', 'shaped_noise': reference generators (nothing learned; ``fit``
   keeps the training clips).
 'realistic' is resolved by ``VAEConfig`` to the arch and recipe it stands for.

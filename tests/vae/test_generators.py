@@ -41,6 +41,14 @@ def test_noise_vae_is_deterministic_and_resumes_bit_identically(tmp_path):
         np.testing.assert_array_equal(a, b)
         assert a.shape == (6, T) and np.all(np.isfinite(a)) and np.abs(a).max() <= 1.0
         assert (info["source_index"] >= 0).all() == (mode == "posterior")
+    # level calibration: every sound scaled by one gain, level_gain of the training sounds
+    cal = dataclasses.replace(NOISE, calibrate_level=True)
+    key = jax.random.key(9)
+    a, _ = generators.sample(full, NOISE, key, 6, "posterior", x, train_sounds=x)
+    b, _ = generators.sample(full, cal, key, 6, "posterior", x, train_sounds=x)
+    gain = generators.level_gain(full, x, jax.random.fold_in(jax.random.split(key)[1], 1))
+    assert gain > 0 and np.isfinite(gain)
+    np.testing.assert_allclose(b, np.clip(a * gain, -1.0, 1.0), rtol=1e-5, atol=1e-7)
 
 
 def test_random_phase_copy_keeps_the_magnitude_spectrum():

@@ -63,8 +63,8 @@ def test_module_shapes_noise_key_and_bursts():
     model = noise_shaping.NoiseShapingVAE(
         latent_dim=3, input_length=256, hop=32, hidden=16, n_fine=16, n_bursts=2
     )
-    params = jax.jit(model.init)(jax.random.key(0), x, jax.random.key(1))
-    out, z, mean, logvar = jax.jit(model.apply)(params, x, jax.random.key(2))
+    init = jax.jit(model.init_with_output)  # one compile: the forward pass and the params
+    (out, z, mean, logvar), params = init(jax.random.key(0), x, jax.random.key(1))
     assert out.shape == (2, 256) and z.shape == mean.shape == logvar.shape == (2, 3)
     decode = jax.jit(functools.partial(model.apply, params, method="decode"))
     z = jnp.ones((2, 3))
