@@ -31,7 +31,7 @@ common.define_data_flags("runs/generator_sweep")
 _DESIGNS = flags.DEFINE_list("designs", ["noise", "interp"], "Archs to compare.")
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds (one run of each design per seed).")
 _MODES = flags.DEFINE_list("modes", ["posterior", "prior"], "Synthesis modes scored.")
-_CLASSES = flags.DEFINE_list("classes", None, "Classes scored (default: every class).")
+_CLASSES = flags.DEFINE_list("score_classes", None, "Classes scored (default: every class).")
 _EPOCHS = flags.DEFINE_integer("epochs", None, "Override the recipe's epochs.")
 _OVERRIDES = flags.DEFINE_list(
     "set", [], "Extra VAEConfig fields for learned designs, NAME=VALUE (numbers or text)."

@@ -58,10 +58,17 @@ def test_burst_envelope_rises_at_the_onset_and_decays():
 
 
 def test_module_shapes_noise_key_and_bursts():
-    # with bursts (the burst-free decoder is trained in tests/vae/test_generators.py)
+    # with bursts and a coarse gain (the plain decoder is trained in test_generators.py)
     x = jnp.zeros((2, 256))
     model = noise_shaping.NoiseShapingVAE(
-        latent_dim=3, input_length=256, hop=32, hidden=16, n_fine=16, n_bursts=2
+        latent_dim=3,
+        input_length=256,
+        hop=32,
+        hidden=16,
+        n_fine=16,
+        n_bursts=2,
+        coarse_hop=64,
+        coarse_bands=8,
     )
     init = jax.jit(model.init_with_output)  # one compile: the forward pass and the params
     (out, z, mean, logvar), params = init(jax.random.key(0), x, jax.random.key(1))
