@@ -321,8 +321,10 @@ def run_paper(
     """
     say = say or (lambda msg: logging.info("%s", msg))
     t_start = time.perf_counter()
-    vae_config = vae_config or dataclasses.replace(
-        trainer.VAEConfig(arch=config.vae_arch), epochs=config.vae_epochs, seed=config.seed
+    # One constructor call: with vae_arch='realistic', epochs 20 (the class default) means
+    # the recipe's own.
+    vae_config = vae_config or trainer.VAEConfig(
+        arch=config.vae_arch, epochs=config.vae_epochs, seed=config.seed
     )
     os.makedirs(out_dir, exist_ok=True)
     files.atomic_write_json(
