@@ -53,9 +53,15 @@ _DETECTOR = config_flags.define(
 )
 _VAE = config_flags.define(
     trainer.VAEConfig,
-    ("epochs",),
-    rename={"epochs": "vae_epochs"},
-    help={"epochs": "Epochs of each VAE (paper: 20)."},
+    ("epochs", "arch"),
+    rename={"epochs": "vae_epochs", "arch": "vae_arch"},
+    choices={"arch": trainer.ARCHS},
+    help={
+        "epochs": "Epochs of each VAE (paper: 20; with --vae_arch=realistic, 20 means the "
+        "recipe's own).",
+        "arch": "Generator of --augment=vae: conv (the paper's VAE, default), realistic (the "
+        "most realistic generator, trainer.REALISTIC), or any --arch of experiments.vae.",
+    },
 )
 _SAVE_DETECTOR = flags.DEFINE_string(
     "save_detector",

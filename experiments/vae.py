@@ -30,6 +30,7 @@ _VAE = config_flags.define(
         "kl_weight",
         "kl_warmup_steps",
         "free_bits",
+        "calibrate_level",
     ),
     choices={
         "arch": trainer.ARCHS,
@@ -43,9 +44,11 @@ _VAE = config_flags.define(
         "batch_size": "Batch size (paper: 8).",
         "seed": "Root seed of every random choice.",
         "arch": "conv: 1-D convolutions over time; reference: the authors' layout "
-        "(effectively dense); noise: noise-shaping VAE (needs --recon=stft); interp, "
-        "phase_copy, shaped_noise: reference generators (nothing learned); realistic: "
-        "the most realistic generator so far (noise with its recipe, trainer.REALISTIC).",
+        "(effectively dense); noise, noise_hop32, noise_hop16, noise_burst: noise-shaping "
+        "VAEs (33 / 64 / 127 gain frames; bursts: + decaying noise bursts; need "
+        "--recon=stft or stft_band); interp, phase_copy, shaped_noise: reference generators "
+        "(nothing learned); realistic: the most realistic generator so far (vae.recipes: "
+        "noise_hop32, stft_band loss, level calibration).",
         "synth_from_test": "Take posterior sources from the TEST list (the authors' choice; "
         "leaks test sounds). Recorded in config.json and the synth manifest.",
     },

@@ -59,3 +59,42 @@ def paired_comparison(
         "losses": int(np.sum(d < 0)),
         "ties": int(np.sum(d == 0)),
     }
+
+
+def comparison_row(name: str, treated: Mapping, control: Mapping, metric="balanced_accuracy"):
+    """One table row: each side's mean metric over folds and ``paired_comparison``'s figures.
+
+    Returns {'name', 'n_folds', 'control', 'treated', 'difference', 'ci_low', 'ci_high',
+    'wilcoxon_p', 'wins', 'losses', 'ties'} (plain floats / ints).
+    """
+    cmp = paired_comparison(treated, control, metric)
+    d = cmp["difference"]
+    return {
+        "name": name,
+        "n_folds": cmp["n_folds"],
+        "control": float(np.mean(fold_values(control, metric))),
+        "treated": float(np.mean(fold_values(treated, metric))),
+        "difference": float(d["mean"]),
+        "ci_low": float(d["ci_low"]),
+        "ci_high": float(d["ci_high"]),
+        "wilcoxon_p": cmp["wilcoxon_p"],
+        "wins": cmp["wins"],
+        "losses": cmp["losses"],
+        "ties": cmp["ties"],
+    }
+
+
+def markdown(rows, metric: str = "balanced_accuracy") -> str:
+    """``comparison_row`` rows as a Markdown table (treated minus control, per fold)."""
+    lines = [
+        f"| comparison | folds | control {metric} | treated | difference (95 % CI) "
+        "| Wilcoxon p | wins / losses / ties |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['n_folds']} | {r['control']:.3f} | {r['treated']:.3f} | "
+            f"{r['difference']:+.3f} ({r['ci_low']:+.3f}, {r['ci_high']:+.3f}) | "
+            f"{r['wilcoxon_p']:.3g} | {r['wins']} / {r['losses']} / {r['ties']} |"
+        )
+    return "\n".join(lines) + "\n"

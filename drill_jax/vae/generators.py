@@ -1,7 +1,8 @@
 """One fit / sample interface over every sound generator a ``VAEConfig.arch`` names.
 
 * 'conv', 'reference': the paper's VAE (``trainer`` + ``synthesis``, unchanged).
-* 'noise': the noise-shaping VAE (``noise_shaping``), trained by the same jitted step.
+* 'noise', 'noise_hop32', 'noise_hop16', 'noise_burst': the noise-shaping VAEs
+  (``noise_shaping.VARIANTS``), trained by the same jitted step.
 * 'interp', 'phase_copy', 'shaped_noise': reference generators (nothing learned; ``fit``
   keeps the training clips).
 'realistic' is resolved by ``VAEConfig`` to the arch and recipe it stands for.
@@ -79,6 +80,20 @@ def aggregate_prior(mean: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, n
     return mean.mean(axis=0), cov
 
 
+def level_gain(model, train_sounds: np.ndarray, key: jax.Array) -> float:
+    """The median over training sounds [N, T] of RMS(sound) / RMS(its posterior decoding):
+    the gain that puts a noise-shaping generator's median level on the class's."""
+    mean, logvar = encode(model, train_sounds)
+    z_key, noise_key = jax.random.split(key)
+    z = losses.reparameterize(z_key, jnp.asarray(mean), jnp.asarray(logvar))
+    decoded = np.asarray(_decode_noise(model, z, noise_key), np.float64)
+    train = np.asarray(train_sounds, np.float64)
+    ratio = np.sqrt(
+        (np.mean(np.square(train), -1) + 1e-20) / (np.mean(np.square(decoded), -1) + 1e-20)
+    )
+    return float(np.median(ratio))
+
+
 def _latents(model, config, key, num, mode, sources, train_sounds):
     # -> (z [num, Z], source_index [num]) for a learned generator.
     if mode == "posterior":
@@ -113,8 +128,9 @@ def sample(
     mode 'posterior' draws around ``sources`` (a 'test' source split is refused unless
     config.synth_from_test); 'prior' draws new sounds (z ~ N(0, I), or the aggregate
     posterior of ``train_sounds`` with config.prior='aggregate'; reference generators
-    draw from ``train_sounds``). info: {'z' [num, Z] (empty for reference generators),
-    'source_index' [num] (-1 = no single source), 'mode', 'source_split'}.
+    draw from ``train_sounds``; config.calibrate_level scales a noise-shaping generator's
+    sounds by ``level_gain`` of ``train_sounds``). info: {'z' [num, Z] (empty for reference
+    generators), 'source_index' [num] (-1 = no single source), 'mode', 'source_split'}.
     """
     if config.arch in PAPER_ARCHS and (mode == "posterior" or config.prior == "standard"):
         return synthesis.synthesize(model, config, key, num, mode, sources, source_split)
@@ -149,6 +165,11 @@ def sample(
             sounds = synthesis.decode(model, z)
         else:
             sounds = np.asarray(_decode_noise(model, jnp.asarray(z), decode_key))
+            if config.calibrate_level:
+                if train_sounds is None:
+                    raise ValueError("calibrate_level needs the training sounds (train_sounds)")
+                train = check_clips(train_sounds, config, "train_sounds")
+                sounds = sounds * level_gain(model, train, jax.random.fold_in(decode_key, 1))
     sounds = np.clip(np.asarray(sounds, np.float32), -1.0, 1.0)
     info = {
         "z": z,

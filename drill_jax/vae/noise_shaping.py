@@ -26,7 +26,17 @@ import numpy as np
 
 from drill_jax.vae import losses
 
-ARCHS = ("noise",)
+# Designs (arch name -> NoiseShapingVAE fields); each is a --arch of trainer.VAEConfig.
+VARIANTS = {
+    "noise": {},  # first pass: 33 frames (hop 64) x 16 bands
+    "noise_hop32": {"hop": 32},  # a finer time-varying gain: 64 frames
+    "noise_hop16": {"hop": 16},  # finer still: 127 frames of 32 samples
+    "noise_burst": {"hop": 32, "n_bursts": 4},  # + decaying noise bursts (transients)
+    # hop 32 x 16 bands, after a coarser time-varying gain (hop 128: 17 frames x 64 bands of
+    # ~750 Hz), so the low frequencies get their own envelope over time
+    "noise_multi": {"hop": 32, "coarse_hop": 128, "coarse_bands": 64},
+}
+ARCHS = tuple(VARIANTS)
 _LOG_FLOOR = 1e-4
 
 
@@ -84,9 +94,17 @@ def shape_noise(
     Returns [B, T]. With both gains 0 it returns ``noise`` (up to float rounding); with a
     band gain constant over bands, frame f's samples are scaled by about exp(gain[f]).
     """
-    b, t = noise.shape
+    t = noise.shape[-1]
     fine = jnp.exp(interpolate_last(fine_log_gain, t // 2 + 1))
     y = jnp.fft.irfft(jnp.fft.rfft(noise, axis=-1) * fine, n=t, axis=-1)
+    return band_filter(y, band_log_gain, hop)
+
+
+def band_filter(y: jax.Array, band_log_gain: jax.Array, hop: int) -> jax.Array:
+    """y [B, T] through a time-varying band gain [B, F, n_bands] (F = ``n_frames_for(T,
+    hop)``; bands interpolated onto the hop + 1 STFT bins; sqrt-Hann frames of 2 hop, 50 %
+    overlap, so all-zero log gains give y back). -> [B, T]."""
+    b, t = y.shape
     idx, padded = _frames(t, hop)
     if band_log_gain.shape[1] != idx.shape[0]:
         raise ValueError(f"band_log_gain needs {idx.shape[0]} frames, got {band_log_gain.shape}")
@@ -97,6 +115,18 @@ def shape_noise(
     frames = jnp.fft.irfft(spec, n=2 * hop, axis=-1) * win  # [B, F, 2 hop]
     out = jnp.zeros((b, padded), frames.dtype).at[:, idx].add(frames)
     return out[:, hop : hop + t]
+
+
+def burst_envelope(
+    onset: jax.Array, log_amp: jax.Array, decay: jax.Array, length: int
+) -> jax.Array:
+    """Sum of K decaying bursts: sum_k exp(log_amp_k) s(t - onset_k) exp(-max(t - onset_k, 0)
+    / decay_k), with s a sigmoid onset 1 sample wide. onset, decay in samples; [B, K] each
+    -> [B, length]."""
+    t = jnp.arange(length, dtype=jnp.float32)[None, None, :]
+    dt = t - onset[..., None]
+    env = jax.nn.sigmoid(dt) * jnp.exp(-jnp.maximum(dt, 0.0) / decay[..., None])
+    return jnp.sum(jnp.exp(log_amp)[..., None] * env, axis=1)
 
 
 class NoiseShapingVAE(nn.Module):
@@ -111,6 +141,11 @@ class NoiseShapingVAE(nn.Module):
       hidden: width of the encoder's and decoder's two hidden layers.
       init_log_gain: initial overall log-amplitude (-3: RMS ~0.05, the quiet end of the
         drill sounds), so training starts at a plausible level.
+      coarse_hop, coarse_bands: a second time-varying band gain on longer frames (hop
+        coarse_hop, so finer in frequency), applied before the main one (0 = none).
+      n_bursts: transient component: K decaying bursts (predicted onset, amplitude and
+        decay; ``burst_envelope``) multiplying a second noise, filtered by its own predicted
+        n_bands spectral shape, added to the shaped noise (0 = none).
     """
 
     latent_dim: int = 8
@@ -120,6 +155,9 @@ class NoiseShapingVAE(nn.Module):
     n_fine: int = 1000
     hidden: int = 256
     init_log_gain: float = -3.0
+    n_bursts: int = 0
+    coarse_hop: int = 0
+    coarse_bands: int = 64
 
     def setup(self):
         if self.latent_dim < 1 or self.input_length < 4 * self.hop:
@@ -142,6 +180,19 @@ class NoiseShapingVAE(nn.Module):
             bias_init=nn.initializers.constant(self.init_log_gain),
             name="to_bands",
         )
+        if self.coarse_hop > 0:
+            self.to_coarse = nn.Dense(
+                n_frames_for(self.input_length, self.coarse_hop) * self.coarse_bands,
+                kernel_init=nn.initializers.variance_scaling(0.01, "fan_in", "normal"),
+                name="to_coarse",
+            )
+        if self.n_bursts > 0:
+            # per burst: onset, log amplitude, log decay; then the bursts' spectral shape
+            self.to_bursts = nn.Dense(
+                3 * self.n_bursts + self.n_bands,
+                kernel_init=nn.initializers.variance_scaling(0.01, "fan_in", "normal"),
+                name="to_bursts",
+            )
 
     def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """x [B, T] -> (mean, logvar), each [B, Z]."""
@@ -162,14 +213,40 @@ class NoiseShapingVAE(nn.Module):
         # Bounded log gains: a diverging step cannot overflow exp (e^5 ~ 150x, e^-15 ~ 0).
         return jnp.clip(self.to_fine(h), -10.0, 10.0), jnp.clip(bands, -15.0, 5.0)
 
+    def bursts(self, z: jax.Array):
+        """z [B, Z] -> (onset [B, K] samples, log amplitude [B, K], decay [B, K] samples,
+        burst spectral log gain [B, n_bands])."""
+        h = nn.leaky_relu(self.dec2(nn.leaky_relu(self.dec1(z), 0.2)), 0.2)
+        out = self.to_bursts(h)
+        k, t = self.n_bursts, self.input_length
+        # onsets start spread over the clip; amplitudes start small (e^-5); decay ~ 64 samples
+        spread = jnp.asarray(np.linspace(-2.0, 2.0, k), jnp.float32)
+        onset = jax.nn.sigmoid(out[:, :k] + spread[None, :]) * t
+        log_amp = jnp.clip(out[:, k : 2 * k] - 5.0, -15.0, 3.0)
+        decay = 64.0 * jnp.exp(jnp.clip(out[:, 2 * k : 3 * k], -4.0, 3.0))
+        return onset, log_amp, decay, jnp.clip(out[:, 3 * k :], -10.0, 10.0)
+
     def decode(
         self, z: jax.Array, key: jax.Array, train: bool = False, mask: Optional[jax.Array] = None
     ) -> jax.Array:
         """z [B, Z], noise key -> waveform [B, T] (train / mask unused: no batch norm)."""
         del train, mask
         fine, bands = self.gains(z)
+        if self.n_bursts > 0:
+            key, burst_key = jax.random.split(key)
         noise = jax.random.normal(key, (z.shape[0], self.input_length), jnp.float32)
-        return shape_noise(noise, fine, bands, self.hop)
+        if self.coarse_hop > 0:
+            h = nn.leaky_relu(self.dec2(nn.leaky_relu(self.dec1(z), 0.2)), 0.2)
+            coarse = self.to_coarse(h).reshape((z.shape[0], -1, self.coarse_bands))
+            noise = band_filter(noise, jnp.clip(coarse, -15.0, 5.0), self.coarse_hop)
+        out = shape_noise(noise, fine, bands, self.hop)
+        if self.n_bursts == 0:
+            return out
+        onset, log_amp, decay, shape = self.bursts(z)
+        noise = jax.random.normal(burst_key, noise.shape, jnp.float32)
+        filt = jnp.exp(interpolate_last(shape, self.input_length // 2 + 1))
+        carrier = jnp.fft.irfft(jnp.fft.rfft(noise, axis=-1) * filt, n=self.input_length, axis=-1)
+        return out + carrier * burst_envelope(onset, log_amp, decay, self.input_length)
 
     def __call__(
         self, x: jax.Array, key: jax.Array, train: bool = False, mask: Optional[jax.Array] = None

@@ -2,7 +2,8 @@
 
 * recon 'bce' / 'mse': the paper's ELBO (``losses.elbo_terms``), unchanged when
   kl_weight = 1, kl_warmup_steps = 0 and free_bits = 0 (the defaults).
-* recon 'stft': the multi-resolution STFT loss (``spectral_loss``) on the decoded
+* recon 'stft': the multi-resolution STFT loss (``spectral_loss``; 'stft_band' adds its log
+  band-power term over ``BAND_BINS`` bins) on the decoded
   waveform (decoder logits through ``losses.logits_to_waveform``, or the decoder's own
   waveform when ``output == 'waveform'``, as the noise-shaping decoder gives).
 
@@ -20,7 +21,9 @@ import jax.numpy as jnp
 
 from drill_jax.vae import losses, spectral_loss
 
-RECONS = losses.RECONS + ("stft",)
+RECONS = losses.RECONS + ("stft", "stft_band")
+# recon 'stft_band': 'stft' plus the log band-power L1 over groups of this many bins.
+BAND_BINS = 8
 OUTPUTS = ("logits", "waveform")
 
 
@@ -60,9 +63,12 @@ def terms(spec: LossSpec, out, x, z, mean, logvar, step) -> dict:
     """
     if spec.output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}, got {spec.output!r}")
-    if spec.recon == "stft":
+    if spec.recon in ("stft", "stft_band"):
         wave = out if spec.output == "waveform" else losses.logits_to_waveform(out)
-        rec = spectral_loss.multi_resolution_stft_loss(wave, x, spec.fft_sizes, spec.sc_weight)
+        bins = BAND_BINS if spec.recon == "stft_band" else 0
+        rec = spectral_loss.multi_resolution_stft_loss(
+            wave, x, spec.fft_sizes, spec.sc_weight, band_bins=bins
+        )
         kl = losses.analytic_kl(mean, logvar) if spec.kl == "analytic" else None
         if kl is None:
             kl = losses.mc_kl(z, mean, logvar)

@@ -56,12 +56,13 @@ def smoothed_log_magnitude(x: jax.Array, bins: int) -> jax.Array:
     """log of the rfft power averaged over ``bins`` neighbouring bins, halved (log
     amplitude). [N, T] -> [N, T // 2 + 1]."""
     power = jnp.square(jnp.abs(jnp.fft.rfft(x, axis=-1)))
-    return 0.5 * jnp.log(moving_average(power, bins) + _TINY)
+    # (cumulative-sum differences can dip below 0 by rounding: clamp before the log)
+    return 0.5 * jnp.log(jnp.maximum(moving_average(power, bins), 0.0) + _TINY)
 
 
 def amplitude_envelope(x: jax.Array, samples: int) -> jax.Array:
     """sqrt of the moving mean of x^2 over ``samples`` samples. [N, T] -> [N, T]."""
-    return jnp.sqrt(moving_average(jnp.square(x), samples) + _TINY)
+    return jnp.sqrt(jnp.maximum(moving_average(jnp.square(x), samples), 0.0) + _TINY)
 
 
 def _rms(x: jax.Array) -> jax.Array:
@@ -101,6 +102,13 @@ def shaped_noise(key: jax.Array, mean_power: jax.Array, n: int, t: int) -> jax.A
     )
 
 
+# Compiled once per shape (eagerly, each of their few dozen operations compiles alone).
+_shaped_noise = jax.jit(shaped_noise, static_argnums=(2, 3))
+_random_phase_copy = jax.jit(random_phase_copy)
+_interpolate_pairs = jax.jit(interpolate_pairs, static_argnums=(3, 4))
+_mean_power_spectrum = jax.jit(mean_power_spectrum)
+
+
 def generate(
     arch: str, key: jax.Array, train: np.ndarray, sources: np.ndarray, source_index: np.ndarray
 ) -> np.ndarray:
@@ -115,11 +123,11 @@ def generate(
     train = jnp.asarray(train, jnp.float32)
     m, t = len(source_index), train.shape[1]
     if arch == "shaped_noise":
-        out = shaped_noise(key, mean_power_spectrum(train), m, t)
+        out = _shaped_noise(key, _mean_power_spectrum(train), m, t)
     elif arch == "phase_copy":
-        out = random_phase_copy(key, jnp.asarray(sources)[source_index])
+        out = _random_phase_copy(key, jnp.asarray(sources)[source_index])
     else:
         k_pick, k_mix = jax.random.split(key)
         partner = jax.random.randint(k_pick, (m,), 0, train.shape[0])
-        out = interpolate_pairs(k_mix, jnp.asarray(sources)[source_index], train[partner])
+        out = _interpolate_pairs(k_mix, jnp.asarray(sources)[source_index], train[partner])
     return np.asarray(jnp.clip(out, -1.0, 1.0), np.float32)

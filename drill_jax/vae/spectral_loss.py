@@ -65,6 +65,23 @@ def log_magnitude_l1(s_y: jnp.ndarray, s_x: jnp.ndarray, eps: float = EPS) -> jn
     return jnp.mean(jnp.abs(jnp.log(s_y + eps) - jnp.log(s_x + eps)), axis=(-2, -1))
 
 
+def band_power_log_l1(
+    s_y: jnp.ndarray, s_x: jnp.ndarray, band_bins: int, eps: float = EPS
+) -> jnp.ndarray:
+    """mean |log P_y - log P_x| over frames and bands, P = the power |S|^2 averaged over
+    groups of ``band_bins`` neighbouring bins (the last group may be shorter). Unlike the
+    per-bin log-magnitude, it matches the power of a peaky spectrum, not its median, and
+    two independent noises of one spectrum agree in it to within ~1 / sqrt(band_bins).
+    [B, F, K] x2 -> [B]."""
+    k = s_x.shape[-1]
+    groups = np.arange(k) // band_bins
+    n = int(groups[-1]) + 1
+    one_hot = (groups[:, None] == np.arange(n)[None, :]).astype(np.float32)
+    one_hot = one_hot / one_hot.sum(axis=0, keepdims=True)  # [K, n]: group means
+    p_y, p_x = jnp.square(s_y) @ one_hot, jnp.square(s_x) @ one_hot
+    return 0.5 * jnp.mean(jnp.abs(jnp.log(p_y + eps**2) - jnp.log(p_x + eps**2)), axis=(-2, -1))
+
+
 def multi_resolution_stft_loss(
     y: jnp.ndarray,
     x: jnp.ndarray,
@@ -72,8 +89,10 @@ def multi_resolution_stft_loss(
     sc_weight: float = 1.0,
     hop_divisor: int = 4,
     eps: float = EPS,
+    band_bins: int = 0,
 ) -> jnp.ndarray:
-    """Mean over FFT sizes of sc_weight SC + LM (module docstring).
+    """Mean over FFT sizes of sc_weight SC + LM (module docstring), plus, when band_bins
+    > 0, ``band_power_log_l1`` over groups of band_bins bins.
 
     y: generated [B, T], x: target [B, T] (waveform units) -> [B] (dimensionless; 0 iff
     the magnitudes agree at every resolution).
@@ -88,4 +107,6 @@ def multi_resolution_stft_loss(
         s_y, s_x = stft_magnitude(y, n, hop), stft_magnitude(x, n, hop)
         total = total + sc_weight * spectral_convergence(s_y, s_x, eps)
         total = total + log_magnitude_l1(s_y, s_x, eps)
+        if band_bins > 0:
+            total = total + band_power_log_l1(s_y, s_x, band_bins, eps)
     return total / len(fft_sizes)

@@ -36,6 +36,7 @@ from drill_jax.vae import (
     networks,
     noise_shaping,
     objectives,
+    recipes,
     reference_generators,
 )
 
@@ -43,22 +44,7 @@ SYNTH_MODES = ("prior", "posterior")
 PRIORS = ("standard", "aggregate")
 # Learned archs, reference generators (nothing learned), and the alias of the best one.
 ARCHS = networks.ARCHS + noise_shaping.ARCHS + reference_generators.ARCHS + ("realistic",)
-# --arch=realistic: the noise-shaping VAE with this recipe. Each field still at the class
-# default takes the recipe's value (so to vary one of them, use arch='noise').
-REALISTIC = {
-    "arch": "noise",
-    "recon": "stft",
-    "latent_dim": 8,
-    "epochs": 150,
-    "batch_size": 16,
-    "learning_rate": 2e-3,
-    "sc_weight": 0.0,
-    "stft_sizes": (128, 256, 512, 1024, 2048),
-    "kl_weight": 0.01,
-    "kl_warmup_steps": 200,
-    "free_bits": 0.1,
-    "prior": "aggregate",
-}
+REALISTIC = recipes.REALISTIC  # what --arch=realistic stands for (``recipes``)
 CHECKPOINT = "checkpoint.msgpack"
 
 
@@ -95,6 +81,9 @@ class VAEConfig:
       stft_sizes, sc_weight: FFT sizes and spectral-convergence weight of recon='stft'.
       kl_weight, kl_warmup_steps, free_bits: KL weight, its linear warm-up (steps) and
         free bits (nats per latent dimension); 1, 0, 0 = the plain ELBO.
+      calibrate_level: a noise-shaping generator's sounds are scaled by the median RMS
+        ratio of the class's training sounds to their posterior decodings (fitted on the
+        training sounds only; ``generators.level_gain``).
     """
 
     latent_dim: int = 2
@@ -126,6 +115,7 @@ class VAEConfig:
     kl_weight: float = 1.0
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
+    calibrate_level: bool = False
 
     def __post_init__(self):
         if self.arch == "realistic":
@@ -136,8 +126,10 @@ class VAEConfig:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.recon not in objectives.RECONS:
             raise ValueError(f"recon must be one of {objectives.RECONS}, got {self.recon!r}")
-        if self.arch in noise_shaping.ARCHS and self.recon != "stft":
-            raise ValueError(f"arch {self.arch!r} decodes shaped noise: it needs recon='stft'")
+        if self.arch in noise_shaping.ARCHS and not self.recon.startswith("stft"):
+            raise ValueError(
+                f"arch {self.arch!r} decodes shaped noise: it needs recon='stft' or 'stft_band'"
+            )
         if self.prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
         if min(self.kl_weight, self.sc_weight, self.free_bits, self.kl_warmup_steps) < 0:
@@ -196,7 +188,7 @@ def make_model(config: VAEConfig):
     if config.arch in reference_generators.ARCHS:
         raise ValueError(f"arch {config.arch!r} is a reference generator: nothing to train")
     if config.arch in noise_shaping.ARCHS:
-        return _noise_model(config.latent_dim, config.input_length)
+        return _noise_model(config.arch, config.latent_dim, config.input_length)
     return _model(
         config.latent_dim,
         config.arch,
@@ -241,8 +233,10 @@ def _model(
 
 
 @functools.lru_cache(maxsize=None)
-def _noise_model(latent_dim, input_length) -> noise_shaping.NoiseShapingVAE:
-    return noise_shaping.NoiseShapingVAE(latent_dim=latent_dim, input_length=input_length)
+def _noise_model(arch, latent_dim, input_length) -> noise_shaping.NoiseShapingVAE:
+    return noise_shaping.NoiseShapingVAE(
+        latent_dim=latent_dim, input_length=input_length, **noise_shaping.VARIANTS[arch]
+    )
 
 
 def make_optimizer(config: VAEConfig) -> optax.GradientTransformation:

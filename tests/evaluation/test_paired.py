@@ -39,3 +39,14 @@ def test_unpaired_folds_are_refused():
         paired.paired_comparison(_result([0.7, 0.8], n_test=9), _result([0.7, 0.8]))
     with pytest.raises(ValueError, match="crop"):
         paired.paired_comparison(_result([0.7, 0.8], crop=2000), _result([0.7, 0.8]))
+
+
+def test_comparison_row_and_markdown():
+    a, b = [0.9, 0.8, 0.7, 0.95], [0.8, 0.8, 0.6, 0.85]
+    row = paired.comparison_row("vae - none", _result(a), _result(b))
+    np.testing.assert_allclose([row["treated"], row["control"]], [np.mean(a), np.mean(b)])
+    np.testing.assert_allclose(row["difference"], np.mean(np.subtract(a, b)))
+    assert row["ci_low"] < row["difference"] < row["ci_high"]
+    assert (row["wins"], row["losses"], row["ties"], row["n_folds"]) == (3, 0, 1, 4)
+    table = paired.markdown([row])
+    assert "| vae - none | 4 | 0.763 | 0.838 | +0.075 (" in table

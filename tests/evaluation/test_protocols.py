@@ -1,12 +1,16 @@
 """Tests for drill_jax.evaluation.protocols: no held-out sound (or anything made from it)
 reaches training."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
 
+from drill_jax import features
 from drill_jax.evaluation import examples, protocols
 from tests.toys import toy_dataset as _toy_dataset
+from tests.vae.conftest import TINY_NOISE
 
 
 class Spy:
@@ -133,7 +137,7 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
 def test_honest_protocol_fits_new_generators_on_training_folds_only(arch, monkeypatch):
     """assert_no_leak covers the new generators: each is fitted on its fold's training
     sounds only, and what it makes carries training origins (or -1) only."""
-    from drill_jax.vae import generators, trainer
+    from drill_jax.vae import generators
 
     fitted = []
     real_fit = generators.fit
@@ -145,11 +149,24 @@ def test_honest_protocol_fits_new_generators_on_training_folds_only(arch, monkey
     monkeypatch.setattr(generators, "fit", spy_fit)
     protocols._SYNTH_CACHE.clear()
     ds = _toy_dataset(seed=0)
-    extra = {"recon": "stft", "stft_sizes": (64, 128), "epochs": 1} if arch == "noise" else {}
-    vcfg = trainer.VAEConfig(arch=arch, latent_dim=2, batch_size=4, **extra)
+    # 256-sample clips (the first 256 of each sound): the tiny generator of the VAE tests
+    vcfg = dataclasses.replace(TINY_NOISE, arch=arch, epochs=1)
     spy = Spy()
+    # a 256-sample Mel window, so the 256-sample synthesized clips have features
+    mel = dataclasses.replace(
+        features.FeatureSettings(sample_rate=96000),
+        window_samples=256,
+        overlap_samples=128,
+        n_fft=256,
+    )
     cfg = protocols.ProtocolConfig(
-        protocol="honest", n_splits=3, n_repeats=1, augment="vae", n_add_per_class=4, seed=0
+        protocol="honest",
+        n_splits=3,
+        n_repeats=1,
+        augment="vae",
+        n_add_per_class=4,
+        seed=0,
+        features=mel,
     )
     result = protocols.evaluate(ds, cfg, spy, vae_config=vcfg)
     assert all(f["leak_check"] == "passed" for f in result["folds"])

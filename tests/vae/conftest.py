@@ -36,3 +36,22 @@ def trained():
     x_train, x_test = _sounds(6, 0), _sounds(3, 1)
     runs = [trainer.train_class_vae(x_train, x_test, TINY, jax.random.key(7)) for _ in range(2)]
     return x_train, x_test, runs
+
+
+# The noise-shaping generator of the tests: the smallest clip its hop allows (4 hops), so
+# its train step compiles quickly; shared (same static fields) by the generator and the
+# protocol tests, so a full run compiles that step once.
+TINY_NOISE = trainer.VAEConfig(
+    arch="noise",
+    recon="stft",
+    input_length=256,
+    latent_dim=2,
+    stft_sizes=(32, 64),
+    batch_size=4,
+    epochs=2,
+    learning_rate=1e-3,
+    kl_weight=0.1,
+    kl_warmup_steps=3,
+    free_bits=0.05,
+    num_synth=3,
+)

@@ -1,0 +1,107 @@
+"""Does generator augmentation help? Paired comparison on the same honest folds:
+`python -m experiments.augment_gain`.
+
+For each crop and backbone: the honest protocol without augmentation and with
+``--augment=vae`` (the generator ``--vae_arch``, fitted inside each training fold, scored on
+real held-out sounds only), in one process (the backbones share each fold's synthesis), then
+``evaluation.paired.comparison_row`` (mean difference of balanced accuracy with a 95 %
+t interval and the Wilcoxon signed-rank p). Writes <out_dir>/<crop>/<backbone>/<augment>/
+result.json, comparison.json and comparison.md.
+
+    python -m experiments.augment_gain --vae_arch=realistic --n_repeats=2 \
+        --backbones=jax_cnn,clip_svm --crops=none,2000
+    # or compare two existing result.json files (same folds):
+    python -m experiments.augment_gain --treated=A/result.json --control=B/result.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import flags
+
+from drill_jax import files
+from drill_jax.classify import backbones, registry
+from drill_jax.evaluation import paired, pipeline, protocols
+from drill_jax.vae import trainer
+from experiments import common
+
+common.define_data_flags("runs/augment_gain")
+common.define_feature_flags()
+_ARCH = flags.DEFINE_enum("vae_arch", "realistic", list(trainer.ARCHS), "Generator.")
+_VAE_EPOCHS = flags.DEFINE_integer("vae_epochs", None, "Override the generator's epochs.")
+_BACKBONES = flags.DEFINE_list("backbones", ["jax_cnn", "clip_svm"], "Detectors compared.")
+_CROPS = flags.DEFINE_list("crops", ["none", "2000"], "Clip crops ('none' or samples).")
+_SPLITS = flags.DEFINE_integer("n_splits", 5, "Honest protocol folds.")
+_REPEATS = flags.DEFINE_integer("n_repeats", 4, "Honest protocol repeats.")
+_N_ADD = flags.DEFINE_integer("n_add_per_class", 48, "Synthesized sounds per class per fold.")
+_SEED = flags.DEFINE_integer("seed", 0, "Root seed (folds, generators, detectors).")
+_TREATED = flags.DEFINE_string("treated", None, "Compare this result.json ...")
+_CONTROL = flags.DEFINE_string("control", None, "... with this one (same folds), and stop.")
+
+
+def _load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def main(argv):
+    del argv
+    out_dir = common.FLAGS.out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    if _TREATED.value or _CONTROL.value:
+        if not (_TREATED.value and _CONTROL.value):
+            raise ValueError("--treated and --control go together")
+        row = paired.comparison_row(
+            "treated - control", _load(_TREATED.value), _load(_CONTROL.value)
+        )
+        print(paired.markdown([row]))
+        return
+    for name in _BACKBONES.value:
+        if name not in registry.BACKBONES:
+            raise ValueError(f"--backbones: unknown backbone {name!r}")
+    ds = common.load_data_from_flags()
+    settings = common.feature_settings_from_flags(ds.sample_rate)
+    vae = trainer.VAEConfig(arch=_ARCH.value, seed=_SEED.value)
+    if _VAE_EPOCHS.value is not None:
+        vae = trainer.VAEConfig(**dict(vae.__dict__, epochs=_VAE_EPOCHS.value))
+    rows = []
+    for crop_text in _CROPS.value:
+        crop = None if crop_text.lower() == "none" else int(crop_text)
+        for backbone in _BACKBONES.value:
+            results = {}
+            for aug in ("none", "vae"):
+                pconfig = protocols.ProtocolConfig(
+                    protocol="honest",
+                    n_splits=_SPLITS.value,
+                    n_repeats=_REPEATS.value,
+                    augment=aug,
+                    n_add_per_class=_N_ADD.value,
+                    crop=crop,
+                    features=settings,
+                    seed=_SEED.value,
+                )
+                where = os.path.join(out_dir, crop_text, backbone, aug)
+                results[aug] = pipeline.run_classification(
+                    ds, pconfig, backbones.DetectorConfig(backbone=backbone), where, vae
+                )
+            name = f"{backbone}, crop {crop_text}: vae ({vae.arch}) - none"
+            rows.append(paired.comparison_row(name, results["vae"], results["none"]))
+            print(paired.markdown(rows[-1:]))
+            files.atomic_write_json(
+                os.path.join(out_dir, "comparison.json"),
+                {
+                    "vae": vae.__dict__,
+                    "n_splits": _SPLITS.value,
+                    "n_repeats": _REPEATS.value,
+                    "rows": rows,
+                },
+            )
+    table = paired.markdown(rows)
+    files.atomic_write_text(os.path.join(out_dir, "comparison.md"), table)
+    print(table)
+
+
+if __name__ == "__main__":
+    common.run_main(main)

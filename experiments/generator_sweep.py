@@ -1,0 +1,150 @@
+"""Realism sweep of generator designs, in one process: `python -m experiments.generator_sweep`.
+
+For each design (an ``--arch``, learned ones with the ``--arch=realistic`` recipe,
+``trainer.REALISTIC``, unless overridden) and seed: one generator per class fitted on the
+paper's train list (keys as ``experiments.vae``), 48 posterior (training-list sources) and
+48 aggregate-prior sounds per class, scored against all real sounds of the class exactly as
+``experiments.similarity`` scores a synth folder (``setwise.class_similarity`` + the
+multi-frame two-sample test). Writes sweep.json (every row) and sweep.md (means over
+seeds) under --out_dir.
+
+    python -m experiments.generator_sweep --designs=noise,noise_burst,interp --seeds=0,1,2
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import time
+
+import jax
+import numpy as np
+from absl import flags
+
+from drill_jax import data, files
+from drill_jax.similarity import scoreboard, setwise
+from drill_jax.vae import generators, reference_generators, trainer
+from experiments import common
+
+common.define_data_flags("runs/generator_sweep")
+_DESIGNS = flags.DEFINE_list("designs", ["noise", "interp"], "Archs to compare.")
+_SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds (one run of each design per seed).")
+_MODES = flags.DEFINE_list("modes", ["posterior", "prior"], "Synthesis modes scored.")
+_CLASSES = flags.DEFINE_list("score_classes", None, "Classes scored (default: every class).")
+_EPOCHS = flags.DEFINE_integer("epochs", None, "Override the recipe's epochs.")
+_OVERRIDES = flags.DEFINE_list(
+    "set", [], "Extra VAEConfig fields for learned designs, NAME=VALUE (numbers or text)."
+)
+_COLUMNS = (
+    "two_sample_log_mel",
+    "two_sample_multiframe",
+    "two_sample_shape",
+    "frechet_ratio",
+    "level_difference_db",
+    "memorisation_median",
+    "train_s",
+)
+
+
+def _value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def design_config(arch: str, seed: int) -> trainer.VAEConfig:
+    """The config of one design: learned archs take the realistic recipe (and --set)."""
+    if arch in reference_generators.ARCHS:
+        return trainer.VAEConfig(arch=arch, seed=seed, prior="aggregate")
+    fields = dict(trainer.REALISTIC, arch=arch, seed=seed)
+    if _EPOCHS.value is not None:
+        fields["epochs"] = _EPOCHS.value
+    for item in _OVERRIDES.value:
+        name, _, text = item.partition("=")
+        fields[name] = _value(text)
+    return trainer.VAEConfig(**fields)
+
+
+def score_design(ds, config: trainer.VAEConfig, modes) -> list:
+    """Scoreboard rows (one per class and mode) of one design and seed."""
+    tr_all, _ = data.paper_vae_split(ds.labels)
+    x_all = data.stack_fixed(ds.waveforms, config.input_length, "zero")
+    length = min(config.input_length, int(ds.lengths.min()))
+    train_root, synth_root = jax.random.split(jax.random.key(config.seed))
+    rows = []
+    for ci, name in enumerate(ds.class_names):
+        if _CLASSES.value and name not in _CLASSES.value:
+            continue
+        tr = tr_all[ds.labels[tr_all] == ci]
+        real_idx = np.flatnonzero(ds.labels == ci)
+        start = time.perf_counter()
+        model, _ = generators.fit(x_all[tr], None, config, jax.random.fold_in(train_root, ci))
+        seconds = time.perf_counter() - start
+        for mode in modes:
+            cfg = dataclasses.replace(config, synth_mode=mode)
+            sounds, _ = generators.sample(
+                model,
+                cfg,
+                jax.random.fold_in(synth_root, ci),
+                cfg.num_synth,
+                mode,
+                x_all[tr] if mode == "posterior" else None,
+                "train",
+                train_sounds=x_all[tr],
+            )
+            real = [ds.waveforms[i] for i in real_idx]
+            mask = np.isin(real_idx, tr)
+            rep = setwise.class_similarity(
+                list(sounds), real, ds.sample_rate, train_mask=mask, seed=0, length=length
+            )
+            rep["two_sample_log_mel_multiframe"] = scoreboard.multiframe_two_sample(
+                list(sounds), real, ds.sample_rate, length
+            )
+            loss = "none" if config.arch in reference_generators.ARCHS else config.recon
+            row = scoreboard.scoreboard_row(name, rep, config.arch, loss)
+            row.update(mode=mode, seed=config.seed, train_s=seconds)
+            rows.append(row)
+            print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+    return rows
+
+
+def mean_table(rows) -> str:
+    """Markdown: per design, mode and class, the mean of each column over seeds."""
+    groups = collections.defaultdict(list)
+    for r in rows:
+        groups[(r["generator"], r["mode"], r["group"])].append(r)
+    lines = [
+        "| design | mode | class | seeds | " + " | ".join(_COLUMNS) + " |",
+        "|" + "---|" * (4 + len(_COLUMNS)),
+    ]
+    for (gen, mode, cls), rs in groups.items():
+        means = [np.mean([r[c] for r in rs]) for c in _COLUMNS]
+        lines.append(
+            f"| {gen} | {mode} | {cls} | {len(rs)} | "
+            + " | ".join(f"{m:.2f}" for m in means)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    del argv
+    ds = common.load_data_from_flags()
+    out_dir = common.FLAGS.out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    rows = []
+    for arch in _DESIGNS.value:
+        for seed in _SEEDS.value:
+            rows += score_design(ds, design_config(arch, int(seed)), _MODES.value)
+            files.atomic_write_json(os.path.join(out_dir, "sweep.json"), {"rows": rows})
+    table = mean_table(rows)
+    files.atomic_write_text(os.path.join(out_dir, "sweep.md"), table)
+    print(table)
+
+
+if __name__ == "__main__":
+    common.run_main(main)
