@@ -47,42 +47,26 @@ def train_supervised_detector(
     each sound) are stored in the detector. ``settings``: how clips become features
     (default: the paper's at ``sample_rate``); its ``clip_samples`` is set to the clip length.
     """
-    labels = np.asarray(labels, np.int64)
-    if len(waveforms) != labels.shape[0]:
-        raise ValueError(f"{len(waveforms)} sounds but {labels.shape[0]} labels")
-    clip_samples = int(clip_samples or min(np.asarray(w).shape[0] for w in waveforms))
-    settings = dataclasses.replace(
-        settings or features.FeatureSettings(sample_rate=int(sample_rate)),
-        clip_samples=clip_samples,
+    labels, settings, clips, owner = _training_clips(
+        waveforms, labels, sample_rate, clip_samples, settings, train_hop
     )
-    if settings.sample_rate != int(sample_rate):
-        raise ValueError(
-            f"feature settings are for {settings.sample_rate} Hz, the sounds are {sample_rate} Hz"
-        )
+    clip_samples = settings.clip_samples
     config = dataclasses.replace(config or cnn.ClassifierConfig(), n_classes=len(class_names))
-    clips, owner = data_lib.sound_windows(waveforms, clip_samples, train_hop)
     x = features.extract(settings, clips)
     key = jax.random.key(config.seed) if key is None else key
     state, history = cnn.fit(x, labels[owner], config, key)
-    detector = Detector(
-        kind="supervised",
-        model="jax_cnn",
-        settings=settings,
-        class_names=tuple(class_names),
-        positive_index=int(positive_index),
-        threshold=float(threshold),
-        threshold_rule=f"fixed {threshold:g} on P({class_names[positive_index]})",
-        score_name="p_anomaly",
-        model_config=config,
-        variables=detector_lib.classifier_variables(state),
-        info=dict(
-            info or {},
-            n_train=int(labels.size),
-            n_train_clips=int(owner.size),
-            train_hop=train_hop,
-            n_train_per_class={c: int(np.sum(labels == i)) for i, c in enumerate(class_names)},
-            final_train_loss=float(history[-1].train_loss),
-        ),
+    detector = _wrap(
+        "jax_cnn",
+        settings,
+        class_names,
+        positive_index,
+        threshold,
+        config,
+        detector_lib.classifier_variables(state),
+        dict(info or {}, final_train_loss=float(history[-1].train_loss)),
+        labels,
+        owner,
+        train_hop,
     )
     if val_waveforms is not None:
         vy = np.asarray(val_labels) == positive_index
@@ -148,15 +132,9 @@ def train_classical_detector(
     one sound stay in one fold), recorded with their inner scores in ``info['recipe']``.
     The band of ``settings`` (default the paper's) is applied before the clip features.
     """
-    labels = np.asarray(labels, np.int64)
-    if len(waveforms) != labels.shape[0]:
-        raise ValueError(f"{len(waveforms)} sounds but {labels.shape[0]} labels")
-    clip_samples = int(clip_samples or min(np.asarray(w).shape[0] for w in waveforms))
-    settings = dataclasses.replace(
-        settings or features.FeatureSettings(sample_rate=int(sample_rate)),
-        clip_samples=clip_samples,
+    labels, settings, clips, owner = _training_clips(
+        waveforms, labels, sample_rate, clip_samples, settings, train_hop
     )
-    clips, owner = data_lib.sound_windows(waveforms, clip_samples, train_hop)
     y = (labels[owner] == positive_index).astype(np.int64)
     band = settings.band_hz
 
@@ -170,10 +148,58 @@ def train_classical_detector(
         chosen = {"rule": "top 3 by inner ROC-AUC (2 x grouped 5-fold)", "inner": dict(table)}
     recipes = tuple(recipes)
     fitted = classical.fit_many(recipes, feats(sorted({r.features for r in recipes})), y, seed)
-    config = classical.ClassicalConfig(recipes)
+    return _wrap(
+        "clip_classical",
+        settings,
+        class_names,
+        positive_index,
+        threshold,
+        classical.ClassicalConfig(recipes),
+        classical.export_arrays(fitted),
+        dict(info or {}, recipe=dict(chosen or {}, recipes=[r.name for r in recipes])),
+        labels,
+        owner,
+        train_hop,
+    )
+
+
+def _training_clips(waveforms, labels, sample_rate, clip_samples, settings, train_hop):
+    """(labels [N] int64, settings with clip_samples set, clips [M, L], owner [M]): every
+    sound's first ``clip_samples`` samples (default the shortest sound), or every window at
+    ``train_hop``. One-line errors for mismatched labels or sample rates."""
+    labels = np.asarray(labels, np.int64)
+    if len(waveforms) != labels.shape[0]:
+        raise ValueError(f"{len(waveforms)} sounds but {labels.shape[0]} labels")
+    clip_samples = int(clip_samples or min(np.asarray(w).shape[0] for w in waveforms))
+    settings = dataclasses.replace(
+        settings or features.FeatureSettings(sample_rate=int(sample_rate)),
+        clip_samples=clip_samples,
+    )
+    if settings.sample_rate != int(sample_rate):
+        raise ValueError(
+            f"feature settings are for {settings.sample_rate} Hz, the sounds are {sample_rate} Hz"
+        )
+    clips, owner = data_lib.sound_windows(waveforms, clip_samples, train_hop)
+    return labels, settings, clips, owner
+
+
+def _wrap(
+    model,
+    settings,
+    class_names,
+    positive_index,
+    threshold,
+    config,
+    variables,
+    info,
+    labels,
+    owner,
+    train_hop,
+) -> Detector:
+    """A supervised Detector (score P(anomaly), fixed threshold) with its training record."""
     return Detector(
         kind="supervised",
-        model="clip_classical",
+        model=model,
         settings=settings,
         class_names=tuple(class_names),
         positive_index=int(positive_index),
@@ -181,10 +207,9 @@ def train_classical_detector(
         threshold_rule=f"fixed {threshold:g} on P({class_names[positive_index]})",
         score_name="p_anomaly",
         model_config=config,
-        variables=classical.export_arrays(fitted),
+        variables=variables,
         info=dict(
-            info or {},
-            recipe=dict(chosen or {}, recipes=[r.name for r in recipes]),
+            info,
             n_train=int(labels.size),
             n_train_clips=int(owner.size),
             train_hop=train_hop,
