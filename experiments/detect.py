@@ -117,7 +117,7 @@ def score_files(
     hop = int(hop or n)
     if hop < 1:
         raise ValueError(f"--window_hop must be >= 1 sample, got {hop}")
-    windows, owners, starts, kept, lengths, bad = [], [], [], [], [], []
+    windows, starts, kept, lengths, bad = [], [], [], [], []
     rate = detector.settings.sample_rate
     for path in paths:
         try:
@@ -135,16 +135,13 @@ def score_files(
         w, st = data.window_signal(x, n, hop)
         windows.append(w)
         starts.append(st)
-        owners.append(np.full(len(w), len(kept)))
         kept.append(path)
         lengths.append(x.shape[0])
     rows, window_rows = [], []
     if kept:
         scores = scoring.score_clips(detector, np.concatenate(windows))
-        owner, start = np.concatenate(owners), np.concatenate(starts)
-        classes = detector.predicted_class(scores)
-        for i, (path, length) in enumerate(zip(kept, lengths)):
-            s = scores[owner == i]
+        per_file = np.split(scores, np.cumsum([len(w) for w in windows])[:-1])
+        for path, length, s, st in zip(kept, lengths, per_file, starts):
             top = float(s.max())
             rows.append(
                 {
@@ -159,16 +156,16 @@ def score_files(
                     "flagged_windows": int(np.sum(s >= detector.threshold)),
                 }
             )
-        for j, (i, st) in enumerate(zip(owner, start)):
-            window_rows.append(
-                {
-                    "file": kept[i],
-                    "window": int(j - np.flatnonzero(owner == i)[0]),
-                    "start_sample": int(st),
-                    "score": f"{scores[j]:.6g}",
-                    "predicted_class": classes[j],
-                }
-            )
+            for k, (a, v, c) in enumerate(zip(st, s, detector.predicted_class(s))):
+                window_rows.append(
+                    {
+                        "file": path,
+                        "window": k,
+                        "start_sample": int(a),
+                        "score": f"{v:.6g}",
+                        "predicted_class": c,
+                    }
+                )
     return rows, window_rows, bad
 
 

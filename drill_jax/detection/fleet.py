@@ -183,14 +183,7 @@ def train_fleet(
                 machine=machine,
             )
         )
-    report = runner.run_tasks(
-        tasks,
-        cache_dir=grid.task_cache,
-        ray_address=grid.ray_address,
-        retries=grid.task_retries,
-        workers=grid.ray_workers,
-        progress=say,
-    )
+    report = runner.run_grid(tasks, grid, say)
     failed = {f.name: f for f in report.failures}
     for task, result in zip(tasks, report.results):
         row = rows[task.name]

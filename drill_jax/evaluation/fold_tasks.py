@@ -142,14 +142,7 @@ def _run(data, unique: dict, grid: runner.GridConfig, vae_config, say) -> tuple[
         made = evaluation_tasks(data, (name, p, d), vae_config)
         tasks += made
         owner += [(p, d)] * len(made)
-    report = runner.run_tasks(
-        tasks,
-        cache_dir=grid.task_cache,
-        ray_address=grid.ray_address,
-        retries=grid.task_retries,
-        workers=grid.ray_workers,
-        progress=say,
-    )
+    report = runner.run_grid(tasks, grid, say)
     failed_names = {f.name: f for f in report.failures}
     reports: dict = {pair: [] for pair in unique}
     failures: dict = {}

@@ -97,6 +97,22 @@ def one_line(err: BaseException) -> str:
     return lines[0] if lines else type(err).__name__
 
 
+def run_grid(
+    tasks: Sequence[keys.Task],
+    grid: GridConfig,
+    progress: Optional[Callable[[str], None]] = None,
+) -> GridReport:
+    """``run_tasks`` with the placement, cache and retries of ``grid``."""
+    return run_tasks(
+        tasks,
+        cache_dir=grid.task_cache,
+        ray_address=grid.ray_address,
+        retries=grid.task_retries,
+        workers=grid.ray_workers,
+        progress=progress,
+    )
+
+
 def run_tasks(
     tasks: Sequence[keys.Task],
     cache_dir: Optional[str] = None,

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from drill_jax.vae import losses, networks, reference_generators, synthesis, trainer
-from drill_jax.vae.trainer import SYNTH_MODES, VAEConfig, check_clips
+from drill_jax.vae.trainer import VAEConfig, check_clips
 
 PAPER_ARCHS = networks.ARCHS
 
@@ -134,23 +134,7 @@ def sample(
     """
     if config.arch in PAPER_ARCHS and (mode == "posterior" or config.prior == "standard"):
         return synthesis.synthesize(model, config, key, num, mode, sources, source_split)
-    if mode not in SYNTH_MODES:
-        raise ValueError(f"mode must be one of {SYNTH_MODES}, got {mode!r}")
-    if num < 1:
-        raise ValueError(f"num must be >= 1, got {num}")
-    if source_split not in ("train", "test"):
-        raise ValueError(f"source_split must be 'train' or 'test', got {source_split!r}")
-    if mode == "posterior":
-        if sources is None:
-            raise ValueError("posterior synthesis needs source sounds")
-        if source_split == "test" and not config.synth_from_test:
-            raise ValueError(
-                "synthesis from TEST sounds is refused unless synth_from_test=True "
-                "(it leaks test sounds into the augmented set)"
-            )
-        sources = check_clips(sources, config, "sources")
-    else:
-        source_split = None
+    sources, source_split = synthesis.check_request(config, num, mode, sources, source_split)
     latent_key, decode_key = jax.random.split(key)
     if isinstance(model, ReferenceModel):
         pool = sources if mode == "posterior" else model.clips

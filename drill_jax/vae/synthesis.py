@@ -43,6 +43,28 @@ def decode(state: TrainState, z: np.ndarray) -> np.ndarray:
     )
 
 
+def check_request(config, num: int, mode: str, sources, source_split: str):
+    """Checks a synthesis request (every generator's): mode, count, source split, and for
+    'posterior' the sources (refusing TEST sounds unless config.synth_from_test). Returns
+    (checked sources [K, T] or None, source_split; None for 'prior')."""
+    if mode not in SYNTH_MODES:
+        raise ValueError(f"mode must be one of {SYNTH_MODES}, got {mode!r}")
+    if num < 1:
+        raise ValueError(f"num must be >= 1, got {num}")
+    if source_split not in ("train", "test"):
+        raise ValueError(f"source_split must be 'train' or 'test', got {source_split!r}")
+    if mode == "prior":
+        return sources, None
+    if sources is None:
+        raise ValueError("posterior synthesis needs source sounds")
+    if source_split == "test" and not config.synth_from_test:
+        raise ValueError(
+            "synthesis from TEST sounds is refused unless synth_from_test=True "
+            "(it leaks test sounds into the augmented set)"
+        )
+    return check_clips(sources, config, "sources"), source_split
+
+
 def synthesize(
     state: TrainState,
     config: VAEConfig,
@@ -69,25 +91,11 @@ def synthesize(
        {'z': [num, Z], 'source_index': [num] int (row of ``sources``; -1 for prior),
         'mode': mode, 'source_split': source_split or None}).
     """
-    if mode not in SYNTH_MODES:
-        raise ValueError(f"mode must be one of {SYNTH_MODES}, got {mode!r}")
-    if num < 1:
-        raise ValueError(f"num must be >= 1, got {num}")
-    if source_split not in ("train", "test"):
-        raise ValueError(f"source_split must be 'train' or 'test', got {source_split!r}")
+    sources, source_split = check_request(config, num, mode, sources, source_split)
     if mode == "prior":
         z = jax.random.normal(key, (num, config.latent_dim), jnp.float32)
         source_index = np.full(num, -1, np.int64)
-        source_split = None
     else:
-        if sources is None:
-            raise ValueError("posterior synthesis needs source sounds")
-        if source_split == "test" and not config.synth_from_test:
-            raise ValueError(
-                "synthesis from TEST sounds is refused unless synth_from_test=True "
-                "(it leaks test sounds into the augmented set)"
-            )
-        sources = check_clips(sources, config, "sources")
         pick_key, eps_key = jax.random.split(key)
         order = np.asarray(jax.random.permutation(pick_key, sources.shape[0]))
         source_index = np.resize(order, num).astype(np.int64)
