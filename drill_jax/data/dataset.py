@@ -33,7 +33,9 @@ class BadFile:
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """Sounds of a folder-per-class dataset, in class order then natural file order.
+    """Labelled sounds: the one type that carries waveforms, labels, class names, sample rate,
+    positive class and groups together (a folder-per-class dataset, in class order then natural
+    file order, or any subset or synthetic set built with ``from_arrays``).
 
     Attributes:
       waveforms: N float32 arrays [T_i] in [-1, 1] (lengths may differ).
@@ -45,6 +47,8 @@ class Dataset:
         group, a whole file is its own group.
       starts: [N] int, the clip's first sample in its source file (0 for whole files).
       bad: the files skipped with ``skip_bad=True``.
+      positive_class: the class scored as positive (anomaly) by metrics and detectors;
+        None = 'anomaly' if that class exists, else the first class.
     """
 
     waveforms: tuple
@@ -55,6 +59,42 @@ class Dataset:
     groups: np.ndarray
     starts: np.ndarray
     bad: tuple = ()
+    positive_class: Optional[str] = None
+
+    def __post_init__(self):
+        n = len(self.waveforms)
+        for name in ("labels", "paths", "groups", "starts"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Dataset: {name} has {len(getattr(self, name))} entries, {n} waveforms")
+        if self.positive_class is not None and self.positive_class not in self.class_names:
+            raise ValueError(
+                f"Dataset: positive_class {self.positive_class!r} is not one of {self.class_names}"
+            )
+
+    @property
+    def positive_index(self) -> int:
+        """Index into ``class_names`` of the positive (anomaly) class."""
+        if self.positive_class is not None:
+            return self.class_names.index(self.positive_class)
+        return self.class_names.index("anomaly") if "anomaly" in self.class_names else 0
+
+    @staticmethod
+    def from_arrays(
+        waveforms, labels, class_names, sample_rate, groups=None, positive_class=None
+    ) -> "Dataset":
+        """Labelled sounds made in memory (tests, synthetic sets): paths are '<memory:i>'."""
+        labels = np.asarray(labels, np.int64)
+        n = len(waveforms)
+        return Dataset(
+            waveforms=tuple(np.asarray(w, np.float32) for w in waveforms),
+            sample_rate=int(sample_rate),
+            labels=labels,
+            class_names=tuple(class_names),
+            paths=tuple(f"<memory:{i}>" for i in range(n)),
+            groups=np.arange(n, dtype=np.int64) if groups is None else np.asarray(groups, np.int64),
+            starts=np.zeros(n, np.int64),
+            positive_class=positive_class,
+        )
 
     def __len__(self) -> int:
         return len(self.waveforms)

@@ -114,3 +114,17 @@ def test_classes_and_missing_folders(tmp_path):
 def test_subset(valmet):
     sub = valmet.subset([0, 67])
     assert len(sub) == 2 and sub.labels.tolist() == [0, 1] and sub.paths[1].endswith("normal_1.wav")
+
+
+def test_labelled_sounds_positive_class_and_lengths():
+    from drill_jax.data.dataset import Dataset
+
+    ds = Dataset.from_arrays([np.zeros(4)] * 3, [0, 1, 1], ("normal", "anomaly"), 16000)
+    assert ds.positive_index == 1  # 'anomaly' by default
+    ds = Dataset.from_arrays([np.zeros(4)] * 3, [0, 1, 1], ("ok", "bad"), 16000, positive_class="bad")
+    assert ds.positive_index == 1 and ds.subset([2]).positive_class == "bad"
+    assert Dataset.from_arrays([np.zeros(4)], [0], ("ok", "bad"), 16000).positive_index == 0
+    with pytest.raises(ValueError, match="labels has 1 entries, 2 waveforms"):
+        Dataset.from_arrays([np.zeros(4)] * 2, [0], ("ok",), 16000)
+    with pytest.raises(ValueError, match="positive_class 'x'"):
+        Dataset.from_arrays([np.zeros(4)], [0], ("ok",), 16000, positive_class="x")
