@@ -1,0 +1,295 @@
+"""The outlier-exposure (OE) detector, the family leading DCASE task 2 since 2021.
+
+A network (``oe_net.OENet``) learns, on normal training recordings only, to tell their
+metadata classes apart (section x attributes, or section x domain: ``data.dcase.
+metadata_classes``; pseudo-labels such as file groups where there is no metadata). Sounds
+that do not fit the normal ones land away from every normal recording in its embedding.
+
+* Inputs: windows of ``window_frames`` log-Mel frames (random crops in training, every
+  ``eval_hop_frames`` frames in scoring) and the whole recording's log power spectrum,
+  both standardised with training statistics.
+* Training: one jitted ``train_step`` (Adam), mixup of inputs and labels, ArcFace loss.
+* A recording's embedding is the mean of its windows' embeddings (the anomalies of machine
+  sounds last the whole recording, and a mean is steadier than a max); its score is the
+  cosine distance to the normal training recordings of its section, nearest ``k`` per
+  domain, minimum over domains, so that the few target-domain recordings count as much as
+  the many source ones. Several seeds average their scores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import tqdm
+from flax.training import train_state
+
+from drill_jax import training
+from drill_jax.asd import features, oe_net
+
+BRANCHES = ("both", "mel", "spectrum")
+
+
+@dataclasses.dataclass(frozen=True)
+class OEConfig:
+    """The outlier-exposure recipe (one for every machine type).
+
+    Attributes:
+      front_end: log-Mel settings of the Mel branch.
+      window_frames, eval_hop_frames: window length and scoring hop in frames.
+      spectrum_fft: Welch segment of the spectrum branch (samples; bins = fft / 2 + 1).
+      branches: 'both', 'mel' or 'spectrum'.
+      width, embedding_dim: network sizes.
+      steps, batch_size, learning_rate: training length (Adam steps), windows per step.
+      mixup_alpha: Beta(alpha, alpha) mixing weight; 0 = no mixup.
+      margin, scale: ArcFace margin (radians) and logit scale.
+      k: nearest training recordings per domain averaged into a score.
+      seeds: networks trained with different keys; their scores are averaged.
+    """
+
+    front_end: features.LogMelConfig = features.LogMelConfig()
+    window_frames: int = 64
+    eval_hop_frames: int = 32
+    spectrum_fft: int = 4096
+    branches: str = "both"
+    width: int = 128
+    embedding_dim: int = 128
+    steps: int = 1000
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    mixup_alpha: float = 0.5
+    margin: float = 0.2
+    scale: float = 16.0
+    k: int = 1
+    seeds: int = 1
+
+    def __post_init__(self):
+        if self.branches not in BRANCHES:
+            raise ValueError(f"unknown branches {self.branches!r}; one of {list(BRANCHES)}")
+        sizes = (self.window_frames, self.eval_hop_frames, self.spectrum_fft, self.width,
+                 self.embedding_dim, self.steps, self.batch_size, self.k, self.seeds)
+        if min(sizes) < 1 or self.mixup_alpha < 0 or self.scale <= 0:
+            raise ValueError(f"OEConfig sizes must be positive, got {self}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """Features of N recordings: log-Mel [F_i, M] each, log spectra [N, K]."""
+
+    mels: tuple
+    spectra: np.ndarray
+
+
+def inputs(config: OEConfig, waveforms: Sequence[np.ndarray], sample_rate: int) -> Inputs:
+    """[T_i] recordings -> their log-Mel spectrograms and whole-recording log spectra."""
+    mels = tuple(features.log_mel(config.front_end, x, sample_rate) for x in waveforms)
+    spectra = np.stack([features.log_spectrum(x, config.spectrum_fft) for x in waveforms])
+    return Inputs(mels, spectra)
+
+
+class OEState(train_state.TrainState):
+    """TrainState plus batch-norm statistics and the input standardisation (training set):
+    mel_mean/mel_std [M], spec_mean/spec_std [K]."""
+
+    batch_stats: dict
+    mel_mean: jax.Array
+    mel_std: jax.Array
+    spec_mean: jax.Array
+    spec_std: jax.Array
+
+
+def _net(config: OEConfig, n_classes: int) -> oe_net.OENet:
+    return oe_net.OENet(n_classes, config.width, config.embedding_dim,
+                        use_mel=config.branches != "spectrum",
+                        use_spectrum=config.branches != "mel")
+
+
+def init_state(config: OEConfig, data: Inputs, n_classes: int, key: jax.Array) -> OEState:
+    """Fresh network, Adam optimiser, and the training inputs' standardisation statistics."""
+    frames = np.concatenate(data.mels)
+    net = _net(config, n_classes)
+    mel0 = jnp.zeros((2, config.window_frames, frames.shape[1]))
+    variables = net.init(key, mel0, jnp.zeros((2, data.spectra.shape[1])), train=False)
+    return OEState.create(
+        apply_fn=net.apply, params=variables["params"], batch_stats=variables["batch_stats"],
+        tx=optax.adam(config.learning_rate),
+        mel_mean=jnp.asarray(frames.mean(0)), mel_std=jnp.asarray(frames.std(0) + 1e-3),
+        spec_mean=jnp.asarray(data.spectra.mean(0)),
+        spec_std=jnp.asarray(data.spectra.std(0) + 1e-3),
+    )
+
+
+def _standardise(state: OEState, mel, spec):
+    return (mel - state.mel_mean) / state.mel_std, (spec - state.spec_mean) / state.spec_std
+
+
+@functools.partial(jax.jit, static_argnames=("mixup_alpha", "margin", "scale"))
+def train_step(state: OEState, batch: dict, key: jax.Array, mixup_alpha: float = 0.5,
+               margin: float = 0.2, scale: float = 16.0) -> tuple[OEState, dict]:
+    """One Adam step of mixup + ArcFace classification of batch windows.
+
+    batch: mel [B, W, M], spectrum [B, K], label [B] int. The mixup pair and weight come from
+    ``fold_in(key, state.step)``. Returns (new state, {"loss"}).
+    """
+    step_key = jax.random.fold_in(key, state.step)
+    perm_key, lam_key = jax.random.split(step_key)
+    mel, spec = _standardise(state, batch["mel"], batch["spectrum"])
+    perm = jax.random.permutation(perm_key, mel.shape[0])
+    lam = jax.random.beta(lam_key, mixup_alpha, mixup_alpha) if mixup_alpha > 0 else 1.0
+    mel = lam * mel + (1 - lam) * mel[perm]
+    spec = lam * spec + (1 - lam) * spec[perm]
+
+    def loss_fn(params):
+        (_, cos), updates = state.apply_fn(
+            {"params": params, "batch_stats": state.batch_stats}, mel, spec, train=True,
+            mutable=["batch_stats"],
+        )
+        loss = lam * oe_net.arcface_loss(cos, batch["label"], margin, scale) + (
+            1 - lam) * oe_net.arcface_loss(cos, batch["label"][perm], margin, scale)
+        return jnp.mean(loss), updates["batch_stats"]
+
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    return state.apply_gradients(grads=grads, batch_stats=stats), {"loss": loss}
+
+
+def _batches(config: OEConfig, data: Inputs, key: jax.Array):
+    """Yields (step, file indices [B], window starts [B]): epochs of shuffled files, a random
+    window per file, until ``config.steps`` batches (the last batch of an epoch wraps)."""
+    lengths = np.array([m.shape[0] for m in data.mels])
+    room = np.maximum(lengths - config.window_frames + 1, 1)
+    order_key, crop_key = jax.random.split(key)
+    step, epoch = 0, 0
+    while True:
+        idx, _ = training.masked_batches(
+            training.epoch_order(order_key, epoch, len(lengths)), config.batch_size
+        )
+        u = np.asarray(jax.random.uniform(jax.random.fold_in(crop_key, epoch), (len(lengths),)))
+        starts = (u * room).astype(np.int64)
+        for row in idx:
+            if step == config.steps:
+                return
+            yield row, starts[row]
+            step += 1
+        epoch += 1
+
+
+def fit_one(config: OEConfig, data: Inputs, labels, key: jax.Array,
+            progress: bool = False) -> OEState:
+    """Trains one OE network on N training recordings with metadata class labels [N] int."""
+    labels = np.asarray(labels, np.int64)
+    init_key, data_key, step_key = jax.random.split(key, 3)
+    state = init_state(config, data, int(labels.max()) + 1, init_key)
+    hyper = dict(mixup_alpha=config.mixup_alpha, margin=config.margin, scale=config.scale)
+    batches = _batches(config, data, data_key)
+    for rows, starts in tqdm.tqdm(batches, total=config.steps, desc="outlier exposure",
+                                  disable=not progress):
+        mel = np.stack([features.crop(data.mels[i], s, config.window_frames)
+                        for i, s in zip(rows, starts)])
+        batch = {"mel": mel, "spectrum": data.spectra[rows], "label": labels[rows]}
+        state, metrics = train_step(state, batch, step_key, **hyper)
+    if not np.isfinite(float(metrics["loss"])):
+        raise FloatingPointError("outlier-exposure training loss became non-finite")
+    return state
+
+
+@jax.jit
+def _embed(state: OEState, mel, spec):
+    """[B, W, M], [B, K] -> [B, E] unit-norm embeddings (evaluation mode)."""
+    mel, spec = _standardise(state, mel, spec)
+    emb, _ = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
+                            mel, spec, train=False)
+    return oe_net._unit(emb)
+
+
+def embed(config: OEConfig, state: OEState, data: Inputs, chunk: int = 128) -> np.ndarray:
+    """N recordings -> [N, E] unit-norm mean of their windows' embeddings (``chunk``
+    recordings at a time, to bound memory)."""
+    out = []
+    for a in range(0, len(data.mels), chunk):
+        owner, windows = [], []
+        for i in range(a, min(a + chunk, len(data.mels))):
+            m = data.mels[i]
+            for s in features.window_starts(m.shape[0], config.window_frames,
+                                            config.eval_hop_frames):
+                owner.append(i - a)
+                windows.append(features.crop(m, s, config.window_frames))
+        owner = np.array(owner)
+        emb = _embed_rows(state, np.stack(windows), data.spectra[a + owner])
+        sums = np.zeros((owner.max() + 1, emb.shape[1]))
+        np.add.at(sums, owner, emb)
+        out.append(sums)
+    sums = np.concatenate(out)
+    return sums / np.linalg.norm(sums, axis=1, keepdims=True).clip(1e-12)
+
+
+def _embed_rows(state: OEState, mel: np.ndarray, spec: np.ndarray) -> np.ndarray:
+    """Windows [R, W, M] with their recordings' spectra [R, K] -> [R, E], in padded buckets."""
+    split = mel.shape[1] * mel.shape[2]
+    both = np.concatenate([mel.reshape(mel.shape[0], split), spec], axis=1)
+
+    def fn(rows):
+        return _embed(state, rows[:, :split].reshape((-1,) + mel.shape[1:]), rows[:, split:])
+
+    return training.apply_in_buckets(fn, both, 256)
+
+
+@dataclasses.dataclass(frozen=True)
+class OEModel:
+    """Trained OE networks (one per seed) and, for each, the [R, E] embeddings of the normal
+    training recordings with their sections [R] and domains [R]."""
+
+    states: tuple
+    references: tuple
+    sections: np.ndarray
+    domains: np.ndarray
+
+
+def fit(config: OEConfig, data: Inputs, labels, sections, domains, key: jax.Array,
+        progress: bool = False) -> OEModel:
+    """Trains ``config.seeds`` networks on N normal recordings (metadata class labels [N]) and
+    keeps their embeddings as the references of ``score`` (sections, domains: [N] str)."""
+    states = tuple(fit_one(config, data, labels, k, progress)
+                   for k in jax.random.split(key, config.seeds))
+    refs = tuple(embed(config, s, data) for s in states)
+    return OEModel(states, refs, np.asarray(sections), np.asarray(domains))
+
+
+def knn_distance(references: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Mean cosine distance of each unit-norm query [Q, E] to its k nearest unit-norm
+    references [R, E] (k capped at R). -> [Q]."""
+    dist = 1.0 - queries @ references.T  # [Q, R]
+    k = min(k, references.shape[0])
+    return np.sort(dist, axis=1)[:, :k].mean(axis=1)
+
+
+def domain_knn_scores(model_refs: np.ndarray, ref_sections, ref_domains, queries, sections,
+                      k: int) -> np.ndarray:
+    """Score of each query [Q, E] of section ``sections[q]``: min over the domains of that
+    section's references of ``knn_distance``. -> [Q] (higher = more anomalous)."""
+    ref_sections, ref_domains = np.asarray(ref_sections), np.asarray(ref_domains)
+    sections = np.asarray(sections)
+    out = np.full(queries.shape[0], np.inf)
+    for sec in np.unique(sections):
+        q = sections == sec
+        pool = ref_sections == sec
+        if not pool.any():
+            raise ValueError(f"section {sec!r} has no normal training recordings")
+        for dom in np.unique(ref_domains[pool]):
+            refs = model_refs[pool & (ref_domains == dom)]
+            out[q] = np.minimum(out[q], knn_distance(refs, queries[q], k))
+    return out
+
+
+def score(config: OEConfig, model: OEModel, data: Inputs, sections) -> np.ndarray:
+    """[N] scores of N recordings of the given sections (mean over the seeds' networks)."""
+    per_seed = [
+        domain_knn_scores(refs, model.sections, model.domains, embed(config, s, data),
+                          sections, config.k)
+        for s, refs in zip(model.states, model.references)
+    ]
+    return np.mean(per_seed, axis=0)
