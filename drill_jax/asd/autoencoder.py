@@ -150,22 +150,25 @@ def _residual(model: AENet, variables: dict, x: jax.Array) -> jax.Array:
     return x - model.apply(variables, x, train=False)[0]
 
 
-def _residuals(state: AEState, x: np.ndarray) -> np.ndarray:
+def _residuals(config: AEConfig, state: AEState, x: np.ndarray) -> np.ndarray:
+    """[V, D] -> [V, D] residuals, in padded buckets."""
     variables = {"params": state.params, "batch_stats": state.batch_stats}
-    model = AENet(*_net_dims(state))
     return training.apply_in_buckets(
-        functools.partial(_residual, model, variables), x, _EVAL_BUCKET
+        functools.partial(_residual, network(config), variables), x, _EVAL_BUCKET
     )
 
 
-def _net_dims(state: AEState) -> tuple[int, int, int]:
-    p = state.params
-    return p["out"]["kernel"].shape[1], p["enc0"]["kernel"].shape[1], p["enc4"]["kernel"].shape[1]
+@functools.lru_cache(maxsize=8)
+def network(config: AEConfig) -> AENet:
+    """The twin's network for ``config`` (one instance per config, so jitted functions that
+    take its ``apply`` as a static argument compile once)."""
+    return AENet(config.input_dim, config.hidden, config.bottleneck)
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def init_state(config: AEConfig, key: jax.Array) -> AEState:
     """Fresh parameters (PyTorch-style init) and Adam(lr) optimiser state."""
-    net = AENet(config.input_dim, config.hidden, config.bottleneck)
+    net = network(config)
     variables = net.init(key, jnp.zeros((2, config.input_dim)), train=False)
     return AEState.create(apply_fn=net.apply, params=variables["params"],
                           batch_stats=variables["batch_stats"],
@@ -193,7 +196,7 @@ def fit(config: AEConfig, vectors: Sequence[np.ndarray], is_target, key: jax.Arr
         )
         for i in range(idx.shape[0]):
             state, _ = train_step(state, {"x": x[idx[i]], "mask": mask[i]}, step_key)
-    residual = _residuals(state, x)
+    residual = _residuals(config, state, x)
     rows_target = np.repeat(is_target, [v.shape[0] for v in vectors])
     inv_source = _inverse_block_cov(residual[~rows_target], config.front_end.n_mels)
     inv_target = (_inverse_block_cov(residual[rows_target], config.front_end.n_mels)
@@ -210,11 +213,12 @@ def _inverse_block_cov(residual: np.ndarray, block: int) -> np.ndarray:
     return np.linalg.pinv(cov, hermitian=True)
 
 
-def score(model: AEModel, vectors: Sequence[np.ndarray], block: int) -> dict:
+def score(config: AEConfig, model: AEModel, vectors: Sequence[np.ndarray]) -> dict:
     """File scores of recordings given as [V_i, D] frame vectors -> {'mse': [N],
-    'mahalanobis': [N]} float64 (higher = more anomalous); ``block`` = n_mels."""
+    'mahalanobis': [N]} float64 (higher = more anomalous)."""
+    block = config.front_end.n_mels
     x = np.concatenate(vectors).astype(np.float32)
-    residual = _residuals(model.state, x).astype(np.float64)
+    residual = _residuals(config, model.state, x).astype(np.float64)
     bounds = np.cumsum([0] + [v.shape[0] for v in vectors])
     mse, maha = [], []
     for a, b in zip(bounds[:-1], bounds[1:]):

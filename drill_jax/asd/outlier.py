@@ -103,7 +103,10 @@ class OEState(train_state.TrainState):
     spec_std: jax.Array
 
 
-def _net(config: OEConfig, n_classes: int) -> oe_net.OENet:
+@functools.lru_cache(maxsize=8)
+def network(config: OEConfig, n_classes: int) -> oe_net.OENet:
+    """The network for ``config`` (one instance per config and class count, so jitted
+    functions that take its ``apply`` as a static argument compile once)."""
     return oe_net.OENet(n_classes, config.width, config.embedding_dim,
                         use_mel=config.branches != "spectrum",
                         use_spectrum=config.branches != "mel")
@@ -112,20 +115,26 @@ def _net(config: OEConfig, n_classes: int) -> oe_net.OENet:
 def init_state(config: OEConfig, data: Inputs, n_classes: int, key: jax.Array) -> OEState:
     """Fresh network, Adam optimiser, and the training inputs' standardisation statistics."""
     frames = np.concatenate(data.mels)
-    net = _net(config, n_classes)
-    mel0 = jnp.zeros((2, config.window_frames, frames.shape[1]))
-    variables = net.init(key, mel0, jnp.zeros((2, data.spectra.shape[1])), train=False)
+    stats = {"mel_mean": frames.mean(0), "mel_std": frames.std(0) + 1e-3,
+             "spec_mean": data.spectra.mean(0), "spec_std": data.spectra.std(0) + 1e-3}
+    return _create(config, n_classes, key, stats)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _create(config: OEConfig, n_classes: int, key: jax.Array, stats: dict) -> OEState:
+    net = network(config, n_classes)
+    mel0 = jnp.zeros((2, config.window_frames, stats["mel_mean"].shape[0]))
+    variables = net.init(key, mel0, jnp.zeros((2, stats["spec_mean"].shape[0])), train=False)
     return OEState.create(
         apply_fn=net.apply, params=variables["params"], batch_stats=variables["batch_stats"],
-        tx=optax.adam(config.learning_rate),
-        mel_mean=jnp.asarray(frames.mean(0)), mel_std=jnp.asarray(frames.std(0) + 1e-3),
-        spec_mean=jnp.asarray(data.spectra.mean(0)),
-        spec_std=jnp.asarray(data.spectra.std(0) + 1e-3),
+        tx=optax.adam(config.learning_rate), **stats,
     )
 
 
 def _standardise(state: OEState, mel, spec):
-    return (mel - state.mel_mean) / state.mel_std, (spec - state.spec_mean) / state.spec_std
+    """mel [B, W, M], spec [B, K] -> standardised with the training statistics."""
+    mel = (mel - state.mel_mean[None, None, :]) / state.mel_std[None, None, :]
+    return mel, (spec - state.spec_mean[None, :]) / state.spec_std[None, :]
 
 
 @functools.partial(jax.jit, static_argnames=("mixup_alpha", "margin", "scale"))
