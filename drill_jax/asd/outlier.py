@@ -287,7 +287,7 @@ def domain_knn_scores(model_refs: np.ndarray, ref_sections, ref_domains, queries
         q = sections == sec
         pool = ref_sections == sec
         if not pool.any():
-            raise ValueError(f"section {sec!r} has no normal training recordings")
+            raise ValueError(f"section {str(sec)!r} has no normal training recordings")
         for dom in np.unique(ref_domains[pool]):
             refs = model_refs[pool & (ref_domains == dom)]
             out[q] = np.minimum(out[q], knn_distance(refs, queries[q], k))

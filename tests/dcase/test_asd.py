@@ -1,0 +1,136 @@
+"""The baseline twin and the outlier-exposure detector: front-end shapes, PyTorch-style init,
+one-compile train steps whose loss goes down, score formulas against hand computations."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from drill_jax import training
+from drill_jax.asd import autoencoder, features, oe_net, outlier
+
+RATE = 16000
+TINY_AE = autoencoder.AEConfig(front_end=features.LogMelConfig(n_mels=16), hidden=16,
+                               bottleneck=4, epochs=3, batch_size=32)
+TINY_OE = outlier.OEConfig(front_end=features.LogMelConfig(n_mels=16), window_frames=8,
+                           eval_hop_frames=4, spectrum_fft=256, width=16, embedding_dim=8,
+                           steps=40, batch_size=16)
+
+
+def _tones(freqs, seconds=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    return [0.3 * np.sin(2 * np.pi * f * t) + 0.01 * rng.standard_normal(t.size) for f in freqs]
+
+
+def test_log_mel_frames_and_frame_vectors():
+    x = _tones([1000.0], seconds=1.0)[0]
+    lm = features.log_mel(features.LogMelConfig(), x, RATE)
+    assert lm.shape == (1 + RATE // 512, 128)
+    assert abs(np.argmax(lm[10]) - np.argmax(np.abs(lm[10] - lm[10].min()))) == 0
+    v = features.frame_vectors(np.arange(12.0).reshape(4, 3), 2)
+    np.testing.assert_array_equal(v, [[0, 1, 2, 3, 4, 5], [3, 4, 5, 6, 7, 8], [6, 7, 8, 9, 10, 11]])
+    np.testing.assert_array_equal(features.window_starts(10, 4, 3), [0, 3, 6])
+    np.testing.assert_array_equal(features.window_starts(3, 4, 3), [0])
+    assert features.crop(np.ones((3, 2)), 0, 5).shape == (5, 2)
+
+
+def test_twin_init_is_pytorch_linear_and_step_compiles_once_and_learns():
+    state = autoencoder.init_state(TINY_AE, jax.random.key(0))
+    k = np.asarray(state.params["enc0"]["kernel"])
+    assert k.shape == (80, 16) and np.abs(k).max() <= 1 / np.sqrt(80)
+    assert np.abs(k).max() > 0.9 / np.sqrt(80)  # uniform over the whole range
+    assert autoencoder.AEConfig().input_dim == 640
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(64, 3)) @ rng.normal(size=(3, 80))).astype(np.float32)  # rank 3
+    batch = {"x": x, "mask": np.ones(64, np.float32)}
+    before = training.compiled_count(autoencoder.train_step)
+    losses = []
+    for _ in range(100):
+        state, m = autoencoder.train_step(state, batch, jax.random.key(0))
+        losses.append(float(m["loss"]))
+    assert training.compiled_count(autoencoder.train_step) - before <= 1
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_selective_mahalanobis_is_the_official_matrix_mean():
+    """The official score averages delta P delta^T over every pair of blocks; that is the
+    quadratic form of the mean block."""
+    rng = np.random.default_rng(0)
+    delta = rng.normal(size=(15, 4))
+    a = rng.normal(size=(4, 4))
+    p = a @ a.T
+    official = np.mean(np.mean(delta @ p @ delta.T, axis=1))
+    mean = delta.mean(axis=0)
+    assert mean @ p @ mean == pytest.approx(official)
+
+
+def test_twin_fit_and_score_rank_an_odd_tone_higher():
+    normal = _tones([400.0 + 5 * i for i in range(12)])
+    odd = _tones([3000.0], seed=1)
+    vec = autoencoder.file_vectors(TINY_AE, normal + odd, RATE)
+    config = dataclasses.replace(TINY_AE, epochs=150)
+    model = autoencoder.fit(config, vec[:10], np.arange(10) >= 8, jax.random.key(0))
+    s = autoencoder.score(TINY_AE, model, vec[10:])
+    assert set(s) == {"mse", "mahalanobis"} and s["mse"].shape == (3,)
+    assert s["mse"][2] > s["mse"][:2].max() and s["mahalanobis"][2] > s["mahalanobis"][:2].max()
+
+
+def test_arcface_loss_hand_computed():
+    cos = jnp.array([[0.5, 0.0]])
+    got = float(oe_net.arcface_loss(cos, jnp.array([0]), margin=0.1, scale=2.0)[0])
+    target = np.cos(np.arccos(0.5) + 0.1)
+    assert got == pytest.approx(-np.log(np.exp(2 * target) / (np.exp(2 * target) + 1.0)), 1e-5)
+    assert float(oe_net.arcface_loss(cos, jnp.array([1]), 0.0, 2.0)[0]) == pytest.approx(
+        -np.log(1.0 / (1.0 + np.exp(1.0))), 1e-5)
+
+
+def test_domain_knn_takes_the_nearest_domain_per_section():
+    refs = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [1.0, 0.0]])
+    ref_sec = np.array(["00", "00", "00", "01"])
+    ref_dom = np.array(["source", "source", "target", "source"])
+    q = np.array([[0.8, 0.6], [0.0, 1.0]])
+    got = outlier.domain_knn_scores(refs, ref_sec, ref_dom, q, np.array(["00", "01"]), k=2)
+    # section 00: source 2-NN mean distance (1 - .8 + 1 - .6) / 2 = 0.3; target 1 - .96
+    # section 01: one reference, k capped at 1: 1 - 0 = 1
+    np.testing.assert_allclose(got, [1 - 0.96, 1.0])
+    with pytest.raises(ValueError, match="section '02' has no normal training recordings"):
+        outlier.domain_knn_scores(refs, ref_sec, ref_dom, q[:1], np.array(["02"]), k=1)
+
+
+@pytest.fixture(scope="module")
+def oe_data():
+    waves = _tones([300.0] * 6 + [900.0] * 6 + [300.0, 2500.0], seed=2)
+    return outlier.inputs(TINY_OE, waves, RATE), np.array([0] * 6 + [1] * 6)
+
+
+def _sub(data, idx):
+    return outlier.Inputs(tuple(data.mels[i] for i in idx), data.spectra[idx])
+
+
+def test_oe_same_key_same_scores_and_odd_sound_scores_high(oe_data):
+    data, labels = oe_data
+    train, test = _sub(data, np.arange(12)), _sub(data, np.arange(12, 14))
+    secs, doms = np.array(["00"] * 12), np.array(["source"] * 12)
+    runs = []
+    for _ in range(2):
+        model = outlier.fit(TINY_OE, train, labels, secs, doms, jax.random.key(3))
+        runs.append(outlier.score(TINY_OE, model, test, np.array(["00", "00"])))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert runs[0][1] > runs[0][0]
+
+
+def test_oe_train_step_compiles_once_and_loss_goes_down(oe_data):
+    data, labels = oe_data
+    state = outlier.init_state(TINY_OE, data, 2, jax.random.key(0))
+    mel = np.stack([features.crop(m, 0, 8) for m in data.mels[:12]])
+    batch = {"mel": mel, "spectrum": data.spectra[:12], "label": labels}
+    before = training.compiled_count(outlier.train_step)
+    losses = []
+    for _ in range(15):
+        state, m = outlier.train_step(state, batch, jax.random.key(1), mixup_alpha=0.0)
+        losses.append(float(m["loss"]))
+    assert training.compiled_count(outlier.train_step) - before <= 1
+    assert losses[-1] < 0.5 * losses[0]
