@@ -128,3 +128,17 @@ def test_labelled_sounds_positive_class_and_lengths():
         Dataset.from_arrays([np.zeros(4)] * 2, [0], ("ok",), 16000)
     with pytest.raises(ValueError, match="positive_class 'x'"):
         Dataset.from_arrays([np.zeros(4)], [0], ("ok",), 16000, positive_class="x")
+
+
+def test_load_options_and_keyword_overrides():
+    opts = data.LoadOptions(classes=("normal",), clip_seconds=1000 / 96000)
+    ds = data.load_dataset(None, opts)
+    assert ds.class_names == ("normal",) and len(ds) == 11 * 2 + 56 * 4
+    assert all(w.shape == (1000,) for w in ds.waveforms)
+    # A keyword replaces that field of the options; the rest are kept.
+    half = data.load_dataset(None, opts, hop_seconds=500 / 96000)
+    assert half.class_names == ("normal",) and len(half) == 11 * 3 + 56 * 7
+    with pytest.raises(ValueError, match="must be positive"):
+        data.LoadOptions(clip_seconds=0.0)
+    with pytest.raises(TypeError, match="clip_secs"):
+        data.load_dataset(clip_secs=1.0)
