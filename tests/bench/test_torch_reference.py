@@ -79,4 +79,6 @@ def test_loss_finite_and_one_step_lowers_it(batch):
 
 def test_rejects_mismatched_stage_lists():
     with pytest.raises(ValueError, match="one entry per stage"):
-        torch_reference.TorchConvVAE(enc_features=(4, 8), dec_features=(8,), strides=(4, 4))
+        torch_reference.TorchVAEArch(enc_features=(4, 8), dec_features=(8,), strides=(4, 4))
+    with pytest.raises(ValueError, match="latent_dim >= 1"):
+        torch_reference.make_torch_vae(latent_dim=0)
