@@ -87,7 +87,8 @@ def _jax_rows(suite: SuiteConfig, detector, read: Callable[[], np.ndarray]) -> t
     rows, stage_figs = [row], {}
     for name, fn in stages.items():
         stage_figs[name] = t = _per_clip(fn, suite.detect_repeats).summary()
-        rows.append({"figure": f"  stage: {name}", "p50 ms": _ms(t["p50"]), "p99 ms": _ms(t["p99"])})
+        row = {"figure": f"  stage: {name}", "p50 ms": _ms(t["p50"]), "p99 ms": _ms(t["p99"])}
+        rows.append(row)
     figures = {
         "jax_end_to_end": end_to_end.summary(),
         "jax_end_to_end_process_cpu": cpu.summary(),

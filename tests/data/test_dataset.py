@@ -121,7 +121,8 @@ def test_labelled_sounds_positive_class_and_lengths():
 
     ds = Dataset.from_arrays([np.zeros(4)] * 3, [0, 1, 1], ("normal", "anomaly"), 16000)
     assert ds.positive_index == 1  # 'anomaly' by default
-    ds = Dataset.from_arrays([np.zeros(4)] * 3, [0, 1, 1], ("ok", "bad"), 16000, positive_class="bad")
+    ok_bad = ("ok", "bad")
+    ds = Dataset.from_arrays([np.zeros(4)] * 3, [0, 1, 1], ok_bad, 16000, positive_class="bad")
     assert ds.positive_index == 1 and ds.subset([2]).positive_class == "bad"
     assert Dataset.from_arrays([np.zeros(4)], [0], ("ok", "bad"), 16000).positive_index == 0
     with pytest.raises(ValueError, match="labels has 1 entries, 2 waveforms"):
