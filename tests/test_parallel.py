@@ -36,10 +36,10 @@ def vae_steps(mesh):
     data-parallel over 4 devices. Adam eps 1e-2 so that near-zero gradients (whose sign
     Adam's first step would amplify to +-lr) do not turn summation-order noise into
     parameter differences."""
-    cfg = trainer.VAEConfig(
-        batch_size=8, input_length=64, enc_features=(4,), dec_features=(4,), strides=(4,),
-        kernel_size=4, eps=1e-2,
-    )  # fmt: skip
+    network = trainer.NetworkConfig(
+        input_length=64, enc_features=(4,), dec_features=(4,), strides=(4,), kernel_size=4
+    )
+    cfg = trainer.VAEConfig(network=network, optim=trainer.OptimConfig(eps=1e-2), batch_size=8)
     state = trainer.create_state(cfg, jax.random.key(0))
     x = np.random.default_rng(0).uniform(-0.5, 0.5, (8, 64)).astype(np.float32)
     batch = {"x": x, "weight": np.array([1, 1, 1, 1, 1, 1, 0, 0], np.float32)}  # 2 padding rows
