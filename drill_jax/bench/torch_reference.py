@@ -5,11 +5,11 @@ Only the benchmark uses it (with the torchvision bridge, the only modules that i
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 from torch import nn
+
+from drill_jax.vae.configs import NetworkConfig
 
 # A PyTorch eager implementation of drill_jax.vae.networks.VAE(arch='conv'), used only as the speed
 # reference of experiments.benchmark (the code a user would otherwise write). Same widths,
@@ -65,42 +65,22 @@ class _TorchDecoderBlock(nn.Module):
         return nn.functional.leaky_relu(x + y, self.slope)
 
 
-@dataclasses.dataclass(frozen=True)
-class TorchVAEArch:
-    """The architecture fields of ``trainer.VAEConfig`` (arch 'conv') that the twin mirrors;
-    ``strides`` are the encoder's (the decoder uses them reversed)."""
-
-    input_length: int = 1999
-    latent_dim: int = 2
-    enc_features: tuple = (32, 64, 64, 128)
-    dec_features: tuple = (256, 128, 64, 32)
-    strides: tuple = (4, 4, 4, 4)
-    kernel_size: int = 8
-    block_kernel_size: int = 3
-    negative_slope: float = 0.4
-    bn_momentum: float = 0.9
-
-    def __post_init__(self):
-        if not len(self.enc_features) == len(self.dec_features) == len(self.strides):
-            raise ValueError("enc_features, dec_features and strides need one entry per stage")
-        if self.input_length < 1 or self.latent_dim < 1:
-            raise ValueError(
-                f"need input_length, latent_dim >= 1, got {self.input_length}, {self.latent_dim}"
-            )
-
-
 class TorchConvVAE(nn.Module):
     """PyTorch twin of ``vae.VAE(arch='conv')``: clips [B, T] -> (logits [B, T], mean, logvar).
 
     Encoder: per stage a strided Conv1d ('SAME' padding, output ceil(L / stride)) +
     LeakyReLU + encoder block; Linear to (mean, logvar) [B, 2 Z]. Decoder: Linear from z to
     [B, C0, ceil(T / prod(strides))], per stage a decoder block + ConvTranspose1d (length x
-    stride), LeakyReLU between stages, crop to T.
+    stride), LeakyReLU between stages, crop to T. The layout is ``network``'s (arch 'conv').
     """
 
-    def __init__(self, arch: TorchVAEArch = TorchVAEArch()):
+    def __init__(self, network: NetworkConfig = NetworkConfig()):
         super().__init__()
-        a = arch
+        if network.arch != "conv":
+            raise ValueError(
+                f"the PyTorch reference exists for arch='conv' only, got {network.arch!r}"
+            )
+        a = network
         self.input_length, self.latent_dim = a.input_length, a.latent_dim
         self.slope = a.negative_slope
         self.enc_pads, self.down, self.enc_blocks = [], nn.ModuleList(), nn.ModuleList()
@@ -166,12 +146,11 @@ def torch_vae_loss(model: TorchConvVAE, x: torch.Tensor, eps: torch.Tensor) -> t
     return torch.mean(recon + kl)
 
 
-def make_torch_vae(seed: int = 0, learning_rate: float = 3e-4, **arch) -> tuple:
-    """(TorchConvVAE(TorchVAEArch(**arch)) on ``device()``, in train mode, seeded; its Adam
-    optimizer)."""
+def make_torch_vae(network: NetworkConfig, seed: int = 0, learning_rate: float = 3e-4) -> tuple:
+    """(TorchConvVAE(network) on ``device()``, in train mode, seeded; its Adam optimizer)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = TorchConvVAE(TorchVAEArch(**arch)).to(device())
+        model = TorchConvVAE(network).to(device())
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-8)
     return model, optimizer
