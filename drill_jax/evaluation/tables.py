@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
+import os
 from typing import Optional, Sequence
 
 from drill_jax import files
@@ -96,3 +98,32 @@ def write_table(stem: str, title: str, rows: Sequence[dict], note: str = "") -> 
     files.atomic_write_text(stem + ".md", md)
     files.atomic_write_text(stem + ".csv", to_csv(rows))
     files.atomic_write_json(stem + ".json", {"title": title, "note": note, "rows": list(rows)})
+
+
+def _read(path: str) -> Optional[str]:
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def results_markdown(out_dir: str, stems: Sequence[str], config: dict, summary: dict) -> str:
+    """results.md of the paper job: wall time, config, the tables ``out_dir``/<stem>.md (in
+    order), the error audit, failed tasks and the similarity report, those that exist."""
+    stages = ", ".join(f"{k} {v:.0f} s" for k, v in summary["stages"].items())
+    parts = [
+        "# drill_jax: the paper's experiments, as measured\n",
+        f"Wall time {summary['wall_seconds'] / 60:.1f} min ({stages}).\n",
+        f"Config: `{json.dumps(config)}`\n",
+    ]
+    parts += [t for t in (_read(os.path.join(out_dir, s + ".md")) for s in stems) if t]
+    audit_md = _read(os.path.join(out_dir, "audit.md"))
+    if audit_md:
+        parts.append(audit_md.replace("# Error audit", "## Error audit", 1))
+    if summary.get("failed_tasks"):
+        failed = "\n".join(f"- {line}" for line in summary["failed_tasks"])
+        parts.append(f"## Failed tasks (their rows are left out)\n\n{failed}\n")
+    sim_md = _read(os.path.join(out_dir, "similarity", "report.md"))
+    if sim_md:
+        parts.append("## Similarity of synthesized sounds\n\n" + sim_md)
+    return "\n".join(parts)
