@@ -13,9 +13,9 @@ import os
 from absl import flags
 
 from drill_jax import files
-from drill_jax.classify import backbones, registry
+from drill_jax.classify import registry
 from drill_jax.detection import supervised
-from drill_jax.evaluation import audit_figure, augment, metrics, pipeline, protocols, tables
+from drill_jax.evaluation import audit_figure, augment, pipeline, protocols, tables
 from drill_jax.vae import trainer
 from experiments import common, config_flags
 
@@ -47,9 +47,9 @@ _PROTOCOL = config_flags.define(
     },
 )
 _DETECTOR = config_flags.define(
-    backbones.DetectorConfig,
+    registry.DetectorConfig,
     ("backbone", "epochs", "weights", "weights_path", "freeze", "batch_folds"),
-    choices={"backbone": registry.BACKBONES, "weights": ("imagenet", "none")},
+    choices={"backbone": tuple(registry.BACKBONES), "weights": ("imagenet", "none")},
 )
 _VAE = config_flags.define(
     trainer.VAEConfig,
@@ -100,9 +100,7 @@ def main(argv):
     print(result["label"])
     print(tables.to_markdown([result["row"]]))
     if pconfig.protocol == "honest" and len(ds.class_names) == 2:
-        report = audit_figure.write_audit(
-            result, ds, out_dir, metrics.positive_index(ds.class_names)
-        )
+        report = audit_figure.write_audit(result, ds, out_dir)
         print(
             f"error audit: {report['n_hard']} of {report['n_sounds']} sounds misclassified in "
             f"most folds; see {os.path.join(out_dir, 'audit.md')}"

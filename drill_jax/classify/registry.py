@@ -1,6 +1,6 @@
 """The supervised backbones by name: the only place a backbone name becomes a module.
 
-Every backbone module (``classify.models.*``) exports:
+Every backbone module (``classify.backbones.*``) exports:
 
 * ``Config``: a frozen dataclass of its settings;
 * ``READS``: the ``DetectorConfig`` fields it takes (the others must keep their defaults);
@@ -21,7 +21,7 @@ import dataclasses
 from typing import NamedTuple, Optional
 
 from drill_jax.classify import bridge, classical
-from drill_jax.classify.models import clip, cnn_svm, jax_cnn, logreg, torchvision_cnn
+from drill_jax.classify.backbones import clip, cnn_svm, jax_cnn, logreg, torchvision_cnn
 
 
 class Entry(NamedTuple):

@@ -8,7 +8,7 @@ import jax
 
 from drill_jax import features
 from drill_jax.classify import classical, cnn
-from drill_jax.classify.models import clip
+from drill_jax.classify.backbones import clip
 
 READS = ("epochs",)
 
