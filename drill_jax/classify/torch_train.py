@@ -20,7 +20,6 @@ import torch
 from absl import logging
 from torch import nn
 
-from drill_jax import files
 from drill_jax.classify import torch_models
 
 
@@ -128,12 +127,6 @@ def augment_images(
     if images.dtype == np.uint8:
         return np.clip(np.rint(y), 0, 255).astype(np.uint8)
     return y.astype(images.dtype)
-
-
-def images_to_inputs(images: np.ndarray, backbone: str) -> np.ndarray:
-    """uint8 [N, H, W, 3] -> float32 [N, 3, S, S] in [0, 1] at the backbone's input size."""
-    _check_images(images)
-    return _to_tensor(images, torch_models.input_size(backbone)).numpy()
 
 
 # ----------------------------------------------------------------------------- training
@@ -398,34 +391,3 @@ def predict_proba(model: nn.Module, images: np.ndarray, batch_size: int = 32) ->
     if was_training:
         _train_mode(model)
     return np.concatenate(out).astype(np.float32)
-
-
-# ----------------------------------------------------------------------------- outputs
-
-
-def plot_history(history: dict, path: str, title: str = "") -> None:
-    """Training curves (accuracy and loss, train per iteration and validation) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, (ax_acc, ax_loss) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    for ax, key, label in ((ax_acc, "acc", "accuracy (%)"), (ax_loss, "loss", "loss")):
-        scale = 100.0 if key == "acc" else 1.0
-        train = np.asarray(history[f"train_{key}"], dtype=float) * scale
-        ax.plot(history["iteration"], train, lw=0.8, alpha=0.6, label="training (mini-batch)")
-        if history["val_iteration"]:
-            val = np.asarray(history[f"val_{key}"], dtype=float) * scale
-            ax.plot(history["val_iteration"], val, "k--o", ms=3, lw=1, label="validation")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    ax_acc.legend(loc="lower right")
-    ax_loss.set_xlabel("iteration")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    try:
-        files.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    finally:
-        plt.close(fig)
