@@ -55,9 +55,7 @@ def run_classification(
         )
     result["detector"] = dataclasses.asdict(detector_config)
     result["wall_seconds"] = time.perf_counter() - t0
-    weights = detector_config.weights_path or (
-        detector_config.weights if detector_config.backbone in registry.TORCH_BACKBONES else "-"
-    )
+    weights = _weights_column(detector_config, result)
     name = (
         name or f"{detector_config.backbone}/{protocol_config.protocol}/{protocol_config.augment}"
     )
@@ -68,6 +66,15 @@ def run_classification(
         tables.write_table(os.path.join(out_dir, "table"), result["label"], [result["row"]])
     logging.info("%s", json.dumps(result["row"]))
     return result
+
+
+def _weights_column(d: registry.DetectorConfig, result: dict) -> str:
+    """The weights column of a table row: '-' for backbones without pretrained weights."""
+    if "weights_fallback" in result:
+        return "none (ImageNet unavailable)"
+    if d.backbone not in registry.TORCH_BACKBONES:
+        return "-"
+    return d.weights_path or d.weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +126,11 @@ class PaperConfig:
     features: Optional[features.FeatureSettings] = None
     weights_fallback: bool = False
     detectors: tuple = ("auto", "clip_svm")
+
+    def __post_init__(self):
+        names = (self.backbone, *self.table2_backbones, *self.table1_backbones, *self.detectors)
+        for name in names:
+            registry.get(name)  # an unknown name fails here, before any work
 
 
 # Rough seconds to train one VAE on a class on a 2-core CPU (for the printed estimate).
@@ -277,12 +289,8 @@ def _table_rows(runs: list, cache: dict) -> dict:
         result = cache.get((p, d))
         if result is None:
             continue
-        weights = d.weights if d.backbone in registry.TORCH_BACKBONES else "-"
-        if "weights_fallback" in result:
-            weights = "none (ImageNet unavailable)"
-        row = tables.result_row(
-            name, result, d.backbone, weights, _paper_figure(table, d.backbone, p)
-        )
+        weights, paper = _weights_column(d, result), _paper_figure(table, d.backbone, p)
+        row = tables.result_row(name, result, d.backbone, weights, paper)
         row["label"] = result["label"]
         rows[table].append(row)
     return rows

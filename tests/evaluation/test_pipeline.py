@@ -162,3 +162,8 @@ def test_results_markdown_gathers_the_written_tables_in_order(tmp_path):
     md = tables.results_markdown(str(tmp_path), ("a", "missing", "b"), {"seed": 0}, summary)
     assert md.index("## First") < md.index("## Second") and '{"seed": 0}' in md
     assert "Failed tasks" not in md and "Similarity" not in md
+
+
+def test_paper_config_refuses_an_unknown_backbone_at_once():
+    with pytest.raises(ValueError, match="unknown backbone 'alexnett'; one of"):
+        pipeline.PaperConfig(table1_backbones=("alexnett",))
