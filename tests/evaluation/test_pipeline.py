@@ -136,20 +136,25 @@ def test_unloadable_imagenet_weights_fall_back_to_scratch_only_when_asked(monkey
     assert ("alexnet", "none") in calls
 
 
-def test_summary_lines_name_the_best_row_of_each_table_and_where_the_files_are():
-    row = tables.result_row("x", _fake_result([0.9, 1.0]), "jax_cnn", "-")
-    worse = dict(tables.result_row("y", _fake_result([0.6, 0.7]), "logreg", "-"))
+def test_summary_lines_name_the_best_honest_row_of_each_table_and_where_the_files_are():
+    def row(name, accs, protocol):
+        r = tables.result_row(name, _fake_result(accs), "jax_cnn", "-")
+        return dict(r, protocol=protocol)
+
+    best, worse = row("x", [0.9, 1.0], "honest"), row("y", [0.6, 0.7], "honest")
+    leaky = row("z", [1.0, 1.0], "paper")
     results = {
         "out_dir": "runs/paper",
         "wall_seconds": 90.0,
-        "tables": {"table2": [worse, row], "detectors": [worse], "table1": []},
+        "tables": {"table2": [worse, leaky, best], "detectors": [worse], "table1": []},
         "failed_tasks": ["a / fold 1: RuntimeError: lost"],
     }
     lines = pipeline.summary_lines(results)
     assert 4 <= len(lines) <= 15 and "1.5 min" in lines[0] and "runs/paper" in lines[0]
-    table2 = [line for line in lines if line.strip().startswith("Table II")]
-    assert len(table2) == 1 and "best x:" in table2[0] and "balanced accuracy 95.0" in table2[0]
-    assert not any(line.strip().startswith("Table I:") for line in lines)  # no rows, no line
+    table2 = [line for line in lines if line.strip().startswith("table2:")]
+    assert len(table2) == 1 and "best honest x:" in table2[0]
+    assert "balanced accuracy 95.0" in table2[0] and "paper-protocol accuracy 100.0" in table2[0]
+    assert not any(line.strip().startswith("table1:") for line in lines)  # no rows, no line
     assert any("1 tasks failed" in line for line in lines)
     assert any(line.strip().startswith("runs/paper/results.md") for line in lines)
 
