@@ -217,44 +217,6 @@ def paper_runs(
     return runs
 
 
-def _paper_figure(table: str, backbone: str, p: protocols.ProtocolConfig) -> Optional[float]:
-    if p.protocol != "paper" or p.crop is not None:
-        return None
-    if table == "table2":  # the paper's AlexNet figure for the same protocol and data
-        return tables.PAPER_TABLE_II[p.dataset]
-    if table == "table1":
-        return tables.PAPER_TABLE_I.get(backbone)
-    return None
-
-
-TABLE_TITLES = {
-    "table2": "Table II: original vs VAE-augmented training data",
-    "augmentation": "Augmentation methods under the honest protocol",
-    "table1": "Table I: backbones on the augmented data",
-    "detectors": "Detectors on the real sounds under the honest protocol",
-}
-
-
-def table_notes(config: PaperConfig) -> dict:
-    """{table: the note printed under its title}."""
-    return {
-        "table2": "The paper column is the paper's AlexNet figure for the same protocol and "
-        "data (Tran et al. 2022, Table II). Paper protocol rows: "
-        + protocols.PAPER_LABEL
-        + ". Honest rows: "
-        + protocols.HONEST_LABEL
-        + ". Accuracy in % as mean +- std over folds/splits; "
-        "chance, majority and clip-length-only baselines are scored on the same folds.",
-        "augmentation": protocols.HONEST_LABEL + f". {config.backbone} classifier; every method "
-        "adds the same number of training examples per class.",
-        "detectors": protocols.HONEST_LABEL + ". 'auto' chooses features x model inside each "
-        "training fold (nested); clip_* are the classical detectors on clip features.",
-        "table1": "Torchvision backbones trained on Mel images of the augmented data "
-        f"({config.torch_epochs} epochs, paper recipe otherwise; weights as in the weights "
-        "column: 'none' = trained from scratch).",
-    }
-
-
 def _evaluate_here(ds, config: PaperConfig, runs: list, vae_config, say) -> dict:
     """{(protocol, detector): result or None} of every run, one by one in this process; an
     ImageNet net whose weights are unavailable is skipped (None) or, with
@@ -284,13 +246,13 @@ def _evaluate_here(ds, config: PaperConfig, runs: list, vae_config, say) -> dict
 
 def _table_rows(runs: list, cache: dict) -> dict:
     """{table: [row, ...]} of the runs that have a result."""
-    rows = {t: [] for t in TABLE_TITLES}
+    rows = {t: [] for t in tables.PAPER_TABLES}
     for table, name, p, d in runs:
         result = cache.get((p, d))
         if result is None:
             continue
-        weights, paper = _weights_column(d, result), _paper_figure(table, d.backbone, p)
-        row = tables.result_row(name, result, d.backbone, weights, paper)
+        paper = tables.paper_figure(table, d.backbone, p.protocol, p.dataset, p.crop)
+        row = tables.result_row(name, result, d.backbone, _weights_column(d, result), paper)
         row["label"] = result["label"]
         rows[table].append(row)
     return rows
@@ -322,8 +284,8 @@ def run_tables(
             ds, evaluations, grid, vae_config, config.weights_fallback, say
         )
     rows = _table_rows(runs, cache)
-    notes = table_notes(config)
-    for table, title in TABLE_TITLES.items():
+    notes = tables.paper_notes(config.backbone, config.torch_epochs)
+    for table, title in tables.PAPER_TABLES.items():
         if rows[table]:
             tables.write_table(os.path.join(out_dir, table), title, rows[table], notes[table])
     audited = [(n, p, d) for t, n, p, d in runs if t == "detectors" and cache.get((p, d))]
@@ -404,7 +366,9 @@ def run_paper(
         summary["failed_tasks"] = json.load(f)["failed_tasks"]
     files.atomic_write_text(
         os.path.join(out_dir, "results.md"),
-        tables.results_markdown(out_dir, tuple(TABLE_TITLES), dataclasses.asdict(config), summary),
+        tables.results_markdown(
+            out_dir, tuple(tables.PAPER_TABLES), dataclasses.asdict(config), summary
+        ),
     )
     files.atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     say(f"done in {wall / 60:.1f} min; tables in {out_dir}/results.md")
@@ -424,7 +388,7 @@ def summary_lines(results: dict) -> list[str]:
     failed tasks; where the files are."""
     out = results["out_dir"]
     lines = [f"paper job done in {results['wall_seconds'] / 60:.1f} min; files in {out}/"]
-    for table in TABLE_TITLES:
+    for table in tables.PAPER_TABLES:
         rows = results["tables"].get(table, [])
         honest, paper = _best_row(rows, "honest"), _best_row(rows, "paper")
         line = f"  {table}:"

@@ -10,6 +10,7 @@ import os
 from typing import Optional, Sequence
 
 from drill_jax import files
+from drill_jax.evaluation import protocols
 
 # Tran et al. 2022, accuracy in % on the 30 % validation split of the augmented set.
 PAPER_TABLE_I = {
@@ -21,6 +22,14 @@ PAPER_TABLE_I = {
 }
 # Table II: AlexNet, original 134 sounds vs augmented 230 sounds.
 PAPER_TABLE_II = {"original": 87.5, "augmented": 94.12}
+
+# The tables of the paper job, in the order results.md shows them.
+PAPER_TABLES = {
+    "table2": "Table II: original vs VAE-augmented training data",
+    "augmentation": "Augmentation methods under the honest protocol",
+    "table1": "Table I: backbones on the augmented data",
+    "detectors": "Detectors on the real sounds under the honest protocol",
+}
 
 COLUMNS = (
     "row",
@@ -127,3 +136,36 @@ def results_markdown(out_dir: str, stems: Sequence[str], config: dict, summary: 
     if sim_md:
         parts.append("## Similarity of synthesized sounds\n\n" + sim_md)
     return "\n".join(parts)
+
+
+def paper_figure(
+    table: str, backbone: str, protocol: str, dataset: str, crop: Optional[int]
+) -> Optional[float]:
+    """The paper's figure for a row of the paper job (its protocol, uncropped), else None."""
+    if protocol != "paper" or crop is not None:
+        return None
+    if table == "table2":  # the paper's AlexNet figure for the same protocol and data
+        return PAPER_TABLE_II[dataset]
+    if table == "table1":
+        return PAPER_TABLE_I.get(backbone)
+    return None
+
+
+def paper_notes(backbone: str, torch_epochs: int) -> dict:
+    """{table: the note printed under its title} for the paper job's tables."""
+    return {
+        "table2": "The paper column is the paper's AlexNet figure for the same protocol and "
+        "data (Tran et al. 2022, Table II). Paper protocol rows: "
+        + protocols.PAPER_LABEL
+        + ". Honest rows: "
+        + protocols.HONEST_LABEL
+        + ". Accuracy in % as mean +- std over folds/splits; "
+        "chance, majority and clip-length-only baselines are scored on the same folds.",
+        "augmentation": protocols.HONEST_LABEL + f". {backbone} classifier; every method "
+        "adds the same number of training examples per class.",
+        "detectors": protocols.HONEST_LABEL + ". 'auto' chooses features x model inside each "
+        "training fold (nested); clip_* are the classical detectors on clip features.",
+        "table1": "Torchvision backbones trained on Mel images of the augmented data "
+        f"({torch_epochs} epochs, paper recipe otherwise; weights as in the weights "
+        "column: 'none' = trained from scratch).",
+    }

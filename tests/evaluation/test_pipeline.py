@@ -172,3 +172,11 @@ def test_results_markdown_gathers_the_written_tables_in_order(tmp_path):
 def test_paper_config_refuses_an_unknown_backbone_at_once():
     with pytest.raises(ValueError, match="unknown backbone 'alexnett'; one of"):
         pipeline.PaperConfig(table1_backbones=("alexnett",))
+
+
+def test_paper_figures_only_beside_uncropped_paper_protocol_rows():
+    assert tables.paper_figure("table2", "jax_cnn", "paper", "augmented", None) == 94.12
+    assert tables.paper_figure("table1", "alexnet", "paper", "augmented", None) == 94.12
+    assert tables.paper_figure("table1", "mobilenet_v2", "paper", "augmented", None) is None
+    assert tables.paper_figure("table2", "jax_cnn", "paper", "original", 2000) is None
+    assert tables.paper_figure("table2", "jax_cnn", "honest", "original", None) is None
