@@ -18,7 +18,6 @@ from drill_jax.features import export as feature_export
 from drill_jax.grid import runner
 from drill_jax.similarity import report as similarity_report
 from drill_jax.vae import experiment as vae_experiment
-from drill_jax.vae import trainer
 
 
 def run_classification(
@@ -98,8 +97,8 @@ class PaperConfig:
       crops: clip crops to run (None = as recorded, 2000 = length cue removed).
       augment_methods: the honest-protocol augmentation comparison.
       vae_epochs: epochs of each VAE (paper: 20).
-      vae_arch: the generator of every VAE step (``trainer.VAEConfig.arch``: 'conv', the
-        paper's, by default; 'realistic' for the most realistic one).
+      vae_arch: the generator of every VAE step (a ``drill_jax.recipes.vae`` name: 'conv',
+        the paper's, by default; 'realistic' for the most realistic one).
       seed: root seed.
       features: how clips become log-Mel features (None = the paper's at the data's rate).
       weights_fallback: a torchvision net whose ImageNet weights cannot be loaded is trained
@@ -308,11 +307,14 @@ def run_paper(
     ds: data_lib.Dataset,
     config: PaperConfig,
     out_dir: str,
-    vae_config=None,
+    vae_config,
     say=None,
     grid: Optional[runner.GridConfig] = None,
 ) -> dict:
     """The whole paper on ``ds``: VAE -> synthesis -> similarity -> features -> tables.
+
+    ``vae_config``: the generator of every VAE step (``drill_jax.recipes.vae`` of
+    ``config.vae_arch``, with ``config.vae_epochs`` and ``config.seed``).
 
     Writes under ``out_dir``: vae/ (checkpoints, metrics, synth/ WAVs, figures),
     similarity/ (report + figures), features/ (overview figure, summary), the tables
@@ -322,11 +324,6 @@ def run_paper(
     """
     say = say or (lambda msg: logging.info("%s", msg))
     t_start = time.perf_counter()
-    # One constructor call: with vae_arch='realistic', epochs 20 (the class default) means
-    # the recipe's own.
-    vae_config = vae_config or trainer.VAEConfig(
-        arch=config.vae_arch, epochs=config.vae_epochs, seed=config.seed
-    )
     os.makedirs(out_dir, exist_ok=True)
     files.atomic_write_json(
         os.path.join(out_dir, "config.json"),
