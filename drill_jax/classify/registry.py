@@ -60,7 +60,7 @@ class DetectorConfig:
     module's ``READS``; the others must stay at their defaults).
 
     Attributes:
-      backbone: a name of ``BACKBONES``.
+      backbone: which backbone (a name in ``classify.registry.BACKBONES``).
       epochs: training epochs (None = the backbone's default).
       weights: torchvision nets: 'imagenet', 'none'.
       weights_path: a local state_dict for the torchvision net (overrides ``weights``).
