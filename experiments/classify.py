@@ -14,6 +14,7 @@ from absl import flags
 
 from drill_jax import files
 from drill_jax.classify import registry
+from drill_jax.classify.backbones import torchvision_cnn
 from drill_jax.detection import supervised
 from drill_jax.evaluation import audit_figure, augment, pipeline, protocols, tables
 from drill_jax.vae import configs
@@ -50,6 +51,7 @@ _DETECTOR = config_flags.define(
     registry.DetectorConfig,
     ("backbone", "epochs", "weights", "weights_path", "freeze", "batch_folds"),
     choices={"backbone": tuple(registry.BACKBONES), "weights": ("imagenet", "none")},
+    help=config_flags.docstring_help(torchvision_cnn.TorchSettings),
 )
 _VAE = common.define_vae_flags(
     "vae_arch",

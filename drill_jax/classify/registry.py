@@ -55,45 +55,32 @@ def get(name: str) -> Entry:
 
 
 @dataclasses.dataclass(frozen=True)
-class DetectorConfig:
+class DetectorConfig(torchvision_cnn.TorchSettings):
     """Which backbone, and the settings a user may change (each backbone takes those in its
-    module's ``READS``; the others must stay at their defaults).
+    module's ``READS``; the others must stay at their defaults): the torchvision nets'
+    ``TorchSettings`` (keyword only) and
 
     Attributes:
       backbone: which backbone (a name in ``classify.registry.BACKBONES``).
       epochs: training epochs (None = the backbone's default).
-      weights: torchvision nets: 'imagenet', 'none'.
-      weights_path: a local state_dict for the torchvision net (overrides ``weights``).
-      freeze: torchvision nets: leading parameter tensors to freeze.
-      image_size: Mel image size for torchvision nets (None = the net's input size).
-      db_range: fixed dB range for the Mel images (None = per-image min..max).
       batch_folds: jax_cnn: fit every fold of an evaluation together, vmapped over folds
         (None = on accelerators only).
     """
 
     backbone: str = "jax_cnn"
     epochs: Optional[int] = None
-    weights: str = "none"
-    weights_path: Optional[str] = None
-    freeze: int = 0
-    image_size: Optional[int] = None
-    db_range: Optional[tuple] = None
     batch_folds: Optional[bool] = None
 
     def __post_init__(self):
+        super().__post_init__()
         reads = get(self.backbone).module.READS
-        defaults = DetectorConfig.__dataclass_fields__
         ignored = [
             f.name
             for f in dataclasses.fields(self)
-            if f.name != "backbone"
-            and f.name not in reads
-            and getattr(self, f.name) != defaults[f.name].default
+            if f.name != "backbone" and f.name not in reads and getattr(self, f.name) != f.default
         ]
         if ignored:
             raise ValueError(f"backbone {self.backbone!r} takes no {', '.join(ignored)}")
-        if self.weights not in ("imagenet", "none"):
-            raise ValueError(f"weights must be 'imagenet' or 'none', got {self.weights!r}")
 
 
 def backbone_config(detector: DetectorConfig):

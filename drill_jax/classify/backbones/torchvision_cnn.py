@@ -26,15 +26,18 @@ _SECONDS_PER_EPOCH = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Config:
-    """net: one of ``bridge.NETS``. epochs: None = ``TorchTrainConfig``'s 160. weights:
-    'imagenet' or 'none'; weights_path: a local state_dict (overrides ``weights``); freeze:
-    leading parameter layers not trained; image_size: Mel image side (None = the net's
-    input size); db_range: fixed dB range of the images (None = per-image min..max)."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TorchSettings:
+    """The settings of a torchvision net a user may change (``DetectorConfig`` has them too).
 
-    net: str
-    epochs: Optional[int] = None
+    Attributes:
+      weights: torchvision nets: 'imagenet', 'none'.
+      weights_path: a local state_dict for the torchvision net (overrides ``weights``).
+      freeze: torchvision nets: leading parameter tensors to freeze.
+      image_size: Mel image size for torchvision nets (None = the net's input size).
+      db_range: fixed dB range for the Mel images (None = per-image min..max).
+    """
+
     weights: str = "none"
     weights_path: Optional[str] = None
     freeze: int = 0
@@ -42,6 +45,20 @@ class Config:
     db_range: Optional[tuple] = None
 
     def __post_init__(self):
+        if self.weights not in ("imagenet", "none"):
+            raise ValueError(f"weights must be 'imagenet' or 'none', got {self.weights!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(TorchSettings):
+    """net: one of ``bridge.NETS``; epochs: None = ``TorchTrainConfig``'s 160; and the
+    ``TorchSettings``."""
+
+    net: str
+    epochs: Optional[int] = None
+
+    def __post_init__(self):
+        super().__post_init__()
         if self.net not in bridge.NETS:
             raise ValueError(f"net must be one of {bridge.NETS}, got {self.net!r}")
 
