@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple, Optional
 
-from drill_jax.classify import bridge, classical
+from drill_jax.classify import bridge
 from drill_jax.classify.backbones import clip, cnn_svm, jax_cnn, logreg, torchvision_cnn
 
 
@@ -34,9 +34,9 @@ class Entry(NamedTuple):
 BACKBONES = {
     "jax_cnn": Entry(jax_cnn, jax_cnn.Config()),
     "logreg": Entry(logreg, logreg.Config()),
-    "clip_lr": Entry(clip, clip.Config((classical.Recipe("all", "lr", lr_c=0.03),))),
-    "clip_svm": Entry(clip, clip.Config((classical.Recipe("all", "svm", svm_c=10.0),))),
-    "clip_ensemble": Entry(clip, clip.Config((classical.Recipe("all", "ensemble"),))),
+    "clip_lr": Entry(clip, clip.LR),
+    "clip_svm": Entry(clip, clip.SVM),
+    "clip_ensemble": Entry(clip, clip.ENSEMBLE),
     "auto": Entry(clip, clip.Config()),
     "cnn_svm": Entry(cnn_svm, cnn_svm.Config()),
     **{net: Entry(torchvision_cnn, torchvision_cnn.Config(net)) for net in bridge.NETS},

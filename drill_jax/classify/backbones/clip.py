@@ -23,6 +23,12 @@ class Config:
     top: int = 3
 
 
+# The registered recipes: 'clip_lr', 'clip_svm', 'clip_ensemble'.
+LR = Config((classical.Recipe("all", "lr", lr_c=0.03),))
+SVM = Config((classical.Recipe("all", "svm", svm_c=10.0),))
+ENSEMBLE = Config((classical.Recipe("all", "ensemble"),))
+
+
 def configure(config: Config, detector) -> Config:
     """``config`` unchanged: the detector's fields do not apply."""
     del detector

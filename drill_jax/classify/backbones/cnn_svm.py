@@ -7,7 +7,7 @@ import dataclasses
 import jax
 
 from drill_jax import features
-from drill_jax.classify import classical, cnn
+from drill_jax.classify import cnn
 from drill_jax.classify.backbones import clip
 
 READS = ("epochs",)
@@ -20,7 +20,7 @@ class Config:
     of a 2000-sample clip); band, rate and dB clipping come from the evaluation's settings."""
 
     network: cnn.ClassifierConfig = cnn.ClassifierConfig()
-    svm: clip.Config = clip.Config((classical.Recipe("all", "svm", svm_c=10.0),))
+    svm: clip.Config = clip.SVM
     window_samples: int = 256
     overlap_samples: int = 128
     n_fft: int = 256
