@@ -54,9 +54,13 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.threshold_rule not in thresholds.RULES:
-            raise ValueError(f"threshold_rule: one of {thresholds.RULES}, got {self.threshold_rule!r}")
+            raise ValueError(
+                f"threshold_rule: one of {thresholds.RULES}, got {self.threshold_rule!r}"
+            )
         if self.aggregate not in thresholds.AGGREGATES:
-            raise ValueError(f"aggregate: one of {list(thresholds.AGGREGATES)}, got {self.aggregate!r}")
+            raise ValueError(
+                f"aggregate: one of {list(thresholds.AGGREGATES)}, got {self.aggregate!r}"
+            )
         if not 0.0 < self.quantile < 1.0:
             raise ValueError(f"quantile: must be in (0, 1), got {self.quantile}")
         if not 0.0 <= self.holdout < 1.0:
@@ -80,7 +84,9 @@ def window_dataset(ds: data.Dataset, clip_samples: int, hop: Optional[int]) -> d
     return dataclasses.replace(sub, waveforms=tuple(clips), starts=np.zeros(len(owner), np.int64))
 
 
-def split_recordings(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_recordings(
+    groups: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(fit index, held-out index) over items, holding out ``fraction`` of the distinct
     recordings (groups) whole. Needs >= 2 recordings to fit and >= 1 held out."""
     uniq = np.unique(groups)
@@ -96,13 +102,17 @@ def split_recordings(groups: np.ndarray, fraction: float, seed: int) -> tuple[np
     return np.flatnonzero(~is_held), np.flatnonzero(is_held)
 
 
-def _labelfree_thresholds(det: Detector, normal: data.Dataset, hold: np.ndarray, fit_scores, config):
+def _labelfree_thresholds(
+    det: Detector, normal: data.Dataset, hold: np.ndarray, fit_scores, config
+):
     """(threshold, rule, file threshold, file rule, info) from the held-out recordings'
     window and file scores (or, with no hold-out, the training clips' scores)."""
     if hold.size:
         groups = normal.groups[hold]
         order = np.unique(groups)
-        recordings = [np.concatenate([normal.waveforms[i] for i in hold[groups == g]]) for g in order]
+        recordings = [
+            np.concatenate([normal.waveforms[i] for i in hold[groups == g]]) for g in order
+        ]
         file_s, window_s, _, _ = scoring.file_scores(det, recordings)
         where = f"{len(recordings)} held-out normal recordings (not trained on)"
     else:
@@ -111,8 +121,15 @@ def _labelfree_thresholds(det: Detector, normal: data.Dataset, hold: np.ndarray,
     thr, info = thresholds.choose_threshold(window_s, config.threshold_rule, config.quantile)
     fthr, finfo = thresholds.choose_threshold(file_s, config.threshold_rule, config.quantile)
     rule = f"{info['rule']} {config.quantile:g} quantile of the window scores of {where}"
-    frule = f"{finfo['rule']} {config.quantile:g} quantile of the {config.aggregate} window score of {where}"
-    return thr, rule, fthr, frule, {"window_fit": info, "file_fit": finfo, "n_threshold_files": len(file_s)}
+    frule = f"{finfo['rule']} {config.quantile:g} quantile of the file scores ({config.aggregate}"
+    frule += f" of its window scores) of {where}"
+    return (
+        thr,
+        rule,
+        fthr,
+        frule,
+        {"window_fit": info, "file_fit": finfo, "n_threshold_files": len(file_s)},
+    )
 
 
 def _classes(ds: data.Dataset, is_anom: np.ndarray) -> tuple[tuple, int]:
@@ -142,7 +159,9 @@ def train(
             f"feature settings are for {settings.sample_rate} Hz, the sounds are "
             f"{ds.sample_rate} Hz"
         )
-    settings = dataclasses.replace(settings, clip_samples=int(config.clip_samples or ds.lengths.min()))
+    settings = dataclasses.replace(
+        settings, clip_samples=int(config.clip_samples or ds.lengths.min())
+    )
     is_anom = anomaly_mask(ds)
     names, pos = _classes(ds, is_anom)
     key = jax.random.key(config.seed)
@@ -157,7 +176,9 @@ def train(
         fit_idx, hold = split_recordings(normal.groups, config.holdout, config.seed)
         fit_ds = normal.subset(fit_idx)
     clips = window_dataset(fit_ds, settings.clip_samples, config.train_hop)
-    clips = dataclasses.replace(clips, positive_class=names[pos] if module.KIND == "supervised" else None)
+    clips = dataclasses.replace(
+        clips, positive_class=names[pos] if module.KIND == "supervised" else None
+    )
     fitted = module.fit(model_config, clips, settings, key)
     rule = f"fixed {config.threshold:g} on P({names[pos]})"
     det = Detector(

@@ -79,9 +79,13 @@ class Detector:
         if not 0 <= self.positive_index < len(self.class_names):
             raise ValueError(f"positive_index {self.positive_index} out of range")
         if not (np.isfinite(self.threshold) and np.isfinite(self.file_threshold)):
-            raise ValueError(f"thresholds must be finite, got {self.threshold}, {self.file_threshold}")
+            raise ValueError(
+                f"thresholds must be finite, got {self.threshold}, {self.file_threshold}"
+            )
         if self.aggregate not in thresholds.AGGREGATES:
-            raise ValueError(f"aggregate: one of {list(thresholds.AGGREGATES)}, got {self.aggregate!r}")
+            raise ValueError(
+                f"aggregate: one of {list(thresholds.AGGREGATES)}, got {self.aggregate!r}"
+            )
         if self.settings.clip_samples is None:
             raise ValueError("a detector's FeatureSettings must fix clip_samples")
 
@@ -283,7 +287,9 @@ def load_detector(path: str, sample_rate: Optional[int] = None) -> Detector:
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{meta_path}: {err}") from None
     if settings.sample_rate != meta["sample_rate"] or settings.clip_samples != meta["clip_samples"]:
-        raise ValueError(f"{meta_path}: sample_rate/clip_samples disagree with the feature settings")
+        raise ValueError(
+            f"{meta_path}: sample_rate/clip_samples disagree with the feature settings"
+        )
     with open(params_path, "rb") as f:
         blob = f.read()
     try:
@@ -304,7 +310,11 @@ def load_detector(path: str, sample_rate: Optional[int] = None) -> Detector:
         model_config=config,
         variables=variables,
         metrics=meta.get("metrics", {}),
-        info=dict(meta.get("info", {}), versions=meta.get("versions", {}), created_utc=meta.get("created_utc")),
+        info=dict(
+            meta.get("info", {}),
+            versions=meta.get("versions", {}),
+            created_utc=meta.get("created_utc"),
+        ),
     )
     if sample_rate is not None:
         check_rate(detector, sample_rate)

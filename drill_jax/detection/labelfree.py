@@ -161,7 +161,9 @@ def model_functions(name: str):
         """Fits on normal clips (a ``data.Dataset`` of [settings.clip_samples] sounds;
         labels ignored; deterministic, ``key`` unused)."""
         del key
-        return family.Fitted(config, fit_clips(name, config, np.stack(clips.waveforms), settings), {})
+        return family.Fitted(
+            config, fit_clips(name, config, np.stack(clips.waveforms), settings), {}
+        )
 
     def score_model(config, settings: features.FeatureSettings, arrays: dict, clips) -> np.ndarray:
         """Scores [N] float64 of clips [N, settings.clip_samples]; higher = less normal."""

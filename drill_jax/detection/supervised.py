@@ -9,7 +9,8 @@ from typing import Optional
 from drill_jax import data as data_lib
 from drill_jax import features
 from drill_jax.classify import cnn
-from drill_jax.detection import build, detector as detector_lib
+from drill_jax.detection import build
+from drill_jax.detection import detector as detector_lib
 from drill_jax.detection.detector import Detector
 from drill_jax.detection.models import clip_classical
 
@@ -19,7 +20,11 @@ def _dataset(waveforms, labels, class_names, sample_rate: int) -> data_lib.Datas
 
 
 def train_supervised_detector(
-    waveforms, labels, class_names, sample_rate: int, clip_samples: Optional[int] = None,
+    waveforms,
+    labels,
+    class_names,
+    sample_rate: int,
+    clip_samples: Optional[int] = None,
     config: Optional[cnn.ClassifierConfig] = None,
 ) -> Detector:
     """The jax_cnn detector on sounds [T_i] (each cut to its first ``clip_samples``

@@ -14,7 +14,10 @@ from drill_jax.vae import trainer
 
 
 def save_waveform_detector(
-    dataset: data_lib.Dataset, vae_config: trainer.VAEConfig, path: str, normal_class: str = "normal"
+    dataset: data_lib.Dataset,
+    vae_config: trainer.VAEConfig,
+    path: str,
+    normal_class: str = "normal",
 ) -> str:
     """Trains the paper's waveform VAE (``vae_config``) on the ``normal_class`` sounds of
     ``dataset`` only and saves it as a label-free detector directory at ``path``.
@@ -24,7 +27,9 @@ def save_waveform_detector(
     """
     if normal_class not in dataset.class_names:
         raise ValueError(f"no class {normal_class!r} in {dataset.class_names}")
-    normal = dataset.subset(np.flatnonzero(dataset.labels == dataset.class_names.index(normal_class)))
+    normal = dataset.subset(
+        np.flatnonzero(dataset.labels == dataset.class_names.index(normal_class))
+    )
     settings = features.FeatureSettings(sample_rate=dataset.sample_rate)
     config = vae.Config(input_repr="waveform", vae=vae_config)
     info = {"source": "experiments.vae --save_detector"}

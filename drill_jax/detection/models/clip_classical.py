@@ -53,7 +53,9 @@ def _features(clips: np.ndarray, settings: features.FeatureSettings, recipes) ->
     return classical.variant_features(clips, settings.sample_rate, settings.band_hz, variants)
 
 
-def fit(config: Config, clips: data.Dataset, settings: features.FeatureSettings, key) -> family.Fitted:
+def fit(
+    config: Config, clips: data.Dataset, settings: features.FeatureSettings, key
+) -> family.Fitted:
     """Fits the recipes (chosen first when None) on clips [N, settings.clip_samples]."""
     del key  # scikit-learn models: the config's seed
     x = np.stack(clips.waveforms)
@@ -65,7 +67,9 @@ def fit(config: Config, clips: data.Dataset, settings: features.FeatureSettings,
         recipes, table = classical.choose_recipes(pool, y, clips.groups, seed=config.seed)
         info = {"rule": "top 3 by inner ROC-AUC (2 x grouped 5-fold)", "inner": dict(table)}
     config = dataclasses.replace(config, recipes=tuple(recipes))
-    fitted = classical.fit_many(config.recipes, _features(x, settings, config.recipes), y, config.seed)
+    fitted = classical.fit_many(
+        config.recipes, _features(x, settings, config.recipes), y, config.seed
+    )
     info["recipes"] = [r.name for r in config.recipes]
     return family.Fitted(config, classical.export_arrays(fitted), {"recipe": info})
 

@@ -37,8 +37,10 @@ class Config:
         bad = [m for m in self.members if m not in labelfree.SCORERS]
         bad += [f for f in self.features if f not in labelfree.FEATURE_SETS]
         if bad:
-            raise ValueError(f"members: unknown {bad}; scorers {labelfree.SCORERS}, "
-                             f"features {labelfree.FEATURE_SETS}")
+            raise ValueError(
+                f"members: unknown {bad}; scorers {labelfree.SCORERS}, "
+                f"features {labelfree.FEATURE_SETS}"
+            )
 
 
 def _member_scores(config: Config, settings, arrays: dict, clips) -> list:
@@ -50,7 +52,9 @@ def _member_scores(config: Config, settings, arrays: dict, clips) -> list:
     return out
 
 
-def fit(config: Config, clips: data.Dataset, settings: features.FeatureSettings, key) -> family.Fitted:
+def fit(
+    config: Config, clips: data.Dataset, settings: features.FeatureSettings, key
+) -> family.Fitted:
     """Fits every member on normal clips [N, settings.clip_samples] and its standardiser
     on its own scores of those clips (deterministic; ``key`` unused)."""
     del key

@@ -1,4 +1,5 @@
-"""Label-free ``gmm``: negative log-likelihood under a diagonal Gaussian mixture on the first principal components of the standardised features (``detection.labelfree``)."""
+"""Label-free ``gmm``: negative log-likelihood under a diagonal Gaussian mixture on the first
+principal components of the standardised features (``detection.labelfree``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from drill_jax.detection import labelfree
 
 KIND = "unsupervised"
 SCORE_NAME = "gmm"
-SCORE_MEANING = "negative log-likelihood under a diagonal Gaussian mixture on the first principal components of the standardised features; higher = less normal"
+SCORE_MEANING = "negative log-likelihood under a diagonal Gaussian mixture of the features' PCA"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,9 @@ Config = cnn.ClassifierConfig
 _BUCKET = 64  # scoring runs in chunks of this many clips (fewer compiled shapes)
 
 
-def fit(config: Config, clips: data.Dataset, settings: features.FeatureSettings, key) -> family.Fitted:
+def fit(
+    config: Config, clips: data.Dataset, settings: features.FeatureSettings, key
+) -> family.Fitted:
     """Trains the CNN on clips [N, settings.clip_samples] (labels: positive class or not)."""
     config = dataclasses.replace(config, n_classes=2)
     x = features.extract(settings, np.stack(clips.waveforms))
@@ -48,7 +50,9 @@ def score(config: Config, settings: features.FeatureSettings, arrays: dict, clip
     """P(anomaly) [N] float64 of clips [N, settings.clip_samples]."""
     f = _proba_fn(config)
     x = features.extract(settings, clips)
-    return np.asarray(training.apply_in_buckets(lambda rows: f(arrays, rows), x, _BUCKET), np.float64)
+    return np.asarray(
+        training.apply_in_buckets(lambda rows: f(arrays, rows), x, _BUCKET), np.float64
+    )
 
 
 def classifier_state(config: Config, settings: features.FeatureSettings, arrays):

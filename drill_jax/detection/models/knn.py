@@ -1,4 +1,5 @@
-"""Label-free ``knn``: mean cosine distance to the k nearest normal training clips (features centred on their mean) (``detection.labelfree``)."""
+"""Label-free ``knn``: mean cosine distance to the k nearest normal training clips (features
+centred on their mean) (``detection.labelfree``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from drill_jax.detection import labelfree
 
 KIND = "unsupervised"
 SCORE_NAME = "knn"
-SCORE_MEANING = "mean cosine distance to the k nearest normal training clips (features centred on their mean); higher = less normal"
+SCORE_MEANING = "mean cosine distance to the k nearest normal training clips"
 
 
 @dataclasses.dataclass(frozen=True)

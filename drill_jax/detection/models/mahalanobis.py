@@ -1,4 +1,5 @@
-"""Label-free ``mahalanobis``: squared Mahalanobis distance from the normal training clips (Ledoit-Wolf shrunk covariance of the standardised features) (``detection.labelfree``)."""
+"""Label-free ``mahalanobis``: squared Mahalanobis distance from the normal training clips
+(Ledoit-Wolf shrunk covariance of the standardised features) (``detection.labelfree``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from drill_jax.detection import labelfree
 
 KIND = "unsupervised"
 SCORE_NAME = "mahalanobis"
-SCORE_MEANING = "squared Mahalanobis distance from the normal training clips (Ledoit-Wolf shrunk covariance of the standardised features); higher = less normal"
+SCORE_MEANING = "squared Mahalanobis distance from the normal clips (Ledoit-Wolf)"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -87,14 +87,18 @@ def _inputs(config: Config, settings: features.FeatureSettings, clips, norm) -> 
     return np.clip(z / LOGMEL_SCALE, -1.0, 1.0).astype(np.float32)
 
 
-def fit(config: Config, clips: data.Dataset, settings: features.FeatureSettings, key) -> family.Fitted:
+def fit(
+    config: Config, clips: data.Dataset, settings: features.FeatureSettings, key
+) -> family.Fitted:
     """Trains the VAE on normal clips [N, settings.clip_samples] (labels ignored)."""
     x = np.stack(clips.waveforms)
     vcfg = config.vae_config
     if config.input_repr == "logmel":
         vcfg = dataclasses.replace(vcfg, input_length=settings.n_frames * settings.n_mels)
     elif x.shape[1] < vcfg.input_length:
-        raise ValueError(f"clip_samples ({x.shape[1]}) is shorter than the VAE input ({vcfg.input_length})")
+        raise ValueError(
+            f"clip_samples ({x.shape[1]}) is shorter than the VAE input ({vcfg.input_length})"
+        )
     config = dataclasses.replace(config, vae=vcfg)
     norm = None
     if config.input_repr == "logmel":
@@ -106,7 +110,9 @@ def fit(config: Config, clips: data.Dataset, settings: features.FeatureSettings,
     if norm is not None:
         arrays["norm"] = norm
     loss = float(history[-1].train_loss) if history else None
-    return family.Fitted(config, arrays, {"final_train_loss": loss, "input_repr": config.input_repr})
+    return family.Fitted(
+        config, arrays, {"final_train_loss": loss, "input_repr": config.input_repr}
+    )
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,4 +1,5 @@
-"""Label-free ``zscore``: mean squared z-score of the features against the normal training clips' per-feature mean and std (``detection.labelfree``)."""
+"""Label-free ``zscore``: mean squared z-score of the features against the normal training clips'
+per-feature mean and std (``detection.labelfree``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from drill_jax.detection import labelfree
 
 KIND = "unsupervised"
 SCORE_NAME = "zscore"
-SCORE_MEANING = "mean squared z-score of the features against the normal training clips' per-feature mean and std; higher = less normal"
+SCORE_MEANING = "mean squared z-score against the normal training clips"
 
 
 @dataclasses.dataclass(frozen=True)
