@@ -169,3 +169,34 @@ def train_fleet(
         {"fleet_dir": fleet_dir, "recipe": dataclasses.asdict(recipe), "machines": out},
     )
     return out
+
+
+def recipe_json(recipe: FleetRecipe, settings: features.FeatureSettings) -> dict:
+    """A run's config.json: the model, its config, training and feature settings."""
+    return {
+        "model": recipe.model,
+        "model_config": registry.config_to_json(recipe.model_config),
+        "train": dataclasses.asdict(recipe.train),
+        "alarm": recipe.alarm,
+        "features": settings.to_json(),
+    }
+
+
+def save_machine(
+    ds: data_lib.Dataset,
+    recipe: FleetRecipe,
+    settings: features.FeatureSettings,
+    path: str,
+    info: Optional[dict] = None,
+    evaluation: Optional[dict] = None,
+) -> detector_lib.Detector:
+    """Trains one detector (``train_machine``) and saves it at ``path``; with an honest
+    ``evaluation`` (``honest.evaluate_honest``) holding its model, that row is recorded as
+    the metrics of its training recipe."""
+    det = train_machine(ds, recipe, settings, None, info)["detector"]
+    if evaluation is not None and recipe.model in evaluation["summary"]:
+        note = evaluation["label"] + " (metrics of this training recipe, not of this exact model)"
+        metrics = {"honest_cv": evaluation["summary"][recipe.model], "honest_cv_note": note}
+        det = dataclasses.replace(det, metrics=metrics)
+    detector_lib.save_detector(path, det)
+    return det

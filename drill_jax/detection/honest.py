@@ -116,3 +116,15 @@ def evaluate_honest(
         "folds": folds,
         "summary": summary,
     }
+
+
+def summary_text(result: dict) -> str:
+    """One line per model: ROC-AUC [95 % CI], pAUC, TPR and FPR at its own threshold."""
+    lines = []
+    for name, s in result["summary"].items():
+        auc = s["roc_auc"]
+        lines.append(
+            f"{name:16s} ROC-AUC {auc['mean']:.3f} [{auc['ci_low']:.3f}, {auc['ci_high']:.3f}]  "
+            f"pAUC {s['pauc']['mean']:.3f}  TPR {s['tpr']['mean']:.3f} FPR {s['fpr']['mean']:.3f}"
+        )
+    return "\n".join(lines + ["pAUC: " + result["pauc_definition"]])

@@ -26,7 +26,9 @@ line ``"<name>": <module>`` to ``MODELS`` below; the parametrised test in
 
 from __future__ import annotations
 
+import dataclasses
 import types
+import typing
 from typing import Any
 
 from drill_jax.detection import family
@@ -78,3 +80,15 @@ def config_to_json(config: Any) -> dict:
 def config_from_json(name: str, obj: dict) -> Any:
     """Model ``name``'s config from ``config_to_json``'s dict."""
     return family.config_from_json(get(name).Config, obj)
+
+
+def simple_fields(cls: type) -> list:
+    """The fields of a model Config that hold plain values (not nested configs or
+    recipes): what a command-line flag can set."""
+    hints = typing.get_type_hints(cls)
+    nested = [f for f in dataclasses.fields(cls) if _holds_dataclass(hints[f.name])]
+    return [f for f in dataclasses.fields(cls) if f not in nested]
+
+
+def _holds_dataclass(hint: Any) -> bool:
+    return dataclasses.is_dataclass(hint) or any(_holds_dataclass(a) for a in typing.get_args(hint))

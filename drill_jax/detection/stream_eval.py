@@ -241,3 +241,14 @@ def to_markdown(result: dict) -> str:
             f"{delay} | {r['false_alerts_per_hour']:.1f} |"
         )
     return "\n".join(lines) + f"\n\n{result['normal_hours'] * 3600:.0f} s of normal audio.\n"
+
+
+def alarm_settings(threshold: float, recorded: dict) -> dict:
+    """The two alert settings time to alert compares, at a detector's window ``threshold``:
+    'default' (the ``recorded`` AlarmConfig fields, e.g. smoothing over 40 windows) and
+    'short-event' (no smoothing, one window raises an alert: short events, more false
+    alerts)."""
+    return {
+        "default": alarms.AlarmConfig(threshold=threshold, **recorded),
+        "short-event": alarms.AlarmConfig(threshold=threshold, on_windows=1, off_windows=2),
+    }
