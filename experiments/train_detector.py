@@ -39,7 +39,7 @@ _TIME_TO_ALERT = flags.DEFINE_boolean(
 _ANOMALY_CLASS = flags.DEFINE_string("anomaly_class", "anomaly", "Anomaly class folder.")
 _TRAIN_CFG = config_flags.define(build.TrainConfig)
 _HONEST = config_flags.define(honest.HonestConfig, ("n_splits", "n_repeats", "models"))
-_ALERTS = alarms.AlarmConfig(threshold=0.0, on_windows=3, smooth_windows=40)  # + its threshold
+_ALERTS = alarms.AlarmConfig(threshold=0.0)  # recorded without it: the window threshold applies
 _ALARM = config_flags.define(
     alarms.AlarmConfig,
     ("on_windows", "off_windows", "smooth_windows"),

@@ -21,7 +21,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from drill_jax import data as data_lib
-from drill_jax.detection import alarms, build, scoring
+from drill_jax.detection import alarms, build, deploy, scoring, streaming
+from drill_jax.detection import detector as detector_lib
 from drill_jax.detection.detector import Detector
 
 
@@ -250,5 +251,49 @@ def alarm_settings(threshold: float, recorded: dict) -> dict:
     alerts)."""
     return {
         "default": alarms.AlarmConfig(threshold=threshold, **recorded),
-        "short-event": alarms.AlarmConfig(threshold=threshold, on_windows=1, off_windows=2),
+        "short-event": alarms.AlarmConfig(threshold, on_windows=1, smooth_windows=1),
+    }
+
+
+def replay(
+    detector: Detector,
+    wav: str,
+    truth: tuple,
+    alarm: alarms.AlarmConfig,
+    plan: StreamPlan,
+    chunk_s: float,
+    repeats: int,
+) -> dict:
+    """Streams a WAV with known events (``truth`` = (events, segments) of ``build_stream``)
+    through ``detector`` as ``experiments.detect --stream`` does, ``repeats`` times (the
+    scores must agree; the run with the median real-time factor is kept), and reports
+    detected events and delays, false alerts, alerted time, window rates and latency."""
+    events, segments = truth
+    s = detector.settings
+    hop = max(1, int(round(s.clip_samples * plan.hop_fraction)))
+    runs = []
+    for _ in range(max(1, repeats)):
+        rate, chunks = streaming.open_wav_stream(wav, max(1, int(round(chunk_s * s.sample_rate))))
+        detector_lib.check_rate(detector, rate, wav)
+        per_chunk = int(np.ceil(chunk_s * s.sample_rate / hop)) + 1
+        runs.append(deploy.stream(detector, chunks, hop, alarm, "drop", per_chunk))
+    for r in runs[1:]:  # scoring is deterministic: every run raises the same alerts
+        np.testing.assert_allclose(r["scores"], runs[0]["scores"], rtol=1e-6)
+    result = runs[int(np.argsort([r["timing"]["real_time_factor"] for r in runs])[len(runs) // 2])]
+    window_s, rate = s.clip_samples / s.sample_rate, s.sample_rate
+    match = match_alerts(result["events"], events, alarm, hop / rate, window_s, plan.max_delay_s)
+    rates = window_rates(
+        result["scores"], result["starts"], s.clip_samples, rate, alarm.threshold, segments
+    )
+    return {
+        "model": detector.model,
+        "threshold": alarm.threshold,
+        "alarm": dataclasses.asdict(alarm),
+        **match,
+        "n_false_alerts": len(match["false_alerts"]),
+        **rates,
+        **alerted_time(result["events"], segments),
+        "alerts": result["events"],
+        "timing": result["timing"],
+        "window_scores": {"starts": result["starts"].tolist(), "scores": result["scores"].tolist()},
     }
