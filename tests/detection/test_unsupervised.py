@@ -106,7 +106,7 @@ def test_honest_protocol_trains_label_free_models_on_training_normals_only(monke
     splits = data.repeated_stratified_kfold(ds.labels, 2, 1, 0, ds.groups)
     assert len(seen) == 3 * len(splits) == 3 * len(out["folds"])
     for k, (tr, te) in enumerate(splits):
-        for model, used in seen[3 * k : 3 * k + 3]:
+        for _, used in seen[3 * k : 3 * k + 3]:
             assert used == set(tr.tolist()) and not used & set(te.tolist())
     for fold in out["folds"]:
         assert fold["n_test"] == 8 and fold["n_test_anomaly"] == 4
