@@ -65,13 +65,6 @@ def get(name: str) -> types.ModuleType:
         raise ValueError(f"unknown detector model {name!r}; one of {sorted(MODELS)}") from None
 
 
-def names(kind: str) -> tuple:
-    """The model names of one kind ('supervised' or 'unsupervised'), in registry order."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown detector kind {kind!r}; one of {list(KINDS)}")
-    return tuple(n for n, m in MODELS.items() if m.KIND == kind)
-
-
 def config_to_json(config: Any) -> dict:
     """A model config -> JSON-able dict."""
     return family.config_to_json(config)

@@ -71,8 +71,9 @@ def test_unknown_model_is_a_one_line_error_listing_the_names():
     with pytest.raises(ValueError) as err:
         registry.get("nope")
     assert "\n" not in str(err.value) and "'zscore'" in str(err.value)
-    assert set(registry.names("unsupervised")) >= {"zscore", "mahalanobis", "knn", "gmm", "vae"}
-    assert set(registry.names("supervised")) == {"jax_cnn", "clip_classical"}
+    kinds = {n: m.KIND for n, m in registry.MODELS.items()}
+    assert {n for n, k in kinds.items() if k == "supervised"} == {"jax_cnn", "clip_classical"}
+    assert set(kinds.values()) == set(registry.KINDS)
 
 
 def test_model_configs_round_trip_through_json():
