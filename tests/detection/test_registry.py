@@ -19,7 +19,13 @@ TINY = {
     "jax_cnn": cnn.ClassifierConfig(epochs=2, batch_size=8, conv_features=(4,), hidden=8),
     "clip_classical": clip_classical.Config(recipes=(classical.Recipe("shape", "lr"),)),
     "vae": vae.Config(
-        vae=dataclasses.replace(vae.LOGMEL_VAE, epochs=1, enc_features=(4, 4), dec_features=(4, 4))
+        vae=dataclasses.replace(
+            vae.LOGMEL_VAE,
+            epochs=1,
+            network=dataclasses.replace(
+                vae.LOGMEL_VAE.network, enc_features=(4, 4), dec_features=(4, 4)
+            ),
+        )
     ),
 }
 

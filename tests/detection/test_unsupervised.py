@@ -12,16 +12,17 @@ from drill_jax.detection.models import vae
 from drill_jax.vae import trainer
 
 # Tiny VAEs: over the 32 log-Mel bands, and over 256 samples (two stride-8 stages).
-TINY = vae.Config(
-    vae=dataclasses.replace(vae.LOGMEL_VAE, epochs=15, enc_features=(8, 8), dec_features=(8, 8))
-)
+_NET = dataclasses.replace(vae.LOGMEL_VAE.network, enc_features=(8, 8), dec_features=(8, 8))
+TINY = vae.Config(vae=dataclasses.replace(vae.LOGMEL_VAE, epochs=15, network=_NET))
 TINY_WAVE_VAE = trainer.VAEConfig(
+    network=trainer.NetworkConfig(
+        input_length=256,  # reads the first 256 samples of each 2000-sample clip
+        enc_features=(4, 4),
+        dec_features=(4, 4),
+        strides=(8, 8),
+    ),
+    loss=trainer.LossConfig(recon="mse"),
     epochs=1,
-    input_length=256,  # reads the first 256 samples of each 2000-sample clip
-    enc_features=(4, 4),
-    dec_features=(4, 4),
-    strides=(8, 8),
-    recon="mse",
 )
 SETTINGS = features.FeatureSettings(sample_rate=96000)
 TRAIN = build.TrainConfig(clip_samples=2000, threshold_rule="percentile")

@@ -33,17 +33,18 @@ _BUCKET = 512  # scoring runs in chunks of this many clips (a shorter one padded
 LOGMEL_SCALE = 4.0
 # The VAE of the log-Mel detector: 1-D convolutions over the bands, Gaussian likelihood.
 LOGMEL_VAE = trainer.VAEConfig(
-    latent_dim=2,
+    network=trainer.NetworkConfig(
+        latent_dim=2,
+        input_length=32,
+        enc_features=(32, 64),
+        dec_features=(64, 32),
+        strides=(2, 2),
+        kernel_size=3,
+    ),
+    optim=trainer.OptimConfig(learning_rate=1e-3),
+    loss=trainer.LossConfig(recon="mse", mse_sigma=0.1),
     epochs=50,
     batch_size=8,
-    learning_rate=1e-3,
-    recon="mse",
-    mse_sigma=0.1,
-    input_length=32,
-    enc_features=(32, 64),
-    dec_features=(64, 32),
-    strides=(2, 2),
-    kernel_size=3,
 )
 WAVEFORM_VAE = trainer.VAEConfig()  # the paper's (first 1999 samples, Bernoulli likelihood)
 
@@ -55,7 +56,7 @@ class Config:
     Attributes:
       input_repr: 'logmel' (band-passed log-Mel of the clip, standardised on the normal
         training clips; DCASE-style) or 'waveform' (the paper's VAE on the first
-        ``vae.input_length`` raw samples, no band-pass).
+        ``vae.network.input_length`` raw samples, no band-pass).
       score: 'neg_elbo' or 'recon_mse'.
       vae: the VAE and its training (None = LOGMEL_VAE or WAVEFORM_VAE by input_repr).
     """
@@ -81,7 +82,7 @@ def _inputs(config: Config, settings: features.FeatureSettings, clips, norm) -> 
     """What the VAE reads. clips [N, L] -> [N, vae.input_length] in [-1, 1]."""
     clips = np.asarray(clips, np.float32)
     if config.input_repr == "waveform":
-        return clips[:, : config.vae_config.input_length]
+        return clips[:, : config.vae_config.network.input_length]
     f = features.extract(settings, clips).reshape(clips.shape[0], -1)
     z = (f - norm["mean"][None]) / norm["std"][None]
     return np.clip(z / LOGMEL_SCALE, -1.0, 1.0).astype(np.float32)
@@ -94,10 +95,14 @@ def fit(
     x = np.stack(clips.waveforms)
     vcfg = config.vae_config
     if config.input_repr == "logmel":
-        vcfg = dataclasses.replace(vcfg, input_length=settings.n_frames * settings.n_mels)
-    elif x.shape[1] < vcfg.input_length:
+        n_inputs = settings.n_frames * settings.n_mels
+        vcfg = dataclasses.replace(
+            vcfg, network=dataclasses.replace(vcfg.network, input_length=n_inputs)
+        )
+    elif x.shape[1] < vcfg.network.input_length:
         raise ValueError(
-            f"clip_samples ({x.shape[1]}) is shorter than the VAE input ({vcfg.input_length})"
+            f"clip_samples ({x.shape[1]}) is shorter than the VAE input "
+            f"({vcfg.network.input_length})"
         )
     config = dataclasses.replace(config, vae=vcfg)
     norm = None
@@ -127,7 +132,7 @@ def _score_fn(vcfg: trainer.VAEConfig, score: str):
         if score == "recon_mse":
             return jnp.mean(jnp.square(x - losses.logits_to_waveform(logits)), axis=-1)
         terms = losses.elbo_terms(
-            logits, x, mean, mean, logvar, vcfg.recon, "analytic", vcfg.mse_sigma
+            logits, x, mean, mean, logvar, vcfg.loss.recon, "analytic", vcfg.loss.mse_sigma
         )
         return terms["loss"]
 
