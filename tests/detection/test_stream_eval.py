@@ -90,7 +90,6 @@ def test_time_to_alert_of_a_good_detector_on_a_tiny_stream():
     short = rows[("short-event", 1.0)]
     assert short["events"] == 4 and short["detected"] == 4  # 2 per half
     assert 0.0 <= short["median_delay_s"] <= 1.0
-    assert rows[("short-event", 0.25)]["detection_rate"] >= 0.5
     # a 0.25 s event (4 windows at a 1000-sample hop) cannot lift a 40-window mean much
     assert rows[("default", 0.25)]["detected"] <= rows[("short-event", 0.25)]["detected"]
     assert out["normal_hours"] == pytest.approx(2 * 5 * 2.0 / 3600, rel=0.2)
