@@ -23,9 +23,7 @@ common.define_data_flags("runs/detector")
 common.define_feature_flags()
 common.define_grid_flags()
 FLAGS = flags.FLAGS
-_FLEET_DIR = flags.DEFINE_string(
-    "fleet_dir", None, "Train one detector per machine folder DIR/<machine>/<class>/*.wav."
-)
+_FLEET_DIR = flags.DEFINE_string("fleet_dir", None, "One detector per DIR/<machine>/<class>/.")
 _KIND = flags.DEFINE_enum("kind", "supervised", list(registry.KINDS), "Default model's kind.")
 _MODEL = flags.DEFINE_enum(
     "model", None, list(registry.MODELS), f"Detector model (default by --kind: {registry.DEFAULT})."
@@ -33,27 +31,28 @@ _MODEL = flags.DEFINE_enum(
 _MODEL_DIR = flags.DEFINE_string("model_dir", None, "Save it here (default <out_dir>/<model>).")
 _TRAIN = flags.DEFINE_boolean("train", True, "Train and save (--notrain: evaluate only).")
 _EVALUATE = flags.DEFINE_boolean("evaluate", False, "Honest k-fold table of --models.")
-_TIME_TO_ALERT = flags.DEFINE_boolean(
-    "time_to_alert", False, "Event detection rate, delay and false alerts on held-out streams."
-)
+_TIME_TO_ALERT = flags.DEFINE_boolean("time_to_alert", False, "Alerts on held-out streams.")
 _ANOMALY_CLASS = flags.DEFINE_string("anomaly_class", "anomaly", "Anomaly class folder.")
-_TRAIN_CFG = config_flags.define(build.TrainConfig)
-_HONEST = config_flags.define(honest.HonestConfig, ("n_splits", "n_repeats", "models"))
+_TRAIN_CFG = config_flags.define(build.TrainConfig, key=("train_hop", "seed"))
+_HONEST = config_flags.define(honest.HonestConfig, ("n_splits", "n_repeats", "models"), key=())
 _ALERTS = alarms.AlarmConfig(threshold=0.0)  # recorded without it: the window threshold applies
+_ALERT_FIELDS = ("on_windows", "off_windows", "smooth_windows")
 _ALARM = config_flags.define(
     alarms.AlarmConfig,
-    ("on_windows", "off_windows", "smooth_windows"),
-    rename={f: f"alert_{f}" for f in ("on_windows", "off_windows", "smooth_windows")},
+    _ALERT_FIELDS,
+    rename={f: "alert_" + f for f in _ALERT_FIELDS},
     defaults=_ALERTS,
+    key=(),
 )
-_PLAN = config_flags.define(stream_eval.StreamPlan)
+_PLAN = config_flags.define(stream_eval.StreamPlan, key=())
 _VAE = config_flags.define(
     trainer.VAEConfig,
     ("latent_dim", "epochs", "batch_size"),
     rename={"latent_dim": "vae_latent_dim", "epochs": "vae_epochs", "batch_size": "vae_batch_size"},
+    key=(),
 )
 _MODEL_FLAGS = {  # one flag per simple field (not nested configs) of every model's Config
-    name: config_flags.define(m.Config, fields, rename={f: f"{name}_{f}" for f in fields})
+    name: config_flags.define(m.Config, fields, rename={f: f"{name}_{f}" for f in fields}, key=())
     for name, m in registry.MODELS.items()
     for fields in [tuple(f.name for f in registry.simple_fields(m.Config))]
 }
@@ -81,7 +80,7 @@ def recipe() -> fleet.FleetRecipe:
         model=model_name(),
         model_config=model_config(model_name()),
         train=_TRAIN_CFG.build(),
-        alarm={k: getattr(alarm, k) for k in ("on_windows", "off_windows", "smooth_windows")},
+        alarm={k: getattr(alarm, k) for k in _ALERT_FIELDS},
         anomaly_class=_ANOMALY_CLASS.value,
     )
 

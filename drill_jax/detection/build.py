@@ -205,8 +205,3 @@ def train(
             det, threshold=thr, threshold_rule=rule, file_threshold=fthr, file_threshold_rule=frule
         )
     return dataclasses.replace(det, info=record)
-
-
-def with_metrics(detector: Detector, metrics: dict) -> Detector:
-    """The detector with ``metrics`` recorded (an evaluation of its training recipe)."""
-    return dataclasses.replace(detector, metrics=dict(metrics))

@@ -35,7 +35,8 @@ class FleetRecipe:
     """How every machine's detector is trained (the same for the whole fleet).
 
     Attributes:
-      model: a model of ``detection.registry``; model_config: its Config.
+      model: a model of ``detection.registry``; model_config: its Config (None = the
+        model's defaults).
       train: clips, hold-out and thresholds (``build.TrainConfig``).
       alarm: the streaming alert settings recorded in each detector (``alarms.AlarmConfig``
         fields; None = none recorded).
@@ -51,12 +52,14 @@ class FleetRecipe:
 
     def __post_init__(self):
         module = registry.get(self.model)
-        if self.model_config is None:
-            object.__setattr__(self, "model_config", module.Config())
-        elif not isinstance(self.model_config, module.Config):
-            raise ValueError(
-                f"model_config: a {self.model} Config, got {type(self.model_config).__name__}"
-            )
+        if self.model_config is not None and not isinstance(self.model_config, module.Config):
+            got = type(self.model_config).__name__
+            raise ValueError(f"model_config: a {self.model} Config, got {got}")
+
+    @property
+    def config(self) -> Any:
+        """The model's config: ``model_config`` or the model's defaults."""
+        return self.model_config or registry.get(self.model).Config()
 
     @property
     def kind(self) -> str:
@@ -93,7 +96,7 @@ def train_machine(
     info = dict(info or {}, n_sounds=len(ds), alarm=dict(recipe.alarm or {}))
     if machine is not None:
         info["machine"] = machine
-    det = build.train(ds, recipe.model, recipe.model_config, settings, recipe.train, info)
+    det = build.train(ds, recipe.model, recipe.config, settings, recipe.train, info)
     det = dataclasses.replace(det, variables=jax.tree.map(np.asarray, det.variables))
     return {"detector": det, "train_seconds": time.perf_counter() - t0}
 
@@ -175,7 +178,7 @@ def recipe_json(recipe: FleetRecipe, settings: features.FeatureSettings) -> dict
     """A run's config.json: the model, its config, training and feature settings."""
     return {
         "model": recipe.model,
-        "model_config": registry.config_to_json(recipe.model_config),
+        "model_config": registry.config_to_json(recipe.config),
         "train": dataclasses.asdict(recipe.train),
         "alarm": recipe.alarm,
         "features": settings.to_json(),

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 from drill_jax import data as data_lib
@@ -66,6 +67,6 @@ def save_supervised_detector(
     train = build.TrainConfig(clip_samples=crop, seed=seed)
     detector = build.train(ds, "jax_cnn", cnn.ClassifierConfig(seed=seed), settings, train, info)
     means = {k: v["mean"] for k, v in result["summary"]["metrics"].items()}
-    detector = build.with_metrics(detector, {"evaluation_mean": means})
+    detector = dataclasses.replace(detector, metrics={"evaluation_mean": means})
     detector_lib.save_detector(path, detector)
     return path
