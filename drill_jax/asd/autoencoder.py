@@ -108,20 +108,24 @@ class AEState(train_state.TrainState):
 
 @dataclasses.dataclass(frozen=True)
 class AEModel:
-    """A trained twin: its network state and the inverse residual covariances [128, 128] of the
-    source and target domain (the target's is the source's when no target file trained it)."""
+    """A trained twin: its network variables {'params', 'batch_stats'} and the inverse residual
+    covariances [n_mels, n_mels] of the source and target domain (the target's is the
+    source's when no target file trained it)."""
 
-    state: AEState
+    variables: dict
     inv_cov_source: np.ndarray
     inv_cov_target: np.ndarray
 
 
 def file_vectors(config: AEConfig, waveforms: Sequence[np.ndarray], sample_rate: int) -> list:
-    """Each [T_i] recording -> its [V_i, frames * n_mels] float32 frame vectors."""
-    return [
-        features.frame_vectors(features.log_mel(config.front_end, x, sample_rate), config.frames)
-        for x in waveforms
-    ]
+    """Each [T_i] recording -> its [V_i, frames * n_mels] float32 frame vectors. A recording
+    of fewer than ``frames`` frames (shorter than DCASE's) is tiled up to ``frames``."""
+    out = []
+    for x in waveforms:
+        lm = features.log_mel(config.front_end, x, sample_rate)
+        out.append(features.frame_vectors(features.crop(lm, 0, max(config.frames, len(lm))),
+                                          config.frames))
+    return out
 
 
 @jax.jit
@@ -150,9 +154,8 @@ def _residual(model: AENet, variables: dict, x: jax.Array) -> jax.Array:
     return x - model.apply(variables, x, train=False)[0]
 
 
-def _residuals(config: AEConfig, state: AEState, x: np.ndarray) -> np.ndarray:
+def _residuals(config: AEConfig, variables: dict, x: np.ndarray) -> np.ndarray:
     """[V, D] -> [V, D] residuals, in padded buckets."""
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
     return training.apply_in_buckets(
         functools.partial(_residual, network(config), variables), x, _EVAL_BUCKET
     )
@@ -196,12 +199,13 @@ def fit(config: AEConfig, vectors: Sequence[np.ndarray], is_target, key: jax.Arr
         )
         for i in range(idx.shape[0]):
             state, _ = train_step(state, {"x": x[idx[i]], "mask": mask[i]}, step_key)
-    residual = _residuals(config, state, x)
+    variables = jax.device_get({"params": state.params, "batch_stats": state.batch_stats})
+    residual = _residuals(config, variables, x)
     rows_target = np.repeat(is_target, [v.shape[0] for v in vectors])
     inv_source = _inverse_block_cov(residual[~rows_target], config.front_end.n_mels)
     inv_target = (_inverse_block_cov(residual[rows_target], config.front_end.n_mels)
                   if rows_target.any() else inv_source)
-    return AEModel(state, inv_source, inv_target)
+    return AEModel(variables, inv_source, inv_target)
 
 
 def _inverse_block_cov(residual: np.ndarray, block: int) -> np.ndarray:
@@ -218,7 +222,7 @@ def score(config: AEConfig, model: AEModel, vectors: Sequence[np.ndarray]) -> di
     'mahalanobis': [N]} float64 (higher = more anomalous)."""
     block = config.front_end.n_mels
     x = np.concatenate(vectors).astype(np.float32)
-    residual = _residuals(config, model.state, x).astype(np.float64)
+    residual = _residuals(config, model.variables, x).astype(np.float64)
     bounds = np.cumsum([0] + [v.shape[0] for v in vectors])
     mse, maha = [], []
     for a, b in zip(bounds[:-1], bounds[1:]):

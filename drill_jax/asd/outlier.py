@@ -93,14 +93,11 @@ def inputs(config: OEConfig, waveforms: Sequence[np.ndarray], sample_rate: int) 
 
 
 class OEState(train_state.TrainState):
-    """TrainState plus batch-norm statistics and the input standardisation (training set):
-    mel_mean/mel_std [M], spec_mean/spec_std [K]."""
+    """TrainState plus batch-norm statistics and the input standardisation of the training
+    set, stats = {mel_mean, mel_std: [M], spec_mean, spec_std: [K]}."""
 
     batch_stats: dict
-    mel_mean: jax.Array
-    mel_std: jax.Array
-    spec_mean: jax.Array
-    spec_std: jax.Array
+    stats: dict
 
 
 @functools.lru_cache(maxsize=8)
@@ -127,14 +124,14 @@ def _create(config: OEConfig, n_classes: int, key: jax.Array, stats: dict) -> OE
     variables = net.init(key, mel0, jnp.zeros((2, stats["spec_mean"].shape[0])), train=False)
     return OEState.create(
         apply_fn=net.apply, params=variables["params"], batch_stats=variables["batch_stats"],
-        tx=optax.adam(config.learning_rate), **stats,
+        tx=optax.adam(config.learning_rate), stats=stats,
     )
 
 
-def _standardise(state: OEState, mel, spec):
+def _standardise(stats: dict, mel, spec):
     """mel [B, W, M], spec [B, K] -> standardised with the training statistics."""
-    mel = (mel - state.mel_mean[None, None, :]) / state.mel_std[None, None, :]
-    return mel, (spec - state.spec_mean[None, :]) / state.spec_std[None, :]
+    mel = (mel - stats["mel_mean"][None, None, :]) / stats["mel_std"][None, None, :]
+    return mel, (spec - stats["spec_mean"][None, :]) / stats["spec_std"][None, :]
 
 
 @functools.partial(jax.jit, static_argnames=("mixup_alpha", "margin", "scale"))
@@ -147,7 +144,7 @@ def train_step(state: OEState, batch: dict, key: jax.Array, mixup_alpha: float =
     """
     step_key = jax.random.fold_in(key, state.step)
     perm_key, lam_key = jax.random.split(step_key)
-    mel, spec = _standardise(state, batch["mel"], batch["spectrum"])
+    mel, spec = _standardise(state.stats, batch["mel"], batch["spectrum"])
     perm = jax.random.permutation(perm_key, mel.shape[0])
     lam = jax.random.beta(lam_key, mixup_alpha, mixup_alpha) if mixup_alpha > 0 else 1.0
     mel = lam * mel + (1 - lam) * mel[perm]
@@ -206,18 +203,25 @@ def fit_one(config: OEConfig, data: Inputs, labels, key: jax.Array,
     return state
 
 
-@jax.jit
-def _embed(state: OEState, mel, spec):
+@functools.partial(jax.jit, static_argnums=0)
+def _embed(net: oe_net.OENet, member: dict, mel, spec):
     """[B, W, M], [B, K] -> [B, E] unit-norm embeddings (evaluation mode)."""
-    mel, spec = _standardise(state, mel, spec)
-    emb, _ = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
-                            mel, spec, train=False)
+    mel, spec = _standardise(member["stats"], mel, spec)
+    emb, _ = net.apply(member["variables"], mel, spec, train=False)
     return oe_net._unit(emb)
 
 
-def embed(config: OEConfig, state: OEState, data: Inputs, chunk: int = 128) -> np.ndarray:
-    """N recordings -> [N, E] unit-norm mean of their windows' embeddings (``chunk``
-    recordings at a time, to bound memory)."""
+def member_arrays(state: OEState) -> dict:
+    """What scoring needs of a trained network: {'variables', 'stats'} as NumPy arrays."""
+    return jax.device_get({"variables": {"params": state.params,
+                                         "batch_stats": state.batch_stats},
+                           "stats": state.stats})
+
+
+def embed(config: OEConfig, member: dict, data: Inputs, chunk: int = 128) -> np.ndarray:
+    """N recordings -> [N, E] unit-norm mean of their windows' embeddings under one trained
+    network (``member_arrays``), ``chunk`` recordings at a time to bound memory."""
+    net = network(config, member["variables"]["params"]["centres"].shape[1])
     out = []
     for a in range(0, len(data.mels), chunk):
         owner, windows = [], []
@@ -228,7 +232,8 @@ def embed(config: OEConfig, state: OEState, data: Inputs, chunk: int = 128) -> n
                 owner.append(i - a)
                 windows.append(features.crop(m, s, config.window_frames))
         owner = np.array(owner)
-        emb = _embed_rows(state, np.stack(windows), data.spectra[a + owner])
+        emb = _embed_rows(functools.partial(_embed, net, member), np.stack(windows),
+                          data.spectra[a + owner])
         sums = np.zeros((owner.max() + 1, emb.shape[1]))
         np.add.at(sums, owner, emb)
         out.append(sums)
@@ -236,24 +241,24 @@ def embed(config: OEConfig, state: OEState, data: Inputs, chunk: int = 128) -> n
     return sums / np.linalg.norm(sums, axis=1, keepdims=True).clip(1e-12)
 
 
-def _embed_rows(state: OEState, mel: np.ndarray, spec: np.ndarray) -> np.ndarray:
-    """Windows [R, W, M] with their recordings' spectra [R, K] -> [R, E], in padded buckets."""
+def _embed_rows(fn, mel: np.ndarray, spec: np.ndarray) -> np.ndarray:
+    """Windows [R, W, M] with their recordings' spectra [R, K] -> fn(mel, spec) [R, E], in
+    padded buckets."""
     split = mel.shape[1] * mel.shape[2]
     both = np.concatenate([mel.reshape(mel.shape[0], split), spec], axis=1)
-
-    def fn(rows):
-        return _embed(state, rows[:, :split].reshape((-1,) + mel.shape[1:]), rows[:, split:])
-
-    return training.apply_in_buckets(fn, both, 256)
+    return training.apply_in_buckets(
+        lambda rows: fn(rows[:, :split].reshape((-1,) + mel.shape[1:]), rows[:, split:]),
+        both, 256,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class OEModel:
-    """Trained OE networks (one per seed) and, for each, the [R, E] embeddings of the normal
-    training recordings with their sections [R] and domains [R]."""
+    """Trained OE networks, one per seed: {'variables', 'stats', 'references' [R, E] (the
+    embeddings of the normal training recordings)}, and those recordings' sections [R] and
+    domains [R]."""
 
-    states: tuple
-    references: tuple
+    members: tuple
     sections: np.ndarray
     domains: np.ndarray
 
@@ -262,10 +267,11 @@ def fit(config: OEConfig, data: Inputs, labels, sections, domains, key: jax.Arra
         progress: bool = False) -> OEModel:
     """Trains ``config.seeds`` networks on N normal recordings (metadata class labels [N]) and
     keeps their embeddings as the references of ``score`` (sections, domains: [N] str)."""
-    states = tuple(fit_one(config, data, labels, k, progress)
-                   for k in jax.random.split(key, config.seeds))
-    refs = tuple(embed(config, s, data) for s in states)
-    return OEModel(states, refs, np.asarray(sections), np.asarray(domains))
+    members = []
+    for k in jax.random.split(key, config.seeds):
+        member = member_arrays(fit_one(config, data, labels, k, progress))
+        members.append({**member, "references": embed(config, member, data)})
+    return OEModel(tuple(members), np.asarray(sections), np.asarray(domains))
 
 
 def knn_distance(references: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
@@ -297,8 +303,8 @@ def domain_knn_scores(model_refs: np.ndarray, ref_sections, ref_domains, queries
 def score(config: OEConfig, model: OEModel, data: Inputs, sections) -> np.ndarray:
     """[N] scores of N recordings of the given sections (mean over the seeds' networks)."""
     per_seed = [
-        domain_knn_scores(refs, model.sections, model.domains, embed(config, s, data),
-                          sections, config.k)
-        for s, refs in zip(model.states, model.references)
+        domain_knn_scores(m["references"], model.sections, model.domains,
+                          embed(config, m, data), sections, config.k)
+        for m in model.members
     ]
     return np.mean(per_seed, axis=0)

@@ -24,7 +24,7 @@ from absl import logging
 from drill_jax import files
 from drill_jax.asd import autoencoder, outlier
 from drill_jax.data import dcase
-from drill_jax.detection.unsupervised import choose_threshold
+from drill_jax.detection.thresholds import choose_threshold
 from drill_jax.evaluation import dcase as ev
 
 
