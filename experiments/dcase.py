@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from absl import app, flags
 
-from drill_jax.asd import autoencoder, outlier
+from drill_jax.asd import outlier
 from drill_jax.detection import dcase_job
 from experiments import common, config_flags
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "DCASE root: <machine_type>/{train,test}/.")
 _OUT_DIR = flags.DEFINE_string("out_dir", None, "Where the official files and tables go.")
 _MACHINE_TYPES = flags.DEFINE_list("machine_types", None, "Machine types (default: all).")
-_JOB = config_flags.define(
-    dcase_job.JobConfig, ("detectors", "holdout_fraction", "threshold_quantile", "seed")
-)
-_AE = config_flags.define(autoencoder.AEConfig, ("epochs",), rename={"epochs": "ae_epochs"})
 _OE_FIELDS = ("steps", "seeds", "branches", "mixup_alpha", "margin", "scale", "k",
               "window_frames", "spectrum_fft", "width")
-_OE = config_flags.define(
-    outlier.OEConfig, _OE_FIELDS, rename={f: f"oe_{f}" for f in _OE_FIELDS},
-    choices={"branches": outlier.BRANCHES},
+_JOB = config_flags.define(
+    dcase_job.JobConfig,
+    ("detectors", "holdout_fraction", "threshold_quantile", "seed", "ae.epochs")
+    + tuple(f"oe.{f}" for f in _OE_FIELDS),
+    rename={"ae.epochs": "ae_epochs", **{f"oe.{f}": f"oe_{f}" for f in _OE_FIELDS}},
+    choices={"oe.branches": outlier.BRANCHES},
 )
 _PROGRESS = flags.DEFINE_boolean("progress", True, "Progress bars.")
 flags.mark_flags_as_required(["data_dir", "out_dir"])
@@ -35,7 +34,7 @@ flags.mark_flags_as_required(["data_dir", "out_dir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError("Too many command-line arguments.")
-    config = _JOB.build(ae=_AE.build(), oe=_OE.build())
+    config = _JOB.build()
     rows = dcase_job.run(config, _DATA_DIR.value, _OUT_DIR.value, _MACHINE_TYPES.value,
                          progress=_PROGRESS.value)
     for r in rows:

@@ -34,6 +34,8 @@ from typing import Any
 from drill_jax.detection import family
 from drill_jax.detection.models import (
     clip_classical,
+    dcase_ae,
+    dcase_oe,
     ensemble,
     gmm,
     jax_cnn,
@@ -53,6 +55,8 @@ MODELS = {
     "gmm": gmm,
     "ensemble": ensemble,
     "vae": vae,
+    "dcase_ae": dcase_ae,
+    "dcase_oe": dcase_oe,
 }
 DEFAULT = {"supervised": "clip_classical", "unsupervised": "ensemble"}
 
