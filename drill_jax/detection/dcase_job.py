@@ -84,7 +84,9 @@ def _run_ae(config: JobConfig, train: Split, queries: Split, key, progress: bool
 
 def _run_oe(config: JobConfig, train: Split, queries: Split, key, progress: bool) -> dict:
     """Outlier exposure with the file-name metadata classes: {'oe': [Q]} query scores."""
-    labels, _ = dcase.metadata_classes(train.infos)
+    labels = dcase.metadata_classes(train.infos)[0]
+    if config.oe.classes == "recordings":
+        labels = np.arange(len(train.infos))
     data = outlier.inputs(config.oe, train.waveforms, train.sample_rate)
     model = outlier.fit(config.oe, data, labels, train.column("section"),
                         train.column("domain"), key, progress)
