@@ -146,8 +146,8 @@ def _standardise(stats: dict, mel, spec):
 
 
 @functools.partial(jax.jit, static_argnames=("mixup_alpha", "margin", "scale"))
-def train_step(state: OEState, batch: dict, key: jax.Array, mixup_alpha: float = 0.5,
-               margin: float = 0.2, scale: float = 16.0) -> tuple[OEState, dict]:
+def train_step(state: OEState, batch: dict, key: jax.Array, *, mixup_alpha: float,
+               margin: float, scale: float) -> tuple[OEState, dict]:
     """One Adam step of mixup + ArcFace classification of batch windows.
 
     batch: mel [B, W, M], spectrum [B, K], label [B] int. The mixup pair and weight come from

@@ -130,7 +130,8 @@ def test_oe_train_step_compiles_once_and_loss_goes_down(oe_data):
     before = training.compiled_count(outlier.train_step)
     losses = []
     for _ in range(15):
-        state, m = outlier.train_step(state, batch, jax.random.key(1), mixup_alpha=0.0)
+        state, m = outlier.train_step(state, batch, jax.random.key(1), mixup_alpha=0.0,
+                                         margin=0.0, scale=4.0)
         losses.append(float(m["loss"]))
     assert training.compiled_count(outlier.train_step) - before <= 1
     assert losses[-1] < 0.5 * losses[0]
