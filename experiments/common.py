@@ -16,8 +16,10 @@ from drill_jax.vae import configs, losses, objectives
 from experiments import config_flags
 
 FLAGS = flags.FLAGS
-# Flags defined here belong to the experiment that asked for them (they show in its --help).
+# Flags defined here belong to the experiment that asked for them (they show in its --help),
+# except those defined with _MORE: they are listed by --helpfull only.
 flags.disclaim_key_flags()
+_MORE = {"module_name": __name__}
 
 # The feature settings every feature-making experiment exposes (defaults: the paper's).
 FEATURE_FLAG_FIELDS = (
@@ -44,6 +46,7 @@ def define_feature_flags() -> None:
         True,
         "Band-pass first (--band_hz; MATLAB highpass then lowpass, zero phase). "
         "--nofilter: no filter.",
+        **_MORE,
     )
     _FEATURE_FLAGS.append(
         config_flags.define(
@@ -51,6 +54,7 @@ def define_feature_flags() -> None:
             FEATURE_FLAG_FIELDS,
             parsers={"band_hz": config_flags.parse_band},
             choices={"filter_design": filters.DESIGNS, "filter_method": filters.METHODS},
+            key=(),
             help={
                 "band_hz": "LOW,HIGH band-pass edges in Hz (paper: 1000,22000); leave one "
                 "empty for a high-pass (LOW,) or a low-pass (,HIGH) alone."
@@ -62,7 +66,7 @@ def define_feature_flags() -> None:
 def feature_flags_given() -> bool:
     """True when any feature flag (or --nofilter) was given on the command line."""
     define_feature_flags()
-    names = ["filter", *_FEATURE_FLAGS[0].flag_to_field]
+    names = ["filter", *_FEATURE_FLAGS[0].flag_to_path]
     return any(FLAGS[name].present for name in names)
 
 
@@ -81,7 +85,7 @@ _GRID_FLAGS: list = []
 def define_grid_flags() -> None:
     """Defines --ray_address, --task_cache, --task_retries and --ray_workers (once)."""
     if not _GRID_FLAGS:
-        _GRID_FLAGS.append(config_flags.define(runner.GridConfig))
+        _GRID_FLAGS.append(config_flags.define(runner.GridConfig, key=()))
 
 
 def grid_config_from_flags() -> Optional[runner.GridConfig]:
@@ -105,22 +109,39 @@ def define_data_flags(default_out_dir: str) -> None:
         "Folder with one sub-folder of WAVs per class. Default: bundled Valmet data.",
     )
     flags.DEFINE_integer(
-        "sample_rate", data.BUNDLED_SAMPLE_RATE, "Expected sample rate in Hz (0 = take the files')."
+        "sample_rate",
+        data.BUNDLED_SAMPLE_RATE,
+        "Expected sample rate in Hz (0 = take the files').",
+        **_MORE,
     )
-    flags.DEFINE_boolean("resample", False, "Resample files at another rate instead of failing.")
-    flags.DEFINE_integer("channel", None, "Channel to keep from multi-channel files (0-based).")
+    flags.DEFINE_boolean(
+        "resample", False, "Resample files at another rate instead of failing.", **_MORE
+    )
+    flags.DEFINE_integer(
+        "channel", None, "Channel to keep from multi-channel files (0-based).", **_MORE
+    )
     flags.DEFINE_float(
-        "clip_seconds", None, "Cut every file into clips of this many seconds (long recordings)."
+        "clip_seconds",
+        None,
+        "Cut every file into clips of this many seconds (long recordings).",
+        **_MORE,
     )
-    flags.DEFINE_float("hop_seconds", None, "Hop between clips in seconds (default: clip length).")
-    flags.DEFINE_list("classes", None, "Class folders to use, in label order (default: all).")
+    flags.DEFINE_float(
+        "hop_seconds", None, "Hop between clips in seconds (default: clip length).", **_MORE
+    )
+    flags.DEFINE_list(
+        "classes", None, "Class folders to use, in label order (default: all).", **_MORE
+    )
     flags.DEFINE_enum(
         "last_clip",
         "drop",
         list(data.LAST_MODES),
         "With --clip_seconds: drop a recording's partial last clip, or pad it with zeros.",
+        **_MORE,
     )
-    flags.DEFINE_boolean("skip_bad", False, "Skip bad files (and report them) instead of failing.")
+    flags.DEFINE_boolean(
+        "skip_bad", False, "Skip bad files (and report them) instead of failing.", **_MORE
+    )
     flags.DEFINE_string("out_dir", default_out_dir, "Where this run writes everything it makes.")
 
 

@@ -24,7 +24,7 @@ from absl import flags
 
 from drill_jax import data, files
 from drill_jax.similarity import scoreboard, setwise
-from drill_jax.vae import generators, reference_generators, trainer
+from drill_jax.vae import configs, generators
 from experiments import common
 
 common.define_data_flags("runs/generator_sweep")
@@ -44,7 +44,7 @@ _COLUMNS = (
 )
 
 
-def score_design(ds, config: trainer.VAEConfig, modes) -> list:
+def score_design(ds, config: configs.VAEConfig, modes) -> list:
     """Scoreboard rows (one per class and mode) of one design and seed."""
     tr_all, _ = data.paper_vae_split(ds.labels)
     x_all = data.stack_fixed(ds.waveforms, config.network.input_length, "zero")
@@ -81,7 +81,7 @@ def score_design(ds, config: trainer.VAEConfig, modes) -> list:
                 list(sounds), real, ds.sample_rate, length
             )
             arch = config.network.arch
-            loss = "none" if arch in reference_generators.ARCHS else config.loss.recon
+            loss = config.loss.recon if generators.get(arch).LEARNED else "none"
             row = scoreboard.scoreboard_row(name, rep, arch, loss)
             row.update(mode=mode, seed=config.seed, train_s=seconds)
             rows.append(row)

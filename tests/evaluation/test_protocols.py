@@ -107,7 +107,8 @@ def test_config_validation():
 
 def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
     """Two detectors evaluated on the same fold reuse one VAE synthesis (trained once)."""
-    from drill_jax.vae import synthesis, trainer
+    from drill_jax.vae import trainer
+    from drill_jax.vae.models import paper_vae
 
     calls = []
 
@@ -115,11 +116,11 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
         calls.append(x.shape)
         return "state", []
 
-    def fake_synth(state, config, key, num, mode, sources, source_split):
+    def fake_synth(state, config, key, num, mode, sources, source_split, train_sounds):
         return np.zeros((num, 1999), np.float32), {"source_index": np.arange(num) % len(sources)}
 
     monkeypatch.setattr(trainer, "train_class_vae", fake_train)
-    monkeypatch.setattr(synthesis, "synthesize", fake_synth)
+    monkeypatch.setattr(paper_vae, "sample", fake_synth)
     protocols._SYNTH_CACHE.clear()
     train = examples.Examples.real(_toy_dataset())
     key = jax.random.key(3)
