@@ -25,14 +25,14 @@ from absl import flags
 from drill_jax import data, files
 from drill_jax.similarity import scoreboard, setwise
 from drill_jax.vae import configs, generators
-from experiments import common
+from experiments import common, vae_flags
 
 common.define_data_flags("runs/generator_sweep")
 _DESIGNS = flags.DEFINE_list("designs", ["noise", "interp"], "Generator recipes to compare.")
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds (one run of each design per seed).")
 _MODES = flags.DEFINE_list("modes", ["posterior", "prior"], "Synthesis modes scored.")
 _CLASSES = flags.DEFINE_list("score_classes", None, "Classes scored (default: every class).")
-_VAE = common.define_vae_flags(None)
+_VAE = vae_flags.define(None)
 _COLUMNS = (
     "two_sample_log_mel",
     "two_sample_multiframe",
