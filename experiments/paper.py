@@ -77,25 +77,6 @@ _TORCH_THREADS = flags.DEFINE_integer(
 )
 
 
-def summary_lines(summary: dict, out_dir: str) -> list[str]:
-    """A few lines: wall time, each table's best row (accuracy, ROC AUC), where the files are."""
-    lines = [f"paper job done in {summary['wall_seconds'] / 60:.1f} min"]
-    for table, rows in summary["tables"].items():
-        if rows:
-            best = max(rows, key=lambda r: float(r["accuracy"].split()[0]))
-            lines.append(
-                f"{table}: {len(rows)} rows; best {best['row']}: accuracy {best['accuracy']} %, "
-                f"ROC AUC {best['roc_auc']} %"
-            )
-    lines += [
-        f"results (every table, the similarity report): {out_dir}/results.md",
-        f"figures: {out_dir}/vae/*.png, {out_dir}/similarity/, {out_dir}/features/",
-    ]
-    if summary["failed_tasks"]:
-        lines.append(f"{len(summary['failed_tasks'])} task(s) failed: listed in results.md")
-    return lines
-
-
 def main(argv):
     del argv
     preset = "quick" if _QUICK.value else _PRESET.value
@@ -115,7 +96,7 @@ def main(argv):
     )
     grid = common.grid_config_from_flags()
     summary = pipeline.run_paper(ds, config, common.FLAGS.out_dir, vae, say=print, grid=grid)
-    print("\n".join(summary_lines(summary, common.FLAGS.out_dir)))
+    print("\n".join(pipeline.summary_lines(summary)))
     if summary["failed_tasks"]:  # the rest of the grid is done and written
         raise SystemExit(f"{len(summary['failed_tasks'])} task(s) failed (listed in results.md)")
 
