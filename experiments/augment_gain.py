@@ -24,10 +24,10 @@ from absl import flags
 from drill_jax import files
 from drill_jax.classify import backbones, registry
 from drill_jax.evaluation import paired, pipeline, protocols
-from experiments import common, vae_flags
+from experiments import common, flag_groups, vae_flags
 
 common.define_data_flags("runs/augment_gain")
-common.define_feature_flags()
+flag_groups.define_feature_flags()
 _VAE = vae_flags.define(
     "vae_arch",
     "realistic",
@@ -66,7 +66,7 @@ def main(argv):
         if name not in registry.BACKBONES:
             raise ValueError(f"--backbones: unknown backbone {name!r}")
     ds = common.load_data_from_flags()
-    settings = common.feature_settings_from_flags(ds.sample_rate)
+    settings = flag_groups.feature_settings_from_flags(ds.sample_rate)
     vae = _VAE.build(seed=_SEED.value)
     rows = []
     for crop_text in _CROPS.value:

@@ -8,7 +8,7 @@ from absl import app, flags, logging
 
 from drill_jax import files
 from drill_jax.similarity import report as similarity_report
-from experiments import common
+from experiments import common, flag_groups
 
 _SYNTH_DIR = flags.DEFINE_string("synth_dir", None, "Synthesized sounds: <dir>/<class>/*.wav.")
 _A = flags.DEFINE_string("a", None, "First WAV of a single-pair comparison (with --b).")
@@ -26,7 +26,7 @@ _PAIRS = flags.DEFINE_multi_string(
 )
 
 common.define_data_flags("runs/similarity")
-common.define_feature_flags()
+flag_groups.define_feature_flags()
 FLAGS = flags.FLAGS
 
 
@@ -87,7 +87,7 @@ def main(argv):
         train_split=_TRAIN_SPLIT.value,
         figures=_FIGURES.value,
         pairs=pairs,
-        settings=common.feature_settings_from_flags(dataset.sample_rate),
+        settings=flag_groups.feature_settings_from_flags(dataset.sample_rate),
     )
     for bad in report["skipped_synth_files"]:
         logging.warning("skipped %s", bad)
