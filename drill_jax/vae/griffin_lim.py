@@ -78,3 +78,18 @@ def spectral_convergence(y: jax.Array, magnitude: jax.Array, n_fft: int, hop: in
     """||abs(stft(y)) - magnitude||_F / ||magnitude||_F per signal: how well y [B, T] has
     the target magnitude [B, F, K] (0 = exactly). -> [B]."""
     return spectral_loss.spectral_convergence(jnp.abs(stft(y, n_fft, hop)), magnitude)
+
+
+def log_magnitude(x: jax.Array, n_fft: int, hop: int, floor: float) -> jax.Array:
+    """log(|stft(x)| + floor) of clips x [B, T] -> [B, F, n_fft // 2 + 1] (natural log of
+    waveform units times window sums; ``floor`` in the same units keeps silence finite)."""
+    return jnp.log(jnp.abs(stft(x, n_fft, hop)) + floor)
+
+
+def from_log_magnitude(
+    log_mag: jax.Array, n_fft: int, hop: int, length: int, floor: float, key: jax.Array
+) -> jax.Array:
+    """Sounds [B, length] in [-1, 1] with the magnitude exp(log_mag) - floor (clamped at 0)
+    of ``log_magnitude`` [B, F, K], phases by 64 iterations of fast ``griffin_lim``."""
+    magnitude = jnp.maximum(jnp.exp(log_mag) - floor, 0.0)
+    return jnp.clip(griffin_lim(magnitude, n_fft, hop, length, key), -1.0, 1.0)
