@@ -41,8 +41,10 @@ key = jax.random.key(1)
 
 # VAE: Adam eps 1e-2 so that near-zero gradients (whose sign Adam's first step would
 # amplify to +-lr) do not turn summation-order noise into parameter differences.
-cfg = trainer.VAEConfig(batch_size=8, input_length=64, enc_features=(4,),
-                          dec_features=(4,), strides=(4,), kernel_size=4, eps=1e-2)
+cfg = trainer.VAEConfig(
+    network=trainer.NetworkConfig(input_length=64, enc_features=(4,), dec_features=(4,),
+                                  strides=(4,), kernel_size=4),
+    optim=trainer.OptimConfig(eps=1e-2), batch_size=8)
 state = trainer.create_state(cfg, jax.random.key(0))
 batch = {"x": rng.uniform(-0.5, 0.5, (8, 64)).astype(np.float32),
          "weight": np.array([1, 1, 1, 1, 1, 1, 0, 0], np.float32)}  # 2 padding rows

@@ -16,7 +16,7 @@ Two kinds:
   features, ``features.clipstats``, band-passed by the settings' band) stored as arrays;
   score = mean over recipes of the logistic function of each model's decision value.
 * ``unsupervised`` (model ``vae``): ``drill_jax.vae`` trained on normal sounds only, on
-  the clip's log-Mel or its first ``VAEConfig.input_length`` samples; score = negative
+  the clip's log-Mel or its first ``NetworkConfig.input_length`` samples; score = negative
   ELBO in nats per clip (or the reconstruction MSE), see ``drill_jax.detection.scoring``.
 
 Every clip the detector scores has exactly ``settings.clip_samples`` samples at
@@ -75,7 +75,7 @@ class Detector:
       metrics: validation metrics; info: training record, versions, creation time.
       input_repr: what the model reads: 'logmel' (``features.extract`` of the clip; the
         classifier and the log-Mel VAE) or 'waveform' (the clip's first
-        ``VAEConfig.input_length`` raw samples; the paper's VAE).
+        ``NetworkConfig.input_length`` raw samples; the paper's VAE).
     """
 
     kind: str
@@ -190,7 +190,7 @@ def vae_variables_template(config: trainer.VAEConfig, input_repr: str = "logmel"
     state = trainer.create_state(config, jax.random.key(0))
     v = jax.device_get({"params": state.params, "batch_stats": state.batch_stats})
     if input_repr == "logmel":
-        n = config.input_length
+        n = config.network.input_length
         v["norm"] = {"mean": np.zeros(n, np.float32), "std": np.ones(n, np.float32)}
     return v
 
@@ -220,7 +220,7 @@ def _config_from_json(kind: str, obj: dict, model: str = "") -> Any:
     elif kind == "supervised":
         cls = cnn.ClassifierConfig
     else:
-        cls = trainer.VAEConfig
+        return trainer.VAEConfig.from_json(obj)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(obj) - names
     if unknown:

@@ -110,7 +110,7 @@ def _score_fn(config: trainer.VAEConfig, score: str):
         if score == "recon_mse":
             return jnp.mean(jnp.square(x - losses.logits_to_waveform(logits)), axis=-1)
         terms = losses.elbo_terms(
-            logits, x, mean, mean, logvar, config.recon, "analytic", config.mse_sigma
+            logits, x, mean, mean, logvar, config.loss.recon, "analytic", config.loss.mse_sigma
         )
         return terms["loss"]
 
@@ -120,7 +120,7 @@ def _score_fn(config: trainer.VAEConfig, score: str):
 def vae_scores(
     variables: dict, config: trainer.VAEConfig, x: np.ndarray, score: str = "neg_elbo"
 ) -> np.ndarray:
-    """Anomaly scores of VAE inputs. x [N, config.input_length] in [-1, 1] -> [N] float64.
+    """Anomaly scores of VAE inputs. x [N, config.network.input_length] in [-1, 1] -> [N] float64.
 
     ``variables`` holds 'params' and 'batch_stats'. Batches are padded to a few fixed sizes
     (few compilations); each row's score depends on that row only.
@@ -128,8 +128,9 @@ def vae_scores(
     if score not in SCORES:
         raise ValueError(f"score must be one of {SCORES}, got {score!r}")
     x = np.asarray(x, np.float32)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != config.input_length:
-        raise ValueError(f"VAE inputs must be [N >= 1, {config.input_length}], got {x.shape}")
+    t = config.network.input_length
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != t:
+        raise ValueError(f"VAE inputs must be [N >= 1, {t}], got {x.shape}")
     f = _score_fn(config, score)
     v = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
     out = training.apply_in_buckets(lambda rows: f(v, rows), x, _BUCKET)
@@ -143,14 +144,14 @@ def model_inputs(
     clips: np.ndarray,
     norm: Optional[dict],
 ) -> np.ndarray:
-    """What the VAE reads. clips [N, clip_samples] -> [N, config.input_length] in [-1, 1].
+    """What the VAE reads. clips [N, clip_samples] -> [N, config.network.input_length] in [-1, 1].
 
     'waveform': the first input_length samples. 'logmel': band-passed log-Mel [N, F * M],
     standardised with ``norm`` = {'mean', 'std'} [F * M], / LOGMEL_SCALE, clipped to [-1, 1].
     """
     clips = np.asarray(clips, np.float32)
     if input_repr == "waveform":
-        return clips[:, : config.input_length]
+        return clips[:, : config.network.input_length]
     f = features.extract(settings, clips).reshape(clips.shape[0], -1)
     z = (f - norm["mean"][None]) / norm["std"][None]
     return np.clip(z / LOGMEL_SCALE, -1.0, 1.0).astype(np.float32)

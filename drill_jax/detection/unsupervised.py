@@ -32,17 +32,18 @@ from drill_jax.vae import trainer
 THRESHOLD_RULES = ("gamma", "percentile")
 # The VAE of the log-Mel detector: 1-D convolutions over the 32 bands, Gaussian likelihood.
 LOGMEL_VAE = trainer.VAEConfig(
-    latent_dim=2,
+    network=trainer.NetworkConfig(
+        latent_dim=2,
+        input_length=32,
+        enc_features=(32, 64),
+        dec_features=(64, 32),
+        strides=(2, 2),
+        kernel_size=3,
+    ),
+    optim=trainer.OptimConfig(learning_rate=1e-3),
+    loss=trainer.LossConfig(recon="mse", mse_sigma=0.1),
     epochs=50,
     batch_size=8,
-    learning_rate=1e-3,
-    recon="mse",
-    mse_sigma=0.1,
-    input_length=32,
-    enc_features=(32, 64),
-    dec_features=(64, 32),
-    strides=(2, 2),
-    kernel_size=3,
 )
 
 
@@ -57,7 +58,7 @@ class AnomalyConfig:
     Attributes:
       input_repr: 'logmel' (band-passed log-Mel of the clip, standardised on the normal
         training clips; DCASE-style) or 'waveform' (the paper's VAE on the first
-        ``vae.input_length`` raw samples).
+        ``vae.network.input_length`` raw samples).
       score: 'neg_elbo' or 'recon_mse'.
       threshold_rule: 'gamma' (DCASE) or 'percentile'.
       quantile: the normal-score quantile used as threshold (0.9).
@@ -194,10 +195,13 @@ def train_unsupervised_detector(
         settings = dataclasses.replace(settings, band_hz=None)
     vcfg = config.vae_config
     if config.input_repr == "logmel":
-        vcfg = dataclasses.replace(vcfg, input_length=settings.n_frames * settings.n_mels)
-    elif clip_samples < vcfg.input_length:
+        n_inputs = settings.n_frames * settings.n_mels
+        network = dataclasses.replace(vcfg.network, input_length=n_inputs)
+        vcfg = dataclasses.replace(vcfg, network=network)
+    elif clip_samples < vcfg.network.input_length:
         raise ValueError(
-            f"clip_samples ({clip_samples}) is shorter than the VAE input ({vcfg.input_length})"
+            f"clip_samples ({clip_samples}) is shorter than the VAE input "
+            f"({vcfg.network.input_length})"
         )
     key = jax.random.key(vcfg.seed) if key is None else key
     split_key, key = jax.random.split(key)
@@ -265,7 +269,7 @@ def save_waveform_detector(
     """Trains the paper's waveform VAE (``vae_config``) on the ``normal_class`` sounds of
     ``dataset`` only and saves it as an unsupervised detector directory at ``path``.
 
-    Score = negative ELBO of a clip's first ``vae_config.input_length`` samples; threshold =
+    Score = negative ELBO of a clip's first ``vae_config.network.input_length`` samples; threshold =
     gamma 90th percentile of the scores of 25 % held-out normal sounds (``AnomalyConfig``).
     """
     if normal_class not in dataset.class_names:

@@ -91,8 +91,8 @@ class PaperConfig:
       crops: clip crops to run (None = as recorded, 2000 = length cue removed).
       augment_methods: the honest-protocol augmentation comparison.
       vae_epochs: epochs of each VAE (paper: 20).
-      vae_arch: the generator of every VAE step (``trainer.VAEConfig.arch``: 'conv', the
-        paper's, by default; 'realistic' for the most realistic one).
+      vae_arch: the generator of every VAE step (a ``drill_jax.recipes.vae`` name: 'conv',
+        the paper's, by default; 'realistic' for the most realistic one).
       seed: root seed.
       features: how clips become log-Mel features (None = the paper's at the data's rate).
       weights_fallback: a torchvision net whose ImageNet weights cannot be loaded is trained
@@ -369,10 +369,10 @@ def run_paper(
     """
     say = say or (lambda msg: logging.info("%s", msg))
     t_start = time.perf_counter()
-    # One constructor call: with vae_arch='realistic', epochs 20 (the class default) means
-    # the recipe's own.
     vae_config = vae_config or trainer.VAEConfig(
-        arch=config.vae_arch, epochs=config.vae_epochs, seed=config.seed
+        network=trainer.NetworkConfig(arch=config.vae_arch),
+        epochs=config.vae_epochs,
+        seed=config.seed,
     )
     os.makedirs(out_dir, exist_ok=True)
     files.atomic_write_json(

@@ -49,7 +49,7 @@ def test_output_shapes(batch):
 
 def test_same_parameter_count_as_the_flax_vae():
     """Same layers, widths and kernels as vae.VAE(arch='conv') => same number of parameters."""
-    config = trainer.VAEConfig(**{k: v for k, v in SMALL.items()})
+    config = trainer.VAEConfig(network=trainer.NetworkConfig(**SMALL))
     model = trainer.make_model(config)
     shapes = jax.eval_shape(
         lambda: model.init(

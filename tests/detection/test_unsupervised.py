@@ -16,7 +16,11 @@ from drill_jax.vae import trainer
 
 # Tiny VAEs: over the 32 log-Mel bands, and over 256 samples (two stride-8 stages).
 TINY_LOGMEL_VAE = dataclasses.replace(
-    unsupervised.LOGMEL_VAE, epochs=15, enc_features=(8, 8), dec_features=(8, 8)
+    unsupervised.LOGMEL_VAE,
+    epochs=15,
+    network=dataclasses.replace(
+        unsupervised.LOGMEL_VAE.network, enc_features=(8, 8), dec_features=(8, 8)
+    ),
 )
 TINY = unsupervised.AnomalyConfig(
     clip_samples=2000, vae=TINY_LOGMEL_VAE, threshold_rule="percentile"
@@ -25,12 +29,14 @@ TINY_WAVE = unsupervised.AnomalyConfig(
     input_repr="waveform",
     clip_samples=2000,
     vae=trainer.VAEConfig(
+        network=trainer.NetworkConfig(
+            input_length=256,  # reads the first 256 samples of each 2000-sample clip
+            enc_features=(4, 4),
+            dec_features=(4, 4),
+            strides=(8, 8),
+        ),
+        loss=trainer.LossConfig(recon="mse"),
         epochs=1,
-        input_length=256,  # reads the first 256 samples of each 2000-sample clip
-        enc_features=(4, 4),
-        dec_features=(4, 4),
-        strides=(8, 8),
-        recon="mse",
     ),
 )
 
