@@ -7,15 +7,19 @@ the top ``components`` principal directions W [k, D] (rows orthonormal) and the 
 deviation s [k] of the training clips' coordinates on them; the per-value residual
 variance psi [D] left after the projection (probabilistic PCA with a diagonal noise).
 
-Sampling: v = m + z W + r, with z ~ N(0, diag(s^2)) ('prior') or z = the coordinates of
-a source clip plus N(0, diag((posterior_scale s)^2)) ('posterior'), and r ~ N(0, diag(
-residual_scale^2 psi)); the sound is ``griffin_lim.from_log_magnitude`` of v.
+Sampling: v = m + z W + r, with z = (c_j + h s eps) / sqrt(1 + h^2), eps ~ N(0, I), c_j
+the coordinates of a clip j: a source clip ('posterior'), or for prior samples a training
+clip drawn uniformly (prior 'kde': the smoothed bootstrap with variance correction of
+Silverman 1986, section 6.4.1, a Gaussian kernel density estimate of the training
+coordinates shrunk so that its covariance is theirs; h defaults to Silverman's rule
+(4 / (k + 2))^(1 / (k + 4)) N^(-1 / (k + 4))), or z ~ N(0, diag(s^2)) (prior 'gaussian'); r ~ N(0, diag(residual_scale^2 psi)); the sound is
+``griffin_lim.from_log_magnitude`` of v.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +27,7 @@ import numpy as np
 
 from drill_jax.vae import griffin_lim
 
+PRIORS = ("kde", "gaussian")
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -32,26 +37,37 @@ class Config:
     hop: int = 32
     floor: float = 1e-5
     components: int = 8
-    posterior_scale: float = 0.5
+    prior: str = "kde"
+    bandwidth: Optional[float] = None
     residual_scale: float = 1.0
 
     def __post_init__(self):
         if self.components < 1:
             raise ValueError(f"components must be >= 1, got {self.components}")
-        if self.posterior_scale < 0 or self.residual_scale < 0:
-            raise ValueError("posterior_scale and residual_scale must be >= 0")
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
+        if (self.bandwidth is not None and self.bandwidth < 0) or self.residual_scale < 0:
+            raise ValueError("bandwidth and residual_scale must be >= 0")
 
 
 class Model(NamedTuple):
-    """A fitted PCA generator: mean [D], directions [k, D], scales [k], residual_var [D],
-    frames F (D = F * (n_fft // 2 + 1)), length T of the clips."""
+    """A fitted PCA generator: mean [D], directions [k, D], the training coordinates
+    coords [N, k] and their scales [k], residual_var [D], frames F (D = F * (n_fft // 2 +
+    1)), length T of the clips."""
 
     mean: np.ndarray
     directions: np.ndarray
+    coords: np.ndarray
     scales: np.ndarray
     residual_var: np.ndarray
     frames: int
     length: int
+
+
+def silverman(k: int, n: int) -> float:
+    """Silverman's rule-of-thumb kernel bandwidth, in standard deviations, for n points in
+    k dimensions: (4 / (k + 2))^(1 / (k + 4)) n^(-1 / (k + 4))."""
+    return (4.0 / (k + 2)) ** (1.0 / (k + 4)) * n ** (-1.0 / (k + 4))
 
 
 _log_mag = jax.jit(griffin_lim.log_magnitude, static_argnums=(1, 2))
@@ -76,7 +92,7 @@ def fit(config: Config, clips: np.ndarray) -> Model:
     residual = v - mean - coords @ vt[:k]
     frames = v.shape[1] // (config.n_fft // 2 + 1)
     return Model(
-        mean, vt[:k], coords.std(axis=0), residual.var(axis=0), frames, clips.shape[1]
+        mean, vt[:k], coords, coords.std(axis=0), residual.var(axis=0), frames, clips.shape[1]
     )
 
 
@@ -85,15 +101,20 @@ def sample(
 ) -> np.ndarray:
     """``num`` sounds [num, T] float32: prior samples, or with ``sources`` [num, T] one
     posterior sample around each source clip (module docstring)."""
-    z_key, r_key, phase_key = jax.random.split(key, 3)
-    eps = np.asarray(jax.random.normal(z_key, (num, model.scales.shape[0])), np.float64)
-    if sources is None:
-        z = eps * model.scales
-    else:
+    z_key, pick_key, r_key, phase_key = jax.random.split(key, 4)
+    n, k = model.coords.shape
+    eps = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
+    h = silverman(k, n) if config.bandwidth is None else config.bandwidth
+    if sources is not None:
         if len(sources) != num:
             raise ValueError(f"need {num} source clips, got {len(sources)}")
-        z = (vectors(config, sources) - model.mean) @ model.directions.T
-        z = z + config.posterior_scale * eps * model.scales
+        centres = (vectors(config, sources) - model.mean) @ model.directions.T
+        z = (centres + h * eps) / np.sqrt(1.0 + h**2)
+    elif config.prior == "kde":
+        centres = model.coords[np.asarray(jax.random.randint(pick_key, (num,), 0, n))]
+        z = (centres + h * eps) / np.sqrt(1.0 + h**2)
+    else:
+        z = eps
     r = np.asarray(jax.random.normal(r_key, (num, model.mean.shape[0])), np.float64)
     v = model.mean + z @ model.directions + config.residual_scale * r * np.sqrt(model.residual_var)
     log_mag = jnp.asarray(v.reshape(num, model.frames, -1), jnp.float32)

@@ -28,7 +28,7 @@ def _sc(y, x):
 
 def test_pca_full_rank_posterior_reproduces_the_source(clips):
     config = pca_reference.Config(
-        n_fft=N_FFT, hop=HOP, components=5, posterior_scale=0.0, residual_scale=0.0
+        n_fft=N_FFT, hop=HOP, components=5, bandwidth=0.0, residual_scale=0.0
     )
     model = pca_reference.fit(config, clips)
     assert model.directions.shape == (5, model.mean.shape[0])
@@ -49,6 +49,20 @@ def test_pca_prior_samples_are_new_and_deterministic(clips):
     assert not np.allclose(a, c)
     with pytest.raises(ValueError, match="source clips"):
         pca_reference.sample(config, model, jax.random.key(1), 4, clips[:2])
+
+
+def test_silverman_bandwidth():
+    # (4 / 3)^(1 / 5) n^(-1 / 5) in one dimension: 1.06 n^(-1/5), the familiar rule.
+    np.testing.assert_allclose(pca_reference.silverman(1, 32), 1.0592 * 32 ** (-0.2), rtol=1e-4)
+
+
+def test_pca_kde_prior_keeps_the_training_covariance(clips):
+    config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=2, residual_scale=0.0)
+    model = pca_reference.fit(config, clips)
+    # The coordinates of many prior samples have the training coordinates' spread.
+    y = pca_reference.sample(config, model, jax.random.key(5), 400)
+    z = (pca_reference.vectors(config, y) - model.mean) @ model.directions.T
+    np.testing.assert_allclose(z.std(axis=0), model.scales, rtol=0.25)
 
 
 def test_pca_rejects_one_clip(clips):
