@@ -13,9 +13,10 @@ import os
 from absl import flags
 
 from drill_jax import files
-from drill_jax.classify import backbones, registry
+from drill_jax.classify import registry
+from drill_jax.classify.backbones import torchvision_cnn
 from drill_jax.detection import supervised
-from drill_jax.evaluation import audit_figure, augment, metrics, pipeline, protocols, tables
+from drill_jax.evaluation import audit_figure, augment, pipeline, protocols, tables
 from drill_jax.vae import configs
 from experiments import common, config_flags
 
@@ -47,9 +48,10 @@ _PROTOCOL = config_flags.define(
     },
 )
 _DETECTOR = config_flags.define(
-    backbones.DetectorConfig,
+    registry.DetectorConfig,
     ("backbone", "epochs", "weights", "weights_path", "freeze", "batch_folds"),
-    choices={"backbone": registry.BACKBONES, "weights": ("imagenet", "none")},
+    choices={"backbone": tuple(registry.BACKBONES), "weights": ("imagenet", "none")},
+    help=config_flags.docstring_help(torchvision_cnn.TorchSettings),
 )
 _VAE = common.define_vae_flags(
     "vae_arch",
@@ -94,9 +96,7 @@ def main(argv):
     print(result["label"])
     print(tables.to_markdown([result["row"]]))
     if pconfig.protocol == "honest" and len(ds.class_names) == 2:
-        report = audit_figure.write_audit(
-            result, ds, out_dir, metrics.positive_index(ds.class_names)
-        )
+        report = audit_figure.write_audit(result, ds, out_dir)
         print(
             f"error audit: {report['n_hard']} of {report['n_sounds']} sounds misclassified in "
             f"most folds; see {os.path.join(out_dir, 'audit.md')}"

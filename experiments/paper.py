@@ -67,9 +67,13 @@ _PAPER = config_flags.define(
         "experiments.vae.",
         "seed": "Root seed.",
     },
+    key=("backbone", "n_splits", "n_repeats", "vae_arch", "vae_epochs", "seed"),
 )
 _TORCH_THREADS = flags.DEFINE_integer(
-    "torch_threads", 0, "torch CPU threads (0 = torch's default; 1 is faster on a busy CPU)."
+    "torch_threads",
+    0,
+    "torch CPU threads (0 = torch's default; 1 is faster on a busy CPU).",
+    module_name=config_flags.__name__,  # listed by --helpfull
 )
 
 
@@ -92,10 +96,9 @@ def main(argv):
     )
     grid = common.grid_config_from_flags()
     summary = pipeline.run_paper(ds, config, common.FLAGS.out_dir, vae, say=print, grid=grid)
-    with open(f"{common.FLAGS.out_dir}/results.md", encoding="utf-8") as f:
-        print(f.read())
+    print("\n".join(pipeline.summary_lines(summary)))
     if summary["failed_tasks"]:  # the rest of the grid is done and written
-        raise SystemExit(f"{len(summary['failed_tasks'])} task(s) failed (listed above)")
+        raise SystemExit(f"{len(summary['failed_tasks'])} task(s) failed (listed in results.md)")
 
 
 if __name__ == "__main__":

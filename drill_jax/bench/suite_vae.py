@@ -51,9 +51,7 @@ def vae_torch_step_timing(config: Any, batch_size: int, repeats: int, warmup: in
     from drill_jax.bench import torch_reference
 
     model, optimizer = torch_reference.make_torch_vae(
-        seed=seed,
-        learning_rate=config.optim.learning_rate,
-        **vae_torch_arch(config),
+        config.network, seed=seed, learning_rate=config.optim.learning_rate
     )
     rng = np.random.default_rng(seed)
     x = _vae_batch(batch_size, config.network.input_length, rng)["x"]
@@ -65,14 +63,6 @@ def vae_torch_step_timing(config: Any, batch_size: int, repeats: int, warmup: in
         batch_size,
         sync=lambda v: v,
     )
-
-
-def vae_torch_arch(config: Any) -> dict:
-    """TorchConvVAE arguments of a ``trainer.VAEConfig`` (arch 'conv')."""
-    net = config.network
-    if net.arch != "conv":
-        raise ValueError(f"the PyTorch reference exists for arch='conv' only, got {net.arch!r}")
-    return {k: v for k, v in dataclasses.asdict(net).items() if k != "arch"}
 
 
 def vae_suite(suite: SuiteConfig, vae_config: Any = None) -> dict:
