@@ -22,7 +22,6 @@ import numpy as np
 from flax.training import train_state
 
 from drill_jax import training
-from drill_jax.vae import generators, losses
 
 
 class State(train_state.TrainState):
@@ -82,16 +81,3 @@ def run(
         )
     return state, history
 
-
-def aggregate_latents(key: jax.Array, mean: np.ndarray, logvar: np.ndarray, num: int):
-    """``num`` latents [num, Z] from the Gaussian fit of the aggregate posterior of the
-    training clips' posteriors (mean, logvar) [N, Z] (``generators.aggregate_prior``)."""
-    mu, cov = generators.aggregate_prior(mean, logvar)
-    chol = np.linalg.cholesky(cov + 1e-6 * np.eye(cov.shape[0]))
-    eps = np.asarray(jax.random.normal(key, (num, mu.shape[0])), np.float64)
-    return (mu[None, :] + eps @ chol.T).astype(np.float32)
-
-
-def posterior_latents(key: jax.Array, mean: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """One draw z ~ N(mean, exp(logvar)) per row: [N, Z] x2 -> [N, Z] float32."""
-    return np.asarray(losses.reparameterize(key, jnp.asarray(mean), jnp.asarray(logvar)))

@@ -22,7 +22,7 @@ avoid a phase mismatch); sampling renders at the predicted onset.
 Loss per sound: multi-resolution STFT + log band power (``spectral_loss``), plus an onset
 term huber((t0 - onset(x)) / onset_tolerance) against the clip's measured onset
 (``onset_time``), plus kl_weight * KL. Prior samples come from the aggregate posterior of
-the training clips (``generators.aggregate_prior``).
+the training clips (``latents.aggregate_prior``).
 """
 
 from __future__ import annotations
@@ -65,9 +65,11 @@ class Config:
     learning_rate: float = 1e-3
 
     def __post_init__(self):
-        for name in ("latent_dim", "n_sines", "fir_taps", "epochs", "batch_size"):
+        for name in ("latent_dim", "n_sines", "fir_taps", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         low, high = self.freq_range_hz
         if not 0 < low < high < self.sample_rate / 2:
             raise ValueError(f"freq_range_hz must lie inside (0, sample_rate / 2), got {low, high}")

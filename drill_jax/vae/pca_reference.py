@@ -98,9 +98,10 @@ def fit(config: Config, clips: np.ndarray) -> Model:
 
 def sample(
     config: Config, model: Model, key: jax.Array, num: int, sources: np.ndarray | None = None
-) -> np.ndarray:
-    """``num`` sounds [num, T] float32: prior samples, or with ``sources`` [num, T] one
-    posterior sample around each source clip (module docstring)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(``num`` sounds [num, T] float32, their coordinates z [num, k]): prior samples, or
+    with ``sources`` [num, T] one posterior sample around each source clip (module
+    docstring)."""
     z_key, pick_key, r_key, phase_key = jax.random.split(key, 4)
     n, k = model.coords.shape
     eps = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
@@ -121,4 +122,4 @@ def sample(
     sounds = griffin_lim.from_log_magnitude(
         log_mag, config.n_fft, config.hop, model.length, config.floor, phase_key
     )
-    return np.asarray(sounds, np.float32)
+    return np.asarray(sounds, np.float32), z.astype(np.float32)

@@ -49,24 +49,18 @@ def interpolate(config: Config, key: jax.Array, xa: jax.Array, xb: jax.Array) ->
     )
 
 
-def sample(
-    config: Config, train: np.ndarray, key: jax.Array, num: int, sources: np.ndarray | None = None
-) -> np.ndarray:
-    """``num`` sounds [num, T] float32 from one class's training clips ``train`` [N, T]
-    (N >= 2): between random training pairs, or with ``sources`` [num, T] between each
-    source and a random training partner (never the same row for prior sampling)."""
-    train = jnp.asarray(train, jnp.float32)
+def sample(config: Config, key: jax.Array, train: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Sounds [M, T] float32, each between a first clip of ``first`` [M, T] and a partner
+    drawn from one class's training clips ``train`` [N, T] (N >= 2) that is not a copy of
+    it (a first clip that is a training clip never meets itself)."""
+    train = np.asarray(train, np.float32)
+    first = np.asarray(first, np.float32)
     n = train.shape[0]
     if n < 2:
         raise ValueError(f"need at least 2 training clips, got {n}")
-    first_key, partner_key, mix_key = jax.random.split(key, 3)
-    if sources is None:
-        first = jax.random.randint(first_key, (num,), 0, n)
-        partner = (first + jax.random.randint(partner_key, (num,), 1, n)) % n
-        xa = train[first]
-    else:
-        if len(sources) != num:
-            raise ValueError(f"need {num} source clips, got {len(sources)}")
-        xa = jnp.asarray(sources, jnp.float32)
-        partner = jax.random.randint(partner_key, (num,), 0, n)
-    return np.asarray(interpolate(config, mix_key, xa, train[partner]), np.float32)
+    partner_key, mix_key = jax.random.split(key)
+    partner = np.asarray(jax.random.randint(partner_key, (first.shape[0],), 0, n))
+    same = np.all(train[partner] == first, axis=-1)
+    partner = np.where(same, (partner + 1) % n, partner)
+    out = interpolate(config, mix_key, jnp.asarray(first), jnp.asarray(train[partner]))
+    return np.asarray(out, np.float32)

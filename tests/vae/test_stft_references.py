@@ -33,7 +33,8 @@ def test_pca_full_rank_posterior_reproduces_the_source(clips):
     model = pca_reference.fit(config, clips)
     assert model.directions.shape == (5, model.mean.shape[0])
     np.testing.assert_allclose(model.residual_var, 0.0, atol=1e-6)
-    y = pca_reference.sample(config, model, jax.random.key(0), 3, clips[:3])
+    y, z = pca_reference.sample(config, model, jax.random.key(0), 3, clips[:3])
+    assert z.shape == (3, 5)
     assert np.all(_sc(y, clips[:3]) < 0.15)
     assert np.all(_sc(y, clips[3:]) > 0.5)
 
@@ -41,9 +42,9 @@ def test_pca_full_rank_posterior_reproduces_the_source(clips):
 def test_pca_prior_samples_are_new_and_deterministic(clips):
     config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=3)
     model = pca_reference.fit(config, clips)
-    a = pca_reference.sample(config, model, jax.random.key(1), 4)
-    b = pca_reference.sample(config, model, jax.random.key(1), 4)
-    c = pca_reference.sample(config, model, jax.random.key(2), 4)
+    a = pca_reference.sample(config, model, jax.random.key(1), 4)[0]
+    b = pca_reference.sample(config, model, jax.random.key(1), 4)[0]
+    c = pca_reference.sample(config, model, jax.random.key(2), 4)[0]
     assert a.shape == (4, T) and a.dtype == np.float32 and np.all(np.isfinite(a))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
@@ -60,7 +61,7 @@ def test_pca_kde_prior_keeps_the_training_covariance(clips):
     config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=2, residual_scale=0.0)
     model = pca_reference.fit(config, clips)
     # The coordinates of many prior samples have the training coordinates' spread.
-    y = pca_reference.sample(config, model, jax.random.key(5), 400)
+    y, _ = pca_reference.sample(config, model, jax.random.key(5), 400)
     z = (pca_reference.vectors(config, y) - model.mean) @ model.directions.T
     np.testing.assert_allclose(z.std(axis=0), model.scales, rtol=0.25)
 
@@ -72,7 +73,7 @@ def test_pca_rejects_one_clip(clips):
 
 def test_interp_at_weight_one_is_the_source(clips):
     config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(1.0, 1.0))
-    y = stft_interp.sample(config, clips, jax.random.key(0), 3, clips[:3])
+    y = stft_interp.sample(config, jax.random.key(0), clips, clips[:3])
     assert np.all(_sc(y, clips[:3]) < 0.15)
 
 
@@ -86,12 +87,18 @@ def test_interp_lies_between_its_two_clips(clips):
     assert all(spectrum[p] > 5 * np.median(spectrum) for p in peaks)
 
 
-def test_interp_prior_is_deterministic_and_rejects_one_clip(clips):
-    config = stft_interp.Config(n_fft=N_FFT, hop=HOP)
-    a = stft_interp.sample(config, clips, jax.random.key(3), 5)
-    np.testing.assert_array_equal(a, stft_interp.sample(config, clips, jax.random.key(3), 5))
-    assert a.shape == (5, T) and np.all(np.abs(a) <= 1.0)
+def test_interp_never_pairs_a_training_clip_with_itself(clips):
+    # Weight 1/2 between a clip and itself would be a (phase-randomised) copy of it.
+    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(0.5, 0.5))
+    pair = clips[:2]
+    a = stft_interp.sample(config, jax.random.key(3), pair, pair[[0, 0, 1, 1]])
+    np.testing.assert_array_equal(a, stft_interp.sample(config, jax.random.key(3), pair, pair[[0, 0, 1, 1]]))
+    assert a.shape == (4, T) and np.all(np.abs(a) <= 1.0)
+    # Each sound lies between both clips, so it has both tones.
+    spectrum = np.abs(np.fft.rfft(a, axis=-1))
+    for f in (0.02, 0.032):
+        assert np.all(spectrum[:, int(round(f * T))] > 5 * np.median(spectrum, axis=-1))
     with pytest.raises(ValueError, match="2 training clips"):
-        stft_interp.sample(config, clips[:1], jax.random.key(3), 5)
+        stft_interp.sample(config, jax.random.key(3), clips[:1], clips[:1])
     with pytest.raises(ValueError, match="weight_range"):
         stft_interp.Config(weight_range=(0.8, 0.2))
