@@ -51,8 +51,11 @@ def vae_noise_shaping(arch: str = "noise_hop32") -> configs.VAEConfig:
 
 def vae_pca(components: int = 8) -> configs.VAEConfig:
     """The log-magnitude STFT PCA with Griffin-Lim phases (``pca_reference``): ``components``
-    principal components (network.latent_dim; at most N - 1 for N training sounds)."""
-    return configs.VAEConfig(network=configs.NetworkConfig(arch="pca", latent_dim=components))
+    principal components (network.latent_dim; at most N - 1 for N training sounds); 0
+    epochs, as nothing is trained by gradient steps."""
+    return configs.VAEConfig(
+        network=configs.NetworkConfig(arch="pca", latent_dim=components), epochs=0
+    )
 
 
 def vae_realistic() -> configs.VAEConfig:
