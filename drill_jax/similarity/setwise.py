@@ -132,12 +132,6 @@ def best_matches(
     return BestMatches(index=index, peak=peak, abs_peak=np.abs(peak), lag=lag)
 
 
-def xcorr_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``1 - max_lag |xcorr_coeff|`` between rows of [M, L] and [N, L]: [M, N] in [0, 1]."""
-    peaks, _ = pairwise.peak_xcorr_matrix(a, b)
-    return 1.0 - np.abs(peaks)
-
-
 def euclidean_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances between rows of [M, D] and [N, D]: [M, N]."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -258,8 +252,8 @@ def two_sample_test(
     """How well a logistic regression separates real [n, D] from synthesized [m, D] vectors.
 
     Repeated stratified k-fold; returns dict(balanced_accuracy {mean, std over folds},
-    accuracy {mean, std}, majority_baseline, n_folds). Balanced accuracy 0.5 = indistinguishable,
-    1.0 = perfectly separable.
+    accuracy {mean, std}, roc_auc {mean, std}, majority_baseline, n_folds). Balanced accuracy
+    and ROC-AUC: 0.5 = indistinguishable, 1.0 = perfectly separable.
     """
     real = np.asarray(real, np.float64)
     synth = np.asarray(synth, np.float64)
@@ -277,12 +271,14 @@ def two_sample_test(
         n_splits=n_splits, n_repeats=n_repeats, random_state=seed
     )
     scores = sklearn.model_selection.cross_validate(
-        model, x, y, cv=cv, scoring=("balanced_accuracy", "accuracy")
+        model, x, y, cv=cv, scoring=("balanced_accuracy", "accuracy", "roc_auc")
     )
     bal, acc = scores["test_balanced_accuracy"], scores["test_accuracy"]
+    auc = scores["test_roc_auc"]
     return {
         "balanced_accuracy": {"mean": float(bal.mean()), "std": float(bal.std())},
         "accuracy": {"mean": float(acc.mean()), "std": float(acc.std())},
+        "roc_auc": {"mean": float(auc.mean()), "std": float(auc.std())},
         "majority_baseline": float(max(real.shape[0], synth.shape[0]) / y.shape[0]),
         "n_folds": int(bal.shape[0]),
     }
