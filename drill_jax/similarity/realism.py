@@ -23,7 +23,7 @@ shortest sound if shorter). Feature sets, all over the whole band the microphone
   kurtosis, level, dominant frequency, transients, band shares).
 
 On each set: the cross-validated logistic-regression two-sample test of
-``setwise.two_sample_test`` (statistic: balanced accuracy, 0.5 = indistinguishable, 1 =
+``two_sample.classifier_test`` (statistic: balanced accuracy, 0.5 = indistinguishable, 1 =
 separable; ROC-AUC beside it) and the kernel MMD with a permutation p-value of
 ``two_sample.mmd_test``; their combined MMD p-value is the Bonferroni bound
 ``min(1, K * min_k p_k)`` over the K sets. The summary set also reports which features differ
@@ -142,7 +142,7 @@ def compare_sets(candidate: dict, heldout: dict, config: RealismConfig) -> dict:
     'summary_differences', 'level_difference_db'}."""
     tests, mmd = {}, {}
     for k, name in enumerate(candidate):
-        tests[name] = setwise.two_sample_test(
+        tests[name] = two_sample.classifier_test(
             heldout[name], candidate[name], n_repeats=config.cv_repeats, seed=config.seed
         )
         mmd[name] = two_sample.mmd_test(
