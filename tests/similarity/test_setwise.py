@@ -91,7 +91,9 @@ def test_classifier_test_on_gaussians():
     same = two_sample.classifier_test(rng.standard_normal((60, 5)), rng.standard_normal((40, 5)))
     assert abs(same["balanced_accuracy"]["mean"] - 0.5) < 0.15
     assert same["majority_baseline"] == 0.6 and same["n_folds"] == 20
-    sep = two_sample.classifier_test(rng.standard_normal((60, 5)), rng.standard_normal((40, 5)) + 2.0)
+    sep = two_sample.classifier_test(
+        rng.standard_normal((60, 5)), rng.standard_normal((40, 5)) + 2.0
+    )
     assert sep["balanced_accuracy"]["mean"] > 0.95 and sep["accuracy"]["std"] < 0.1
 
 
