@@ -4,7 +4,10 @@ of real sounds beside synthesized ones (waveforms and multi-frame spectrograms).
 
 The scorer's own feature is the one-frame log-Mel (``setwise.log_mel_vectors``); a
 generator whose training loss is that feature is flagged in the row, and is to be judged on
-the multi-frame and spectral-shape columns as well.
+the multi-frame and spectral-shape columns as well. These columns compare synthesized sounds
+with all real sounds of the class, the generator's training sounds included, so copies of
+training sounds score well on them; the ``heldout_*`` columns (``realism_columns``) hold the
+realism test that copies cannot pass (``realism``).
 """
 
 from __future__ import annotations
