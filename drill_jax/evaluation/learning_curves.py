@@ -18,6 +18,7 @@ when the interval lies above 0 and p < 0.05.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Callable, Optional
 
 import jax
@@ -173,18 +174,14 @@ def run(
     names = (ds.class_names, metrics.positive_index(ds.class_names))
     root = jax.random.key(config.seed)
     records = []
-    for k, (tr, te) in enumerate(splits):
-        for size in config.sizes:
-            for d in range(config.draws):
-                rng = np.random.default_rng([config.seed, k, size, d])
-                sub = tr[subsample(real.labels[tr], size, rng)]
-                key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(root, k), size), d)
-                seed = int(rng.integers(2**30))
-                rows = unit_scores(
-                    real.take(sub), real.take(te), settings, config, key, seed, names
-                )
-                records += [dict(r, fold=k, size=size, draw=d) for r in rows]
-                say(f"fold {k + 1}/{len(splits)}, N = {size or 'all'}, draw {d + 1}: done")
+    for k, size, d in itertools.product(range(len(splits)), config.sizes, range(config.draws)):
+        tr, te = splits[k]
+        sub = tr[subsample(real.labels[tr], size, np.random.default_rng([config.seed, k, size, d]))]
+        key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(root, k), size), d)
+        seed = config.seed * 1000 + k  # the protocols' fold seed
+        rows = unit_scores(real.take(sub), real.take(te), settings, config, key, seed, names)
+        records += [dict(r, fold=k, size=size, draw=d) for r in rows]
+        say(f"fold {k + 1}/{len(splits)}, N = {size or 'all'}, draw {d + 1}: done")
     return summarize(
         {
             "config": dataclasses.asdict(config),
