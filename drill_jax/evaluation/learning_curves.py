@@ -23,6 +23,7 @@ from typing import Callable, Optional
 
 import jax
 import numpy as np
+import threadpoolctl
 from absl import logging
 from matplotlib.figure import Figure
 
@@ -179,7 +180,9 @@ def run(
         sub = tr[subsample(real.labels[tr], size, np.random.default_rng([config.seed, k, size, d]))]
         key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(root, k), size), d)
         seed = config.seed * 1000 + k  # the protocols' fold seed
-        rows = unit_scores(real.take(sub), real.take(te), settings, config, key, seed, names)
+        # One BLAS thread for the many small scikit-learn fits (more only contend).
+        with threadpoolctl.threadpool_limits(1):
+            rows = unit_scores(real.take(sub), real.take(te), settings, config, key, seed, names)
         records += [dict(r, fold=k, size=size, draw=d) for r in rows]
         say(f"fold {k + 1}/{len(splits)}, N = {size or 'all'}, draw {d + 1}: done")
     return summarize(
