@@ -43,7 +43,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from drill_jax import data, features
-from drill_jax.similarity import pairwise, setwise, summary_features, two_sample
+from drill_jax.similarity import setwise, summary_features, two_sample
 
 STATISTIC = "balanced accuracy of a cross-validated logistic regression (0.5 = indistinguishable)"
 
@@ -113,27 +113,17 @@ def memorisation(
     query: np.ndarray, train: np.ndarray, query_mel: np.ndarray, train_mel: np.ndarray
 ) -> dict:
     """Nearest-training-sound ratios of query clips [M, L] against training clips [N, L] by
-    one-frame log-Mel [., D] distance and by ``1 - |xcorr|``: {name: {ratio summary,
-    fraction_below_0.5, distinct_nearest_train_sounds}}."""
-    d_x = {
-        "xcorr": (
-            1.0 - np.abs(pairwise.peak_xcorr_matrix(query, train)[0]),
-            1.0 - np.abs(pairwise.peak_xcorr_matrix(train, train)[0]),
+    ``1 - |xcorr|`` and by one-frame log-Mel [., D] distance: {'xcorr' | 'log_mel':
+    ``setwise.memorisation_summary``}."""
+    return {
+        "xcorr": setwise.memorisation_summary(
+            setwise.xcorr_distances(query, train), setwise.xcorr_distances(train, train)
         ),
-        "log_mel": (
+        "log_mel": setwise.memorisation_summary(
             setwise.euclidean_distances(query_mel, train_mel),
             setwise.euclidean_distances(train_mel, train_mel),
         ),
     }
-    out = {}
-    for name, (d_qt, d_tt) in d_x.items():
-        nn = setwise.nn_distance_ratio(d_qt, d_tt)
-        out[name] = {
-            "ratio": setwise.summarize(nn.ratio),
-            "fraction_below_0.5": float(np.mean(nn.ratio < 0.5)),
-            "distinct_nearest_train_sounds": int(np.unique(nn.nn_index).shape[0]),
-        }
-    return out
 
 
 def compare_sets(candidate: dict, heldout: dict, config: RealismConfig) -> dict:

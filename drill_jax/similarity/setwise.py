@@ -127,6 +127,11 @@ def best_matches(
     return BestMatches(index=index, peak=peak, abs_peak=np.abs(peak), lag=lag)
 
 
+def xcorr_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``1 - max_lag |xcorr_coeff|`` between rows of [M, L] and [N, L]: [M, N] in [0, 1]."""
+    return 1.0 - np.abs(pairwise.peak_xcorr_matrix(a, b)[0])
+
+
 def euclidean_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances between rows of [M, D] and [N, D]: [M, N]."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -302,25 +307,30 @@ class Repeats:
     fd: int = 20
 
 
+def memorisation_summary(d_query_train: np.ndarray, d_train_train: np.ndarray) -> dict:
+    """``nn_distance_ratio`` as JSON: {ratio (summary), fraction_below_0.5, train_loo_ratio,
+    train_loo_fraction_below_0.5, scale, distinct_nearest_train_sounds}."""
+    nn = nn_distance_ratio(d_query_train, d_train_train)
+    return {
+        "ratio": summarize(nn.ratio),
+        "fraction_below_0.5": float(np.mean(nn.ratio < 0.5)),
+        "train_loo_ratio": summarize(nn.train_ratio),
+        "train_loo_fraction_below_0.5": float(np.mean(nn.train_ratio < 0.5)),
+        "scale": nn.scale,
+        "distinct_nearest_train_sounds": int(np.unique(nn.nn_index).shape[0]),
+    }
+
+
 def memorisation_table(distances: dict, train_mask: np.ndarray) -> dict:
     """Memorisation ratios against the training sounds and against all real sounds.
 
     distances: {name: (synth->real [M, N], real->real [N, N])}; train_mask: [N] bool.
-    Returns {'train' | 'all_real': {name: {ratio, fraction_below_0.5, train_loo_ratio,
-    train_loo_fraction_below_0.5, scale, distinct_nearest_train_sounds}}}.
+    Returns {'train' | 'all_real': {name: ``memorisation_summary``}}.
     """
     memo = {"train": {}, "all_real": {}}
     sets = (("train", np.flatnonzero(train_mask)), ("all_real", np.arange(train_mask.shape[0])))
     for (ref, t), (name, (d_sr, d_rr)) in itertools.product(sets, distances.items()):
-        nn = nn_distance_ratio(d_sr[:, t], d_rr[np.ix_(t, t)])
-        memo[ref][name] = {
-            "ratio": summarize(nn.ratio),
-            "fraction_below_0.5": float(np.mean(nn.ratio < 0.5)),
-            "train_loo_ratio": summarize(nn.train_ratio),
-            "train_loo_fraction_below_0.5": float(np.mean(nn.train_ratio < 0.5)),
-            "scale": nn.scale,
-            "distinct_nearest_train_sounds": int(np.unique(nn.nn_index).shape[0]),
-        }
+        memo[ref][name] = memorisation_summary(d_sr[:, t], d_rr[np.ix_(t, t)])
     return memo
 
 
@@ -383,7 +393,7 @@ def class_similarity(
     s_mel = log_mel_vectors(synth, sample_rate, length, settings)
     r_mel = log_mel_vectors(real, sample_rate, length, settings)
     distances = {
-        "xcorr": (1.0 - np.abs(peaks), 1.0 - np.abs(pairwise.peak_xcorr_matrix(r_wave, r_wave)[0])),
+        "xcorr": (1.0 - np.abs(peaks), xcorr_distances(r_wave, r_wave)),
         "log_mel": (euclidean_distances(s_mel, r_mel), euclidean_distances(r_mel, r_mel)),
     }
     return {
