@@ -24,13 +24,17 @@ from absl import flags
 from drill_jax import files
 from drill_jax.classify import backbones, registry
 from drill_jax.evaluation import paired, pipeline, protocols
-from drill_jax.vae import trainer
 from experiments import common
 
 common.define_data_flags("runs/augment_gain")
 common.define_feature_flags()
-_ARCH = flags.DEFINE_enum("vae_arch", "realistic", list(trainer.ARCHS), "Generator.")
-_VAE_EPOCHS = flags.DEFINE_integer("vae_epochs", None, "Override the generator's epochs.")
+_VAE = common.define_vae_flags(
+    "vae_arch",
+    "realistic",
+    ("epochs",),
+    rename={"epochs": "vae_epochs"},
+    help={"epochs": "The generator's epochs (given: replaces the recipe's)."},
+)
 _BACKBONES = flags.DEFINE_list("backbones", ["jax_cnn", "clip_svm"], "Detectors compared.")
 _CROPS = flags.DEFINE_list("crops", ["none", "2000"], "Clip crops ('none' or samples).")
 _SPLITS = flags.DEFINE_integer("n_splits", 5, "Honest protocol folds.")
@@ -63,9 +67,7 @@ def main(argv):
             raise ValueError(f"--backbones: unknown backbone {name!r}")
     ds = common.load_data_from_flags()
     settings = common.feature_settings_from_flags(ds.sample_rate)
-    vae = trainer.VAEConfig(arch=_ARCH.value, seed=_SEED.value)
-    if _VAE_EPOCHS.value is not None:
-        vae = trainer.VAEConfig(**dict(vae.__dict__, epochs=_VAE_EPOCHS.value))
+    vae = _VAE.build(seed=_SEED.value)
     rows = []
     for crop_text in _CROPS.value:
         crop = None if crop_text.lower() == "none" else int(crop_text)
@@ -86,7 +88,7 @@ def main(argv):
                 results[aug] = pipeline.run_classification(
                     ds, pconfig, backbones.DetectorConfig(backbone=backbone), where, vae
                 )
-            name = f"{backbone}, crop {crop_text}: vae ({vae.arch}) - none"
+            name = f"{backbone}, crop {crop_text}: vae ({vae.network.arch}) - none"
             rows.append(paired.comparison_row(name, results["vae"], results["none"]))
             print(paired.markdown(rows[-1:]))
             files.atomic_write_json(

@@ -13,10 +13,11 @@ import os
 from absl import flags
 
 from drill_jax import files
-from drill_jax.classify import backbones, registry
+from drill_jax.classify import registry
+from drill_jax.classify.backbones import torchvision_cnn
 from drill_jax.detection import supervised
-from drill_jax.evaluation import audit_figure, augment, metrics, pipeline, protocols, tables
-from drill_jax.vae import trainer
+from drill_jax.evaluation import audit_figure, augment, pipeline, protocols, tables
+from drill_jax.vae import configs
 from experiments import common, config_flags
 
 common.define_data_flags("runs/classify")
@@ -40,28 +41,23 @@ _PROTOCOL = config_flags.define(
         "protocol": protocols.PROTOCOLS,
         "dataset": ("original", "augmented"),
         "augment": tuple(augment.METHODS),
-        "synth_mode": trainer.SYNTH_MODES,
+        "synth_mode": configs.SYNTH_MODES,
     },
     help={
         "augment": "Augmentation of the training side (vae by default with --dataset=augmented)."
     },
 )
 _DETECTOR = config_flags.define(
-    backbones.DetectorConfig,
+    registry.DetectorConfig,
     ("backbone", "epochs", "weights", "weights_path", "freeze", "batch_folds"),
-    choices={"backbone": registry.BACKBONES, "weights": ("imagenet", "none")},
+    choices={"backbone": tuple(registry.BACKBONES), "weights": ("imagenet", "none")},
+    help=config_flags.docstring_help(torchvision_cnn.TorchSettings),
 )
-_VAE = config_flags.define(
-    trainer.VAEConfig,
-    ("epochs", "arch"),
-    rename={"epochs": "vae_epochs", "arch": "vae_arch"},
-    choices={"arch": trainer.ARCHS},
-    help={
-        "epochs": "Epochs of each VAE (paper: 20; with --vae_arch=realistic, 20 means the "
-        "recipe's own).",
-        "arch": "Generator of --augment=vae: conv (the paper's VAE, default), realistic (the "
-        "most realistic generator, trainer.REALISTIC), or any --arch of experiments.vae.",
-    },
+_VAE = common.define_vae_flags(
+    "vae_arch",
+    fields=("epochs",),
+    rename={"epochs": "vae_epochs"},
+    help={"epochs": "Epochs of each VAE (given: replaces the --vae_arch recipe's)."},
 )
 _SAVE_DETECTOR = flags.DEFINE_string(
     "save_detector",
@@ -100,9 +96,7 @@ def main(argv):
     print(result["label"])
     print(tables.to_markdown([result["row"]]))
     if pconfig.protocol == "honest" and len(ds.class_names) == 2:
-        report = audit_figure.write_audit(
-            result, ds, out_dir, metrics.positive_index(ds.class_names)
-        )
+        report = audit_figure.write_audit(result, ds, out_dir)
         print(
             f"error audit: {report['n_hard']} of {report['n_sounds']} sounds misclassified in "
             f"most folds; see {os.path.join(out_dir, 'audit.md')}"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from absl import app, flags, logging
 
-from drill_jax import data, features
+from drill_jax import data, features, recipes
 from drill_jax.features import filters
 from drill_jax.grid import runner
+from drill_jax.vae import configs, losses, objectives
 from experiments import config_flags
 
 FLAGS = flags.FLAGS
@@ -169,3 +171,57 @@ def run_main(main: Callable) -> None:
             sys.exit(1)
 
     app.run(guarded)
+
+
+@dataclasses.dataclass
+class VAEFlags:
+    """The generator flags of a script: a recipe name flag and the VAEConfig fields' flags."""
+
+    recipe_flag: Optional[str]
+    group: config_flags.FlagGroup
+
+    def build(self, recipe: Optional[str] = None, **fixed) -> configs.VAEConfig:
+        """The config of ``recipe`` (default: the recipe flag's value) with the flags given
+        (then ``fixed``) applied."""
+        return self.group.build(recipes.vae(recipe or FLAGS[self.recipe_flag].value), **fixed)
+
+
+def define_vae_flags(
+    recipe_flag: Optional[str] = "arch",
+    default: str = "conv",
+    fields: Optional[Sequence[str]] = None,
+    *,
+    rename: Optional[dict] = None,
+    key: Optional[Sequence[str]] = None,
+    help: Optional[dict] = None,
+) -> VAEFlags:
+    """``--<recipe_flag>`` (a ``drill_jax.recipes.vae`` name) and one flag per VAEConfig field
+    in ``fields`` (default: all but the arch, which the recipe names); a field flag given on
+    the command line replaces that field of the recipe's config, nothing else does. With
+    ``recipe_flag`` None the script names the recipe itself (``VAEFlags.build``)."""
+    if recipe_flag is not None:
+        flags.DEFINE_enum(
+            recipe_flag,
+            default,
+            list(recipes.VAE_NAMES),
+            "Generator recipe (drill_jax.recipes.vae): conv (the paper's VAE), reference (the "
+            "authors' layout), realistic (the most realistic generator: noise-shaping VAE, "
+            "hop 32), noise* (noise-shaping VAEs trained like realistic), interp / phase_copy "
+            "/ shaped_noise (reference generators, nothing learned). The VAE flags replace "
+            "only the fields they name; their shown defaults are the paper recipe's.",
+        )
+    names = fields or [k for k, v in config_flags.field_paths(configs.VAEConfig).items() if v]
+    group = config_flags.define(
+        configs.VAEConfig,
+        [n for n in names if n != "arch"],
+        rename=rename,
+        key=key,
+        help=help,
+        choices={
+            "recon": objectives.RECONS,
+            "kl": losses.KLS,
+            "synth_mode": configs.SYNTH_MODES,
+            "prior": configs.PRIORS,
+        },
+    )
+    return VAEFlags(recipe_flag, group)

@@ -16,7 +16,7 @@ from absl import flags
 
 from drill_jax import files
 from drill_jax.classify import registry
-from drill_jax.evaluation import audit_figure, compare, metrics, protocols, tables
+from drill_jax.evaluation import audit_figure, compare, protocols, tables
 from experiments import common, config_flags
 
 common.define_data_flags("runs/compare")
@@ -29,9 +29,8 @@ _BACKBONES = flags.DEFINE_list(
 
 def main(argv):
     del argv
-    unknown = [b for b in _BACKBONES.value if b not in registry.BACKBONES]
-    if unknown:
-        raise ValueError(f"--backbones: unknown {unknown}; choose from {registry.BACKBONES}")
+    for name in _BACKBONES.value:
+        registry.get(name)  # an unknown name fails here, before any work
     ds = common.load_data_from_flags()
     settings = common.feature_settings_from_flags(ds.sample_rate)
     config = _PROTOCOL.build(features=settings)
@@ -48,9 +47,7 @@ def main(argv):
         + (compare.candidates_markdown(out["candidates"]) if out["candidates"] else "")
     )
     if "auto" in out["results"] and len(ds.class_names) == 2:
-        report = audit_figure.write_audit(
-            out["results"]["auto"], ds, out_dir, metrics.positive_index(ds.class_names)
-        )
+        report = audit_figure.write_audit(out["results"]["auto"], ds, out_dir)
         text += f"\nError audit of the auto row: {report['n_hard']} of {report['n_sounds']} "
         text += "sounds misclassified in most folds (audit.md, audit.png).\n"
     files.atomic_write_text(os.path.join(out_dir, "comparison.md"), text)

@@ -10,6 +10,11 @@ explicit flags compose: explicit flags win.
     group = config_flags.define(protocols.ProtocolConfig, fields=("n_splits", "seed"))
     ...
     config = group.build()                     # ProtocolConfig with the flags applied
+
+Nested configs (a field whose type is a dataclass, as ``VAEConfig.network``) are flagged
+by their leaf names (``--latent_dim`` sets ``network.latent_dim``); a leaf name that two
+parts share must be asked for by its dotted path and renamed. ``key=`` names the flags
+that ``--help`` shows; the others are listed by ``--helpfull`` only.
 """
 
 from __future__ import annotations
@@ -115,45 +120,138 @@ def _unwrap_optional(kind: Any) -> tuple[Any, bool]:
     return kind, False
 
 
+def field_paths(cls: type) -> dict:
+    """{leaf name: path} over the fields of ``cls``, nested dataclass fields expanded
+    ('latent_dim' -> ('network', 'latent_dim')); a leaf name two parts share maps to None."""
+    out = {}
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            inner = {k: (f.name,) + v if v else None for k, v in field_paths(hints[f.name]).items()}
+        else:
+            inner = {f.name: (f.name,)}
+        for leaf, path in inner.items():
+            out[leaf] = None if leaf in out else path
+    return out
+
+
+def _resolve(cls: type, name: str) -> tuple:
+    """A leaf name or a dotted path -> the field's path in ``cls``."""
+    if "." in name:
+        return tuple(name.split("."))
+    path = field_paths(cls).get(name, ())
+    if path is None:
+        raise ValueError(f"{cls.__name__}: field name {name!r} is ambiguous; give its path")
+    if not path:
+        raise ValueError(f"{cls.__name__} has no field {name!r}")
+    return path
+
+
+def _owner(cls: type, path: tuple) -> type:
+    """The dataclass that holds the last field of ``path``."""
+    for name in path[:-1]:
+        cls = typing.get_type_hints(cls)[name]
+    return cls
+
+
+def _get(obj: Any, path: tuple) -> Any:
+    for name in path:
+        obj = getattr(obj, name)
+    return obj
+
+
+def _default(cls: type, name: str) -> Any:
+    field = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def build_nested(cls: type, base: Any, changes: Mapping[tuple, Any]) -> Any:
+    """A ``cls`` made of ``base``'s fields (None: the class defaults) with ``changes``
+    {path: value} applied; each changed part is rebuilt from its own base."""
+    kwargs = {} if base is None else {f.name: getattr(base, f.name) for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for name in dict.fromkeys(p[0] for p in changes):
+        if len(next(p for p in changes if p[0] == name)) == 1:
+            kwargs[name] = changes[(name,)]
+            continue
+        inner = {p[1:]: v for p, v in changes.items() if p[0] == name}
+        part_base = kwargs[name] if name in kwargs else _default(cls, name)
+        kwargs[name] = build_nested(hints[name], part_base, inner)
+    return cls(**kwargs)
+
+
 @dataclasses.dataclass
 class FlagGroup:
-    """The flags of one config class: flag name -> field name, plus how to build it."""
+    """The flags of one config class: flag name -> field path, plus how to build it."""
 
     cls: type
-    flag_to_field: dict
+    flag_to_path: dict
     parsers: dict
 
     def values(self) -> dict:
-        """{field: value} for the flags given on the command line."""
+        """{field path: value} for the flags given on the command line."""
         out = {}
-        for flag, field in self.flag_to_field.items():
+        for flag, path in self.flag_to_path.items():
             if FLAGS[flag].present:
                 value = FLAGS[flag].value
                 parse = self.parsers.get(flag)
-                out[field] = parse(value) if parse else value
+                out[path] = parse(value) if parse else value
         return out
 
     def build(self, base: Any = None, **fixed) -> Any:
         """A ``cls`` made of ``base``'s fields (default: the class defaults), the values of
-        the flags given on the command line, then ``fixed``; constructed once, so only the
-        final combination is validated. A config error is re-raised naming the flag."""
-        kwargs = {}
-        if base is not None:
-            kwargs = {f.name: getattr(base, f.name) for f in dataclasses.fields(self.cls)}
-        kwargs.update(self.values())
-        kwargs.update(fixed)
+        the flags given on the command line, then ``fixed`` (leaf names or top fields). A
+        config error is re-raised naming the flag."""
+        changes = self.values()
+        changes.update({_resolve(self.cls, k): v for k, v in fixed.items()})
         try:
-            return self.cls(**kwargs)
+            return build_nested(self.cls, base, changes)
         except ValueError as err:
             raise ValueError(self.name_flag(str(err))) from None
 
     def name_flag(self, message: str) -> str:
         """'field: reason' -> '--flag: reason' when the field has a flag here."""
-        field_to_flag = {v: k for k, v in self.flag_to_field.items()}
+        field_to_flag = {v[-1]: k for k, v in self.flag_to_path.items()}
         head, sep, rest = message.partition(":")
         if sep and head.strip() in field_to_flag:
             return f"--{field_to_flag[head.strip()]}:{rest}"
         return message
+
+
+def _define_one(flag, kind, default, text, choice, parser, module) -> Optional[Callable]:
+    """Defines one flag (``module``: None = the calling experiment's, shown by --help);
+    returns the parser its value needs, if any."""
+    where = {} if module is None else {"module_name": module}
+    kind, optional = _unwrap_optional(kind)
+    if parser is not None:
+        as_list = isinstance(default, tuple) or typing.get_origin(kind) is tuple or kind is tuple
+        if as_list:
+            shown = None if default is None else [("" if v is None else str(v)) for v in default]
+            flags.DEFINE_list(flag, shown, text, **where)
+        else:
+            flags.DEFINE_string(flag, None if default is None else str(default), text, **where)
+        return parser
+    if choice is not None:
+        flags.DEFINE_enum(flag, default, list(choice), text, **where)
+    elif kind is bool:
+        flags.DEFINE_boolean(flag, default, text, **where)
+    elif kind in (int, float) and optional:
+        flags.DEFINE(_OptionalParser(kind), flag, default, text, **where)
+    elif kind in (int, float, str):
+        define = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
+        define[kind](flag, default, text, **where)
+    elif kind is tuple or typing.get_origin(kind) is tuple:
+        shown = None if default is None else [("none" if v is None else str(v)) for v in default]
+        flags.DEFINE_list(flag, shown, text, **where)
+        if default and all(isinstance(v, str) for v in default):
+            # Names (backbones, methods): kept as written, 'none' included.
+            return lambda v: None if v is None else tuple(s.strip() for s in v)
+        return lambda v: None if v is None else parse_tuple(v)
+    else:
+        raise TypeError(f"{flag}: no flag type for {kind!r}")
+    return None
 
 
 def define(
@@ -165,63 +263,43 @@ def define(
     help: Optional[Mapping[str, str]] = None,
     parsers: Optional[Mapping[str, Callable]] = None,
     defaults: Any = None,
+    key: Optional[Sequence[str]] = None,
 ) -> FlagGroup:
     """Defines one absl flag per field of the dataclass ``cls`` (or per name in ``fields``).
 
     Args:
-      fields: the fields to expose (default: every field of a simple type).
+      fields: the fields to expose: leaf names or dotted paths (default: every field of a
+        simple type, nested parts expanded).
       rename: {field: flag name} where the flag is called otherwise (e.g. 'vae_epochs').
       choices: {field: allowed values} (an enum flag).
       help: {field: text} overriding the docstring's entry.
       parsers: {field: f(flag value) -> field value} for fields with their own syntax.
       defaults: an instance whose values are shown as the flags' defaults (default: the
         class defaults).
+      key: the fields whose flags ``--help`` lists (default: all); the rest show under
+        ``--helpfull``.
     """
-    hints = typing.get_type_hints(cls)
-    docs = docstring_help(cls)
     base = defaults if defaults is not None else cls()
     rename, choices = dict(rename or {}), dict(choices or {})
     help, parsers = dict(help or {}), dict(parsers or {})
-    names = list(fields) if fields is not None else [f.name for f in dataclasses.fields(cls)]
-    flag_to_field, flag_parsers = {}, {}
+    names = list(fields) if fields is not None else [k for k, v in field_paths(cls).items() if v]
+    flag_to_path, flag_parsers = {}, {}
     for field in names:
-        flag = rename.get(field, field)
-        default = getattr(base, field)
-        text = help.get(field) or docs.get(field) or field.replace("_", " ")
-        kind, optional = _unwrap_optional(hints[field])
-        if field in parsers:
-            as_list = (
-                isinstance(default, tuple) or typing.get_origin(kind) is tuple or kind is tuple
-            )
-            shown = None if default is None else [("" if v is None else str(v)) for v in default]
-            if as_list:
-                flags.DEFINE_list(flag, shown, text)
-            else:
-                flags.DEFINE_string(flag, None if default is None else str(default), text)
-            flag_parsers[flag] = parsers[field]
-        elif field in choices:
-            flags.DEFINE_enum(flag, default, list(choices[field]), text)
-        elif kind is bool:
-            flags.DEFINE_boolean(flag, default, text)
-        elif kind in (int, float) and optional:
-            flags.DEFINE(_OptionalParser(kind), flag, default, text)
-        elif kind is int:
-            flags.DEFINE_integer(flag, default, text)
-        elif kind is float:
-            flags.DEFINE_float(flag, default, text)
-        elif kind is str:
-            flags.DEFINE_string(flag, default, text)
-        elif kind is tuple or typing.get_origin(kind) is tuple:
-            shown = (
-                None if default is None else [("none" if v is None else str(v)) for v in default]
-            )
-            flags.DEFINE_list(flag, shown, text)
-            if default and all(isinstance(v, str) for v in default):
-                # Names (backbones, methods): kept as written, 'none' included.
-                flag_parsers[flag] = lambda v: None if v is None else tuple(s.strip() for s in v)
-            else:
-                flag_parsers[flag] = lambda v: None if v is None else parse_tuple(v)
-        else:
-            raise TypeError(f"{cls.__name__}.{field}: no flag type for {hints[field]!r}")
-        flag_to_field[flag] = field
-    return FlagGroup(cls, flag_to_field, flag_parsers)
+        path = _resolve(cls, field)
+        owner, leaf = _owner(cls, path), path[-1]
+        flag = rename.get(field, leaf)
+        text = help.get(field) or docstring_help(owner).get(leaf) or leaf.replace("_", " ")
+        module = None if key is None or field in key else __name__
+        parse = _define_one(
+            flag,
+            typing.get_type_hints(owner)[leaf],
+            _get(base, path),
+            text,
+            choices.get(field),
+            parsers.get(field),
+            module,
+        )
+        if parse is not None:
+            flag_parsers[flag] = parse
+        flag_to_path[flag] = path
+    return FlagGroup(cls, flag_to_path, flag_parsers)

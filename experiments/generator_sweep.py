@@ -1,7 +1,7 @@
 """Realism sweep of generator designs, in one process: `python -m experiments.generator_sweep`.
 
-For each design (an ``--arch``, learned ones with the ``--arch=realistic`` recipe,
-``trainer.REALISTIC``, unless overridden) and seed: one generator per class fitted on the
+For each design (a ``drill_jax.recipes.vae`` name, with the VAE flags given applied) and
+seed: one generator per class fitted on the
 paper's train list (keys as ``experiments.vae``), 48 posterior (training-list sources) and
 48 aggregate-prior sounds per class, scored against all real sounds of the class exactly as
 ``experiments.similarity`` scores a synth folder (``setwise.class_similarity`` + the
@@ -28,14 +28,11 @@ from drill_jax.vae import generators, reference_generators, trainer
 from experiments import common
 
 common.define_data_flags("runs/generator_sweep")
-_DESIGNS = flags.DEFINE_list("designs", ["noise", "interp"], "Archs to compare.")
+_DESIGNS = flags.DEFINE_list("designs", ["noise", "interp"], "Generator recipes to compare.")
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds (one run of each design per seed).")
 _MODES = flags.DEFINE_list("modes", ["posterior", "prior"], "Synthesis modes scored.")
 _CLASSES = flags.DEFINE_list("score_classes", None, "Classes scored (default: every class).")
-_EPOCHS = flags.DEFINE_integer("epochs", None, "Override the recipe's epochs.")
-_OVERRIDES = flags.DEFINE_list(
-    "set", [], "Extra VAEConfig fields for learned designs, NAME=VALUE (numbers or text)."
-)
+_VAE = common.define_vae_flags(None)
 _COLUMNS = (
     "two_sample_log_mel",
     "two_sample_multiframe",
@@ -47,33 +44,11 @@ _COLUMNS = (
 )
 
 
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def design_config(arch: str, seed: int) -> trainer.VAEConfig:
-    """The config of one design: learned archs take the realistic recipe (and --set)."""
-    if arch in reference_generators.ARCHS:
-        return trainer.VAEConfig(arch=arch, seed=seed, prior="aggregate")
-    fields = dict(trainer.REALISTIC, arch=arch, seed=seed)
-    if _EPOCHS.value is not None:
-        fields["epochs"] = _EPOCHS.value
-    for item in _OVERRIDES.value:
-        name, _, text = item.partition("=")
-        fields[name] = _value(text)
-    return trainer.VAEConfig(**fields)
-
-
 def score_design(ds, config: trainer.VAEConfig, modes) -> list:
     """Scoreboard rows (one per class and mode) of one design and seed."""
     tr_all, _ = data.paper_vae_split(ds.labels)
-    x_all = data.stack_fixed(ds.waveforms, config.input_length, "zero")
-    length = min(config.input_length, int(ds.lengths.min()))
+    x_all = data.stack_fixed(ds.waveforms, config.network.input_length, "zero")
+    length = min(config.network.input_length, int(ds.lengths.min()))
     train_root, synth_root = jax.random.split(jax.random.key(config.seed))
     rows = []
     for ci, name in enumerate(ds.class_names):
@@ -85,12 +60,13 @@ def score_design(ds, config: trainer.VAEConfig, modes) -> list:
         model, _ = generators.fit(x_all[tr], None, config, jax.random.fold_in(train_root, ci))
         seconds = time.perf_counter() - start
         for mode in modes:
-            cfg = dataclasses.replace(config, synth_mode=mode)
+            synth = dataclasses.replace(config.synthesis, synth_mode=mode)
+            cfg = dataclasses.replace(config, synthesis=synth)
             sounds, _ = generators.sample(
                 model,
                 cfg,
                 jax.random.fold_in(synth_root, ci),
-                cfg.num_synth,
+                synth.num_synth,
                 mode,
                 x_all[tr] if mode == "posterior" else None,
                 "train",
@@ -104,8 +80,9 @@ def score_design(ds, config: trainer.VAEConfig, modes) -> list:
             rep["two_sample_log_mel_multiframe"] = scoreboard.multiframe_two_sample(
                 list(sounds), real, ds.sample_rate, length
             )
-            loss = "none" if config.arch in reference_generators.ARCHS else config.recon
-            row = scoreboard.scoreboard_row(name, rep, config.arch, loss)
+            arch = config.network.arch
+            loss = "none" if arch in reference_generators.ARCHS else config.loss.recon
+            row = scoreboard.scoreboard_row(name, rep, arch, loss)
             row.update(mode=mode, seed=config.seed, train_s=seconds)
             rows.append(row)
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
@@ -139,7 +116,8 @@ def main(argv):
     rows = []
     for arch in _DESIGNS.value:
         for seed in _SEEDS.value:
-            rows += score_design(ds, design_config(arch, int(seed)), _MODES.value)
+            config = _VAE.build(arch, seed=int(seed))
+            rows += score_design(ds, config, _MODES.value)
             files.atomic_write_json(os.path.join(out_dir, "sweep.json"), {"rows": rows})
     table = mean_table(rows)
     files.atomic_write_text(os.path.join(out_dir, "sweep.md"), table)

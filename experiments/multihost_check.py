@@ -24,7 +24,7 @@ from experiments import config_flags
 _DIST = config_flags.define(parallel.DistributedConfig)
 # Adam eps 1e-2: with the default 1e-8, Adam's first step turns the summation-order noise of
 # near-zero gradients into +-learning_rate, which would hide what the check looks for.
-_BASE = trainer.VAEConfig(eps=1e-2)
+_BASE = trainer.VAEConfig(optim=trainer.OptimConfig(eps=1e-2))
 _VAE = config_flags.define(
     trainer.VAEConfig,
     (

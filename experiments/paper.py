@@ -3,8 +3,9 @@
 VAE -> synthesis -> similarity -> features -> Table II (original vs augmented), the
 augmentation comparison, and Table I (backbones), under the paper's and the honest
 protocol, with and without the 2000-sample crop; writes <out_dir>/results.md.
-Settings come from a named preset of ``pipeline.PAPER_PRESETS`` (``--preset``; ``--quick`` is
-``--preset=quick``); flags given explicitly override the preset's fields.
+Settings come from a named preset (``drill_jax.recipes.paper``; ``--preset``, ``--quick`` is
+``--preset=quick``); flags given explicitly override the preset's fields. The VAE is the
+``--vae_arch`` recipe (``drill_jax.recipes.vae``) with ``--vae_epochs`` and ``--seed``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import dataclasses
 
 from absl import flags
 
+from drill_jax import recipes
 from drill_jax.classify import registry
 from drill_jax.evaluation import pipeline
-from drill_jax.vae import trainer
 from experiments import common, config_flags
 
 
 def _describe(name: str) -> str:
-    base, preset = pipeline.PaperConfig(), pipeline.PAPER_PRESETS[name]
+    base, preset = recipes.paper_default(), recipes.paper(name)
     changed = [
         f"{f.name}={getattr(preset, f.name)}"
         for f in dataclasses.fields(base)
@@ -35,8 +36,8 @@ common.define_grid_flags()
 _PRESET = flags.DEFINE_enum(
     "preset",
     "default",
-    list(pipeline.PAPER_PRESETS),
-    "Named settings: " + "; ".join(_describe(n) for n in pipeline.PAPER_PRESETS) + ".",
+    list(recipes.PAPER_NAMES),
+    "Named settings: " + "; ".join(_describe(n) for n in recipes.PAPER_NAMES) + ".",
 )
 _QUICK = flags.DEFINE_boolean("quick", False, "Same as --preset=quick: " + _describe("quick"))
 _PAPER = config_flags.define(
@@ -45,7 +46,7 @@ _PAPER = config_flags.define(
     choices={
         "backbone": registry.BACKBONES,
         "torch_weights": ("imagenet", "none"),
-        "vae_arch": trainer.ARCHS,
+        "vae_arch": recipes.VAE_NAMES,
     },
     help={
         "backbone": "Detector of Table II and the augmentation table.",
@@ -60,10 +61,10 @@ _PAPER = config_flags.define(
         "paper_splits": "Paper protocol random 70/30 splits.",
         "crops": "Crops to run: 'none' and/or sample counts.",
         "augment_methods": "Honest comparison.",
-        "vae_epochs": "Epochs of each VAE (paper: 20; with --vae_arch=realistic, 20 means "
-        "the recipe's own).",
-        "vae_arch": "Generator of the VAE steps: conv (the paper's VAE, default), realistic "
-        "(the most realistic generator, trainer.REALISTIC), or any --arch of experiments.vae.",
+        "vae_epochs": "Epochs of each VAE (paper: 20).",
+        "vae_arch": "Generator recipe of the VAE steps (drill_jax.recipes.vae): conv (the "
+        "paper's VAE, default), realistic (the most realistic generator), or any --arch of "
+        "experiments.vae.",
         "seed": "Root seed.",
     },
 )
@@ -85,9 +86,12 @@ def main(argv):
     settings = common.feature_settings_from_flags(ds.sample_rate)
     # None = the paper's settings at the data's rate (the library's default).
     features = settings if common.feature_flags_given() else None
-    config = _PAPER.build(pipeline.PAPER_PRESETS[preset], features=features)
+    config = _PAPER.build(recipes.paper(preset), features=features)
+    vae = dataclasses.replace(
+        recipes.vae(config.vae_arch), epochs=config.vae_epochs, seed=config.seed
+    )
     grid = common.grid_config_from_flags()
-    summary = pipeline.run_paper(ds, config, common.FLAGS.out_dir, say=print, grid=grid)
+    summary = pipeline.run_paper(ds, config, common.FLAGS.out_dir, vae, say=print, grid=grid)
     with open(f"{common.FLAGS.out_dir}/results.md", encoding="utf-8") as f:
         print(f.read())
     if summary["failed_tasks"]:  # the rest of the grid is done and written

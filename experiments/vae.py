@@ -1,4 +1,9 @@
-"""Train one VAE per class and synthesize sounds: `python -m experiments.vae`."""
+"""Train one VAE per class and synthesize sounds: `python -m experiments.vae`.
+
+``--arch`` names a recipe (``drill_jax.recipes.vae``); every other VAE flag given replaces
+that field of the recipe, so ``--arch=realistic --epochs=20`` trains the realistic
+generator for 20 epochs.
+"""
 
 from __future__ import annotations
 
@@ -7,55 +12,22 @@ import json
 from absl import app, flags, logging
 
 from drill_jax.detection import unsupervised
-from drill_jax.vae import experiment, losses, objectives, trainer
-from experiments import common, config_flags
+from drill_jax.vae import experiment
+from experiments import common
 
 common.define_data_flags("runs/vae")
-_VAE = config_flags.define(
-    trainer.VAEConfig,
-    (
-        "latent_dim",
-        "epochs",
-        "batch_size",
-        "learning_rate",
-        "num_synth",
-        "seed",
-        "arch",
-        "recon",
-        "kl",
-        "synth_mode",
-        "synth_from_test",
-        "prior",
-        "sc_weight",
-        "kl_weight",
-        "kl_warmup_steps",
-        "free_bits",
-        "calibrate_level",
-    ),
-    choices={
-        "arch": trainer.ARCHS,
-        "recon": objectives.RECONS,
-        "kl": losses.KLS,
-        "synth_mode": trainer.SYNTH_MODES,
-        "prior": trainer.PRIORS,
-    },
+_VAE = common.define_vae_flags(
+    "arch",
+    key=("epochs", "seed", "num_synth", "synth_mode", "latent_dim"),
     help={
         "epochs": "Epochs per class VAE (paper: 20).",
         "batch_size": "Batch size (paper: 8).",
         "seed": "Root seed of every random choice.",
-        "arch": "conv: 1-D convolutions over time; reference: the authors' layout "
-        "(effectively dense); noise, noise_hop32, noise_hop16, noise_burst: noise-shaping "
-        "VAEs (33 / 64 / 127 gain frames; bursts: + decaying noise bursts; need "
-        "--recon=stft or stft_band); interp, phase_copy, shaped_noise: reference generators "
-        "(nothing learned); realistic: the most realistic generator so far (vae.recipes: "
-        "noise_hop32, stft_band loss, level calibration).",
         "synth_from_test": "Take posterior sources from the TEST list (the authors' choice; "
         "leaks test sounds). Recorded in config.json and the synth manifest.",
     },
 )
 _RESUME = flags.DEFINE_boolean("resume", False, "Continue from the checkpoints in --out_dir.")
-
-
 _SAVE_DETECTOR = flags.DEFINE_string(
     "save_detector",
     None,

@@ -94,7 +94,8 @@ def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path):
         *DATA_FLAGS,
         BAND,
         "--anomaly_class=broken",
-        "--epochs=10",
+        "--model=jax_cnn",
+        "--jax_cnn_epochs=10",
         f"--model_dir={model}",
         f"--out_dir={tmp_path / 't'}",
     )
@@ -103,4 +104,4 @@ def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path):
         meta = json.load(f)
     assert meta["sample_rate"] == RATE and meta["clip_samples"] == RATE
     assert meta["features"]["band_hz"] == [100.0, 7000.0]
-    assert meta["anomaly_class"] == "broken"
+    assert meta["anomaly_class"] == "broken" and meta["model_config"]["epochs"] == 10

@@ -4,12 +4,13 @@ compile of the train step per model)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jax
 import numpy as np
 
-from drill_jax import data
+from drill_jax import data, recipes
 from drill_jax.bench.report import all_of, at_most
 from drill_jax.bench.suite_config import SuiteConfig
 from drill_jax.vae import generators, trainer
@@ -18,8 +19,8 @@ from drill_jax.vae import generators, trainer
 def generators_suite(suite: SuiteConfig) -> dict:
     """Wall seconds to fit both classes' realistic generators, and the train step's compiles."""
     ds = data.load_dataset()
-    config = trainer.VAEConfig(arch="realistic", seed=suite.seed)
-    x = data.stack_fixed(ds.waveforms, config.input_length, "zero")
+    config = dataclasses.replace(recipes.vae_realistic(), seed=suite.seed)
+    x = data.stack_fixed(ds.waveforms, config.network.input_length, "zero")
     tr, _ = data.paper_vae_split(ds.labels)
     compiles_before = trainer.train_step._cache_size()
     start = time.perf_counter()
@@ -28,7 +29,7 @@ def generators_suite(suite: SuiteConfig) -> dict:
     seconds = time.perf_counter() - start
     compiles = trainer.train_step._cache_size() - compiles_before
     row = {
-        "figure": f"{config.arch} generator, both classes, {config.epochs} epochs",
+        "figure": f"{config.network.arch} generator, both classes, {config.epochs} epochs",
         "train s": seconds,
         "train-step compiles": compiles,
     }
@@ -40,6 +41,6 @@ def generators_suite(suite: SuiteConfig) -> dict:
         "rows": [row],
         "figures": {"train_s": seconds, "compiles": int(compiles)},
         "targets": [target],
-        "vae_config": {"arch": config.arch, "epochs": config.epochs},
+        "vae_config": {"arch": config.network.arch, "epochs": config.epochs},
         "num_train": int(np.asarray(tr).size),
     }

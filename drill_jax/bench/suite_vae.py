@@ -34,7 +34,8 @@ def vae_jax_step_timing(config: Any, batch_size: int, repeats: int, warmup: int,
     """
     config = dataclasses.replace(config, batch_size=batch_size)
     state = trainer.create_state(config, jax.random.key(seed))
-    batch = jax.device_put(_vae_batch(batch_size, config.input_length, np.random.default_rng(seed)))
+    t = config.network.input_length
+    batch = jax.device_put(_vae_batch(batch_size, t, np.random.default_rng(seed)))
     key = jax.random.key(seed + 1)
     start = time.perf_counter()
     compiled = trainer.train_step.lower(state, batch, key).compile()
@@ -50,13 +51,11 @@ def vae_torch_step_timing(config: Any, batch_size: int, repeats: int, warmup: in
     from drill_jax.bench import torch_reference
 
     model, optimizer = torch_reference.make_torch_vae(
-        seed=seed,
-        learning_rate=config.learning_rate,
-        **vae_torch_arch(config),
+        config.network, seed=seed, learning_rate=config.optim.learning_rate
     )
     rng = np.random.default_rng(seed)
-    x = _vae_batch(batch_size, config.input_length, rng)["x"]
-    eps = rng.standard_normal((batch_size, config.latent_dim)).astype(np.float32)
+    x = _vae_batch(batch_size, config.network.input_length, rng)["x"]
+    eps = rng.standard_normal((batch_size, config.network.latent_dim)).astype(np.float32)
     return time_calls(
         lambda: torch_reference.torch_vae_train_step(model, optimizer, x, eps),
         repeats,
@@ -64,23 +63,6 @@ def vae_torch_step_timing(config: Any, batch_size: int, repeats: int, warmup: in
         batch_size,
         sync=lambda v: v,
     )
-
-
-def vae_torch_arch(config: Any) -> dict:
-    """TorchConvVAE arguments of a ``trainer.VAEConfig`` (arch 'conv')."""
-    if config.arch != "conv":
-        raise ValueError(f"the PyTorch reference exists for arch='conv' only, got {config.arch!r}")
-    return {
-        "input_length": config.input_length,
-        "latent_dim": config.latent_dim,
-        "enc_features": config.enc_features,
-        "dec_features": config.dec_features,
-        "strides": config.strides,
-        "kernel_size": config.kernel_size,
-        "block_kernel_size": config.block_kernel_size,
-        "negative_slope": config.negative_slope,
-        "bn_momentum": config.bn_momentum,
-    }
 
 
 def vae_suite(suite: SuiteConfig, vae_config: Any = None) -> dict:
@@ -139,7 +121,7 @@ def parallel_vae_timing(batch_size: int, repeats: int, warmup: int = 2, seed: in
     state = trainer.create_state(config, jax.random.key(seed))
     state = parallel.replicate(state, mesh)
     batch = parallel.shard_batch(
-        _vae_batch(batch_size, config.input_length, np.random.default_rng(seed)), mesh
+        _vae_batch(batch_size, config.network.input_length, np.random.default_rng(seed)), mesh
     )
     key = parallel.replicate(jax.random.key(seed + 1), mesh)
     step = parallel.data_parallel(trainer.train_step, mesh)

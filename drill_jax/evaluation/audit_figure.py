@@ -44,10 +44,10 @@ def plot_hard_sounds(report: dict, ds: data_lib.Dataset, path: str, crop=None, l
     return path
 
 
-def write_audit(result: dict, ds: data_lib.Dataset, out_dir: str, positive_index: int) -> dict:
+def write_audit(result: dict, ds: data_lib.Dataset, out_dir: str) -> dict:
     """Runs the audit of an evaluation and writes OUT/audit.json, OUT/audit.md and (when
     some sound is hard) OUT/audit.png. Returns the audit report."""
-    report = audit_lib.audit(result, ds, positive_index)
+    report = audit_lib.audit(result, ds)
     os.makedirs(out_dir, exist_ok=True)
     files.atomic_write_json(os.path.join(out_dir, "audit.json"), report)
     title = f"# Error audit: {result.get('row', {}).get('row', '')}\n\n{result['label']}\n\n"

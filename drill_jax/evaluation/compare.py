@@ -18,8 +18,8 @@ import numpy as np
 import sklearn.metrics
 
 from drill_jax import data as data_lib
-from drill_jax.classify import backbones, classical
-from drill_jax.evaluation import examples, metrics, pipeline, protocols
+from drill_jax.classify import classical, registry
+from drill_jax.evaluation import examples, pipeline, protocols
 
 DEFAULT_BACKBONES = (
     "jax_cnn",
@@ -39,12 +39,10 @@ def candidate_rows(ds: data_lib.Dataset, config: protocols.ProtocolConfig) -> li
         raise ValueError("candidate rows are for the honest protocol without augmentation")
     real = examples.crop_examples(examples.Examples.real(ds), config.crop)
     settings = examples.fold_feature_settings(config.features, ds.sample_rate, real.lengths)
-    positive = metrics.positive_index(ds.class_names)
-    y = (real.labels == positive).astype(int)
-    feats = {
-        v: classical.clip_features(v, list(real.waveforms), ds.sample_rate, settings.band_hz)
-        for v in classical.FEATURE_VARIANTS
-    }
+    y = (real.labels == ds.positive_index).astype(int)
+    feats = classical.variant_features(
+        list(real.waveforms), ds.sample_rate, settings.band_hz, classical.FEATURE_VARIANTS
+    )
     splits = data_lib.repeated_stratified_kfold(
         real.labels, config.n_splits, config.n_repeats, config.seed, groups=real.origin
     )
@@ -79,7 +77,7 @@ def compare_detectors(
     t0 = time.perf_counter()
     results, rows = {}, []
     for name in backbone_names:
-        d = backbones.DetectorConfig(backbone=name)
+        d = registry.DetectorConfig(backbone=name)
         sub = None if out_dir is None else f"{out_dir}/{name}"
         r = pipeline.run_classification(ds, config, d, sub, name=f"{name}")
         results[name] = r

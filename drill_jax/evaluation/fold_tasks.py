@@ -16,18 +16,18 @@ from collections.abc import Callable, Sequence
 from typing import Optional
 
 from drill_jax import data as data_lib
-from drill_jax.classify import backbones, registry
-from drill_jax.evaluation import examples, metrics, protocols
+from drill_jax.classify import bridge, registry
+from drill_jax.evaluation import examples, protocols
 from drill_jax.grid import keys, runner
 
 # (name, protocol config, detector config) of one evaluation (one table row).
-Evaluation = tuple[str, protocols.ProtocolConfig, backbones.DetectorConfig]
+Evaluation = tuple[str, protocols.ProtocolConfig, registry.DetectorConfig]
 
 
 def fold_task(
     ds: data_lib.Dataset,
     config: protocols.ProtocolConfig,
-    detector: backbones.DetectorConfig,
+    detector: registry.DetectorConfig,
     vae_config,
     fold: int,
 ) -> dict:
@@ -36,12 +36,12 @@ def fold_task(
         ds, config, vae_config, only=fold
     )
     report = protocols.score_fold(
-        backbones.make_fit_predict(detector),
+        registry.make_fit_predict(detector),
         train_fs,
         test_fs,
         seed,
         ds.class_names,
-        metrics.positive_index(ds.class_names),
+        ds.positive_index,
     )
     report.update(extra)
     return report
@@ -113,7 +113,7 @@ def evaluate_grid(
     unavailable = {
         pair: fails
         for pair, fails in failures.items()
-        if all(f.error_type == registry.WeightsUnavailableError.__name__ for f in fails)
+        if all(f.error_type == bridge.WeightsUnavailableError.__name__ for f in fails)
     }
     retry = {}
     for (p, d), fails in unavailable.items():

@@ -12,19 +12,18 @@ from absl import logging
 
 from drill_jax import data as data_lib
 from drill_jax import features, files
-from drill_jax.classify import backbones, registry
-from drill_jax.evaluation import audit_figure, fold_tasks, metrics, protocols, tables
+from drill_jax.classify import bridge, registry
+from drill_jax.evaluation import audit_figure, fold_tasks, protocols, tables
 from drill_jax.features import export as feature_export
 from drill_jax.grid import runner
 from drill_jax.similarity import report as similarity_report
 from drill_jax.vae import experiment as vae_experiment
-from drill_jax.vae import trainer
 
 
 def run_classification(
     ds: data_lib.Dataset,
     protocol_config: protocols.ProtocolConfig,
-    detector_config: backbones.DetectorConfig,
+    detector_config: registry.DetectorConfig,
     out_dir: Optional[str] = None,
     vae_config=None,
     name: Optional[str] = None,
@@ -48,16 +47,14 @@ def run_classification(
         result = protocols.evaluate(
             ds,
             protocol_config,
-            backbones.make_fit_predict(detector_config),
+            registry.make_fit_predict(detector_config),
             vae_config,
-            metrics.positive_index(ds.class_names),
-            fit_predict_folds=backbones.make_fit_predict_folds(detector_config),
+            ds.positive_index,
+            fit_predict_folds=registry.make_fit_predict_folds(detector_config),
         )
     result["detector"] = dataclasses.asdict(detector_config)
     result["wall_seconds"] = time.perf_counter() - t0
-    weights = detector_config.weights_path or (
-        detector_config.weights if detector_config.backbone in registry.TORCH_BACKBONES else "-"
-    )
+    weights = _weights_column(detector_config, result)
     name = (
         name or f"{detector_config.backbone}/{protocol_config.protocol}/{protocol_config.augment}"
     )
@@ -68,6 +65,15 @@ def run_classification(
         tables.write_table(os.path.join(out_dir, "table"), result["label"], [result["row"]])
     logging.info("%s", json.dumps(result["row"]))
     return result
+
+
+def _weights_column(d: registry.DetectorConfig, result: dict) -> str:
+    """The weights column of a table row: '-' for backbones without pretrained weights."""
+    if "weights_fallback" in result:
+        return "none (ImageNet unavailable)"
+    if d.backbone not in registry.TORCH_BACKBONES:
+        return "-"
+    return d.weights_path or d.weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,8 +97,8 @@ class PaperConfig:
       crops: clip crops to run (None = as recorded, 2000 = length cue removed).
       augment_methods: the honest-protocol augmentation comparison.
       vae_epochs: epochs of each VAE (paper: 20).
-      vae_arch: the generator of every VAE step (``trainer.VAEConfig.arch``: 'conv', the
-        paper's, by default; 'realistic' for the most realistic one).
+      vae_arch: the generator of every VAE step (a ``drill_jax.recipes.vae`` name: 'conv',
+        the paper's, by default; 'realistic' for the most realistic one).
       seed: root seed.
       features: how clips become log-Mel features (None = the paper's at the data's rate).
       weights_fallback: a torchvision net whose ImageNet weights cannot be loaded is trained
@@ -120,71 +126,35 @@ class PaperConfig:
     weights_fallback: bool = False
     detectors: tuple = ("auto", "clip_svm")
 
-
-# Named presets of the paper job (``python -m experiments.paper --preset=NAME``; --quick is
-# --preset=quick). Explicit flags override a preset's fields.
-PAPER_PRESETS = {
-    "default": PaperConfig(),
-    # A first look: 5 folds x 1 repeat, 2 paper splits, 5-epoch VAEs, JAX CNN only (no torch).
-    "quick": PaperConfig(
-        n_repeats=1,
-        paper_splits=2,
-        vae_epochs=5,
-        table1_backbones=(),
-        table2_backbones=(),
-        detectors=("clip_svm",),
-    ),
-}
+    def __post_init__(self):
+        names = (self.backbone, *self.table2_backbones, *self.table1_backbones, *self.detectors)
+        for name in names:
+            registry.get(name)  # an unknown name fails here, before any work
 
 
-# Rough seconds per fit on an otherwise idle 2-core x86_64 CPU, measured here for the JAX
-# CNN, the VAE, AlexNet and MobileNetV2 at ~100-200 training images (the other nets scaled by
-# their FLOPs); only for the estimate printed before long work starts.
-_COST_VAE_PER_CLASS = 4.0
-_COST_FIT = {
-    "jax_cnn": 0.5,
-    "logreg": 0.1,
-    "clip_lr": 0.1,
-    "clip_svm": 0.1,
-    "clip_ensemble": 0.1,
-    "auto": 4.0,
-}
-_COST_TORCH_EPOCH = {
-    "alexnet": 8.0,
-    "mobilenet_v2": 8.0,
-    "googlenet": 18.0,
-    "efficientnet_b0": 20.0,
-    "vgg16": 80.0,
-    "vgg19": 95.0,
-}
+# Rough seconds to train one VAE on a class on a 2-core CPU (for the printed estimate).
+_VAE_SECONDS_PER_CLASS = 4.0
 
 
-def _fold_count(p: protocols.ProtocolConfig) -> int:
-    return p.n_splits * p.n_repeats if p.protocol == "honest" else p.paper_splits
-
-
-def estimate_seconds(p: protocols.ProtocolConfig, d: backbones.DetectorConfig) -> float:
+def estimate_seconds(p: protocols.ProtocolConfig, d: registry.DetectorConfig) -> float:
     """Rough wall time of one evaluation on a 2-core CPU (for the printed estimate)."""
-    folds = _fold_count(p)
-    per_fold = _COST_FIT.get(d.backbone, 0.0)
-    if d.backbone in _COST_TORCH_EPOCH:
-        per_fold = _COST_TORCH_EPOCH[d.backbone] * (d.epochs or 160)
+    folds = protocols.n_folds(p)
     vae = 0.0
     if p.augment == "vae":
-        vae = 2 * _COST_VAE_PER_CLASS * (folds if p.protocol == "honest" else 1)
-    return folds * per_fold + vae
+        vae = 2 * _VAE_SECONDS_PER_CLASS * (folds if p.protocol == "honest" else 1)
+    return folds * registry.seconds_per_fit(d) + vae
 
 
-def _detector(config: PaperConfig, backbone: str) -> backbones.DetectorConfig:
+def _detector(config: PaperConfig, backbone: str) -> registry.DetectorConfig:
     if backbone in registry.JAX_BACKBONES:
-        return backbones.DetectorConfig(backbone=backbone)
+        return registry.DetectorConfig(backbone=backbone)
     weights = "imagenet" if backbone == "mobilenet_v2" else config.torch_weights
-    return backbones.DetectorConfig(backbone=backbone, epochs=config.torch_epochs, weights=weights)
+    return registry.DetectorConfig(backbone=backbone, epochs=config.torch_epochs, weights=weights)
 
 
 def paper_runs(
     config: PaperConfig,
-) -> list[tuple[str, str, protocols.ProtocolConfig, backbones.DetectorConfig]]:
+) -> list[tuple[str, str, protocols.ProtocolConfig, registry.DetectorConfig]]:
     """Every (table, row name, protocol config, detector config) the paper job evaluates.
 
     Identical (protocol, detector) pairs recur across tables and are evaluated once.
@@ -246,22 +216,45 @@ def paper_runs(
     return runs
 
 
-def _paper_figure(table: str, backbone: str, p: protocols.ProtocolConfig) -> Optional[float]:
-    if p.protocol != "paper" or p.crop is not None:
-        return None
-    if table == "table2":  # the paper's AlexNet figure for the same protocol and data
-        return tables.PAPER_TABLE_II[p.dataset]
-    if table == "table1":
-        return tables.PAPER_TABLE_I.get(backbone)
-    return None
+def _evaluate_here(ds, config: PaperConfig, runs: list, vae_config, say) -> dict:
+    """{(protocol, detector): result or None} of every run, one by one in this process; an
+    ImageNet net whose weights are unavailable is skipped (None) or, with
+    ``config.weights_fallback``, trained from scratch."""
+    unique = {}
+    for _, _, p, d in runs:
+        unique.setdefault((p, d), estimate_seconds(p, d))
+    say(f"{len(unique)} evaluations, estimated {sum(unique.values()) / 60:.0f} min on a 2-core CPU")
+    cache = {}
+    for _, name, p, d in runs:
+        if (p, d) in cache:
+            continue
+        say(f"[{len(cache) + 1}/{len(unique)}] {name}: est. {unique[(p, d)]:.0f} s")
+        try:
+            cache[(p, d)] = run_classification(ds, p, d, vae_config=vae_config, name=name)
+        except bridge.WeightsUnavailableError as err:
+            cache[(p, d)] = None
+            if not (config.weights_fallback and d.weights == "imagenet"):
+                say(f"skipped {name}: {err}")
+                continue
+            say(f"{name}: ImageNet weights unavailable, trained from scratch ({err})")
+            scratch = dataclasses.replace(d, weights="none")
+            result = run_classification(ds, p, scratch, vae_config=vae_config, name=name)
+            cache[(p, d)] = dict(result, weights_fallback=str(err))
+    return cache
 
 
-TABLE_TITLES = {
-    "table2": "Table II: original vs VAE-augmented training data",
-    "augmentation": "Augmentation methods under the honest protocol",
-    "table1": "Table I: backbones on the augmented data",
-    "detectors": "Detectors on the real sounds under the honest protocol",
-}
+def _table_rows(runs: list, cache: dict) -> dict:
+    """{table: [row, ...]} of the runs that have a result."""
+    rows = {t: [] for t in tables.PAPER_TABLES}
+    for table, name, p, d in runs:
+        result = cache.get((p, d))
+        if result is None:
+            continue
+        paper = tables.paper_figure(table, d.backbone, p.protocol, p.dataset, p.crop)
+        row = tables.result_row(name, result, d.backbone, _weights_column(d, result), paper)
+        row["label"] = result["label"]
+        rows[table].append(row)
+    return rows
 
 
 def run_tables(
@@ -273,78 +266,37 @@ def run_tables(
     grid: Optional[runner.GridConfig] = None,
 ) -> dict:
     """Runs every evaluation of ``paper_runs`` (each once, cached by its configs) and writes
-    ``out_dir``/{table2,augmentation,table1}.{md,csv,json} and results.json.
+    ``out_dir``/{table2,augmentation,table1,detectors}.{md,csv,json}, results.json and the
+    error audit of the first detector at the last crop.
 
     With ``grid`` all folds of all rows form one grid of tasks (``fold_tasks``); a row with
     a failed fold is left out and its failures are listed in results.json's 'failed_tasks'.
     """
     say = say or (lambda msg: logging.info("%s", msg))
     runs = paper_runs(config)
-    unique = {}
-    for _, _, p, d in runs:
-        unique.setdefault((p, d), estimate_seconds(p, d))
-    say(f"{len(unique)} evaluations, estimated {sum(unique.values()) / 60:.0f} min on a 2-core CPU")
-    cache, rows, failed = {}, {t: [] for t in TABLE_TITLES}, []
-    if grid is not None:
+    failed = []
+    if grid is None:
+        cache = _evaluate_here(ds, config, runs, vae_config, say)
+    else:
         evaluations = [(name, p, d) for _, name, p, d in runs]
         cache, failed = fold_tasks.evaluate_grid(
             ds, evaluations, grid, vae_config, config.weights_fallback, say
         )
-    for table, name, p, d in runs:
-        if (p, d) not in cache:
-            say(f"[{len(cache) + 1}/{len(unique)}] {name}: est. {unique[(p, d)]:.0f} s")
-            try:
-                cache[(p, d)] = run_classification(ds, p, d, vae_config=vae_config, name=name)
-            except registry.WeightsUnavailableError as err:
-                if not (config.weights_fallback and d.weights == "imagenet"):
-                    say(f"skipped {name}: {err}")
-                    cache[(p, d)] = None
-                else:
-                    say(f"{name}: ImageNet weights unavailable, trained from scratch ({err})")
-                    scratch = dataclasses.replace(d, weights="none")
-                    result = run_classification(ds, p, scratch, vae_config=vae_config, name=name)
-                    cache[(p, d)] = dict(result, weights_fallback=str(err))
-        result = cache[(p, d)]
-        if result is None:
-            continue
-        weights = d.weights if d.backbone in registry.TORCH_BACKBONES else "-"
-        if "weights_fallback" in result:
-            weights = "none (ImageNet unavailable)"
-        row = tables.result_row(
-            name, result, d.backbone, weights, _paper_figure(table, d.backbone, p)
-        )
-        row["label"] = result["label"]
-        rows[table].append(row)
-    notes = {
-        "table2": "The paper column is the paper's AlexNet figure for the same protocol and "
-        "data (Tran et al. 2022, Table II). Paper protocol rows: "
-        + protocols.PAPER_LABEL
-        + ". Honest rows: "
-        + protocols.HONEST_LABEL
-        + ". Accuracy in % as mean +- std over folds/splits; "
-        "chance, majority and clip-length-only baselines are scored on the same folds.",
-        "augmentation": protocols.HONEST_LABEL + f". {config.backbone} classifier; every method "
-        "adds the same number of training examples per class.",
-        "detectors": protocols.HONEST_LABEL + ". 'auto' chooses features x model inside each "
-        "training fold (nested); clip_* are the classical detectors on clip features.",
-        "table1": "Torchvision backbones trained on Mel images of the augmented data "
-        f"({config.torch_epochs} epochs, paper recipe otherwise; weights as in the weights "
-        "column: 'none' = trained from scratch).",
-    }
-    for table, title in TABLE_TITLES.items():
+    rows = _table_rows(runs, cache)
+    notes = tables.paper_notes(config.backbone, config.torch_epochs)
+    for table, title in tables.PAPER_TABLES.items():
         if rows[table]:
             tables.write_table(os.path.join(out_dir, table), title, rows[table], notes[table])
     audited = [(n, p, d) for t, n, p, d in runs if t == "detectors" and cache.get((p, d))]
     if audited and len(ds.class_names) == 2:
         name, p, d = audited[-len(config.detectors)]
-        result = dict(cache[(p, d)], row={"row": name})
-        audit_figure.write_audit(result, ds, out_dir, metrics.positive_index(ds.class_names))
+        audit_figure.write_audit(dict(cache[(p, d)], row={"row": name}), ds, out_dir)
     files.atomic_write_json(
         os.path.join(out_dir, "results.json"),
         {
             "config": dataclasses.asdict(config),
             "tables": rows,
-            "runs": [dict(name=n, table=t, result=cache[(p, d)]) for t, n, p, d in runs],
+            "runs": [dict(name=n, table=t, result=cache.get((p, d))) for t, n, p, d in runs],
             "failed_tasks": [str(f) for f in failed],
         },
     )
@@ -355,25 +307,23 @@ def run_paper(
     ds: data_lib.Dataset,
     config: PaperConfig,
     out_dir: str,
-    vae_config=None,
+    vae_config,
     say=None,
     grid: Optional[runner.GridConfig] = None,
 ) -> dict:
     """The whole paper on ``ds``: VAE -> synthesis -> similarity -> features -> tables.
 
+    ``vae_config``: the generator of every VAE step (``drill_jax.recipes.vae`` of
+    ``config.vae_arch``, with ``config.vae_epochs`` and ``config.seed``).
+
     Writes under ``out_dir``: vae/ (checkpoints, metrics, synth/ WAVs, figures),
     similarity/ (report + figures), features/ (overview figure, summary), the tables
     (table2, augmentation, table1 as .md/.csv/.json), results.json and results.md.
-    Returns {'wall_seconds', 'stages': {stage: seconds}, 'tables': rows, 'failed_tasks'}
-    ('failed_tasks': one line per grid task that failed, with ``grid``).
+    Returns {'wall_seconds', 'stages': {stage: seconds}, 'vae', 'tables': rows,
+    'failed_tasks' (one line per grid task that failed, with ``grid``), 'out_dir'}.
     """
     say = say or (lambda msg: logging.info("%s", msg))
     t_start = time.perf_counter()
-    # One constructor call: with vae_arch='realistic', epochs 20 (the class default) means
-    # the recipe's own.
-    vae_config = vae_config or trainer.VAEConfig(
-        arch=config.vae_arch, epochs=config.vae_epochs, seed=config.seed
-    )
     os.makedirs(out_dir, exist_ok=True)
     files.atomic_write_json(
         os.path.join(out_dir, "config.json"),
@@ -388,7 +338,7 @@ def run_paper(
 
     t = time.perf_counter()
     say("stage 2/4: similarity of synthesized to real sounds")
-    sim = similarity_report.build_report(
+    similarity_report.build_report(
         os.path.join(out_dir, "vae", "synth"),
         ds,
         os.path.join(out_dir, "similarity"),
@@ -412,37 +362,48 @@ def run_paper(
     with open(os.path.join(out_dir, "results.json"), encoding="utf-8") as f:
         summary["failed_tasks"] = json.load(f)["failed_tasks"]
     files.atomic_write_text(
-        os.path.join(out_dir, "results.md"), results_markdown(out_dir, config, summary, sim)
+        os.path.join(out_dir, "results.md"),
+        tables.results_markdown(
+            out_dir, tuple(tables.PAPER_TABLES), dataclasses.asdict(config), summary
+        ),
     )
     files.atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     say(f"done in {wall / 60:.1f} min; tables in {out_dir}/results.md")
-    return {**summary, "tables": rows}
+    return {**summary, "tables": rows, "out_dir": out_dir}
 
 
-def results_markdown(out_dir: str, config: PaperConfig, summary: dict, similarity: dict) -> str:
-    """results.md: every table written by ``run_tables`` plus the similarity summary."""
-    parts = [
-        "# drill_jax: the paper's experiments, as measured\n",
-        f"Wall time {summary['wall_seconds'] / 60:.1f} min "
-        + "("
-        + ", ".join(f"{k} {v:.0f} s" for k, v in summary["stages"].items())
-        + ").\n",
-        f"Config: `{json.dumps(dataclasses.asdict(config))}`\n",
+def _best_row(rows: list, protocol: str) -> Optional[dict]:
+    """The row of ``protocol`` with the highest balanced accuracy (None if there is none)."""
+    scored = [r for r in rows if r["protocol"] == protocol and r["balanced_accuracy"] != "n/a"]
+    return max(scored, key=lambda r: float(r["balanced_accuracy"]), default=None)
+
+
+def summary_lines(results: dict) -> list[str]:
+    """A short summary of ``run_paper``'s results (at most 15 lines): wall time; per table
+    the best honest row with its balanced accuracy and ROC-AUC (%), and the best paper-protocol
+    accuracy where the table has one (synthetic sounds can sit in its validation side);
+    failed tasks; where the files are."""
+    out = results["out_dir"]
+    lines = [f"paper job done in {results['wall_seconds'] / 60:.1f} min; files in {out}/"]
+    for table in tables.PAPER_TABLES:
+        rows = results["tables"].get(table, [])
+        honest, paper = _best_row(rows, "honest"), _best_row(rows, "paper")
+        line = f"  {table}:"
+        if honest is not None:
+            line += (
+                f" best honest {honest['row']}: balanced accuracy "
+                f"{honest['balanced_accuracy']}, ROC-AUC {honest['roc_auc']}"
+            )
+        if paper is not None:
+            line += f"{';' if honest else ''} best paper-protocol accuracy {paper['accuracy']}"
+        if rows:
+            lines.append(line)
+    if results.get("failed_tasks"):
+        lines.append(f"  {len(results['failed_tasks'])} tasks failed (listed in results.md)")
+    lines += [
+        f"  {os.path.join(out, 'results.md')}: every table, the error audit, the similarity",
+        f"  {os.path.join(out, 'vae')}/: VAE checkpoints, synthesized WAVs, figures",
+        f"  {os.path.join(out, 'similarity')}/ and {os.path.join(out, 'features')}/: reports, "
+        "figures",
     ]
-    for table in TABLE_TITLES:
-        path = os.path.join(out_dir, table + ".md")
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                parts.append(f.read())
-    audit_md = os.path.join(out_dir, "audit.md")
-    if os.path.exists(audit_md):
-        with open(audit_md, encoding="utf-8") as f:
-            parts.append(f.read().replace("# Error audit", "## Error audit", 1))
-    if summary.get("failed_tasks"):
-        failed = "\n".join(f"- {line}" for line in summary["failed_tasks"])
-        parts.append(f"## Failed tasks (their rows are left out)\n\n{failed}\n")
-    sim_md = os.path.join(out_dir, "similarity", "report.md")
-    if os.path.exists(sim_md):
-        with open(sim_md, encoding="utf-8") as f:
-            parts.append("## Similarity of synthesized sounds\n\n" + f.read())
-    return "\n".join(parts)
+    return lines

@@ -127,7 +127,7 @@ def vae_synthesize(
 
     Posterior sampling draws around ``sources`` (default: the training sounds themselves;
     other sources, such as the paper's test list, are passed to the VAE as 'test' sources,
-    which it refuses unless ``vae_config.synth_from_test``).
+    which it refuses unless ``vae_config.synthesis.synth_from_test``).
     Returns (synthetic examples, origins of every sound a VAE was fitted on).
     """
     config = vae_config or trainer.VAEConfig()
@@ -141,10 +141,11 @@ def vae_synthesize(
     for c in np.unique(train.labels):
         key, k_train, k_synth = jax.random.split(key, 3)
         in_class = np.flatnonzero(train.labels == c)
-        x = data_lib.stack_fixed([train.waveforms[i] for i in in_class], config.input_length)
+        t = config.network.input_length
+        x = data_lib.stack_fixed([train.waveforms[i] for i in in_class], t)
         state, _ = generators.fit(x, None, config, k_train)
         src_idx = np.flatnonzero(sources.labels == c)
-        src = data_lib.stack_fixed([sources.waveforms[i] for i in src_idx], config.input_length)
+        src = data_lib.stack_fixed([sources.waveforms[i] for i in src_idx], t)
         sounds, info = generators.sample(
             state,
             config,
@@ -406,7 +407,9 @@ def _paper_synthetic(real, config, key, sample_rate, vae_config):
         rng = np.random.default_rng(config.seed)
         return augment_waveform_side(config.augment, real, config.n_add_per_class, rng, sample_rate)
     tr, te = data_lib.paper_vae_split(real.labels)
-    vae_config = dataclasses.replace(vae_config or trainer.VAEConfig(), synth_from_test=True)
+    vae_config = vae_config or trainer.VAEConfig()
+    synth = dataclasses.replace(vae_config.synthesis, synth_from_test=True)
+    vae_config = dataclasses.replace(vae_config, synthesis=synth)
     synth, _ = vae_synthesize(
         real.take(tr),
         config.n_add_per_class,

@@ -13,8 +13,9 @@ from flax import serialization
 
 from drill_jax import files, training
 
-# Fields that may change between an interrupted run and its resumption.
-RESUMABLE_FIELDS = ("epochs", "num_synth", "synth_mode", "synth_from_test", "prior")
+# Fields that may change between an interrupted run and its resumption: the epochs, and
+# everything about synthesis.
+RESUMABLE_FIELDS = ("epochs", "synthesis")
 
 
 def save_checkpoint(path, state, config, epoch: int, loop_key, history) -> None:
@@ -41,12 +42,8 @@ def load_checkpoint(path, state, config, loop_key) -> tuple:
     with open(path, "rb") as f:
         payload = serialization.msgpack_restore(f.read())
     saved = json.loads(payload["config"])
-    now = dataclasses.asdict(config)
-    diff = [
-        k
-        for k in now
-        if k not in RESUMABLE_FIELDS and json.dumps(saved.get(k)) != json.dumps(now[k])
-    ]
+    now = json.loads(json.dumps(dataclasses.asdict(config)))
+    diff = [k for k in now if k not in RESUMABLE_FIELDS and saved.get(k) != now[k]]
     if diff:
         raise ValueError(f"{path}: checkpoint config differs in {diff}; cannot resume")
     if not np.array_equal(payload["loop_key"], np.asarray(jax.random.key_data(loop_key))):

@@ -41,7 +41,7 @@ def train_and_synthesize(
     """The paper's VAE experiment: one VAE per class, test ELBO per epoch, synthesis.
 
     Uses the paper's split (``data.paper_vae_split``: even positions train, odd test),
-    the first ``config.input_length`` samples of each sound (zero-padded if shorter).
+    the first ``config.network.input_length`` samples of each sound (zero-padded if shorter).
 
     Writes under ``out_dir``: config.json; <class>/checkpoint.msgpack and
     <class>/metrics.jsonl; metrics.jsonl (all classes, one JSON per epoch with a
@@ -52,7 +52,8 @@ def train_and_synthesize(
     Returns the summary: per class final test ELBO, throughput, wall time, WAV count.
     """
     wall = time.perf_counter()
-    t = config.input_length
+    t = config.network.input_length
+    synth = config.synthesis
     x_all = data.stack_fixed(dataset.waveforms, t, "zero")
     n_padded = int(np.sum(dataset.lengths < t))
     train_idx, test_idx = data.paper_vae_split(dataset.labels)
@@ -95,21 +96,21 @@ def train_and_synthesize(
             on_epoch=functools.partial(write_metrics, name),
         )
         write_metrics(name, history)
-        split = "test" if config.synth_from_test else "train"
-        src = te if config.synth_from_test else tr
-        if config.synth_mode == "posterior" and src.size == 0:
+        split = "test" if synth.synth_from_test else "train"
+        src = te if synth.synth_from_test else tr
+        if synth.synth_mode == "posterior" and src.size == 0:
             raise ValueError(f"class {name!r} has no {split} sounds to synthesize from")
         sounds, info = generators.sample(
             state,
             config,
             jax.random.fold_in(synth_root, ci),
-            config.num_synth,
-            config.synth_mode,
-            x_all[src] if config.synth_mode == "posterior" else None,
+            synth.num_synth,
+            synth.synth_mode,
+            x_all[src] if synth.synth_mode == "posterior" else None,
             split,
             train_sounds=x_all[tr],
         )
-        for k in range(config.num_synth):
+        for k in range(synth.num_synth):
             rel = os.path.join(name, f"{k:03d}.wav")
             data.write_wav(os.path.join(out_dir, "synth", rel), sounds[k], dataset.sample_rate)
             j = int(info["source_index"][k])
@@ -117,13 +118,13 @@ def train_and_synthesize(
                 {
                     "class": name,
                     "file": rel,
-                    "mode": config.synth_mode,
+                    "mode": synth.synth_mode,
                     "source_split": info["source_split"] or "",
                     "source_file": dataset.paths[src[j]] if j >= 0 else "",
                     "seed": config.seed,
                     "z": " ".join(f"{v:.6f}" for v in info["z"][k]),
-                    "arch": config.arch,
-                    "loss": "none" if config.arch in _REFERENCE else config.recon,
+                    "arch": config.network.arch,
+                    "loss": "none" if config.network.arch in _REFERENCE else config.loss.recon,
                 }
             )
         last = history[-1].to_json() if history else {}
@@ -138,9 +139,9 @@ def train_and_synthesize(
             # The BCE reconstruction cannot go below the targets' entropy.
             "test_bce_floor": float(np.mean(losses.bce_floor(x_all[te]))) if te.size else None,
             "train_examples_per_s_after_first_epoch": float(np.median(rates)) if rates else None,
-            "num_synth": config.num_synth,
+            "num_synth": synth.num_synth,
         }
-        if figures and config.arch in generators.PAPER_ARCHS:
+        if figures and config.network.arch in generators.PAPER_ARCHS:
             figure_data[name] = _figure_inputs(state, x_all, tr, te, sounds, info, src)
         elif figures:
             figure_data[name] = {"examples": _examples(x_all, tr, sounds, info, src)}
@@ -185,12 +186,12 @@ def _examples(x_all, tr, sounds, info, src) -> list:
 def _draw_figures(out_dir, histories, figure_data, sample_rate, config) -> None:
     if any(histories.values()):
         vae_figures.plot_loss_curves(histories, os.path.join(out_dir, "loss_curves.png"))
-    if config.arch not in generators.PAPER_ARCHS:
+    if config.network.arch not in generators.PAPER_ARCHS:
         vae_figures.plot_overlays(
             figure_data,
             sample_rate,
             os.path.join(out_dir, "originals_vs_synth.png"),
-            mode=config.synth_mode,
+            mode=config.synthesis.synth_mode,
         )
         return
     vae_figures.plot_latent_plane(figure_data, os.path.join(out_dir, "latent_plane.png"))
@@ -201,5 +202,5 @@ def _draw_figures(out_dir, histories, figure_data, sample_rate, config) -> None:
         figure_data,
         sample_rate,
         os.path.join(out_dir, "originals_vs_synth.png"),
-        mode=config.synth_mode,
+        mode=config.synthesis.synth_mode,
     )

@@ -1,11 +1,11 @@
-"""One fit / sample interface over every sound generator a ``VAEConfig.arch`` names.
+"""One fit / sample interface over every sound generator a ``NetworkConfig.arch`` names.
 
 * 'conv', 'reference': the paper's VAE (``trainer`` + ``synthesis``, unchanged).
 * 'noise', 'noise_hop32', 'noise_hop16', 'noise_burst': the noise-shaping VAEs
   (``noise_shaping.VARIANTS``), trained by the same jitted step.
 * 'interp', 'phase_copy', 'shaped_noise': reference generators (nothing learned; ``fit``
   keeps the training clips).
-'realistic' is resolved by ``VAEConfig`` to the arch and recipe it stands for.
+'realistic' is a recipe (``drill_jax.recipes``): one of these with its training.
 
 Every caller (``vae.experiment``, the protocols' per-fold fitting) goes through here, so a
 new generator works wherever the VAE does.
@@ -45,7 +45,7 @@ def fit(
     Returns (model, history): a ``trainer.TrainState`` and its epoch records, or a
     ``ReferenceModel`` and [] for a reference generator.
     """
-    if config.arch in reference_generators.ARCHS:
+    if config.network.arch in reference_generators.ARCHS:
         return ReferenceModel(check_clips(waveforms_train, config, "waveforms_train")), []
     return trainer.train_class_vae(
         waveforms_train, waveforms_test, config, key, workdir, resume, on_epoch
@@ -103,8 +103,8 @@ def _latents(model, config, key, num, mode, sources, train_sounds):
         mean, logvar = encode(model, sources[source_index])
         z = losses.reparameterize(eps_key, jnp.asarray(mean), jnp.asarray(logvar))
         return np.asarray(z, np.float32), source_index
-    eps = jax.random.normal(key, (num, config.latent_dim), jnp.float32)
-    if config.prior == "aggregate":
+    eps = jax.random.normal(key, (num, config.network.latent_dim), jnp.float32)
+    if config.synthesis.prior == "aggregate":
         if train_sounds is None:
             raise ValueError("prior='aggregate' needs the training sounds (train_sounds)")
         mu, cov = aggregate_prior(*encode(model, check_clips(train_sounds, config, "train")))
@@ -126,13 +126,14 @@ def sample(
     """``num`` sounds [num, T] float32 in [-1, 1] and their info, as ``synthesis.synthesize``.
 
     mode 'posterior' draws around ``sources`` (a 'test' source split is refused unless
-    config.synth_from_test); 'prior' draws new sounds (z ~ N(0, I), or the aggregate
-    posterior of ``train_sounds`` with config.prior='aggregate'; reference generators
-    draw from ``train_sounds``; config.calibrate_level scales a noise-shaping generator's
+    config.synthesis.synth_from_test); 'prior' draws new sounds (z ~ N(0, I), or the aggregate
+    posterior of ``train_sounds`` with synthesis.prior='aggregate'; reference generators
+    draw from ``train_sounds``; synthesis.calibrate_level scales a noise-shaping generator's
     sounds by ``level_gain`` of ``train_sounds``). info: {'z' [num, Z] (empty for reference
     generators), 'source_index' [num] (-1 = no single source), 'mode', 'source_split'}.
     """
-    if config.arch in PAPER_ARCHS and (mode == "posterior" or config.prior == "standard"):
+    arch, synth = config.network.arch, config.synthesis
+    if arch in PAPER_ARCHS and (mode == "posterior" or synth.prior == "standard"):
         return synthesis.synthesize(model, config, key, num, mode, sources, source_split)
     sources, source_split = synthesis.check_request(config, num, mode, sources, source_split)
     latent_key, decode_key = jax.random.split(key)
@@ -140,8 +141,8 @@ def sample(
         pool = sources if mode == "posterior" else model.clips
         order = np.asarray(jax.random.permutation(latent_key, pool.shape[0]))
         idx = np.resize(order, num).astype(np.int64)
-        sounds = reference_generators.generate(config.arch, decode_key, model.clips, pool, idx)
-        keep = mode == "posterior" and config.arch != "shaped_noise"
+        sounds = reference_generators.generate(arch, decode_key, model.clips, pool, idx)
+        keep = mode == "posterior" and arch != "shaped_noise"
         z, source_index = np.zeros((num, 0), np.float32), idx if keep else np.full(num, -1)
     else:
         z, source_index = _latents(model, config, latent_key, num, mode, sources, train_sounds)
@@ -149,7 +150,7 @@ def sample(
             sounds = synthesis.decode(model, z)
         else:
             sounds = np.asarray(_decode_noise(model, jnp.asarray(z), decode_key))
-            if config.calibrate_level:
+            if synth.calibrate_level:
                 if train_sounds is None:
                     raise ValueError("calibrate_level needs the training sounds (train_sounds)")
                 train = check_clips(train_sounds, config, "train_sounds")

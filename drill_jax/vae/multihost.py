@@ -23,9 +23,10 @@ def seeded_batch(config: trainer.VAEConfig, seed: int, padding: int = 2) -> dict
     """A global batch {'x': [B, input_length] in [-0.5, 0.5], 'weight': [B]} whose last
     ``padding`` rows have weight 0 (padding rows must not change the step)."""
     rng = np.random.default_rng(seed)
-    weight = np.ones(config.batch_size, np.float32)
-    weight[config.batch_size - padding :] = 0.0
-    x = rng.uniform(-0.5, 0.5, (config.batch_size, config.input_length)).astype(np.float32)
+    b, t = config.batch_size, config.network.input_length
+    weight = np.ones(b, np.float32)
+    weight[b - padding :] = 0.0
+    x = rng.uniform(-0.5, 0.5, (b, t)).astype(np.float32)
     return {"x": x, "weight": weight}
 
 

@@ -91,8 +91,8 @@ class ResNetEncoderBlock(nn.Module):
     """Two Conv1D + InstanceNorm layers with a residual path. [B, L, C] -> [B, L, C]."""
 
     features: int
-    kernel_size: int = 3
-    negative_slope: float = 0.4
+    kernel_size: int
+    negative_slope: float
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -125,9 +125,9 @@ class ResNetDecoderBlock(nn.Module):
     """
 
     features: int
-    kernel_size: int = 3
-    negative_slope: float = 0.4
-    momentum: float = 0.9
+    kernel_size: int
+    negative_slope: float
+    momentum: float
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool, mask: Optional[jax.Array] = None) -> jax.Array:
@@ -165,11 +165,11 @@ class Encoder(nn.Module):
     """
 
     latent_dim: int
-    features: Sequence[int] = (64, 128, 128, 256)
-    strides: Sequence[int] = (4, 4, 4, 4)
-    kernel_size: int = 9
-    block_kernel_size: int = 3
-    negative_slope: float = 0.4
+    features: Sequence[int]
+    strides: Sequence[int]
+    kernel_size: int
+    block_kernel_size: int
+    negative_slope: float
 
     @nn.compact
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -202,13 +202,13 @@ class Decoder(nn.Module):
     """
 
     start_length: int
-    out_channels: int = 1
-    features: Sequence[int] = (512, 256, 128, 64)
-    strides: Sequence[int] = (4, 4, 4, 4)
-    kernel_size: int = 9
-    block_kernel_size: int = 3
-    negative_slope: float = 0.4
-    momentum: float = 0.9
+    out_channels: int
+    features: Sequence[int]
+    strides: Sequence[int]
+    kernel_size: int
+    block_kernel_size: int
+    negative_slope: float
+    momentum: float
 
     @nn.compact
     def __call__(self, z: jax.Array, train: bool, mask: Optional[jax.Array] = None) -> jax.Array:
@@ -237,7 +237,8 @@ class Decoder(nn.Module):
 
 
 class VAE(nn.Module):
-    """Variational autoencoder over clips of ``input_length`` samples.
+    """Variational autoencoder over clips of ``input_length`` samples. Every field is
+    required: the defaults live in ``configs.NetworkConfig`` (``trainer.make_model``).
 
     Attributes:
       latent_dim: size of z (paper: 2).
@@ -258,17 +259,17 @@ class VAE(nn.Module):
         Keras' 0.99) because one class VAE takes only ~100 steps in total.
     """
 
-    latent_dim: int = 2
-    arch: str = "conv"
-    input_length: int = 1999
-    enc_features: Sequence[int] = (64, 128, 128, 256)
-    dec_features: Sequence[int] = (512, 256, 128, 64)
-    enc_strides: Sequence[int] = (4, 4, 4, 4)
-    dec_strides: Sequence[int] = (4, 4, 4, 4)
-    kernel_size: int = 9
-    block_kernel_size: int = 3
-    negative_slope: float = 0.4
-    bn_momentum: float = 0.9
+    latent_dim: int
+    arch: str
+    input_length: int
+    enc_features: Sequence[int]
+    dec_features: Sequence[int]
+    enc_strides: Sequence[int]
+    dec_strides: Sequence[int]
+    kernel_size: int
+    block_kernel_size: int
+    negative_slope: float
+    bn_momentum: float
 
     def setup(self):
         if self.arch not in ARCHS:
@@ -352,7 +353,7 @@ def init_variables(model: VAE, key: jax.Array, batch_size: int = 1) -> dict:
     return _compiled_init(model, batch_size)(key)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _compiled_init(model: VAE, batch_size: int):
     def init(key):
         x = jnp.zeros((batch_size, model.input_length), jnp.float32)

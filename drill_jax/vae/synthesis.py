@@ -11,7 +11,8 @@ import numpy as np
 
 from drill_jax import training
 from drill_jax.vae import losses, networks
-from drill_jax.vae.trainer import SYNTH_MODES, TrainState, VAEConfig, check_clips
+from drill_jax.vae.configs import SYNTH_MODES, VAEConfig
+from drill_jax.vae.trainer import TrainState, check_clips
 
 # Rows per encode / decode call (a shorter chunk is padded to a power of two).
 _CHUNK = 64
@@ -45,7 +46,7 @@ def decode(state: TrainState, z: np.ndarray) -> np.ndarray:
 
 def check_request(config, num: int, mode: str, sources, source_split: str):
     """Checks a synthesis request (every generator's): mode, count, source split, and for
-    'posterior' the sources (refusing TEST sounds unless config.synth_from_test). Returns
+    'posterior' the sources (refusing TEST sounds unless synthesis.synth_from_test). Returns
     (checked sources [K, T] or None, source_split; None for 'prior')."""
     if mode not in SYNTH_MODES:
         raise ValueError(f"mode must be one of {SYNTH_MODES}, got {mode!r}")
@@ -57,7 +58,7 @@ def check_request(config, num: int, mode: str, sources, source_split: str):
         return sources, None
     if sources is None:
         raise ValueError("posterior synthesis needs source sounds")
-    if source_split == "test" and not config.synth_from_test:
+    if source_split == "test" and not config.synthesis.synth_from_test:
         raise ValueError(
             "synthesis from TEST sounds is refused unless synth_from_test=True "
             "(it leaks test sounds into the augmented set)"
@@ -84,7 +85,7 @@ def synthesize(
         sounds, cycling through them in a key-shuffled order.
       sources: [K, T] clips, required for 'posterior'.
       source_split: 'train' or 'test', what ``sources`` are. 'test' is refused unless
-        config.synth_from_test (test sounds must not leak into an augmented set).
+        config.synthesis.synth_from_test (test sounds must not leak into an augmented set).
 
     Returns:
       (sounds [num, T] float32 in [-1, 1],
@@ -93,7 +94,7 @@ def synthesize(
     """
     sources, source_split = check_request(config, num, mode, sources, source_split)
     if mode == "prior":
-        z = jax.random.normal(key, (num, config.latent_dim), jnp.float32)
+        z = jax.random.normal(key, (num, config.network.latent_dim), jnp.float32)
         source_index = np.full(num, -1, np.int64)
     else:
         pick_key, eps_key = jax.random.split(key)

@@ -14,7 +14,6 @@ decoder's batch-norm statistics (the weights are the batch-norm mask).
 from __future__ import annotations
 
 import collections
-import dataclasses
 import functools
 import json
 import os
@@ -30,144 +29,30 @@ from absl import logging
 from flax.training import train_state
 
 from drill_jax import files, training
-from drill_jax.vae import (
-    checkpoints,
-    losses,
-    networks,
-    noise_shaping,
-    objectives,
-    recipes,
-    reference_generators,
-)
+from drill_jax.vae import checkpoints, networks, noise_shaping, objectives, reference_generators
+from drill_jax.vae.configs import LossConfig as LossConfig
+from drill_jax.vae.configs import NetworkConfig, OptimConfig, VAEConfig
+from drill_jax.vae.configs import SynthesisConfig as SynthesisConfig
 
-SYNTH_MODES = ("prior", "posterior")
-PRIORS = ("standard", "aggregate")
-# Learned archs, reference generators (nothing learned), and the alias of the best one.
-ARCHS = networks.ARCHS + noise_shaping.ARCHS + reference_generators.ARCHS + ("realistic",)
-REALISTIC = recipes.REALISTIC  # what --arch=realistic stands for (``recipes``)
 CHECKPOINT = "checkpoint.msgpack"
 
 
-@dataclasses.dataclass(frozen=True)
-class VAEConfig:
-    """One class VAE. Paper defaults (Tran et al. 2022, section IV-A) unless noted.
-
-    Attributes:
-      latent_dim: size of z (paper: 2, so the latent space is a plane).
-      epochs, batch_size: paper: 20 and 8.
-      learning_rate, b1, b2, eps: Adam (authors: 3e-4, 0.9, 0.999, 1e-8).
-      seed: root of every random choice of a run (``train_and_synthesize``).
-      arch: 'conv' (1-D convolutions over time) or 'reference' (the authors' layout).
-      recon: 'bce' (Bernoulli on [0, 1]-mapped samples, paper) or 'mse' (Gaussian with
-        std ``mse_sigma`` in waveform units).
-      kl: 'analytic' (closed form) or 'mc' (the paper's single-sample estimate).
-      input_length: samples per clip (paper: the first 1999); shorter clips are
-        zero-padded.
-      enc_features, dec_features: channel widths of the four stages. Default: half the
-        authors' (64,128,128,256 / 512,256,128,64), which cost ~4x the CPU time per step.
-      strides: the encoder's downsampling factors; the decoder uses them reversed.
-      kernel_size, block_kernel_size: strided (transposed) convolution and residual-
-        block kernels, 'conv' only.
-      negative_slope: LeakyReLU slope (authors: 0.4).
-      bn_momentum: decoder batch-norm running-average momentum.
-      num_synth: sounds synthesized per class (paper: 48).
-      synth_mode: 'posterior' (decode z ~ q(z|x) of source sounds, as the authors) or
-        'prior' (z ~ N(0, I)).
-      synth_from_test: take posterior sources from the TEST list (the authors' choice;
-        it leaks test sounds into an augmented set). Default: training list only.
-      prior: 'standard' (z ~ N(0, I)) or 'aggregate' (z ~ a Gaussian fitted to the
-        training sounds' posterior means, plus their mean posterior variance) for
-        synth_mode='prior'.
-      stft_sizes, sc_weight: FFT sizes and spectral-convergence weight of recon='stft'.
-      kl_weight, kl_warmup_steps, free_bits: KL weight, its linear warm-up (steps) and
-        free bits (nats per latent dimension); 1, 0, 0 = the plain ELBO.
-      calibrate_level: a noise-shaping generator's sounds are scaled by the median RMS
-        ratio of the class's training sounds to their posterior decodings (fitted on the
-        training sounds only; ``generators.level_gain``).
-    """
-
-    latent_dim: int = 2
-    epochs: int = 20
-    batch_size: int = 8
-    learning_rate: float = 3e-4
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
-    seed: int = 0
-    arch: str = "conv"
-    recon: str = "bce"
-    kl: str = "analytic"
-    mse_sigma: float = 0.1
-    input_length: int = 1999
-    enc_features: tuple = (32, 64, 64, 128)
-    dec_features: tuple = (256, 128, 64, 32)
-    strides: tuple = (4, 4, 4, 4)
-    kernel_size: int = 8
-    block_kernel_size: int = 3
-    negative_slope: float = 0.4
-    bn_momentum: float = 0.9
-    num_synth: int = 48
-    synth_mode: str = "posterior"
-    synth_from_test: bool = False
-    prior: str = "standard"
-    stft_sizes: tuple = (64, 128, 256, 512, 1024)
-    sc_weight: float = 1.0
-    kl_weight: float = 1.0
-    kl_warmup_steps: int = 0
-    free_bits: float = 0.0
-    calibrate_level: bool = False
-
-    def __post_init__(self):
-        if self.arch == "realistic":
-            for name, value in REALISTIC.items():
-                if name == "arch" or getattr(self, name) == _DEFAULTS[name]:
-                    object.__setattr__(self, name, value)
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
-        if self.recon not in objectives.RECONS:
-            raise ValueError(f"recon must be one of {objectives.RECONS}, got {self.recon!r}")
-        if self.arch in noise_shaping.ARCHS and not self.recon.startswith("stft"):
-            raise ValueError(
-                f"arch {self.arch!r} decodes shaped noise: it needs recon='stft' or 'stft_band'"
-            )
-        if self.prior not in PRIORS:
-            raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
-        if min(self.kl_weight, self.sc_weight, self.free_bits, self.kl_warmup_steps) < 0:
-            raise ValueError("kl_weight, sc_weight, free_bits, kl_warmup_steps must be >= 0")
-        object.__setattr__(self, "stft_sizes", tuple(int(v) for v in self.stft_sizes))
-        if self.kl not in losses.KLS:
-            raise ValueError(f"kl must be one of {losses.KLS}, got {self.kl!r}")
-        if self.synth_mode not in SYNTH_MODES:
-            raise ValueError(f"synth_mode must be one of {SYNTH_MODES}, got {self.synth_mode!r}")
-        for name in ("latent_dim", "batch_size", "input_length", "num_synth"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
-        if not self.learning_rate > 0 or not self.mse_sigma > 0:
-            raise ValueError("learning_rate and mse_sigma must be positive")
-        for name in ("enc_features", "dec_features", "strides"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
-        if not len(self.enc_features) == len(self.dec_features) == len(self.strides):
-            raise ValueError("enc_features, dec_features and strides need one entry per stage")
-
-
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(VAEConfig)}
 LossSpec = objectives.LossSpec
 
 
 def loss_spec(config: VAEConfig) -> LossSpec:
     """The static loss settings of a config."""
+    loss = config.loss
     return LossSpec(
-        config.recon,
-        config.kl,
-        config.mse_sigma,
-        "waveform" if config.arch in noise_shaping.ARCHS else "logits",
-        config.stft_sizes,
-        config.sc_weight,
-        config.kl_weight,
-        config.kl_warmup_steps,
-        config.free_bits,
+        loss.recon,
+        loss.kl,
+        loss.mse_sigma,
+        "waveform" if config.network.arch in noise_shaping.ARCHS else "logits",
+        loss.stft_sizes,
+        loss.sc_weight,
+        loss.kl_weight,
+        loss.kl_warmup_steps,
+        loss.free_bits,
     )
 
 
@@ -185,54 +70,33 @@ class TrainState(train_state.TrainState):
 
 def make_model(config: VAEConfig):
     """The flax module a config describes (one shared instance per set of model fields)."""
-    if config.arch in reference_generators.ARCHS:
-        raise ValueError(f"arch {config.arch!r} is a reference generator: nothing to train")
-    if config.arch in noise_shaping.ARCHS:
-        return _noise_model(config.arch, config.latent_dim, config.input_length)
-    return _model(
-        config.latent_dim,
-        config.arch,
-        config.input_length,
-        config.enc_features,
-        config.dec_features,
-        config.strides,
-        config.kernel_size,
-        config.block_kernel_size,
-        config.negative_slope,
-        config.bn_momentum,
-    )
+    net = config.network
+    if net.arch in reference_generators.ARCHS:
+        raise ValueError(f"arch {net.arch!r} is a reference generator: nothing to train")
+    if net.arch in noise_shaping.ARCHS:
+        return _noise_model(net.arch, net.latent_dim, net.input_length)
+    return _model(net)
 
 
-@functools.lru_cache(maxsize=None)
-def _model(
-    latent_dim,
-    arch,
-    input_length,
-    enc_features,
-    dec_features,
-    strides,
-    kernel_size,
-    block_kernel_size,
-    negative_slope,
-    bn_momentum,
-) -> networks.VAE:
+@functools.lru_cache(maxsize=16)
+def _model(net: NetworkConfig) -> networks.VAE:
     # Cached: bound methods (apply_fn) compare by instance identity.
     return networks.VAE(
-        latent_dim=latent_dim,
-        arch=arch,
-        input_length=input_length,
-        enc_features=enc_features,
-        dec_features=dec_features,
-        enc_strides=strides,
-        dec_strides=tuple(reversed(strides)),
-        kernel_size=kernel_size,
-        block_kernel_size=block_kernel_size,
-        negative_slope=negative_slope,
-        bn_momentum=bn_momentum,
+        latent_dim=net.latent_dim,
+        arch=net.arch,
+        input_length=net.input_length,
+        enc_features=net.enc_features,
+        dec_features=net.dec_features,
+        enc_strides=net.strides,
+        dec_strides=tuple(reversed(net.strides)),
+        kernel_size=net.kernel_size,
+        block_kernel_size=net.block_kernel_size,
+        negative_slope=net.negative_slope,
+        bn_momentum=net.bn_momentum,
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=16)
 def _noise_model(arch, latent_dim, input_length) -> noise_shaping.NoiseShapingVAE:
     return noise_shaping.NoiseShapingVAE(
         latent_dim=latent_dim, input_length=input_length, **noise_shaping.VARIANTS[arch]
@@ -241,12 +105,12 @@ def _noise_model(arch, latent_dim, input_length) -> noise_shaping.NoiseShapingVA
 
 def make_optimizer(config: VAEConfig) -> optax.GradientTransformation:
     """Adam with the config's hyper-parameters (one shared instance per setting)."""
-    return _adam(config.learning_rate, config.b1, config.b2, config.eps)
+    return _adam(config.optim)
 
 
-@functools.lru_cache(maxsize=None)
-def _adam(learning_rate, b1, b2, eps) -> optax.GradientTransformation:
-    return optax.adam(learning_rate, b1=b1, b2=b2, eps=eps)
+@functools.lru_cache(maxsize=16)
+def _adam(optim: OptimConfig) -> optax.GradientTransformation:
+    return optax.adam(optim.learning_rate, b1=optim.b1, b2=optim.b2, eps=optim.eps)
 
 
 def create_state(config: VAEConfig, key: jax.Array) -> TrainState:
@@ -327,8 +191,9 @@ def evaluate(state: TrainState, x: np.ndarray, key: jax.Array, batch_size: int) 
 
 def check_clips(x, config: VAEConfig, what: str) -> np.ndarray:
     x = np.asarray(x, np.float32)
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != config.input_length:
-        raise ValueError(f"{what} must be [N >= 1, {config.input_length}], got {x.shape}")
+    t = config.network.input_length
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != t:
+        raise ValueError(f"{what} must be [N >= 1, {t}], got {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{what} contains non-finite samples")
     return x
@@ -346,7 +211,7 @@ def train_class_vae(
     """Trains one class VAE.
 
     Args:
-      waveforms_train: [N, T] float32 clips in [-1, 1] (T = config.input_length).
+      waveforms_train: [N, T] float32 clips in [-1, 1] (T = config.network.input_length).
       waveforms_test: [M, T] clips for the per-epoch test-set ELBO, or None.
       config: the VAE and its training.
       key: the only source of randomness (init, steps, shuffling, evaluation).

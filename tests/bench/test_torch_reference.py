@@ -1,5 +1,7 @@
 """Tests for drill_jax.bench.torch_reference: the PyTorch eager VAE, the benchmark's baseline."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,15 +13,15 @@ from drill_jax.bench import torch_reference  # noqa: E402
 from drill_jax.vae import trainer  # noqa: E402
 
 # Small widths keep the test fast; the length is the paper's 1999 samples.
-SMALL = {
-    "input_length": 1999,
-    "latent_dim": 2,
-    "enc_features": (4, 8, 8, 8),
-    "dec_features": (8, 8, 8, 4),
-    "strides": (4, 4, 4, 4),
-    "kernel_size": 8,
-    "block_kernel_size": 3,
-}
+SMALL = trainer.NetworkConfig(
+    input_length=1999,
+    latent_dim=2,
+    enc_features=(4, 8, 8, 8),
+    dec_features=(8, 8, 8, 4),
+    strides=(4, 4, 4, 4),
+    kernel_size=8,
+    block_kernel_size=3,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def test_same_padding_matches_flax_rule():
 
 def test_output_shapes(batch):
     x, eps = batch
-    model, _ = torch_reference.make_torch_vae(**SMALL)
+    model, _ = torch_reference.make_torch_vae(SMALL)
     with torch.no_grad():
         logits, mean, logvar = model(torch.as_tensor(x), torch.as_tensor(eps))
     assert tuple(logits.shape) == (6, 1999)
@@ -49,7 +51,7 @@ def test_output_shapes(batch):
 
 def test_same_parameter_count_as_the_flax_vae():
     """Same layers, widths and kernels as vae.VAE(arch='conv') => same number of parameters."""
-    config = trainer.VAEConfig(**{k: v for k, v in SMALL.items()})
+    config = trainer.VAEConfig(network=SMALL)
     model = trainer.make_model(config)
     shapes = jax.eval_shape(
         lambda: model.init(
@@ -57,13 +59,13 @@ def test_same_parameter_count_as_the_flax_vae():
         )
     )
     flax_count = sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(shapes["params"]))
-    torch_model, _ = torch_reference.make_torch_vae(**SMALL)
+    torch_model, _ = torch_reference.make_torch_vae(SMALL)
     assert sum(p.numel() for p in torch_model.parameters()) == flax_count
 
 
 def test_loss_finite_and_one_step_lowers_it(batch):
     x, eps = batch
-    model, optimizer = torch_reference.make_torch_vae(seed=1, learning_rate=1e-3, **SMALL)
+    model, optimizer = torch_reference.make_torch_vae(SMALL, seed=1, learning_rate=1e-3)
     xt, et = torch.as_tensor(x), torch.as_tensor(eps)
     with torch.no_grad():
         before = float(torch_reference.torch_vae_loss(model, xt, et))
@@ -77,6 +79,6 @@ def test_loss_finite_and_one_step_lowers_it(batch):
     assert np.isfinite(after) and after < before
 
 
-def test_rejects_mismatched_stage_lists():
-    with pytest.raises(ValueError, match="one entry per stage"):
-        torch_reference.TorchConvVAE(enc_features=(4, 8), dec_features=(8,), strides=(4, 4))
+def test_rejects_a_layout_other_than_conv():
+    with pytest.raises(ValueError, match="arch='conv' only"):
+        torch_reference.TorchConvVAE(dataclasses.replace(SMALL, arch="reference"))

@@ -1,12 +1,13 @@
-"""Classical detectors on clip features, the nested choice, and the backbone wrapper."""
+"""Classical detectors on clip features, the nested choice, and their input checks."""
 
 import numpy as np
 import pytest
 import sklearn.metrics
 
-from drill_jax.classify import backbones, classical
+from drill_jax.classify import classical, registry
 from drill_jax.evaluation import examples
-from drill_jax.features import FeatureSettings, clipstats
+from drill_jax.features import clipstats
+from tests.classify.clips import feature_set
 
 
 def _blobs(n=60, d=8, shift=2.0, seed=0):
@@ -60,36 +61,8 @@ def test_fit_rejects_one_class_and_non_finite_features():
         classical.fit(classical.Recipe(), x, y)
 
 
-def _feature_set(n, seed, sr=16000):
-    """Two classes of 2000-sample clips: class 0 a noisy 2 kHz tone, class 1 white noise."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(n) % 2
-    t = np.arange(2000) / sr
-    waves = tuple(
-        (np.sin(2 * np.pi * 2000 * t) * (1 - y) + 0.3 * rng.normal(size=2000)).astype(np.float32)
-        for y in labels
-    )
-    ex = examples.Examples(waves, labels, np.arange(n) + 1000 * seed, np.zeros(n, bool))
-    return examples.make_features(ex, FeatureSettings(sample_rate=sr, band_hz=None))
-
-
-def test_auto_backbone_chooses_on_the_training_side_and_reports_it():
-    train, test = _feature_set(30, 0), _feature_set(10, 1)
-    fit_predict = backbones.make_fit_predict(backbones.DetectorConfig(backbone="auto"))
-    proba, info = fit_predict(train, test, 0)
-    assert proba.shape == (10, 2)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert np.mean(proba.argmax(axis=1) == test.labels) == 1.0
-    assert len(info["recipes"]) == 3 and set(info["recipes"]) <= set(info["inner"])
-    assert len(info["inner"]) == len(classical.CANDIDATES)
-    ranked = sorted(info["inner"].values(), key=lambda s: -s["roc_auc"])
-    assert info["inner"][info["recipes"][0]]["roc_auc"] == ranked[0]["roc_auc"]
-    # Same seed, same result.
-    np.testing.assert_array_equal(fit_predict(train, test, 0)[0], proba)
-
-
 def test_classical_backbones_refuse_features_without_their_sounds():
-    train, test = _feature_set(20, 0), _feature_set(6, 1)
+    train, test = feature_set(20, 0), feature_set(6, 1)
     no_sounds = examples.take_features(train, np.arange(20))
     no_sounds = examples.FeatureSet(
         no_sounds.log_mel,
@@ -99,8 +72,8 @@ def test_classical_backbones_refuse_features_without_their_sounds():
         no_sounds.origin,
         no_sounds.synthetic,
     )
-    fit_predict = backbones.make_fit_predict(backbones.DetectorConfig(backbone="clip_svm"))
-    with pytest.raises(ValueError, match="needs the training sounds"):
+    fit_predict = registry.make_fit_predict(registry.DetectorConfig(backbone="clip_svm"))
+    with pytest.raises(ValueError, match="need the training sounds"):
         fit_predict(no_sounds, test, 0)
 
 
@@ -115,12 +88,18 @@ def test_variant_columns_of_the_full_features_equal_each_variant_computed_alone(
         )
 
 
-def test_cnn_svm_is_the_mean_of_the_svm_and_a_valid_cnn_probability():
-    train, test = _feature_set(30, 0), _feature_set(10, 1)
-    both = backbones.make_fit_predict(backbones.DetectorConfig(backbone="cnn_svm", epochs=2))
-    svm = backbones.make_fit_predict(backbones.DetectorConfig(backbone="clip_svm"))
-    p = both(train, test, 0)
-    cnn_part = 2 * p - svm(train, test, 0)
-    assert p.shape == (10, 2)
-    np.testing.assert_allclose(cnn_part.sum(axis=1), 1.0, atol=1e-5)
-    assert np.all(cnn_part > -1e-6) and np.all(cnn_part < 1 + 1e-6)
+def test_a_memo_computes_each_clip_once_and_changes_nothing():
+    clips = list(np.random.default_rng(5).normal(size=(4, 2000)))
+    memo = {}
+    with_memo = classical.variant_features(clips[:3], 16000, None, ("shape",), memo)
+    assert len(memo) == 3
+    again = classical.variant_features(clips, 16000, None, ("shape", "all"), memo)
+    assert len(memo) == 4  # only the new clip was computed
+    plain = classical.variant_features(clips, 16000, None, ("shape", "all"))
+    np.testing.assert_allclose(with_memo["shape"], plain["shape"][:3], rtol=1e-9)
+    np.testing.assert_allclose(again["all"], plain["all"], rtol=1e-9, atol=1e-12)
+
+
+def test_recipe_models_name_what_it_fits():
+    assert classical.Recipe(model="ensemble").models == ("lr", "svm")
+    assert classical.Recipe(model="lr").models == ("lr",)

@@ -121,10 +121,25 @@ def test_labelled_sounds_positive_class_and_lengths():
 
     ds = Dataset.from_arrays([np.zeros(4)] * 3, [0, 1, 1], ("normal", "anomaly"), 16000)
     assert ds.positive_index == 1  # 'anomaly' by default
-    ds = Dataset.from_arrays([np.zeros(4)] * 3, [0, 1, 1], ("ok", "bad"), 16000, positive_class="bad")
+    ok_bad = ("ok", "bad")
+    ds = Dataset.from_arrays([np.zeros(4)] * 3, [0, 1, 1], ok_bad, 16000, positive_class="bad")
     assert ds.positive_index == 1 and ds.subset([2]).positive_class == "bad"
     assert Dataset.from_arrays([np.zeros(4)], [0], ("ok", "bad"), 16000).positive_index == 0
     with pytest.raises(ValueError, match="labels has 1 entries, 2 waveforms"):
         Dataset.from_arrays([np.zeros(4)] * 2, [0], ("ok",), 16000)
     with pytest.raises(ValueError, match="positive_class 'x'"):
         Dataset.from_arrays([np.zeros(4)], [0], ("ok",), 16000, positive_class="x")
+
+
+def test_load_options_and_keyword_overrides():
+    opts = data.LoadOptions(classes=("normal",), clip_seconds=1000 / 96000)
+    ds = data.load_dataset(None, opts)
+    assert ds.class_names == ("normal",) and len(ds) == 11 * 2 + 56 * 4
+    assert all(w.shape == (1000,) for w in ds.waveforms)
+    # A keyword replaces that field of the options; the rest are kept.
+    half = data.load_dataset(None, opts, hop_seconds=500 / 96000)
+    assert half.class_names == ("normal",) and len(half) == 11 * 3 + 56 * 7
+    with pytest.raises(ValueError, match="must be positive"):
+        data.LoadOptions(clip_seconds=0.0)
+    with pytest.raises(TypeError, match="clip_secs"):
+        data.load_dataset(clip_secs=1.0)

@@ -2,11 +2,15 @@
 
 import numpy as np
 import pytest
+import sklearn.covariance
 import sklearn.metrics
+import sklearn.mixture
 
+from drill_jax import data
 from drill_jax.classify import classical
+from drill_jax.detection import build, labelfree, scoring
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection import labelfree, scoring, supervised
+from drill_jax.detection.models import clip_classical
 from drill_jax.features import FeatureSettings
 
 SR = 16000
@@ -26,6 +30,11 @@ def _sounds(n, seed):
     return waves, labels
 
 
+def _dataset(n, seed):
+    waves, labels = _sounds(n, seed)
+    return data.Dataset.from_arrays(waves, labels, ("anomaly", "normal"), SR)
+
+
 @pytest.mark.parametrize("model", classical.MODELS)
 def test_exported_arrays_give_scikit_learns_probabilities(model):
     rng = np.random.default_rng(0)
@@ -40,11 +49,10 @@ def test_exported_arrays_give_scikit_learns_probabilities(model):
 
 
 def test_classical_detector_trains_saves_loads_and_scores_the_same(tmp_path):
-    waves, labels = _sounds(24, 0)
+    ds = _dataset(24, 0)
     settings = FeatureSettings(sample_rate=SR, band_hz=None)
-    det = supervised.train_classical_detector(
-        waves, labels, ("anomaly", "normal"), SR, 0, 2000, train_hop=1000, settings=settings
-    )
+    train = build.TrainConfig(clip_samples=2000, train_hop=1000)
+    det = build.train(ds, "clip_classical", clip_classical.Config(), settings, train)
     assert det.model == "clip_classical" and len(det.model_config.recipes) == 3
     assert det.info["n_train_clips"] == 24 * 3  # windows at 0, 1000, 2000 of 4000 samples
     assert set(det.info["recipe"]["recipes"]) <= set(det.info["recipe"]["inner"])
@@ -59,21 +67,12 @@ def test_classical_detector_trains_saves_loads_and_scores_the_same(tmp_path):
 
 
 def test_loading_rejects_arrays_that_do_not_match_the_recipes(tmp_path):
-    waves, labels = _sounds(16, 0)
     settings = FeatureSettings(sample_rate=SR, band_hz=None)
-    det = supervised.train_classical_detector(
-        waves,
-        labels,
-        ("anomaly", "normal"),
-        SR,
-        0,
-        2000,
-        recipes=(classical.Recipe("shape", "lr"),),
-        settings=settings,
-    )
+    config = clip_classical.Config(recipes=(classical.Recipe("shape", "lr"),))
+    det = build.train(_dataset(16, 0), "clip_classical", config, settings)
     wrong = detector_lib.Detector(**{**det.__dict__, "variables": {"r0": {"svm": {}}}})
     detector_lib.save_detector(str(tmp_path / "bad"), wrong)
-    with pytest.raises(ValueError, match="do not match recipe 0"):
+    with pytest.raises(ValueError, match=r"recipe 0 \(lr"):
         detector_lib.load_detector(str(tmp_path / "bad"))
 
 
@@ -91,8 +90,11 @@ def test_label_free_scorers_rank_outliers_above_normals(name):
         k: np.concatenate([draw(10, d, False), draw(10, d, True)])
         for k, d in (("logmel64", 12), ("shape", 6))
     }
-    train_scores, scores = labelfree.fit_score(name, normal, test)
-    assert train_scores.shape == (40,) and scores.shape == (20,)
+    feats = labelfree.FEATURES[name]
+    state = labelfree.fit(name, normal[feats])
+    assert all(isinstance(v, np.ndarray) for v in state.values())  # arrays only: saveable
+    scores = labelfree.score(name, state, test[feats])
+    assert scores.shape == (20,)
     assert sklearn.metrics.roc_auc_score(np.arange(20) >= 10, scores) > 0.95
 
 
@@ -106,3 +108,19 @@ def test_label_free_scorers_reject_bad_features():
         labelfree.fit("knn", np.array([[0.0, np.nan], [1.0, 1.0]]))
     with pytest.raises(ValueError, match=">= 2 normal"):
         labelfree.fit("zscore", np.ones((1, 3)))
+
+
+def test_stored_gmm_and_mahalanobis_agree_with_scikit_learn():
+    rng = np.random.default_rng(2)
+    x, xt = rng.normal(size=(60, 5)), rng.normal(size=(10, 5)) * 2
+    state = labelfree.fit("mahalanobis", x)
+    z = (x - state["mean"]) / state["std"]
+    lw = sklearn.covariance.LedoitWolf().fit(z)
+    want = lw.mahalanobis((xt - state["mean"]) / state["std"])
+    np.testing.assert_allclose(labelfree.score("mahalanobis", state, xt), want, rtol=1e-9)
+    state = labelfree.fit("gmm", x)
+    zt = ((xt - state["mean"]) / state["std"] - state["pca_mean"]) @ state["pca_components"].T
+    gmm = sklearn.mixture.GaussianMixture(2, covariance_type="diag", random_state=0)
+    pca_z = (z - state["pca_mean"]) @ state["pca_components"].T
+    gmm.fit(pca_z)
+    np.testing.assert_allclose(labelfree.score("gmm", state, xt), -gmm.score_samples(zt), rtol=1e-9)

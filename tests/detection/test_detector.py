@@ -15,8 +15,8 @@ import pytest
 
 from drill_jax import data, features
 from drill_jax.classify import cnn
+from drill_jax.detection import build, deploy, scoring
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection import scoring, supervised
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = cnn.ClassifierConfig(epochs=3, batch_size=8, conv_features=(4,), hidden=8)
@@ -32,69 +32,13 @@ def bundled():
 @pytest.fixture(scope="module")
 def saved(bundled, tmp_path_factory):
     """A tiny supervised detector, saved; (detector, directory)."""
-    det = supervised.train_supervised_detector(
-        bundled.waveforms[::2],
-        bundled.labels[::2],
-        bundled.class_names,
-        bundled.sample_rate,
-        config=TINY,
-        key=jax.random.key(0),
-        val_waveforms=bundled.waveforms[1::2],
-        val_labels=bundled.labels[1::2],
-    )
+    settings = features.FeatureSettings(sample_rate=bundled.sample_rate)
+    train = build.TrainConfig(clip_samples=2000)
+    half = bundled.subset(np.arange(0, len(bundled), 2))
+    det = build.train(half, "jax_cnn", TINY, settings, train)
     path = str(tmp_path_factory.mktemp("models") / "sup")
     detector_lib.save_detector(path, det)
     return det, path
-
-
-def _as_format_v1(meta: dict) -> dict:
-    """A detector.json as drill_jax wrote it before format version 2 (nested Mel settings,
-    a 'bandpass' flag, input_repr among the features)."""
-    f = meta["features"]
-    old = dict(meta, format_version=1)
-    old.pop("input_repr")
-    old["features"] = {
-        "sample_rate": f["sample_rate"],
-        "clip_samples": f["clip_samples"],
-        "bandpass": f["band_hz"] is not None,
-        "band_hz": f["band_hz"] or [1000.0, 22000.0],
-        "filter_design": f["filter_design"],
-        "top_db": f["top_db"],
-        "mel": {
-            "sample_rate": f["sample_rate"],
-            "win_length": f["window_samples"],
-            "overlap": f["overlap_samples"],
-            "n_fft": f["n_fft"],
-            "n_mels": f["n_mels"],
-            "fmin": f["fmin"],
-            "fmax": f["fmax"],
-            "power": f["power"],
-            "window_normalization": f["window_normalization"],
-        },
-        "input_repr": meta["input_repr"],
-        "n_frames": f["n_frames"],
-        "clip_seconds": f["clip_seconds"],
-    }
-    return old
-
-
-def test_format_v1_detector_loads_with_the_same_settings_and_scores(saved, bundled, tmp_path):
-    det, path = saved
-    old_dir = tmp_path / "v1"
-    old_dir.mkdir()
-    with open(os.path.join(path, detector_lib.META_FILE)) as f:
-        meta = json.load(f)
-    assert meta["format_version"] == detector_lib.FORMAT_VERSION == 2
-    with open(old_dir / detector_lib.META_FILE, "w") as f:
-        json.dump(_as_format_v1(meta), f)
-    with open(os.path.join(path, detector_lib.PARAMS_FILE), "rb") as f:
-        (old_dir / detector_lib.PARAMS_FILE).write_bytes(f.read())
-    loaded = detector_lib.load_detector(str(old_dir))
-    assert loaded.settings == det.settings and loaded.input_repr == "logmel"
-    clips = data.crop_sounds(bundled.waveforms[:4], det.settings.clip_samples)
-    np.testing.assert_array_equal(
-        scoring.score_clips(loaded, clips), scoring.score_clips(det, clips)
-    )
 
 
 def test_unknown_format_version_is_a_one_line_error(saved, tmp_path):
@@ -106,7 +50,7 @@ def test_unknown_format_version_is_a_one_line_error(saved, tmp_path):
     with open(bad / detector_lib.META_FILE, "w") as f:
         json.dump(dict(meta, format_version=9), f)
     (bad / detector_lib.PARAMS_FILE).write_bytes(b"")
-    with pytest.raises(ValueError, match=r"detector format version 9; this drill_jax reads") as e:
+    with pytest.raises(ValueError, match=r"detector format version 9; this drill_jax reads v") as e:
         detector_lib.load_detector(str(bad))
     assert "\n" not in str(e.value)
 
@@ -117,7 +61,7 @@ def test_detector_features_come_from_the_one_extract_path(saved, bundled):
     x = features.extract(det.settings, clips)
     assert x.shape == (3, det.settings.n_frames, det.settings.n_mels) == (3, 1, 32)
     state = scoring._classifier_state(det)
-    proba = cnn.predict_proba(state, x)[:, det.positive_index]
+    proba = cnn.predict_proba(state, x)[:, 1]  # the binary classifier: 1 = anomaly
     np.testing.assert_allclose(scoring.score_clips(det, clips), proba, rtol=1e-6)
 
 
@@ -139,8 +83,7 @@ def test_round_trip_same_scores_and_settings(saved, bundled):
     assert meta["features"]["band_hz"] == [1000.0, 22000.0]
     assert meta["features"]["n_mels"] == 32 and meta["features"]["n_frames"] == 1
     assert meta["versions"]["jax"] == jax.__version__
-    assert 0.0 <= meta["metrics"]["validation"]["roc_auc"] <= 1.0
-    assert "McClish" in meta["metrics"]["validation"]["pauc_definition"]
+    assert meta["model"] == "jax_cnn" and meta["file_threshold"] == 0.5
     scores = scoring.score_clips(loaded, clips)
     assert np.all((scores >= 0) & (scores <= 1))
 
@@ -218,35 +161,38 @@ def test_detect_folder_skips_bad_file_and_stops_without_skip(
     (folder / "broken.wav").write_bytes(b"RIFF\x00\x00garbage")
     data.write_wav(str(folder / "short.wav"), bundled.waveforms[0][:1000], 96000)
     out = tmp_path / "scores.csv"
-    detect_cli([f"--model={model}", f"--input={folder}", f"--out={out}"])
+    detect_cli([f"--detector_dir={model}", f"--input={folder}", f"--out={out}"])
     err = capsys.readouterr().err.splitlines()
     lines = [ln for ln in err if ln.startswith("skipped ")]
     assert len(lines) == 2
     assert any("broken.wav: " in ln for ln in lines)
     assert any("short.wav: " in ln and "shorter than" in ln for ln in lines)
     rows = out.read_text().splitlines()
-    assert rows[0].startswith(
-        "file,score,predicted_class,threshold,n_samples,scored_samples,n_windows"
-    )
+    assert rows[0].startswith("file,score,predicted_class,file_threshold,aggregate,n_samples")
     assert len(rows) == 4 and all(r.split(",")[2] in ("anomaly", "normal") for r in rows[1:])
     # stop at the first bad file: a one-line AudioError (run_main prints "error: ..."), no CSV
     out2 = tmp_path / "none.csv"
     with pytest.raises(data.AudioError) as info:
-        detect_cli([f"--model={model}", f"--input={folder}", f"--out={out2}", "--noskip_bad"])
+        detect_cli(
+            [f"--detector_dir={model}", f"--input={folder}", f"--out={out2}", "--noskip_bad"]
+        )
     assert "broken.wav: " in str(info.value) and "\n" not in str(info.value)
     assert not out2.exists()
 
 
 def test_detect_scores_every_window_of_a_long_file(saved, bundled, tmp_path, detect_cli):
-    from experiments import detect
-
     det, model = saved
     x = np.concatenate([bundled.waveforms[i] for i in (0, 1, 2)])
     path = tmp_path / "long.wav"
     data.write_wav(str(path), x, 96000)
     out, per_window = tmp_path / "scores.csv", tmp_path / "windows.csv"
     detect_cli(
-        [f"--model={model}", f"--input={path}", f"--out={out}", f"--windows_csv={per_window}"]
+        [
+            f"--detector_dir={model}",
+            f"--input={path}",
+            f"--out={out}",
+            f"--windows_csv={per_window}",
+        ]
     )
     x_read, _ = data.read_wav(str(path))
     windows, starts = data.window_signal(
@@ -254,10 +200,14 @@ def test_detect_scores_every_window_of_a_long_file(saved, bundled, tmp_path, det
     )
     want = scoring.score_clips(det, windows)
     row = list(csv.DictReader(out.open()))[0]
-    assert list(row) == detect.FILE_FIELDS
+    assert list(row) == list(deploy.FILE_FIELDS)
     assert int(row["n_windows"]) == len(windows) == x.size // det.settings.clip_samples
-    assert float(row["score"]) == pytest.approx(want.max(), rel=1e-5)
-    assert float(row["mean_score"]) == pytest.approx(want.mean(), rel=1e-5)
+    # the file score is the mean window score (the detector's aggregate), by the FILE threshold
+    assert det.aggregate == "mean"
+    assert float(row["score"]) == pytest.approx(want.mean(), rel=1e-5)
+    assert float(row["max_window_score"]) == pytest.approx(want.max(), rel=1e-5)
+    cls = det.anomaly_class if want.mean() >= det.file_threshold else det.normal_class
+    assert row["predicted_class"] == cls
     assert int(row["flagged_windows"]) == int(np.sum(want >= det.threshold))
     win = list(csv.DictReader(per_window.open()))
     assert [int(w["start_sample"]) for w in win] == starts.tolist()
@@ -270,7 +220,7 @@ def test_detect_stream_stdin_pcm(saved, bundled, detect_cli, capsys):
     pcm = np.round(np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
     # threshold 0 makes every window an anomaly: one alert spanning the whole stream
     args = [
-        f"--model={model}",
+        f"--detector_dir={model}",
         "--input=-",
         "--stream",
         "--stream_rate=96000",
@@ -296,25 +246,29 @@ def test_detect_stream_uses_the_detectors_recorded_alert_setting(
     detector_lib.save_detector(model, patient)
     x = np.concatenate([bundled.waveforms[i] for i in range(4)])
     pcm = np.round(np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-    args = [f"--model={model}", "--input=-", "--stream", "--stream_rate=96000", "--threshold=0"]
+    args = [
+        f"--detector_dir={model}",
+        "--input=-",
+        "--stream",
+        "--stream_rate=96000",
+        "--threshold=0",
+    ]
     detect_cli(args, stdin=pcm)  # every window >= 0, but 10 000 in a row are needed
     assert capsys.readouterr().out.strip() == ""
     detect_cli(args + ["--on_windows=1"], stdin=pcm)  # the flag overrides the stored setting
     assert len(capsys.readouterr().out.strip().splitlines()) == 1
 
 
-def test_detect_stream_uses_the_recorded_alert_threshold_unless_given(
+def test_detect_stream_alerts_at_the_window_threshold_unless_given(
     saved, bundled, tmp_path, detect_cli, capsys
 ):
     det, _ = saved
-    strict = dataclasses.replace(
-        det, info=dict(det.info, alarm={"threshold": 2.0, "on_windows": 1, "smooth_windows": 3})
-    )
+    strict = dataclasses.replace(det, threshold=2.0, info=dict(det.info, alarm={"on_windows": 1}))
     model = str(tmp_path / "strict")
     detector_lib.save_detector(model, strict)
     x = np.concatenate([bundled.waveforms[i] for i in range(4)])
     pcm = np.round(np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-    args = [f"--model={model}", "--input=-", "--stream", "--stream_rate=96000"]
+    args = [f"--detector_dir={model}", "--input=-", "--stream", "--stream_rate=96000"]
     detect_cli(args, stdin=pcm)  # P(anomaly) never reaches 2.0
     assert capsys.readouterr().out.strip() == ""
     detect_cli(args + ["--threshold=0"], stdin=pcm)

@@ -37,7 +37,7 @@ def test_fleet_trains_one_detector_per_machine_and_reports_bad_folders(tmp_path)
     proc = subprocess.run(
         [
             sys.executable, "-m", "experiments.train_detector", f"--fleet_dir={fleet_dir}",
-            f"--out_dir={out}", "--kind=supervised", "--epochs=2",
+            f"--out_dir={out}", "--kind=supervised",
             f"--task_cache={tmp_path / 'cache'}",
         ],
         cwd=_REPO, capture_output=True, text=True, timeout=300,
@@ -58,8 +58,9 @@ def test_fleet_trains_one_detector_per_machine_and_reports_bad_folders(tmp_path)
     )
     assert rows["press_normal_only"]["status"].startswith("failed: ValueError: no class folder")
     for name in ("press_a", "press_b"):
-        det = detector_lib.load_detector(os.path.join(out, name, "supervised"))
+        det = detector_lib.load_detector(os.path.join(out, name, "clip_classical"))
         assert det.kind == "supervised" and det.class_names == ("anomaly", "normal")
+        assert det.info["alarm"] == {"on_windows": 3, "off_windows": 2, "smooth_windows": 40}
         assert det.threshold == float(rows[name]["threshold"]) == 0.5
         assert float(rows[name]["train_seconds"]) > 0
     assert not os.path.exists(os.path.join(out, "press_broken"))

@@ -103,7 +103,7 @@ def _ratio(orig, target):
 
 
 def _events(scores, **kw):
-    cfg = alarms.AlarmConfig(threshold=0.5, **kw)
+    cfg = alarms.AlarmConfig(threshold=0.5, **{"smooth_windows": 1, **kw})
     # window = hop = 10 samples at 10 Hz: window i spans [i, i + 1) s
     return alarms.alarm_events(np.array(scores), np.arange(len(scores)) * 10, 10, 10, cfg)
 

@@ -57,7 +57,7 @@ def test_out_of_fold_gathers_every_repeat_per_sound():
 
 def test_audit_names_the_sound_wrong_in_every_repeat_and_its_neighbours():
     ds = _dataset()
-    report = audit.audit(_result(3), ds, positive_index=0)
+    report = audit.audit(_result(3), ds)
     assert report["n_sounds"] == 8 and report["n_hard"] == 1
     row = report["hard"][0]
     assert row["file"] == "normal_3.wav" and row["class"] == "normal"
@@ -74,7 +74,7 @@ def test_audit_names_the_sound_wrong_in_every_repeat_and_its_neighbours():
 
 def test_write_audit_writes_json_markdown_and_figure(tmp_path):
     ds = _dataset()
-    report = audit_figure.write_audit(_result(6), ds, str(tmp_path), positive_index=0)
+    report = audit_figure.write_audit(_result(6), ds, str(tmp_path))
     assert json.loads((tmp_path / "audit.json").read_text())["n_hard"] == report["n_hard"] == 1
     assert "fault_6.wav" in (tmp_path / "audit.md").read_text()
     assert os.path.getsize(tmp_path / "audit.png") > 1000

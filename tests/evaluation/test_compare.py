@@ -3,7 +3,7 @@
 import pytest
 
 from drill_jax import data
-from drill_jax.classify import backbones, classical
+from drill_jax.classify import classical, registry
 from drill_jax.evaluation import compare, protocols
 
 
@@ -13,7 +13,7 @@ def bundled():
 
 
 def test_candidates_are_scored_on_the_same_folds_as_the_backbones(bundled, monkeypatch):
-    monkeypatch.setattr(classical, "CANDIDATES", (backbones.CLASSICAL["clip_svm"],))
+    monkeypatch.setattr(classical, "CANDIDATES", registry.get("clip_svm").config.recipes)
     config = protocols.ProtocolConfig(n_splits=2, n_repeats=1, crop=2000)
     out = compare.compare_detectors(bundled, config, ("clip_svm", "logreg"))
     assert [r["backbone"] for r in out["rows"]] == ["clip_svm", "logreg"]

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from drill_jax.classify import backbones, registry
+from drill_jax.classify import bridge, registry
 from drill_jax.evaluation import fold_tasks, pipeline, protocols
 from drill_jax.grid import runner
 from tests.toys import toy_dataset
 
-_LOGREG = backbones.DetectorConfig("logreg")
+_LOGREG = registry.DetectorConfig("logreg")
 _REAL_FOLD = fold_tasks.fold_task
 
 
@@ -60,7 +60,7 @@ def test_folds_are_cached_and_a_rerun_computes_nothing(tmp_path):
 
 def test_batch_folds_cannot_run_as_tasks():
     ds = toy_dataset(n_per_class=6)
-    batched = backbones.DetectorConfig("jax_cnn", batch_folds=True)
+    batched = registry.DetectorConfig("jax_cnn", batch_folds=True)
     with pytest.raises(ValueError, match="batch_folds"):
         pipeline.run_classification(
             ds, protocols.ProtocolConfig(), batched, grid=runner.GridConfig()
@@ -71,7 +71,7 @@ def _fake_fold(ds, config, detector, vae_config, fold):
     """Logreg folds on the real sounds only (no VAE: seconds, not minutes); 'alexnet' has no
     ImageNet file; 'vgg16' always fails."""
     if detector.backbone == "alexnet" and detector.weights == "imagenet":
-        raise registry.WeightsUnavailableError("no ImageNet file here")
+        raise bridge.WeightsUnavailableError("no ImageNet file here")
     if detector.backbone == "vgg16":
         raise RuntimeError(f"worker lost on fold {fold}")
     plain = dataclasses.replace(config, dataset="original", augment="none")
@@ -84,8 +84,8 @@ def test_failed_rows_are_reported_and_the_others_complete(monkeypatch):
     p = protocols.ProtocolConfig(n_splits=2, n_repeats=1)
     rows = [
         ("ok", p, _LOGREG),
-        ("alex", p, backbones.DetectorConfig("alexnet", weights="imagenet")),
-        ("vgg", p, backbones.DetectorConfig("vgg16")),
+        ("alex", p, registry.DetectorConfig("alexnet", weights="imagenet")),
+        ("vgg", p, registry.DetectorConfig("vgg16")),
     ]
     results, failed = fold_tasks.evaluate_grid(ds, rows, runner.GridConfig())
     assert results[(p, _LOGREG)]["summary"]["n_folds"] == 2

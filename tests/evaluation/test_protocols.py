@@ -150,7 +150,8 @@ def test_honest_protocol_fits_new_generators_on_training_folds_only(arch, monkey
     protocols._SYNTH_CACHE.clear()
     ds = _toy_dataset(seed=0)
     # 256-sample clips (the first 256 of each sound): the tiny generator of the VAE tests
-    vcfg = dataclasses.replace(TINY_NOISE, arch=arch, epochs=1)
+    network = dataclasses.replace(TINY_NOISE.network, arch=arch)
+    vcfg = dataclasses.replace(TINY_NOISE, network=network, epochs=1)
     spy = Spy()
     # a 256-sample Mel window, so the 256-sample synthesized clips have features
     mel = dataclasses.replace(

@@ -8,16 +8,18 @@ from drill_jax.vae import trainer
 
 T = 256
 TINY = trainer.VAEConfig(
-    input_length=T,
-    enc_features=(4, 4, 4, 8),
-    dec_features=(8, 4, 4, 4),
-    strides=(2, 2, 2, 2),
-    kernel_size=4,
-    block_kernel_size=3,
+    network=trainer.NetworkConfig(
+        input_length=T,
+        enc_features=(4, 4, 4, 8),
+        dec_features=(8, 4, 4, 4),
+        strides=(2, 2, 2, 2),
+        kernel_size=4,
+        block_kernel_size=3,
+    ),
+    optim=trainer.OptimConfig(learning_rate=3e-3),
+    synthesis=trainer.SynthesisConfig(num_synth=3),
     batch_size=4,
     epochs=2,
-    learning_rate=3e-3,
-    num_synth=3,
 )
 
 
@@ -42,16 +44,12 @@ def trained():
 # its train step compiles quickly; shared (same static fields) by the generator and the
 # protocol tests, so a full run compiles that step once.
 TINY_NOISE = trainer.VAEConfig(
-    arch="noise",
-    recon="stft",
-    input_length=256,
-    latent_dim=2,
-    stft_sizes=(32, 64),
+    network=trainer.NetworkConfig(arch="noise", input_length=256, latent_dim=2),
+    optim=trainer.OptimConfig(learning_rate=1e-3),
+    loss=trainer.LossConfig(
+        recon="stft", stft_sizes=(32, 64), kl_weight=0.1, kl_warmup_steps=3, free_bits=0.05
+    ),
+    synthesis=trainer.SynthesisConfig(num_synth=3),
     batch_size=4,
     epochs=2,
-    learning_rate=1e-3,
-    kl_weight=0.1,
-    kl_warmup_steps=3,
-    free_bits=0.05,
-    num_synth=3,
 )

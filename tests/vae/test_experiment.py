@@ -1,13 +1,14 @@
 """Tests for drill_jax.vae.experiment: the paper's VAE run writes WAVs and a manifest,
 deterministically."""
 
+import dataclasses
 import json
 import os
 
 import numpy as np
 
 from drill_jax import data
-from drill_jax.vae import experiment, trainer
+from drill_jax.vae import experiment
 from tests.vae.conftest import TINY, T, _sounds  # noqa: F401
 
 
@@ -22,7 +23,7 @@ def test_train_and_synthesize_writes_wavs_manifest_and_is_deterministic(tmp_path
         groups=np.arange(10),
         starts=np.zeros(10, np.int64),
     )
-    config = trainer.VAEConfig(**{**TINY.__dict__, "epochs": 1})
+    config = dataclasses.replace(TINY, epochs=1)
     outs = []
     for run in ("a", "b"):
         out = str(tmp_path / run)

@@ -11,7 +11,7 @@ from drill_jax.vae import generators, reference_generators, trainer
 from tests.vae.conftest import TINY_NOISE as NOISE
 from tests.vae.conftest import _sounds
 
-T = NOISE.input_length
+T = NOISE.network.input_length
 
 
 def _leaves(state):
@@ -35,14 +35,14 @@ def test_noise_vae_is_deterministic_and_resumes_bit_identically(tmp_path):
     # same synthesis key -> same sounds; posterior and aggregate-prior sounds are finite
     # (6 sounds, as many as the training clips: one compile of the encoder)
     for mode in ("posterior", "prior"):
-        cfg = dataclasses.replace(NOISE, prior="aggregate")
+        cfg = dataclasses.replace(NOISE, synthesis=trainer.SynthesisConfig(prior="aggregate"))
         a, info = generators.sample(full, cfg, jax.random.key(9), 6, mode, x, train_sounds=x)
         b, _ = generators.sample(full, cfg, jax.random.key(9), 6, mode, x, train_sounds=x)
         np.testing.assert_array_equal(a, b)
         assert a.shape == (6, T) and np.all(np.isfinite(a)) and np.abs(a).max() <= 1.0
         assert (info["source_index"] >= 0).all() == (mode == "posterior")
     # level calibration: every sound scaled by one gain, level_gain of the training sounds
-    cal = dataclasses.replace(NOISE, calibrate_level=True)
+    cal = dataclasses.replace(NOISE, synthesis=trainer.SynthesisConfig(calibrate_level=True))
     key = jax.random.key(9)
     a, _ = generators.sample(full, NOISE, key, 6, "posterior", x, train_sounds=x)
     b, _ = generators.sample(full, cal, key, 6, "posterior", x, train_sounds=x)
@@ -80,7 +80,7 @@ def test_interpolation_level_lies_between_its_two_sounds():
 
 @pytest.mark.parametrize("arch", reference_generators.ARCHS)
 def test_reference_generators_are_deterministic_and_refuse_test_sources(arch):
-    cfg = trainer.VAEConfig(arch=arch, input_length=256)
+    cfg = trainer.VAEConfig(network=trainer.NetworkConfig(arch=arch, input_length=256))
     x = _sounds(3, 3)  # 4 sounds from 3 sources: the sources repeat
     model, history = generators.fit(x, None, cfg, jax.random.key(0))
     assert history == []
@@ -92,14 +92,10 @@ def test_reference_generators_are_deterministic_and_refuse_test_sources(arch):
         generators.sample(model, cfg, jax.random.key(1), 4, "posterior", x, "test")
 
 
-def test_realistic_alias_resolves_to_its_recipe():
-    cfg = trainer.VAEConfig(arch="realistic")
-    for name, value in trainer.REALISTIC.items():
-        assert getattr(cfg, name) == value
-    assert trainer.VAEConfig(arch="realistic", latent_dim=4).latent_dim == 4
+def test_noise_shaping_needs_a_spectral_loss_and_the_paper_vae_is_the_default():
     with pytest.raises(ValueError, match="recon='stft'"):
-        trainer.VAEConfig(arch="noise")
-    assert trainer.VAEConfig().arch == "conv"  # the paper's VAE stays the default
+        trainer.VAEConfig(network=trainer.NetworkConfig(arch="noise"))
+    assert trainer.VAEConfig().network.arch == "conv"
 
 
 def test_aggregate_prior_fits_the_posterior_means():

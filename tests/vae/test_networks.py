@@ -9,9 +9,24 @@ import pytest
 
 from drill_jax.vae import losses, networks
 
+# Every field of networks.VAE is required (the defaults live in configs.NetworkConfig).
 TINY = dict(
-    enc_features=(4, 4, 4, 8), dec_features=(8, 4, 4, 4), kernel_size=4, block_kernel_size=3
+    latent_dim=2,
+    arch="conv",
+    input_length=1999,
+    enc_features=(4, 4, 4, 8),
+    dec_features=(8, 4, 4, 4),
+    enc_strides=(4, 4, 4, 4),
+    dec_strides=(4, 4, 4, 4),
+    kernel_size=4,
+    block_kernel_size=3,
+    negative_slope=0.4,
+    bn_momentum=0.9,
 )
+
+
+def _vae(**fields) -> networks.VAE:
+    return networks.VAE(**{**TINY, **fields})
 
 
 def _clips(n, t, seed=0):
@@ -21,7 +36,7 @@ def _clips(n, t, seed=0):
 
 @pytest.fixture(scope="module")
 def conv_model():
-    model = networks.VAE(latent_dim=3, arch="conv", input_length=1999, **TINY)
+    model = _vae(latent_dim=3)
     x = _clips(4, 1999)
     variables = networks.init_variables(model, jax.random.key(0), x.shape[0])
     return model, variables, x
@@ -48,7 +63,7 @@ def test_conv_really_convolves_over_time(conv_model):
 
 
 def test_reference_layout_is_length_one_with_kernel_one():
-    model = networks.VAE(latent_dim=2, arch="reference", input_length=1999, **TINY)
+    model = _vae(arch="reference")
     x = _clips(3, 1999)
     variables = networks.init_variables(model, jax.random.key(0), x.shape[0])
     params = variables["params"]
@@ -75,9 +90,7 @@ def test_encode_decode_methods_agree_with_call(conv_model):
 
 
 def test_batch_norm_stats_are_returned_and_mask_excludes_padding():
-    model = networks.VAE(
-        latent_dim=2, input_length=256, enc_strides=(2, 2, 2, 2), dec_strides=(2, 2, 2, 2), **TINY
-    )
+    model = _vae(input_length=256, enc_strides=(2, 2, 2, 2), dec_strides=(2, 2, 2, 2))
     real = _clips(4, 256, seed=1)
     junk = 0.9 * jnp.sign(_clips(4, 256, seed=2))
     variables = networks.init_variables(model, jax.random.key(0), real.shape[0])
@@ -98,7 +111,7 @@ def test_batch_norm_stats_are_returned_and_mask_excludes_padding():
 
 
 def test_other_lengths_are_cropped_exactly():
-    model = networks.VAE(latent_dim=2, input_length=1000, **TINY)
+    model = _vae(input_length=1000)
     x = _clips(2, 1000)
     shapes = jax.eval_shape(model.init, jax.random.key(0), x, jax.random.key(1))
     out = jax.eval_shape(model.apply, shapes, x, jax.random.key(2))
@@ -108,11 +121,11 @@ def test_other_lengths_are_cropped_exactly():
 def test_bad_arguments_raise():
     x = _clips(2, 64)
     with pytest.raises(ValueError, match="arch"):
-        networks.VAE(arch="dense", input_length=64, **TINY).init(
+        _vae(arch="dense", input_length=64).init(
             jax.random.key(0), x, jax.random.key(1)
         )
     with pytest.raises(ValueError, match="clips"):
-        networks.VAE(input_length=100, **TINY).init(jax.random.key(0), x, jax.random.key(1))
+        _vae(input_length=100).init(jax.random.key(0), x, jax.random.key(1))
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,12 @@
 """Tests for drill_jax.vae.synthesis: modes, shapes, determinism, the test-source guard."""
 
+import dataclasses
 import jax
 import numpy as np
 import pytest
 
 from drill_jax import data
-from drill_jax.vae import synthesis, trainer
+from drill_jax.vae import synthesis
 from tests.vae.conftest import TINY, T, _sounds  # noqa: F401
 
 
@@ -16,7 +17,7 @@ def test_synthesis_modes_shapes_and_range(trained):
     assert sounds.shape == (5, T) and sounds.dtype == np.float32
     assert np.all(np.abs(sounds) <= 1.0)
     np.testing.assert_array_equal(info["source_index"], -1)
-    assert info["z"].shape == (5, TINY.latent_dim)
+    assert info["z"].shape == (5, TINY.network.latent_dim)
     # Decoding the reported z reproduces the sounds.
     np.testing.assert_allclose(synthesis.decode(state, info["z"]), sounds, atol=1e-6)
     sounds, info = synthesis.synthesize(state, TINY, jax.random.key(0), 8, "posterior", x_train)
@@ -32,7 +33,9 @@ def test_synthesis_from_test_sounds_needs_the_flag(trained):
     state, _ = runs[0]
     with pytest.raises(ValueError, match="synth_from_test"):
         synthesis.synthesize(state, TINY, jax.random.key(0), 2, "posterior", x_test, "test")
-    allowed = trainer.VAEConfig(**{**TINY.__dict__, "synth_from_test": True})
+    allowed = dataclasses.replace(
+        TINY, synthesis=dataclasses.replace(TINY.synthesis, synth_from_test=True)
+    )
     _, info = synthesis.synthesize(
         state, allowed, jax.random.key(0), 2, "posterior", x_test, "test"
     )

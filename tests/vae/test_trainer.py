@@ -1,5 +1,6 @@
 """Tests for drill_jax.vae.trainer: loss goes down, one compile, determinism, resume."""
 
+import dataclasses
 import json
 import os
 
@@ -14,9 +15,9 @@ from tests.vae.conftest import TINY, T, _sounds  # noqa: F401
 
 def test_config_validates():
     with pytest.raises(ValueError, match="arch"):
-        trainer.VAEConfig(arch="dense")
+        trainer.NetworkConfig(arch="dense")
     with pytest.raises(ValueError, match="kl"):
-        trainer.VAEConfig(kl="none")
+        trainer.LossConfig(kl="none")
     with pytest.raises(ValueError, match="batch_size"):
         trainer.VAEConfig(batch_size=0)
 
@@ -62,7 +63,7 @@ def test_history_has_test_elbo_per_epoch(trained):
 
 def test_resume_equals_uninterrupted(trained, tmp_path):
     x_train, x_test, _ = trained
-    four = trainer.VAEConfig(**{**TINY.__dict__, "epochs": 4})
+    four = dataclasses.replace(TINY, epochs=4)
     key = jax.random.key(11)
     straight, straight_hist = trainer.train_class_vae(x_train, x_test, four, key)
     workdir = str(tmp_path / "run")

@@ -1,0 +1,1 @@
+"""Supervised backbones, one module each; ``classify.registry`` names them."""

@@ -1,0 +1,87 @@
+"""The saved-detector models by name: the only place a model name becomes a module.
+
+Every entry is one module of ``drill_jax.detection.models`` exporting:
+
+* ``KIND``: 'supervised' (fits on both classes; score P(anomaly)) or 'unsupervised' (fits
+  on normal clips only; label-free);
+* ``SCORE_NAME``, ``SCORE_MEANING``: what its score is (higher = more anomalous);
+* ``Config``: a frozen dataclass of its settings (written to and read from JSON by
+  ``config_to_json`` / ``config_from_json`` here; nested dataclasses are fine);
+* ``fit(config, clips: data.Dataset, settings, key) -> family.Fitted``: trains on a Dataset
+  whose sounds are clips of exactly ``settings.clip_samples`` samples (groups = their
+  recordings; positive_class = the anomaly class) and returns the complete config, a pytree
+  of NumPy arrays and a training record;
+* ``score(config, settings, arrays, clips [N, clip_samples]) -> [N]`` float64 scores;
+* ``check(config, settings, arrays, where)``: ValueError unless loaded arrays fit the config.
+
+Saving and loading go through the one detector format (``detection.detector``); training,
+thresholds and file scores through ``detection.build`` and ``detection.scoring``, for every
+model alike.
+
+Adding a model: write ``drill_jax/detection/models/<name>.py`` with the names above, add one
+line ``"<name>": <module>`` to ``MODELS`` below; the parametrised test in
+``tests/detection/test_registry.py`` then trains, saves, loads and scores it, and
+``experiments.train_detector --model=<name>`` offers it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+from drill_jax.detection import family
+from drill_jax.detection.models import (
+    clip_classical,
+    ensemble,
+    gmm,
+    jax_cnn,
+    knn,
+    mahalanobis,
+    vae,
+    zscore,
+)
+
+KINDS = ("supervised", "unsupervised")
+MODELS = {
+    "clip_classical": clip_classical,
+    "jax_cnn": jax_cnn,
+    "zscore": zscore,
+    "mahalanobis": mahalanobis,
+    "knn": knn,
+    "gmm": gmm,
+    "ensemble": ensemble,
+    "vae": vae,
+}
+DEFAULT = {"supervised": "clip_classical", "unsupervised": "ensemble"}
+
+
+def get(name: str) -> types.ModuleType:
+    """The model module called ``name``; one-line ValueError listing the names otherwise."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown detector model {name!r}; one of {sorted(MODELS)}") from None
+
+
+def config_to_json(config: Any) -> dict:
+    """A model config -> JSON-able dict."""
+    return family.config_to_json(config)
+
+
+def config_from_json(name: str, obj: dict) -> Any:
+    """Model ``name``'s config from ``config_to_json``'s dict."""
+    return family.config_from_json(get(name).Config, obj)
+
+
+def simple_fields(cls: type) -> list:
+    """The fields of a model Config that hold plain values (not nested configs or
+    recipes): what a command-line flag can set."""
+    hints = typing.get_type_hints(cls)
+    nested = [f for f in dataclasses.fields(cls) if _holds_dataclass(hints[f.name])]
+    return [f for f in dataclasses.fields(cls) if f not in nested]
+
+
+def _holds_dataclass(hint: Any) -> bool:
+    return dataclasses.is_dataclass(hint) or any(_holds_dataclass(a) for a in typing.get_args(hint))

@@ -1,0 +1,73 @@
+"""Decision thresholds from scores of normal sounds, and file scores from window scores.
+
+* ``gamma`` fits a gamma distribution (shape, loc, scale by maximum likelihood,
+  ``scipy.stats.gamma.fit``) to normal scores and takes its ``quantile`` (0.9) point, as the
+  DCASE 2020-2023 baselines; a degenerate fit (fewer than 3 distinct scores, a non-finite
+  point) falls back to the empirical quantile (``percentile``), and says so.
+* A file's score aggregates its window scores (``AGGREGATES``). The default is the MEAN:
+  it is what the DCASE baselines do (the mean error over a recording's frames), it does not
+  grow with the number of windows (a file's MAX window score does, so a threshold chosen on
+  files of one length flags longer normal files more often), and one noisy window moves it
+  little. 'max' suits an anomaly that fills a small part of a long file; 'median' ignores
+  up to half of the windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+from absl import logging
+
+RULES = ("gamma", "percentile")
+AGGREGATES = {"mean": np.mean, "max": np.max, "median": np.median}
+
+
+def _check_scores(scores) -> np.ndarray:
+    s = np.asarray(scores, np.float64).reshape(-1)
+    if s.size == 0 or not np.all(np.isfinite(s)):
+        raise ValueError("scores must be a non-empty array of finite values")
+    return s
+
+
+def gamma_threshold(scores, quantile: float = 0.9) -> tuple[float, dict]:
+    """``quantile`` point of a gamma distribution fitted to ``scores`` [N] (N >= 3).
+
+    Returns (threshold, {'rule', 'shape', 'loc', 'scale', 'quantile'}). Raises ValueError
+    if the fit fails.
+    """
+    s = _check_scores(scores)
+    if s.size < 3 or np.ptp(s) == 0:
+        raise ValueError(f"a gamma fit needs >= 3 distinct scores, got {s.size}")
+    shape, loc, scale = scipy.stats.gamma.fit(s)
+    thr = float(scipy.stats.gamma.ppf(quantile, shape, loc=loc, scale=scale))
+    if not np.isfinite(thr):
+        raise ValueError(f"gamma fit gave a non-finite threshold ({shape}, {loc}, {scale})")
+    info = {"rule": "gamma", "quantile": quantile, "shape": float(shape)}
+    return thr, dict(info, loc=float(loc), scale=float(scale))
+
+
+def percentile_threshold(scores, quantile: float = 0.9) -> tuple[float, dict]:
+    """Empirical ``quantile`` of ``scores`` [N] (numpy linear interpolation)."""
+    s = _check_scores(scores)
+    return float(np.quantile(s, quantile)), {"rule": "percentile", "quantile": quantile}
+
+
+def choose_threshold(scores, rule: str, quantile: float) -> tuple[float, dict]:
+    """Threshold by ``rule``; a failed gamma fit falls back to the percentile (logged)."""
+    if rule not in RULES:
+        raise ValueError(f"unknown threshold rule {rule!r}; one of {list(RULES)}")
+    if rule == "percentile":
+        return percentile_threshold(scores, quantile)
+    try:
+        return gamma_threshold(scores, quantile)
+    except ValueError as err:
+        logging.warning("gamma fit failed (%s); using the empirical percentile", err)
+        thr, info = percentile_threshold(scores, quantile)
+        return thr, dict(info, fallback_from="gamma")
+
+
+def aggregate(window_scores, how: str = "mean") -> float:
+    """A file's score from its window scores [W >= 1] ('mean', 'max' or 'median')."""
+    if how not in AGGREGATES:
+        raise ValueError(f"unknown file aggregate {how!r}; one of {list(AGGREGATES)}")
+    return float(AGGREGATES[how](_check_scores(window_scores)))

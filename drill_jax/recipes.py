@@ -1,0 +1,107 @@
+"""Named recipes: each is a function that returns a complete config.
+
+The only place where a recipe NAME becomes a config. Nothing rewrites a config's fields
+after it is built: a script takes a recipe as its base and replaces only the fields whose
+flags were given (``experiments.config_flags``), so ``--arch=realistic --epochs=20`` trains
+20 epochs with everything else from the realistic recipe.
+
+* Generators (``vae(name)``): 'conv' and 'reference' (the paper's VAE and the authors'
+  layout, ``vae_paper``), 'realistic' (``vae_realistic``), a noise-shaping VAE (the
+  realistic recipe's training with that decoder) or a reference generator (nothing learned;
+  prior draws come from the aggregate of the training sounds).
+* The paper job (``paper(name)``): 'default' and 'quick'.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from drill_jax.evaluation import pipeline
+from drill_jax.vae import configs, networks, noise_shaping, reference_generators
+
+
+def vae_paper(arch: str = "conv") -> configs.VAEConfig:
+    """The paper's VAE (Tran et al. 2022, section IV-A): 'conv' or the authors' 'reference'
+    layout, Bernoulli likelihood, 20 epochs of Adam at 3e-4, batch 8, latent plane."""
+    return configs.VAEConfig(network=configs.NetworkConfig(arch=arch))
+
+
+def vae_noise_shaping(arch: str = "noise_hop32") -> configs.VAEConfig:
+    """A noise-shaping VAE (``noise_shaping.VARIANTS``) trained with the multi-resolution STFT
+    and band-power loss, 8 latent dimensions, KL warm-up and free bits, 150 epochs, prior
+    draws from the aggregate posterior and level calibration: the designs compared for the
+    realistic generator, each with its own decoder."""
+    return configs.VAEConfig(
+        network=configs.NetworkConfig(arch=arch, latent_dim=8),
+        optim=configs.OptimConfig(learning_rate=2e-3),
+        loss=configs.LossConfig(
+            recon="stft_band",
+            stft_sizes=(128, 256, 512, 1024, 2048),
+            sc_weight=0.0,
+            kl_weight=0.01,
+            kl_warmup_steps=200,
+            free_bits=0.1,
+        ),
+        synthesis=configs.SynthesisConfig(prior="aggregate", calibrate_level=True),
+        epochs=150,
+        batch_size=16,
+    )
+
+
+def vae_realistic() -> configs.VAEConfig:
+    """The most realistic generator so far: the noise-shaping VAE at hop 32."""
+    return vae_noise_shaping("noise_hop32")
+
+
+def vae_reference(arch: str) -> configs.VAEConfig:
+    """A reference generator (nothing learned); prior draws come from the training sounds."""
+    return configs.VAEConfig(
+        network=configs.NetworkConfig(arch=arch),
+        synthesis=configs.SynthesisConfig(prior="aggregate"),
+    )
+
+
+# Recipe name -> f(name) -> config.
+_VAE = {
+    "realistic": lambda name: vae_realistic(),
+    **{arch: vae_paper for arch in networks.ARCHS},
+    **{arch: vae_noise_shaping for arch in noise_shaping.ARCHS},
+    **{arch: vae_reference for arch in reference_generators.ARCHS},
+}
+VAE_NAMES = tuple(_VAE)
+
+
+def vae(name: str) -> configs.VAEConfig:
+    """The complete generator config a name stands for (module docstring)."""
+    if name not in _VAE:
+        raise ValueError(f"unknown generator recipe {name!r}; one of {sorted(_VAE)}")
+    return _VAE[name](name)
+
+
+def paper_default() -> pipeline.PaperConfig:
+    """The whole paper; finishes in under an hour on a 2-core CPU."""
+    return pipeline.PaperConfig()
+
+
+def paper_quick() -> pipeline.PaperConfig:
+    """A first look: 5 folds x 1 repeat, 2 paper splits, 5-epoch VAEs, JAX CNN only."""
+    return dataclasses.replace(
+        paper_default(),
+        n_repeats=1,
+        paper_splits=2,
+        vae_epochs=5,
+        table1_backbones=(),
+        table2_backbones=(),
+        detectors=("clip_svm",),
+    )
+
+
+_PAPER = {"default": paper_default, "quick": paper_quick}
+PAPER_NAMES = tuple(_PAPER)
+
+
+def paper(name: str) -> pipeline.PaperConfig:
+    """The paper-job settings a preset name stands for."""
+    if name not in _PAPER:
+        raise ValueError(f"unknown paper preset {name!r}; one of {sorted(_PAPER)}")
+    return _PAPER[name]()

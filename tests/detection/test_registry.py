@@ -1,0 +1,108 @@
+"""Every registered saved-detector model: trained (tiny), saved, loaded, the same scores."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from drill_jax import data, features
+from drill_jax.classify import classical, cnn
+from drill_jax.detection import build, registry, scoring
+from drill_jax.detection import detector as detector_lib
+from drill_jax.detection.models import clip_classical, vae
+
+SR = 16000
+# Tiny configs where a model's defaults take long; other models run with their defaults.
+TINY = {
+    "jax_cnn": cnn.ClassifierConfig(epochs=2, batch_size=8, conv_features=(4,), hidden=8),
+    "clip_classical": clip_classical.Config(recipes=(classical.Recipe("shape", "lr"),)),
+    "vae": vae.Config(
+        vae=dataclasses.replace(
+            vae.LOGMEL_VAE,
+            epochs=1,
+            network=dataclasses.replace(
+                vae.LOGMEL_VAE.network, enc_features=(4, 4), dec_features=(4, 4)
+            ),
+        )
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def sounds():
+    """12 normal (noise) and 8 anomaly (2 kHz tone in noise) sounds of 4000 samples."""
+    rng = np.random.default_rng(0)
+    t = np.arange(4000) / SR
+    labels = np.array([0] * 8 + [1] * 12)
+    waves = [
+        (0.4 * np.sin(2 * np.pi * 2000 * t) * (1 - y) + 0.1 * rng.normal(size=4000)) for y in labels
+    ]
+    return data.Dataset.from_arrays(waves, labels, ("anomaly", "normal"), SR)
+
+
+@pytest.mark.parametrize("name", sorted(registry.MODELS))
+def test_every_model_trains_saves_loads_and_scores_the_same(name, sounds, tmp_path):
+    module = registry.get(name)
+    config = TINY.get(name, module.Config())
+    settings = features.FeatureSettings(sample_rate=SR, band_hz=(100.0, 7000.0))
+    det = build.train(sounds, name, config, settings, build.TrainConfig(clip_samples=2000))
+    clips = np.stack([w[:2000] for w in sounds.waveforms])
+    scores = scoring.score_clips(det, clips)
+    assert scores.shape == (len(sounds),) and np.all(np.isfinite(scores))
+    assert np.isfinite(det.threshold) and np.isfinite(det.file_threshold)
+    detector_lib.save_detector(str(tmp_path / name), det)
+    loaded = detector_lib.load_detector(str(tmp_path / name), sample_rate=SR)
+    np.testing.assert_allclose(scoring.score_clips(loaded, clips), scores, rtol=1e-6)
+    assert loaded.model_config == det.model_config and loaded.settings == det.settings
+    assert (loaded.kind, loaded.threshold, loaded.file_threshold) == (
+        module.KIND,
+        det.threshold,
+        det.file_threshold,
+    )
+    file_s, window_s, _, owner = scoring.file_scores(loaded, list(sounds.waveforms))
+    np.testing.assert_allclose(file_s, [window_s[owner == i].mean() for i in range(len(sounds))])
+
+
+def test_label_free_models_fit_on_normal_sounds_only(sounds):
+    settings = features.FeatureSettings(sample_rate=SR, band_hz=(100.0, 7000.0))
+    det = build.train(sounds, "zscore", registry.get("zscore").Config(), settings)
+    # 12 normal recordings: 9 fitted, 3 held out for the thresholds; anomalies never seen
+    assert det.info["n_train_sounds"] == 9 and det.info["thresholds"]["n_threshold_files"] == 3
+    assert det.class_names == ("anomaly", "normal") and det.anomaly_class == "anomaly"
+
+
+def test_unknown_model_is_a_one_line_error_listing_the_names():
+    with pytest.raises(ValueError) as err:
+        registry.get("nope")
+    assert "\n" not in str(err.value) and "'zscore'" in str(err.value)
+    kinds = {n: m.KIND for n, m in registry.MODELS.items()}
+    assert {n for n, k in kinds.items() if k == "supervised"} == {"jax_cnn", "clip_classical"}
+    assert set(kinds.values()) == set(registry.KINDS)
+
+
+def test_model_configs_round_trip_through_json():
+    for name, module in registry.MODELS.items():
+        config = TINY.get(name, module.Config())
+        text = json.dumps(registry.config_to_json(config))
+        assert registry.config_from_json(name, json.loads(text)) == config, name
+    with pytest.raises(ValueError, match="no fields"):
+        registry.config_from_json("knn", {"k": 3, "colour": "red"})
+
+
+def test_loading_checks_the_arrays_against_the_model(sounds, tmp_path):
+    settings = features.FeatureSettings(sample_rate=SR, band_hz=(100.0, 7000.0))
+    det = build.train(sounds, "knn", registry.get("knn").Config(), settings)
+    path = str(tmp_path / "knn")
+    detector_lib.save_detector(path, det)
+    meta_path = os.path.join(path, detector_lib.META_FILE)
+    meta = json.load(open(meta_path))
+    meta["model_config"]["features"] = "shape"  # the stored arrays are of logmel64
+    json.dump(meta, open(meta_path, "w"))
+    with pytest.raises(ValueError, match="do not match"):
+        detector_lib.load_detector(path)
+    meta["model"] = "nope"
+    json.dump(meta, open(meta_path, "w"))
+    with pytest.raises(ValueError, match="unknown detector model 'nope'"):
+        detector_lib.load_detector(path)
