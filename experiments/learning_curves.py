@@ -1,7 +1,9 @@
 """When does synthesis help? Learning curves of the honest protocol from 4 sounds per class.
 
 python -m experiments.learning_curves --out_dir=runs/learning_curves
-python -m experiments.learning_curves --folds=grouped --generators=interp,phase_copy --draws=2
+python -m experiments.learning_curves --folds=grouped --generators=interp,realistic --draws=2
+
+Generators are named as ``drill_jax.recipes.vae`` names them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 
 from absl import flags, logging
 
-from drill_jax import files
+from drill_jax import files, recipes
 from drill_jax.evaluation import learning_curves
 from experiments import common, config_flags
 
@@ -40,7 +42,7 @@ def main(argv):
     config = _CURVES.build()
     out_dir = flags.FLAGS.out_dir
     files.atomic_write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
-    result = learning_curves.run(common.load_data_from_flags(), config)
+    result = learning_curves.run(common.load_data_from_flags(), config, recipes.vae)
     files.atomic_write_json(os.path.join(out_dir, "learning_curves.json"), result)
     files.atomic_write_text(
         os.path.join(out_dir, "learning_curves.md"), learning_curves.markdown(result)

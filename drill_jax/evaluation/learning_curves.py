@@ -29,10 +29,10 @@ from matplotlib.figure import Figure
 
 from drill_jax import data as data_lib
 from drill_jax import features, files
-from drill_jax.classify import backbones
+from drill_jax.classify import registry
 from drill_jax.evaluation import examples, metrics, paired, protocols
 from drill_jax.similarity import duplicates
-from drill_jax.vae import trainer
+from drill_jax.vae import configs
 
 FOLDS = ("random", "grouped")
 NONE = "none"  # the generator name of "no synthesis"
@@ -48,8 +48,9 @@ class CurveConfig:
       n_splits, n_repeats: the honest folds.
       folds: 'random' (stratified, recordings' own groups) or 'grouped' (near-duplicates
         together, ``duplicates``).
-      detectors: ``backbones`` names ('auto' = the default classical detector, 'jax_cnn').
-      generators: generator archs fitted per unit (``VAEConfig.arch``).
+      detectors: ``classify.registry`` backbone names ('auto' = the default classical detector, 'jax_cnn').
+      generators: generators fitted per unit, by name (``run`` resolves each to its
+        ``VAEConfig``).
       n_add_per_class: synthesized sounds added per class.
       crop: real clips cut to their first ``crop`` samples (2000 removes the clip-length cue
         that would tell real 4000-sample clips from 1999-sample synthesized ones).
@@ -108,15 +109,12 @@ def check_fitted_on(fitted_on, train: examples.Examples) -> None:
         )
 
 
-def _generator_config(arch: str) -> trainer.VAEConfig:
-    return trainer.VAEConfig(arch=arch)
-
-
 def unit_scores(
     train: examples.Examples,
     test: examples.Examples,
     settings: features.FeatureSettings,
     config: CurveConfig,
+    generators: dict,
     key: jax.Array,
     seed: int,
     names: tuple,
@@ -124,25 +122,25 @@ def unit_scores(
     """Every (generator or 'none', detector) of one unit: [{'generator', 'detector',
     'balanced_accuracy', 'roc_auc', 'n_train', 'n_train_synthetic', 'n_test'}].
 
-    key: the generators' key; seed: the detectors' (the same with and without synthesis);
-    names: (class names, positive index).
+    generators: name -> ``VAEConfig``; key: the generators' key; seed: the detectors' (the
+    same with and without synthesis); names: (class names, positive index).
     """
     test_fs = examples.make_features(test, settings)
     rows = []
-    for g, gen in enumerate((NONE,) + tuple(config.generators)):
+    for g, gen in enumerate((NONE,) + tuple(generators)):
         train_all, fitted_on = train, np.unique(train.origin)
         if gen != NONE:
             added, fitted_on = protocols.vae_synthesize(
-                train, config.n_add_per_class, jax.random.fold_in(key, g), _generator_config(gen)
+                train, config.n_add_per_class, jax.random.fold_in(key, g), generators[gen]
             )
             check_fitted_on(fitted_on, train)
             train_all = train.concat(added)
         train_fs = examples.make_features(train_all, settings)
         examples.assert_no_leak(train_fs.origin, test_fs.origin, fitted_on)
         for det in config.detectors:
-            d = backbones.DetectorConfig(backbone=det, epochs=config.epochs)
+            d = registry.DetectorConfig(backbone=det, epochs=config.epochs)
             rep = protocols.score_fold(
-                backbones.make_fit_predict(d), train_fs, test_fs, seed, names[0], names[1]
+                registry.make_fit_predict(d), train_fs, test_fs, seed, names[0], names[1]
             )
             rows.append(
                 {
@@ -158,21 +156,31 @@ def unit_scores(
     return rows
 
 
+def paper_generator(name: str) -> configs.VAEConfig:
+    """A generator config by arch name with the paper's training (``configs.VAEConfig``
+    defaults): enough for the paper's VAE and the reference generators; named recipes
+    ('realistic', ...) come from ``drill_jax.recipes.vae``."""
+    return configs.VAEConfig(network=configs.NetworkConfig(arch=name))
+
+
 def run(
     ds: data_lib.Dataset,
     config: CurveConfig,
+    resolve: Callable[[str], configs.VAEConfig] = paper_generator,
     progress: Optional[Callable[[str], None]] = None,
 ) -> dict:
-    """Every unit of the learning curves. Returns {'config', 'groups' (fold group sizes),
+    """Every unit of the learning curves; ``resolve`` turns each of ``config.generators``
+    into its config. Returns {'config', 'generator_configs', 'groups' (fold group sizes),
     'records': [unit row + fold, size, draw], 'comparisons', 'curves', 'sentences'}."""
     say = progress or (lambda msg: logging.info("%s", msg))
+    generators = {name: resolve(name) for name in config.generators}
     real = examples.crop_examples(examples.Examples.real(ds), config.crop)
     settings = examples.fold_feature_settings(None, ds.sample_rate, real.lengths)
     groups = fold_groups(ds, config)
     splits = data_lib.repeated_stratified_kfold(
         real.labels, config.n_splits, config.n_repeats, config.seed, groups=groups
     )
-    names = (ds.class_names, metrics.positive_index(ds.class_names))
+    names = (ds.class_names, ds.positive_index)
     root = jax.random.key(config.seed)
     records = []
     for k, size, d in itertools.product(range(len(splits)), config.sizes, range(config.draws)):
@@ -182,12 +190,15 @@ def run(
         seed = config.seed * 1000 + k  # the protocols' fold seed
         # One BLAS thread for the many small scikit-learn fits (more only contend).
         with threadpoolctl.threadpool_limits(1):
-            rows = unit_scores(real.take(sub), real.take(te), settings, config, key, seed, names)
+            rows = unit_scores(
+                real.take(sub), real.take(te), settings, config, generators, key, seed, names
+            )
         records += [dict(r, fold=k, size=size, draw=d) for r in rows]
         say(f"fold {k + 1}/{len(splits)}, N = {size or 'all'}, draw {d + 1}: done")
     return summarize(
         {
             "config": dataclasses.asdict(config),
+            "generator_configs": {k: dataclasses.asdict(v) for k, v in generators.items()},
             "groups": duplicates.group_sizes(groups),
             "records": records,
         }
