@@ -309,7 +309,14 @@ def markdown(result: dict) -> str:
         "novel as a real sound). Reference: the training half against the held-out half of "
         "the real sounds (and their memorisation ratio).\n"
     )
-    for r in rows:
-        if r["differs"]:
-            out.append(f"- {r['group']}: summary features that differ: {', '.join(r['differs'])}")
+    for group, rep in result["classes"].items():
+        diff = rep["synth"]["summary_differences"]
+        cells = [
+            f"{f['name']} (held-out median {f['median_a']:.3g}, synthesized {f['median_b']:.3g}, "
+            f"d = {f['cohens_d']:+.2f})"
+            for f in diff["features"]
+            if f["name"] in diff["differs"]
+        ]
+        if cells:
+            out.append(f"- {group}: summary features that differ: " + "; ".join(cells))
     return "\n".join(out) + "\n"
