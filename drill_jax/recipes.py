@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from drill_jax.evaluation import pipeline
-from drill_jax.vae import configs, networks, noise_shaping, reference_generators
+from drill_jax.vae import configs, noise_shaping
 
 
 def vae_paper(arch: str = "conv") -> configs.VAEConfig:
@@ -64,9 +64,12 @@ def vae_reference(arch: str) -> configs.VAEConfig:
 # Recipe name -> f(name) -> config.
 _VAE = {
     "realistic": lambda name: vae_realistic(),
-    **{arch: vae_paper for arch in networks.ARCHS},
-    **{arch: vae_noise_shaping for arch in noise_shaping.ARCHS},
-    **{arch: vae_reference for arch in reference_generators.ARCHS},
+    "conv": vae_paper,
+    "reference": vae_paper,
+    **{arch: vae_noise_shaping for arch in noise_shaping.VARIANTS},
+    "interp": vae_reference,
+    "phase_copy": vae_reference,
+    "shaped_noise": vae_reference,
 }
 VAE_NAMES = tuple(_VAE)
 

@@ -24,11 +24,11 @@ from absl import flags
 from drill_jax import files
 from drill_jax.classify import backbones, registry
 from drill_jax.evaluation import paired, pipeline, protocols
-from experiments import common
+from experiments import common, vae_flags
 
 common.define_data_flags("runs/augment_gain")
 common.define_feature_flags()
-_VAE = common.define_vae_flags(
+_VAE = vae_flags.define(
     "vae_arch",
     "realistic",
     ("epochs",),

@@ -7,7 +7,8 @@ from typing import Optional
 import pytest
 from absl import flags
 
-from experiments import config_flags
+from drill_jax import config_tree
+from experiments import config_flags, flag_parsers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +37,7 @@ class _Toy:
 
 
 GROUP = config_flags.define(
-    _Toy, rename={"cf_on": "cf_switch"}, parsers={"cf_band": config_flags.parse_band}
+    _Toy, rename={"cf_on": "cf_switch"}, parsers={"cf_band": flag_parsers.parse_band}
 )
 
 
@@ -96,7 +97,7 @@ def test_docstring_help_splits_shared_entries():
         b: int = 0
         c: int = 0
 
-    assert config_flags.docstring_help(Doc) == {
+    assert config_tree.docstring_help(Doc) == {
         "a": "shared text continued.",
         "b": "shared text continued.",
         "c": "own.",

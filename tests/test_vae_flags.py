@@ -2,6 +2,9 @@
 nothing else rewritten."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import pytest
 from absl import flags
@@ -46,3 +49,19 @@ def test_a_bad_value_names_its_flag(parse):
 def test_unknown_recipe_is_a_one_line_error_listing_the_names():
     with pytest.raises(ValueError, match=r"unknown generator recipe 'dense'; one of \[.*'realistic'"):
         recipes.vae("dense")
+
+
+
+def test_paper_help_lists_a_short_set_of_flags():
+    """`experiments.paper --help` shows the key flags only (the rest under --helpfull)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, JAX_PLATFORMS="cpu")
+    out = subprocess.run(
+        [sys.executable, "-m", "experiments.paper", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=env,
+    ).stdout
+    assert 5 <= out.count("\n  --") <= 12, out
+    assert "--vae_arch" in out and "--torch_epochs" not in out and "--helpfull" in out
