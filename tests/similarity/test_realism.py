@@ -49,12 +49,12 @@ def test_copies_of_training_sounds_fail_through_memorisation(normal_sets):
 def test_shaped_noise_fails_the_two_sample_parts(normal_sets):
     train, _, heldout = normal_sets
     noise = _shaped_noise(train, 40, np.random.default_rng(0))
-    rep = realism.class_realism(noise, train, heldout, SR, SMALL)
+    res = realism.realism_test({"normal": noise}, {"normal": train}, {"normal": heldout}, SR, SMALL)
+    rep = res["classes"]["normal"]
     for part in ("one_frame", "multi_frame", "summary", "mmd"):
         assert not rep["passes"][part], part
     differs = rep["synth"]["summary_differences"]["differs"]
     assert "kurtosis" in differs and "transients" in differs
-    res = realism.realism_test({"normal": noise}, {"normal": train}, {"normal": heldout}, SR, SMALL)
     text = realism.markdown(res)
     assert "| normal | synthesized |" in text and "fails: one_frame" in text
 
@@ -97,3 +97,18 @@ def test_mmd_and_feature_differences_known_answers():
     assert diff["differs"] == ["x"] and diff["features"][0]["name"] == "x"
     assert diff["features"][0]["cohens_d"] > 1.5
     np.testing.assert_allclose(two_sample.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+
+
+def test_score_realism_of_a_folder_against_the_paper_test_list(tmp_path):
+    from drill_jax.similarity import report
+
+    ds = data.load_dataset(classes=["normal"])
+    train, _ = realism.paper_split_sets(ds)
+    for k, w in enumerate(train["normal"][:12]):  # copies of training sounds
+        data.write_wav(str(tmp_path / "synth" / "normal" / f"{k:03d}.wav"), w[:1999], SR)
+    result = report.score_realism(str(tmp_path / "synth"), ds, str(tmp_path / "out"), SMALL)
+    rep = result["classes"]["normal"]
+    assert (rep["num_synth"], rep["num_train"], rep["num_heldout"]) == (12, 34, 33)
+    assert not rep["passes"]["memorisation"]
+    assert "| normal | synthesized |" in (tmp_path / "out" / "realism.md").read_text()
+    assert (tmp_path / "out" / "realism.json").exists()
