@@ -15,6 +15,7 @@ from absl import flags, logging
 
 from drill_jax import files, recipes
 from drill_jax.evaluation import learning_curves
+from drill_jax.similarity import duplicates
 from experiments import common, config_flags
 
 common.define_data_flags("runs/learning_curves")
@@ -33,7 +34,7 @@ _CURVES = config_flags.define(
         "epochs",
         "seed",
     ),
-    choices={"folds": learning_curves.FOLDS},
+    choices={"folds": duplicates.FOLDS},
 )
 
 

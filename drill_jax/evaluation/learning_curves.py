@@ -34,7 +34,6 @@ from drill_jax.evaluation import examples, metrics, paired, protocols
 from drill_jax.similarity import duplicates
 from drill_jax.vae import configs
 
-FOLDS = ("random", "grouped")
 NONE = "none"  # the generator name of "no synthesis"
 
 
@@ -47,7 +46,7 @@ class CurveConfig:
       draws: random subsamples per fold and size.
       n_splits, n_repeats: the honest folds.
       folds: 'random' (stratified, recordings' own groups) or 'grouped' (near-duplicates
-        together, ``duplicates``).
+        together too): ``duplicates.fold_groups``.
       detectors: ``classify.registry`` backbone names ('auto' = the default classical detector, 'jax_cnn').
       generators: generators fitted per unit, by name (``run`` resolves each to its
         ``VAEConfig``).
@@ -71,8 +70,8 @@ class CurveConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.folds not in FOLDS:
-            raise ValueError(f"folds must be one of {FOLDS}, got {self.folds!r}")
+        if self.folds not in duplicates.FOLDS:
+            raise ValueError(f"folds must be one of {duplicates.FOLDS}, got {self.folds!r}")
         if not self.sizes or any(n < 0 or n == 1 for n in self.sizes):
             raise ValueError(f"sizes must be 0 (all) or >= 2 sounds per class, got {self.sizes}")
         if self.draws < 1:
@@ -90,14 +89,6 @@ def subsample(labels: np.ndarray, n_per_class: int, rng: np.random.Generator) ->
         idx = np.flatnonzero(labels == c)
         picks.append(rng.choice(idx, min(n_per_class, idx.size), replace=False))
     return np.sort(np.concatenate(picks))
-
-
-def fold_groups(ds: data_lib.Dataset, config: CurveConfig) -> np.ndarray:
-    """Group ids [N] that the folds keep together: the recordings' own groups, or those
-    merged with near-duplicate links (``folds='grouped'``)."""
-    if config.folds == "grouped":
-        return duplicates.near_duplicate_groups(ds)
-    return np.asarray(ds.groups)
 
 
 def check_fitted_on(fitted_on, train: examples.Examples) -> None:
@@ -176,7 +167,7 @@ def run(
     generators = {name: resolve(name) for name in config.generators}
     real = examples.crop_examples(examples.Examples.real(ds), config.crop)
     settings = examples.fold_feature_settings(None, ds.sample_rate, real.lengths)
-    groups = fold_groups(ds, config)
+    groups = duplicates.fold_groups(ds, config.folds)
     splits = data_lib.repeated_stratified_kfold(
         real.labels, config.n_splits, config.n_repeats, config.seed, groups=groups
     )

@@ -20,6 +20,7 @@ from drill_jax import data
 from drill_jax.data import splits
 from drill_jax.similarity import pairwise, setwise
 
+FOLDS = ("random", "grouped")  # how folds keep sounds together: ``fold_groups``
 
 @dataclasses.dataclass(frozen=True)
 class DuplicateConfig:
@@ -63,6 +64,17 @@ def near_duplicate_groups(
         near = splits.neighbour_links(splits.file_numbers(dataset.paths), dataset.labels)
         links |= near & (sim > config.neighbour_threshold)
     return splits.linked_groups(links, dataset.labels, dataset.groups)
+
+
+def fold_groups(dataset: data.Dataset, folds: str = "random") -> np.ndarray:
+    """Group ids [N] that folds keep on one side: the recordings' own groups ('random': a
+    recording's clips stay together) or those merged with near-duplicate links ('grouped',
+    ``near_duplicate_groups`` with the default ``DuplicateConfig``)."""
+    if folds not in FOLDS:
+        raise ValueError(f"folds must be one of {FOLDS}, got {folds!r}")
+    if folds == "grouped":
+        return near_duplicate_groups(dataset)
+    return np.asarray(dataset.groups)
 
 
 def group_sizes(groups: np.ndarray) -> dict:

@@ -39,3 +39,12 @@ def test_bundled_near_duplicates_stay_on_one_side_of_every_fold(bundled):
     for tr, te in data.repeated_stratified_kfold(bundled.labels, 5, 2, 0, groups=g):
         assert np.intersect1d(g[tr], g[te]).size == 0
         assert min(np.bincount(bundled.labels[te], minlength=2)) >= 5
+
+
+def test_fold_groups_random_keeps_recordings_grouped_keeps_near_duplicates(bundled):
+    np.testing.assert_array_equal(duplicates.fold_groups(bundled, "random"), bundled.groups)
+    grouped = duplicates.fold_groups(bundled, "grouped")
+    np.testing.assert_array_equal(grouped, duplicates.near_duplicate_groups(bundled))
+    assert duplicates.group_sizes(grouped)["groups"] < len(bundled)
+    with pytest.raises(ValueError, match="folds must be one of"):
+        duplicates.fold_groups(bundled, "nearby")
