@@ -47,7 +47,8 @@ class CurveConfig:
       n_splits, n_repeats: the honest folds.
       folds: 'random' (stratified, recordings' own groups) or 'grouped' (near-duplicates
         together too): ``duplicates.fold_groups``.
-      detectors: ``classify.registry`` backbone names ('auto' = the default classical detector, 'jax_cnn').
+      detectors: ``classify.registry`` backbone names ('auto' = the default classical
+        detector, 'jax_cnn').
       generators: generators fitted per unit, by name (``run`` resolves each to its
         ``VAEConfig``).
       n_add_per_class: synthesized sounds added per class.
