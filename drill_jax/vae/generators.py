@@ -50,6 +50,10 @@ _MODULES = {
     "interp": "interp",
     "phase_copy": "phase_copy",
     "shaped_noise": "shaped_noise",
+    "pca": "pca",
+    "stft_interp": "stft_interp",
+    "stft_vae": "stft_vae",
+    "onset": "onset_vae",
 }
 NAMES = tuple(_MODULES)
 
