@@ -6,9 +6,10 @@ flags were given (``experiments.config_flags``), so ``--arch=realistic --epochs=
 20 epochs with everything else from the realistic recipe.
 
 * Generators (``vae(name)``): 'conv' and 'reference' (the paper's VAE and the authors'
-  layout, ``vae_paper``), 'realistic' (``vae_realistic``), a noise-shaping VAE (the
-  realistic recipe's training with that decoder) or a reference generator (nothing learned;
-  prior draws come from the aggregate of the training sounds).
+  layout, ``vae_paper``), 'realistic' (``vae_realistic``), a noise-shaping VAE
+  (``vae_noise_shaping``), the STFT VAE (``vae_stft``), the onset-anchored VAE
+  (``vae_onset``), the log-magnitude PCA (``vae_pca``) or another reference generator
+  (nothing learned; prior draws come from the aggregate of the training sounds).
 * The paper job (``paper(name)``): 'default' and 'quick'.
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 
 from drill_jax.evaluation import pipeline
-from drill_jax.vae import configs, networks, noise_shaping, reference_generators
+from drill_jax.vae import configs, noise_shaping
 
 
 def vae_paper(arch: str = "conv") -> configs.VAEConfig:
@@ -48,9 +49,46 @@ def vae_noise_shaping(arch: str = "noise_hop32") -> configs.VAEConfig:
     )
 
 
+def vae_pca(components: int = 8) -> configs.VAEConfig:
+    """The log-magnitude STFT PCA with Griffin-Lim phases (``pca_reference``): ``components``
+    principal components (network.latent_dim; at most N - 1 for N training sounds); 0
+    epochs, as nothing is trained by gradient steps."""
+    return configs.VAEConfig(
+        network=configs.NetworkConfig(arch="pca", latent_dim=components), epochs=0
+    )
+
+
 def vae_realistic() -> configs.VAEConfig:
-    """The most realistic generator so far: the noise-shaping VAE at hop 32."""
-    return vae_noise_shaping("noise_hop32")
+    """The most realistic generator so far (README's realistic-generator notes): the
+    log-magnitude STFT PCA with every principal component the training sounds have and
+    prior draws from the kernel density estimate of their coordinates."""
+    return vae_pca(components=64)
+
+
+def vae_stft() -> configs.VAEConfig:
+    """The STFT VAE (``vae.stft_vae``): 8 latent dimensions, the plain ELBO weight, 300
+    epochs of Adam at 1e-3, batch 16, prior draws from the aggregate posterior."""
+    return configs.VAEConfig(
+        network=configs.NetworkConfig(arch="stft_vae", latent_dim=8),
+        optim=configs.OptimConfig(learning_rate=1e-3),
+        synthesis=configs.SynthesisConfig(prior="aggregate"),
+        epochs=300,
+        batch_size=16,
+    )
+
+
+def vae_onset() -> configs.VAEConfig:
+    """The onset-anchored VAE (``vae.onset_decoder``): 8 latent dimensions, log-magnitude
+    multi-resolution STFT loss at 64-1024 (no spectral convergence), KL weight 0.01, 200
+    epochs of Adam at 1e-3, batch 16, prior draws from the aggregate posterior."""
+    return configs.VAEConfig(
+        network=configs.NetworkConfig(arch="onset", latent_dim=8),
+        optim=configs.OptimConfig(learning_rate=1e-3),
+        loss=configs.LossConfig(recon="stft_band", sc_weight=0.0, kl_weight=0.01),
+        synthesis=configs.SynthesisConfig(prior="aggregate"),
+        epochs=200,
+        batch_size=16,
+    )
 
 
 def vae_reference(arch: str) -> configs.VAEConfig:
@@ -64,9 +102,16 @@ def vae_reference(arch: str) -> configs.VAEConfig:
 # Recipe name -> f(name) -> config.
 _VAE = {
     "realistic": lambda name: vae_realistic(),
-    **{arch: vae_paper for arch in networks.ARCHS},
-    **{arch: vae_noise_shaping for arch in noise_shaping.ARCHS},
-    **{arch: vae_reference for arch in reference_generators.ARCHS},
+    "conv": vae_paper,
+    "reference": vae_paper,
+    **{arch: vae_noise_shaping for arch in noise_shaping.VARIANTS},
+    "interp": vae_reference,
+    "phase_copy": vae_reference,
+    "shaped_noise": vae_reference,
+    "stft_interp": vae_reference,
+    "pca": lambda name: vae_pca(),
+    "stft_vae": lambda name: vae_stft(),
+    "onset": lambda name: vae_onset(),
 }
 VAE_NAMES = tuple(_VAE)
 
@@ -79,8 +124,8 @@ def vae(name: str) -> configs.VAEConfig:
 
 
 def paper_default() -> pipeline.PaperConfig:
-    """The whole paper; finishes in under an hour on a 2-core CPU."""
-    return pipeline.PaperConfig()
+    """The whole paper with the paper's VAE; finishes in under an hour on a 2-core CPU."""
+    return pipeline.PaperConfig(vae=vae_paper())
 
 
 def paper_quick() -> pipeline.PaperConfig:
@@ -89,7 +134,7 @@ def paper_quick() -> pipeline.PaperConfig:
         paper_default(),
         n_repeats=1,
         paper_splits=2,
-        vae_epochs=5,
+        vae=dataclasses.replace(vae_paper(), epochs=5),
         table1_backbones=(),
         table2_backbones=(),
         detectors=("clip_svm",),

@@ -24,15 +24,15 @@ from absl import flags
 
 from drill_jax import data, files
 from drill_jax.similarity import scoreboard, setwise
-from drill_jax.vae import generators, reference_generators, trainer
-from experiments import common
+from drill_jax.vae import configs, generators
+from experiments import common, vae_flags
 
 common.define_data_flags("runs/generator_sweep")
 _DESIGNS = flags.DEFINE_list("designs", ["noise", "interp"], "Generator recipes to compare.")
 _SEEDS = flags.DEFINE_list("seeds", ["0"], "Seeds (one run of each design per seed).")
 _MODES = flags.DEFINE_list("modes", ["posterior", "prior"], "Synthesis modes scored.")
 _CLASSES = flags.DEFINE_list("score_classes", None, "Classes scored (default: every class).")
-_VAE = common.define_vae_flags(None)
+_VAE = vae_flags.define(None)
 _COLUMNS = (
     "two_sample_log_mel",
     "two_sample_multiframe",
@@ -44,7 +44,7 @@ _COLUMNS = (
 )
 
 
-def score_design(ds, config: trainer.VAEConfig, modes) -> list:
+def score_design(ds, config: configs.VAEConfig, modes) -> list:
     """Scoreboard rows (one per class and mode) of one design and seed."""
     tr_all, _ = data.paper_vae_split(ds.labels)
     x_all = data.stack_fixed(ds.waveforms, config.network.input_length, "zero")
@@ -81,7 +81,7 @@ def score_design(ds, config: trainer.VAEConfig, modes) -> list:
                 list(sounds), real, ds.sample_rate, length
             )
             arch = config.network.arch
-            loss = "none" if arch in reference_generators.ARCHS else config.loss.recon
+            loss = config.loss.recon if generators.get(arch).LEARNED else "none"
             row = scoreboard.scoreboard_row(name, rep, arch, loss)
             row.update(mode=mode, seed=config.seed, train_s=seconds)
             rows.append(row)

@@ -13,10 +13,10 @@ from absl import app, flags, logging
 
 from drill_jax.detection import unsupervised
 from drill_jax.vae import experiment
-from experiments import common
+from experiments import common, vae_flags
 
 common.define_data_flags("runs/vae")
-_VAE = common.define_vae_flags(
+_VAE = vae_flags.define(
     "arch",
     key=("epochs", "seed", "num_synth", "synth_mode", "latent_dim"),
     help={

@@ -7,7 +7,8 @@ from typing import Optional
 import pytest
 from absl import flags
 
-from experiments import config_flags
+from drill_jax import config_tree
+from experiments import config_flags, flag_parsers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +37,7 @@ class _Toy:
 
 
 GROUP = config_flags.define(
-    _Toy, rename={"cf_on": "cf_switch"}, parsers={"cf_band": config_flags.parse_band}
+    _Toy, rename={"cf_on": "cf_switch"}, parsers={"cf_band": flag_parsers.parse_band}
 )
 
 
@@ -96,8 +97,35 @@ def test_docstring_help_splits_shared_entries():
         b: int = 0
         c: int = 0
 
-    assert config_flags.docstring_help(Doc) == {
+    assert config_tree.docstring_help(Doc) == {
         "a": "shared text continued.",
         "b": "shared text continued.",
         "c": "own.",
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class _Part:
+    seed: int = 1
+    width: int = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class _Whole:
+    part: _Part = _Part()
+    seed: int = 0
+    name: str = "a"
+
+
+def test_a_top_field_or_part_resolves_to_itself_and_builds_whole():
+    assert config_tree.resolve(_Whole, "seed") == ("seed",)  # not the part's seed
+    assert config_tree.resolve(_Whole, "width") == ("part", "width")
+    assert config_tree.resolve(_Whole, "part") == ("part",)
+    built = config_tree.build_nested(_Whole, _Whole(seed=5), {("part",): _Part(seed=9)})
+    assert built == _Whole(part=_Part(seed=9), seed=5)
+
+
+def test_changes_lists_the_differing_leaves_by_path():
+    other = _Whole(part=_Part(width=8), name="b")
+    assert config_tree.changes(_Whole(), other) == {"part.width": 8, "name": "b"}
+    assert config_tree.changes(other, other) == {}

@@ -13,7 +13,7 @@ import time
 from drill_jax import data
 from drill_jax.bench.report import at_least
 from drill_jax.bench.suite_config import SuiteConfig
-from drill_jax.classify import backbones
+from drill_jax.classify import registry
 from drill_jax.evaluation import pipeline, protocols
 
 
@@ -27,7 +27,7 @@ def folds_suite(suite: SuiteConfig) -> dict:
     small = protocols.ProtocolConfig(n_splits=2, n_repeats=1, seed=suite.seed)
     results, seconds = {}, {}
     for name, batch in (("sequential", False), ("vmapped", True)):
-        detector = backbones.DetectorConfig(batch_folds=batch)
+        detector = registry.DetectorConfig(batch_folds=batch)
         pipeline.run_classification(ds, small, detector)
         start = time.perf_counter()
         results[name] = pipeline.run_classification(ds, config, detector)

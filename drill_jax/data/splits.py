@@ -1,15 +1,20 @@
 """Train/test splits as pure functions of (labels, seed, groups) returning index arrays.
 
 A *group* is any id shared by items that must stay on one side of a split: the
-clips cut from one recording, or a synthetic sound and the real sound it came
-from. ``groups=None`` makes every item its own group.
+clips cut from one recording, a synthetic sound and the real sound it came
+from, or near-duplicate recordings (``linked_groups`` of a similarity matrix, e.g.
+best-match |xcorr| above a threshold, or neighbouring file numbers: ``neighbour_links``).
+``groups=None`` makes every item its own group.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import os
+import re
+from typing import Optional, Sequence
 
 import numpy as np
+import scipy.sparse.csgraph
 import sklearn.model_selection as skms
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -105,3 +110,47 @@ def repeated_stratified_kfold(
         for train_idx, test_idx in cv.split(np.zeros(labels.size), labels, groups):
             out.append((np.sort(train_idx), np.sort(test_idx)))
     return out
+
+
+def linked_groups(links, labels, groups=None) -> np.ndarray:
+    """Group ids [N] (0 .. G-1, numbered in order of each group's first item) of the
+    connected components of ``links`` [N, N] (bool, symmetric: True = keep i and j together),
+    merged with existing ``groups`` [N] (items sharing a group stay together too).
+
+    A link between items of different classes is an error (a group holds one class).
+    """
+    labels, groups = _check_labels(labels, groups)
+    links = np.asarray(links, bool)
+    if links.shape != (labels.size, labels.size):
+        raise ValueError(f"links must be [{labels.size}, {labels.size}], got {links.shape}")
+    links = links | links.T | (groups[:, None] == groups[None, :])
+    i, j = np.nonzero(links)
+    if np.any(labels[i] != labels[j]):
+        raise ValueError("links join items of different classes; a group must hold one class")
+    _, comp = scipy.sparse.csgraph.connected_components(links, directed=False)
+    _, first = np.unique(comp, return_index=True)
+    return np.argsort(np.argsort(first))[comp].astype(np.int64)
+
+
+def file_numbers(paths: Sequence[str]) -> np.ndarray:
+    """The last run of digits in each file name ('normal_41.wav' -> 41): [N] int64.
+    Raises ValueError naming the first file without one."""
+    out = []
+    for p in paths:
+        digits = re.findall(r"\d+", os.path.splitext(os.path.basename(p))[0])
+        if not digits:
+            raise ValueError(f"{p}: no number in the file name")
+        out.append(int(digits[-1]))
+    return np.asarray(out, np.int64)
+
+
+def neighbour_links(numbers, labels, gap: int = 2) -> np.ndarray:
+    """[N, N] bool: items of the same class whose file numbers differ by exactly ``gap``
+    (2 = neighbours of the same parity: normal_39 / normal_41). Chains of neighbours span a
+    whole class, so combine it with a similarity (``links & (similarity > t)``)."""
+    numbers, labels = np.asarray(numbers), np.asarray(labels)
+    if numbers.shape != labels.shape:
+        raise ValueError(f"numbers {numbers.shape} and labels {labels.shape} differ in shape")
+    return (np.abs(numbers[:, None] - numbers[None, :]) == gap) & (
+        labels[:, None] == labels[None, :]
+    )

@@ -163,7 +163,7 @@ def seeded_global_random(seed: int) -> Iterator[None]:
         np.random.set_state(np_state)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1)
 def _warm_up_pitch_shift() -> None:
     """Runs librosa's pitch shift once. Its first call in a process draws from Python's
     ``random`` (lazy imports), which would make the first augmented clip differ from later

@@ -248,8 +248,3 @@ def detection_metrics(is_anomaly: np.ndarray, scores: np.ndarray, threshold: flo
         out["pauc"] = pauc(y, s, max_fpr=0.1)
     out["pauc_definition"] = PAUC_DEFINITION
     return out
-
-
-def positive_index(class_names) -> int:
-    """The class scored as positive by ROC-AUC and detectors: 'anomaly' if present, else 0."""
-    return class_names.index("anomaly") if "anomaly" in class_names else 0

@@ -18,6 +18,7 @@ Every item carries an ``origin``: the group id of the real sound it is or was ma
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import time
 from typing import Callable, Optional
@@ -97,22 +98,32 @@ class ProtocolConfig:
 # ---------------------------------------------------------------- augmentation per fold
 
 
-_SYNTH_CACHE: dict = {}
-_SYNTH_CACHE_SIZE = 64
+class _ByContent:
+    """A value that hashes and compares by the SHA-256 of its content: the key of a bounded
+    cache for unhashable arguments (Examples, PRNG keys)."""
 
+    def __init__(self, value, digest: str):
+        self.value, self.digest = value, digest
 
-def _synth_cache_key(train, n_per_class, key, vae_config, mode, sources):
-    """What a VAE synthesis depends on: training sounds, sources, key, config, mode."""
-    digest = hashlib.sha256()
-    for ex in (train, sources):
-        if ex is None:
-            digest.update(b"none")
-            continue
-        digest.update(np.asarray(ex.origin).tobytes() + np.asarray(ex.labels).tobytes())
-        for w in ex.waveforms:
-            digest.update(np.ascontiguousarray(w).tobytes())
-    digest.update(np.asarray(jax.random.key_data(key)).tobytes())
-    return (digest.hexdigest(), n_per_class, vae_config, mode)
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _ByContent) and other.digest == self.digest
+
+    @classmethod
+    def examples(cls, ex: Optional[examples.Examples]) -> "_ByContent":
+        digest = hashlib.sha256(b"none" if ex is None else b"examples")
+        if ex is not None:
+            digest.update(np.asarray(ex.origin).tobytes() + np.asarray(ex.labels).tobytes())
+            for w in ex.waveforms:
+                digest.update(np.ascontiguousarray(w).tobytes())
+        return cls(ex, digest.hexdigest())
+
+    @classmethod
+    def key(cls, key: jax.Array) -> "_ByContent":
+        data = np.asarray(jax.random.key_data(key)).tobytes()
+        return cls(key, hashlib.sha256(data).hexdigest())
 
 
 def vae_synthesize(
@@ -123,18 +134,28 @@ def vae_synthesize(
     mode: str = "posterior",
     sources: Optional[examples.Examples] = None,
 ) -> tuple[examples.Examples, np.ndarray]:
-    """Trains one VAE per class on ``train`` and decodes ``n_per_class`` sounds per class.
+    """Trains one generator per class on ``train`` and draws ``n_per_class`` sounds per class.
 
     Posterior sampling draws around ``sources`` (default: the training sounds themselves;
-    other sources, such as the paper's test list, are passed to the VAE as 'test' sources,
-    which it refuses unless ``vae_config.synthesis.synth_from_test``).
-    Returns (synthetic examples, origins of every sound a VAE was fitted on).
+    other sources, such as the paper's test list, are passed as 'test' sources, which are
+    refused unless ``vae_config.synthesis.synth_from_test``). Evaluations of several
+    detectors on the same folds share one synthesis per fold (a bounded cache keyed by the
+    sounds, key, config and mode).
+    Returns (synthetic examples, origins of every sound a generator was fitted on).
     """
-    config = vae_config or trainer.VAEConfig()
-    # Evaluations of several detectors on the same folds share one synthesis per fold.
-    cache_key = _synth_cache_key(train, n_per_class, key, config, mode, sources)
-    if cache_key in _SYNTH_CACHE:
-        return _SYNTH_CACHE[cache_key]
+    return _vae_synthesize(
+        _ByContent.examples(train),
+        n_per_class,
+        _ByContent.key(key),
+        vae_config or trainer.VAEConfig(),
+        mode,
+        _ByContent.examples(sources),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _vae_synthesize(train_c, n_per_class, key_c, config, mode, sources_c):
+    train, key, sources = train_c.value, key_c.value, sources_c.value
     source_split = "train" if sources is None else "test"
     sources = train if sources is None else sources
     made = []
@@ -169,10 +190,7 @@ def vae_synthesize(
     out = made[0]
     for m in made[1:]:
         out = out.concat(m)
-    if len(_SYNTH_CACHE) >= _SYNTH_CACHE_SIZE:
-        _SYNTH_CACHE.pop(next(iter(_SYNTH_CACHE)))
-    _SYNTH_CACHE[cache_key] = (out, np.unique(train.origin))
-    return _SYNTH_CACHE[cache_key]
+    return out, np.unique(train.origin)
 
 
 def augment_waveform_side(
@@ -283,17 +301,20 @@ def evaluate(
     config: ProtocolConfig,
     fit_predict: FitPredict,
     vae_config=None,
-    positive_index: int = 0,
+    positive_index: Optional[int] = None,
     progress: Optional[Callable[[str], None]] = None,
     fit_predict_folds: Optional[FitPredictFolds] = None,
 ) -> dict:
     """Runs one protocol and returns {'label', 'config', 'folds': [...], 'summary', 'baselines'}.
+
+    ``positive_index``: the class scored as positive (None: ``ds.positive_index``).
 
     With ``fit_predict_folds`` every fold's model is fitted in one call once all folds'
     features are made (the JAX CNN vmaps over folds); each fold's ``fit_seconds`` is then
     that call's wall time divided by the number of folds.
     """
     say = progress or (lambda msg: logging.info("%s", msg))
+    positive_index = ds.positive_index if positive_index is None else positive_index
     label, unit, settings, prepared = prepare_folds(ds, config, vae_config)
     folds = []
     batched = None

@@ -1,8 +1,10 @@
-"""Per-class similarity report of a folder of synthesized sounds against a real dataset."""
+"""Per-class similarity report of a folder of synthesized sounds against a real dataset: the
+paper's pair analysis, set-level measures (``setwise``), the multi-frame scoreboard and the
+held-out realism test (``realism``)."""
 
 from __future__ import annotations
 
-import csv
+import dataclasses
 import os
 from typing import Optional, Sequence
 
@@ -11,60 +13,52 @@ from absl import logging
 
 from drill_jax import data, features, files
 from drill_jax.similarity import figures as similarity_figures
-from drill_jax.similarity import pairwise, scoreboard, setwise
-
-SYNTH_MANIFEST = "manifest.csv"
-_PATH_COLUMNS = ("path", "file", "filename", "wav", "synth_path")
+from drill_jax.similarity import pairwise, realism, scoreboard, setwise, synth_folder
 
 
-def read_synth_manifest(synth_dir: str) -> dict:
-    """``<synth_dir>/manifest.csv`` as {"<class>/<file>.wav": row dict}; {} when absent.
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """What ``build_report`` computes.
 
-    The file column is the first of path/file/filename/wav/synth_path present; a bare file name
-    is keyed under the row's ``class`` column.
+    Attributes:
+      train_split: the generator's training sounds for the memorisation check and the realism
+        test: 'paper' (``data.paper_vae_split``) or 'all' real sounds of the class (then no
+        sound is held out and the realism test is skipped).
+      skip_bad: skip unreadable synthesized files (listed in the report) instead of raising.
+      figures: write real-vs-synthesized figures and each class's best-matching pair.
+      repeats: of the two-sample CV and of the Fréchet reference halves.
+      null_pairs: white-noise pairs for the coherence null reference.
+      realism: settings of the held-out realism test (None = skip it).
     """
-    path = os.path.join(synth_dir, SYNTH_MANIFEST)
-    if not os.path.isfile(path):
-        return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return {}
-    col = next((c for c in _PATH_COLUMNS if c in rows[0]), None)
-    if col is None:
-        raise ValueError(f"{path}: no file column (one of {_PATH_COLUMNS}) in {list(rows[0])}")
-    out = {}
-    for row in rows:
-        rel = row[col].replace("\\", "/")
-        if "/" not in rel and row.get("class"):
-            rel = f"{row['class']}/{rel}"
-        out["/".join(rel.split("/")[-2:])] = row
-    return out
+
+    train_split: str = "paper"
+    skip_bad: bool = False
+    figures: bool = True
+    repeats: setwise.Repeats = setwise.Repeats()
+    null_pairs: int = 200
+    realism: Optional[realism.RealismConfig] = realism.RealismConfig()
 
 
-def _source_column(manifest: dict) -> Optional[str]:
-    if not manifest:
-        return None
-    keys = list(next(iter(manifest.values())).keys())
-    for want in (("source", "file"), ("source", "path"), ("source",)):
-        found = [k for k in keys if all(w in k.lower() for w in want)]
-        if found:
-            return found[0]
-    return None
+@dataclasses.dataclass(frozen=True)
+class _Context:
+    """What every group of one report shares."""
 
+    folder: synth_folder.SynthFolder
+    dataset: data.Dataset
+    config: ReportConfig
+    settings: Optional[features.FeatureSettings]
+    train: np.ndarray  # [N] bool over the dataset
+    length: int
+    seed: int
 
-def _rel(path: str) -> str:
-    return "/".join(os.path.normpath(path).replace(os.sep, "/").split("/")[-2:])
+    def real_idx(self, class_name: str) -> np.ndarray:
+        return np.flatnonzero(self.dataset.labels == self.dataset.class_names.index(class_name))
 
+    def synth_waves(self, idx) -> list:
+        return [self.folder.synth.waveforms[i] for i in idx]
 
-def _train_mask(dataset: data.Dataset, train_split: str) -> np.ndarray:
-    if train_split == "all":
-        return np.ones(len(dataset), bool)
-    if train_split == "paper":
-        mask = np.zeros(len(dataset), bool)
-        mask[data.paper_vae_split(dataset.labels)[0]] = True
-        return mask
-    raise ValueError(f"train_split must be 'paper' or 'all', got {train_split!r}")
+    def real_waves(self, idx) -> list:
+        return [self.dataset.waveforms[i] for i in idx]
 
 
 def _fmt(s: dict) -> str:
@@ -155,212 +149,241 @@ def markdown_table(report: dict) -> str:
     return head + "\n".join(rows) + "\n" + notes + "\n".join(coh_rows) + "\n" + coh_notes
 
 
+def _realism(ctx: _Context, idx: np.ndarray, r_idx: np.ndarray) -> Optional[dict]:
+    """The held-out realism test of one group, or None when nothing is held out."""
+    held = r_idx[~ctx.train[r_idx]]
+    if ctx.config.realism is None or held.size == 0:
+        return None
+    cfg = dataclasses.replace(ctx.config.realism, seed=ctx.seed)
+    train = ctx.real_waves(r_idx[ctx.train[r_idx]])
+    return realism.class_realism(
+        ctx.synth_waves(idx), train, ctx.real_waves(held), ctx.dataset.sample_rate, cfg
+    )
+
+
+def _group_report(ctx: _Context, class_name: str, idx: np.ndarray, other_mel) -> dict:
+    """Every measure of one group of synthesized sounds against the real sounds of its class.
+
+    other_mel: one-frame log-Mel vectors [K, D] of the other classes' real sounds (or None).
+    """
+    r_idx, sr = ctx.real_idx(class_name), ctx.dataset.sample_rate
+    synth, real = ctx.synth_waves(idx), ctx.real_waves(r_idx)
+    rep = setwise.class_similarity(
+        synth, real, sr, ctx.train[r_idx], ctx.seed, ctx.length, ctx.settings, ctx.config.repeats
+    )
+    rep["two_sample_log_mel_multiframe"] = scoreboard.multiframe_two_sample(
+        synth, real, sr, ctx.length, ctx.settings, ctx.config.repeats.cv, ctx.seed
+    )
+    if other_mel is not None:
+        rep["frechet_log_mel"]["real_vs_other_class_real"] = setwise.frechet_distance(
+            setwise.log_mel_vectors(real, sr, ctx.length, ctx.settings), other_mel
+        )
+    bp = rep["best_pair"]
+    a, b = idx[bp["synth_index"]], r_idx[bp["real_index"]]
+    bp["synth_file"] = synth_folder.rel(ctx.folder.synth.paths[a])
+    bp["real_file"] = synth_folder.rel(ctx.dataset.paths[b])
+    bp["compare"] = pairwise.compare_pair(
+        ctx.folder.synth.waveforms[a], ctx.dataset.waveforms[b], sr
+    )
+    col = synth_folder.source_column(ctx.folder.manifest)
+    if col is not None:
+        rep["source"] = _source_agreement(ctx, col, idx, r_idx, np.asarray(rep["best_index"]))
+    rep["realism"] = _realism(ctx, idx, r_idx)
+    return rep
+
+
+def _class_figures(ctx: _Context, class_name: str, idx, rep: dict, out_dir: str) -> list:
+    """Real beside synthesized sounds, and the three figures of the best-matching pair."""
+    r_idx, bp = ctx.real_idx(class_name), rep["best_pair"]
+    fig_dir = os.path.join(out_dir, "figures")
+    paths = [
+        scoreboard.plot_real_vs_synth(
+            ctx.real_waves(r_idx[:4]),
+            ctx.synth_waves(idx[:4]),
+            ctx.dataset.sample_rate,
+            os.path.join(fig_dir, f"{class_name}_real_vs_synth.png"),
+            title=f"{class_name}: real (rows 1-2) vs synthesized (rows 3-4)",
+            settings=ctx.settings,
+        )
+    ]
+    return paths + similarity_figures.plot_pair(
+        ctx.folder.synth.waveforms[idx[bp["synth_index"]]],
+        ctx.dataset.waveforms[r_idx[bp["real_index"]]],
+        ctx.dataset.sample_rate,
+        os.path.join(fig_dir, f"{class_name}_best"),
+        names=(f"synthesized {bp['synth_file']}", f"real {bp['real_file']}"),
+    )
+
+
+def _csv_rows(ctx: _Context, class_name: str, idx, best, peaks) -> list:
+    """best_matches.csv lines of one class: synth file, class, mode, best real file, peak."""
+    r_idx, modes = ctx.real_idx(class_name), ctx.folder.modes(idx)
+    return [
+        f"{synth_folder.rel(ctx.folder.synth.paths[i])},{class_name},{modes[k]},"
+        f"{synth_folder.rel(ctx.dataset.paths[r_idx[best[k]]])},{peaks[k]:.6f}"
+        for k, i in enumerate(idx)
+    ]
+
+
+def _other_class_mel(ctx: _Context, class_name: str) -> Optional[np.ndarray]:
+    """One-frame log-Mel vectors [K, D] of the other classes' real sounds (None if none)."""
+    others = np.flatnonzero(ctx.dataset.labels != ctx.dataset.class_names.index(class_name))
+    if others.size == 0:
+        return None
+    return setwise.log_mel_vectors(
+        ctx.real_waves(others), ctx.dataset.sample_rate, ctx.length, ctx.settings
+    )
+
+
+def _score_groups(ctx: _Context, out_dir: str) -> tuple[dict, list, list]:
+    """(groups: name -> report, best_matches.csv lines, figure paths) of every class and mode."""
+    groups, csv_rows, figure_paths = {}, [], []
+    for c in ctx.folder.classes:
+        other_mel = _other_class_mel(ctx, c)
+        for name, idx in ctx.folder.groups(c):
+            if len(idx) < synth_folder.MIN_GROUP:
+                logging.warning("group %s has %d synthesized sounds: skipped", name, len(idx))
+                continue
+            logging.info("group %s: %d synthesized sounds", name, len(idx))
+            rep = _group_report(ctx, c, idx, other_mel)
+            best, peaks = np.asarray(rep.pop("best_index")), np.asarray(rep.pop("best_peak"))
+            groups[name] = rep
+            if name == c:
+                csv_rows += _csv_rows(ctx, c, idx, best, peaks)
+                if ctx.config.figures:
+                    figure_paths += _class_figures(ctx, c, idx, rep, out_dir)
+    return groups, csv_rows, figure_paths
+
+
+def _pair_figures(ctx: _Context, pairs, out_dir: str) -> list:
+    """The three figures of each asked (synth file, real file) pair."""
+    paths = []
+    for k, (a_rel, b_rel) in enumerate(pairs):
+        paths += similarity_figures.plot_pair(
+            ctx.folder.synth.waveforms[synth_folder.find(ctx.folder.synth, a_rel)],
+            ctx.dataset.waveforms[synth_folder.find(ctx.dataset, b_rel)],
+            ctx.dataset.sample_rate,
+            os.path.join(out_dir, "figures", f"pair{k}"),
+            names=(a_rel, b_rel),
+        )
+    return paths
+
+
+def _scoreboard(ctx: _Context, groups: dict) -> list:
+    first = next(iter(ctx.folder.manifest.values()), {})
+    arch, loss = first.get("arch", "unknown"), first.get("loss", "unknown")
+    return [scoreboard.scoreboard_row(name, r, arch, loss) for name, r in groups.items()]
+
+
 def build_report(
     synth_dir: str,
     dataset: data.Dataset,
     out_dir: str,
     seed: int = 0,
-    skip_bad: bool = False,
-    train_split: str = "paper",
-    figures: bool = True,
-    pairs: Sequence[tuple[str, str]] = (),
-    cv_repeats: int = 4,
-    fd_repeats: int = 20,
-    null_pairs: int = 200,
+    config: ReportConfig = ReportConfig(),
     settings: Optional[features.FeatureSettings] = None,
+    pairs: Sequence[tuple[str, str]] = (),
 ) -> dict:
     """Compares ``<synth_dir>/<class>/*.wav`` with the real sounds of the same class.
 
     Args:
-      settings: log-Mel feature settings (default: the paper's at the dataset's rate).
       synth_dir: folder of synthesized sounds, one sub-folder per class, optional manifest.csv
         (a 'mode' column splits each class into groups; a 'source_file' column, or else the
         first column naming a source, gives the real sound a synthesized one was decoded
         from, matched by file name within the class).
       dataset: the real sounds (``data.load_dataset``); classes are matched by name.
       out_dir: gets report.json, report.md, best_matches.csv and figures/*.png.
-      seed: for the Fréchet reference halves and the cross-validation.
-      skip_bad: skip unreadable synthesized files (listed in the report) instead of raising.
-      train_split: the generator's training sounds for the memorisation check: 'paper'
-        (``data.paper_vae_split``) or 'all' real sounds of the class.
-      figures: write the three figures of each class's best-matching pair.
+      seed: for the Fréchet reference halves, the cross-validation and the permutations.
+      config: what to compute (``ReportConfig``).
+      settings: log-Mel feature settings (default: the paper's at the dataset's rate).
       pairs: extra (synth file, real file) pairs to draw, paths relative to the two folders
         (e.g. ("anomaly/000.wav", "anomaly/fault_1.wav")).
-      cv_repeats, fd_repeats: repeats of the two-sample CV and of the Fréchet reference halves;
-      null_pairs: white-noise pairs for the coherence null reference.
     Returns the report dict (also written to report.json).
     """
-    synth = data.load_dataset(
-        synth_dir,
-        sample_rate=dataset.sample_rate,
-        skip_bad=skip_bad,
-        verify_manifest=False,
-    )
-    manifest = read_synth_manifest(synth_dir)
-    source_col = _source_column(manifest)
-    train = _train_mask(dataset, train_split)
-    rng = np.random.default_rng(seed)
-    sr = dataset.sample_rate
-    classes = [c for c in synth.class_names if c in dataset.class_names]
-    if not classes:
-        raise ValueError(
-            f"no class of {synth_dir} ({synth.class_names}) is in the dataset {dataset.class_names}"
-        )
-    real_idx = {c: np.flatnonzero(dataset.labels == k) for k, c in enumerate(dataset.class_names)}
-    length = min(int(synth.lengths.min()), int(dataset.lengths.min()))
-    mel = {
-        c: setwise.log_mel_vectors(
-            [dataset.waveforms[i] for i in real_idx[c]], sr, length, settings
-        )
-        for c in dataset.class_names
-    }
-    groups, csv_rows, figure_paths = {}, [], []
-    for c in classes:
-        s_idx = np.flatnonzero(synth.labels == synth.class_names.index(c))
-        r_idx = real_idx[c]
-        modes = np.array([manifest.get(_rel(synth.paths[i]), {}).get("mode", "") for i in s_idx])
-        subsets = [(c, s_idx)]
-        if len(set(modes)) > 1:
-            subsets += [(f"{c}/{m}", s_idx[modes == m]) for m in sorted(set(modes))]
-        for name, idx in subsets:
-            if len(idx) < 5:
-                logging.warning("group %s has %d synthesized sounds: skipped", name, len(idx))
-                continue
-            logging.info("group %s: %d synthesized vs %d real", name, len(idx), len(r_idx))
-            rep = setwise.class_similarity(
-                [synth.waveforms[i] for i in idx],
-                [dataset.waveforms[i] for i in r_idx],
-                sr,
-                train_mask=train[r_idx],
-                rng=rng,
-                seed=seed,
-                settings=settings,
-                length=length,
-                cv_repeats=cv_repeats,
-                fd_repeats=fd_repeats,
-            )
-            rep["two_sample_log_mel_multiframe"] = scoreboard.multiframe_two_sample(
-                [synth.waveforms[i] for i in idx],
-                [dataset.waveforms[i] for i in r_idx],
-                sr,
-                length,
-                settings,
-                cv_repeats,
-                seed,
-            )
-            others = [o for o in dataset.class_names if o != c]
-            if others:
-                rep["frechet_log_mel"]["real_vs_other_class_real"] = setwise.frechet_distance(
-                    mel[c], np.concatenate([mel[o] for o in others])
-                )
-            best = np.asarray(rep.pop("best_index"))
-            peaks = np.asarray(rep.pop("best_peak"))
-            bp = rep["best_pair"]
-            a_path, b_path = (
-                synth.paths[idx[bp["synth_index"]]],
-                dataset.paths[r_idx[bp["real_index"]]],
-            )
-            bp["synth_file"], bp["real_file"] = _rel(a_path), _rel(b_path)
-            bp["compare"] = pairwise.compare_pair(
-                synth.waveforms[idx[bp["synth_index"]]],
-                dataset.waveforms[r_idx[bp["real_index"]]],
-                sr,
-            )
-            if source_col is not None:
-                rep["source"] = _source_agreement(
-                    manifest,
-                    source_col,
-                    [synth.paths[i] for i in idx],
-                    [synth.waveforms[i] for i in idx],
-                    dataset,
-                    r_idx,
-                    best,
-                    sr,
-                    length,
-                )
-            groups[name] = rep
-            if name == c:
-                for k, i in enumerate(idx):
-                    csv_rows.append(
-                        f"{_rel(synth.paths[i])},{c},{modes[k]},{_rel(dataset.paths[r_idx[best[k]]])},"
-                        f"{peaks[k]:.6f}"
-                    )
-                if figures:
-                    figure_paths.append(
-                        scoreboard.plot_real_vs_synth(
-                            [dataset.waveforms[i] for i in r_idx[:4]],
-                            [synth.waveforms[i] for i in idx[:4]],
-                            sr,
-                            os.path.join(out_dir, "figures", f"{c}_real_vs_synth.png"),
-                            title=f"{c}: real (rows 1-2) vs synthesized (rows 3-4)",
-                            settings=settings,
-                        )
-                    )
-                    figure_paths += similarity_figures.plot_pair(
-                        synth.waveforms[idx[bp["synth_index"]]],
-                        dataset.waveforms[r_idx[bp["real_index"]]],
-                        sr,
-                        os.path.join(out_dir, "figures", f"{c}_best"),
-                        names=(f"synthesized {bp['synth_file']}", f"real {bp['real_file']}"),
-                    )
-    for k, (a_rel, b_rel) in enumerate(pairs):
-        a = _find(synth, a_rel)
-        b = _find(dataset, b_rel)
-        figure_paths += similarity_figures.plot_pair(
-            synth.waveforms[a],
-            dataset.waveforms[b],
-            sr,
-            os.path.join(out_dir, "figures", f"pair{k}"),
-            names=(a_rel, b_rel),
-        )
+    folder = synth_folder.load(synth_dir, dataset, config.skip_bad)
+    length = min(int(folder.synth.lengths.min()), int(dataset.lengths.min()))
+    train = synth_folder.train_mask(dataset, config.train_split)
+    ctx = _Context(folder, dataset, config, settings, train, length, seed)
+    groups, csv_rows, figure_paths = _score_groups(ctx, out_dir)
+    figure_paths += _pair_figures(ctx, pairs, out_dir)
+    manifest_path = os.path.join(synth_dir, synth_folder.SYNTH_MANIFEST)
     report = {
         "synth_dir": os.path.abspath(synth_dir),
-        "synth_manifest_sha256": (
-            data.file_sha256(os.path.join(synth_dir, SYNTH_MANIFEST)) if manifest else None
-        ),
-        "sample_rate": sr,
+        "synth_manifest_sha256": data.file_sha256(manifest_path) if folder.manifest else None,
+        "sample_rate": dataset.sample_rate,
         "length": length,
-        "train_split": train_split,
+        "train_split": config.train_split,
         "seed": seed,
-        "skipped_synth_files": [str(b) for b in synth.bad],
-        "coherence_null_white_noise": setwise.coherence_null(length, sr, rng, null_pairs),
+        "skipped_synth_files": [str(b) for b in folder.synth.bad],
+        "coherence_null_white_noise": setwise.coherence_null(
+            length, dataset.sample_rate, np.random.default_rng(seed), config.null_pairs
+        ),
         "groups": groups,
-        "scoreboard": [
-            scoreboard.scoreboard_row(
-                name, r, first.get("arch", "unknown"), first.get("loss", "unknown")
-            )
-            for first in [next(iter(manifest.values()), {})]
-            for name, r in groups.items()
-        ],
+        "scoreboard": _scoreboard(ctx, groups),
+        "realism": _realism_summary(groups),
         "figures": [os.path.relpath(p, out_dir) for p in figure_paths],
     }
+    _write(out_dir, report, csv_rows)
+    return report
+
+
+def _realism_summary(groups: dict) -> dict:
+    """The realism test's statistic and each group's headline row ({} when it was skipped)."""
+    scored = {name: r["realism"] for name, r in groups.items() if r.get("realism")}
+    return {
+        "statistic": realism.STATISTIC,
+        "rows": [realism.row(name, r) for name, r in scored.items()],
+    }
+
+
+def _write(out_dir: str, report: dict, csv_rows: list) -> None:
+    scored = {n: r["realism"] for n, r in report["groups"].items() if r.get("realism")}
     files.atomic_write_json(os.path.join(out_dir, "report.json"), report)
     files.atomic_write_text(
         os.path.join(out_dir, "report.md"),
-        markdown_table(report) + scoreboard.markdown(report["scoreboard"]),
+        markdown_table(report)
+        + scoreboard.markdown(report["scoreboard"])
+        + (realism.markdown({"classes": scored}) if scored else ""),
     )
     files.atomic_write_text(
         os.path.join(out_dir, "best_matches.csv"),
         "synth_file,class,mode,best_real_file,xcorr_peak\n" + "\n".join(csv_rows) + "\n",
     )
-    return report
 
 
-def _find(ds: data.Dataset, rel: str) -> int:
-    rel = rel.replace("\\", "/")
-    for i, p in enumerate(ds.paths):
-        if _rel(p) == "/".join(rel.split("/")[-2:]):
-            return i
-    raise FileNotFoundError(f"{rel}: not among the loaded sounds")
+def score_realism(
+    synth_dir: str,
+    dataset: data.Dataset,
+    out_dir: str,
+    config: realism.RealismConfig = realism.RealismConfig(),
+    skip_bad: bool = False,
+) -> dict:
+    """The held-out realism test alone of a synthesized folder, against the paper's test list
+    (the generator trained on its train list): writes realism.json and realism.md, returns
+    ``realism.realism_test``'s dict with one entry per group (class, then class/mode)."""
+    folder = synth_folder.load(synth_dir, dataset, skip_bad)
+    train = synth_folder.train_mask(dataset, "paper")
+    ctx = _Context(folder, dataset, ReportConfig(realism=config), None, train, 0, config.seed)
+    result = {"statistic": realism.STATISTIC, "config": dataclasses.asdict(config)}
+    result["classes"] = {
+        name: _realism(ctx, idx, ctx.real_idx(c))
+        for c in folder.classes
+        for name, idx in folder.groups(c)
+        if len(idx) >= synth_folder.MIN_GROUP
+    }
+    result["skipped_synth_files"] = [str(b) for b in folder.synth.bad]
+    files.atomic_write_json(os.path.join(out_dir, "realism.json"), result)
+    files.atomic_write_text(os.path.join(out_dir, "realism.md"), realism.markdown(result))
+    return result
 
 
-def _source_agreement(manifest, col, paths, waves, dataset, r_idx, best, sr, length) -> dict:
+def _source_agreement(ctx: _Context, col: str, idx, r_idx, best) -> dict:
     """How each synthesized sound relates to the real sound it was decoded from (if named)."""
-    by_name = {os.path.basename(dataset.paths[i]): k for k, i in enumerate(r_idx)}
+    by_name = {os.path.basename(ctx.dataset.paths[i]): k for k, i in enumerate(r_idx)}
     src = []
-    for p in paths:
-        value = manifest.get(_rel(p), {}).get(col, "")
-        src.append(by_name.get(os.path.basename(value.replace("\\", "/")), -1))
+    for i in idx:
+        value = ctx.folder.manifest.get(synth_folder.rel(ctx.folder.synth.paths[i]), {})
+        src.append(by_name.get(os.path.basename(value.get(col, "").replace("\\", "/")), -1))
     src = np.array(src)
     known = np.flatnonzero(src >= 0)
     if known.size == 0:
@@ -368,7 +391,9 @@ def _source_agreement(manifest, col, paths, waves, dataset, r_idx, best, sr, len
     peaks = [
         abs(
             pairwise.xcorr_coeff(
-                waves[k][:length], dataset.waveforms[r_idx[src[k]]][:length], sr
+                ctx.folder.synth.waveforms[idx[k]][: ctx.length],
+                ctx.dataset.waveforms[r_idx[src[k]]][: ctx.length],
+                ctx.dataset.sample_rate,
             ).peak
         )
         for k in known

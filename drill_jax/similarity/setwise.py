@@ -18,9 +18,8 @@ Four measures, each with a real-vs-real reference so that a number can be read o
   ``|mu_r - mu_s|^2 + tr(C_r + C_s - 2 (C_r C_s)^(1/2))`` (dB^2). The estimate is biased upward
   for small sets, so the reference compares equal sizes: a random half A of the real set against
   k other real sounds and against k synthesized sounds (``frechet_with_reference``).
-* Two-sample classifier test: standardised log-Mel vectors, L2 logistic regression, repeated
-  stratified k-fold; balanced accuracy (chance 0.5 whatever the set sizes) and plain accuracy
-  (chance = the majority fraction). Near 0.5 = the classifier cannot tell the sets apart.
+* Two-sample classifier test (``two_sample.classifier_test``) on log-Mel vectors: balanced
+  accuracy near 0.5 = the classifier cannot tell the sets apart.
 * The Fréchet distance and the two-sample test are also run on the spectral shape (each log-Mel
   vector minus its mean over bands), so that a mere level difference can be told apart from a
   different spectrum; ``level_db`` gives the mean band level of each set and
@@ -39,13 +38,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 import scipy.spatial.distance
-import sklearn.linear_model
-import sklearn.model_selection
-import sklearn.pipeline
-import sklearn.preprocessing
 
 from drill_jax import data, features
-from drill_jax.similarity import pairwise
+from drill_jax.similarity import pairwise, two_sample
 
 VAE_LENGTH = data.PAPER_CLIP_SAMPLES
 
@@ -134,8 +129,7 @@ def best_matches(
 
 def xcorr_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``1 - max_lag |xcorr_coeff|`` between rows of [M, L] and [N, L]: [M, N] in [0, 1]."""
-    peaks, _ = pairwise.peak_xcorr_matrix(a, b)
-    return 1.0 - np.abs(peaks)
+    return 1.0 - np.abs(pairwise.peak_xcorr_matrix(a, b)[0])
 
 
 def euclidean_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -252,42 +246,6 @@ def frechet_with_reference(
     }
 
 
-def two_sample_test(
-    real: np.ndarray, synth: np.ndarray, n_splits: int = 5, n_repeats: int = 4, seed: int = 0
-) -> dict:
-    """How well a logistic regression separates real [n, D] from synthesized [m, D] vectors.
-
-    Repeated stratified k-fold; returns dict(balanced_accuracy {mean, std over folds},
-    accuracy {mean, std}, majority_baseline, n_folds). Balanced accuracy 0.5 = indistinguishable,
-    1.0 = perfectly separable.
-    """
-    real = np.asarray(real, np.float64)
-    synth = np.asarray(synth, np.float64)
-    if real.ndim != 2 or synth.ndim != 2 or real.shape[1] != synth.shape[1]:
-        raise ValueError(f"need [n, D] and [m, D] features, got {real.shape} and {synth.shape}")
-    if min(real.shape[0], synth.shape[0]) < n_splits:
-        raise ValueError(f"each set needs at least n_splits={n_splits} sounds")
-    x = np.concatenate([real, synth])
-    y = np.concatenate([np.zeros(real.shape[0], int), np.ones(synth.shape[0], int)])
-    model = sklearn.pipeline.make_pipeline(
-        sklearn.preprocessing.StandardScaler(),
-        sklearn.linear_model.LogisticRegression(C=1.0, max_iter=5000),
-    )
-    cv = sklearn.model_selection.RepeatedStratifiedKFold(
-        n_splits=n_splits, n_repeats=n_repeats, random_state=seed
-    )
-    scores = sklearn.model_selection.cross_validate(
-        model, x, y, cv=cv, scoring=("balanced_accuracy", "accuracy")
-    )
-    bal, acc = scores["test_balanced_accuracy"], scores["test_accuracy"]
-    return {
-        "balanced_accuracy": {"mean": float(bal.mean()), "std": float(bal.std())},
-        "accuracy": {"mean": float(acc.mean()), "std": float(acc.std())},
-        "majority_baseline": float(max(real.shape[0], synth.shape[0]) / y.shape[0]),
-        "n_folds": int(bal.shape[0]),
-    }
-
-
 def coherence_stats(pairs: Sequence[tuple[np.ndarray, np.ndarray]], sample_rate: int) -> dict:
     """Mean over frequency and maximum of the coherence (``pairwise.coherence``) of each pair:
     dict(mean_coherence summary, max_coherence summary, num_peaks summary (> 0.05))."""
@@ -341,17 +299,69 @@ def spectral_shape(log_mel: np.ndarray) -> np.ndarray:
     return log_mel - log_mel.mean(axis=1, keepdims=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class Repeats:
+    """cv: repeats of the 5-fold two-sample test; fd: random halves of the Fréchet reference."""
+
+    cv: int = 4
+    fd: int = 20
+
+
+def memorisation_summary(d_query_train: np.ndarray, d_train_train: np.ndarray) -> dict:
+    """``nn_distance_ratio`` as JSON: {ratio (summary), fraction_below_0.5, train_loo_ratio,
+    train_loo_fraction_below_0.5, scale, distinct_nearest_train_sounds}."""
+    nn = nn_distance_ratio(d_query_train, d_train_train)
+    return {
+        "ratio": summarize(nn.ratio),
+        "fraction_below_0.5": float(np.mean(nn.ratio < 0.5)),
+        "train_loo_ratio": summarize(nn.train_ratio),
+        "train_loo_fraction_below_0.5": float(np.mean(nn.train_ratio < 0.5)),
+        "scale": nn.scale,
+        "distinct_nearest_train_sounds": int(np.unique(nn.nn_index).shape[0]),
+    }
+
+
+def memorisation_table(distances: dict, train_mask: np.ndarray) -> dict:
+    """Memorisation ratios against the training sounds and against all real sounds.
+
+    distances: {name: (synth->real [M, N], real->real [N, N])}; train_mask: [N] bool.
+    Returns {'train' | 'all_real': {name: ``memorisation_summary``}}.
+    """
+    memo = {"train": {}, "all_real": {}}
+    sets = (("train", np.flatnonzero(train_mask)), ("all_real", np.arange(train_mask.shape[0])))
+    for (ref, t), (name, (d_sr, d_rr)) in itertools.product(sets, distances.items()):
+        memo[ref][name] = memorisation_summary(d_sr[:, t], d_rr[np.ix_(t, t)])
+    return memo
+
+
+def _log_mel_measures(s_mel, r_mel, seed: int, repeats: Repeats) -> dict:
+    """Level, band differences, Fréchet and two-sample tests of log-Mel vectors and of their
+    spectral shape: synthesized [M, D] vs real [N, D]."""
+    rng = np.random.default_rng(seed)
+    s_shape, r_shape = spectral_shape(s_mel), spectral_shape(r_mel)
+    return {
+        "level_db": {"real": summarize(r_mel.mean(axis=1)), "synth": summarize(s_mel.mean(axis=1))},
+        "band_difference_db": (s_mel.mean(axis=0) - r_mel.mean(axis=0)).tolist(),
+        "frechet_log_mel": frechet_with_reference(r_mel, s_mel, rng, repeats.fd),
+        "two_sample_log_mel": two_sample.classifier_test(
+            r_mel, s_mel, n_repeats=repeats.cv, seed=seed
+        ),
+        "frechet_log_mel_shape": frechet_with_reference(r_shape, s_shape, rng, repeats.fd),
+        "two_sample_log_mel_shape": two_sample.classifier_test(
+            r_shape, s_shape, n_repeats=repeats.cv, seed=seed
+        ),
+    }
+
+
 def class_similarity(
     synth: Sequence[np.ndarray],
     real: Sequence[np.ndarray],
     sample_rate: int,
     train_mask: Optional[np.ndarray] = None,
-    rng: Optional[np.random.Generator] = None,
     seed: int = 0,
     length: Optional[int] = None,
-    cv_repeats: int = 4,
-    fd_repeats: int = 20,
     settings: Optional[features.FeatureSettings] = None,
+    repeats: Repeats = Repeats(),
 ) -> dict:
     """All set-level measures for one class: synthesized sounds vs the real sounds of the class.
 
@@ -360,13 +370,12 @@ def class_similarity(
       sample_rate: Hz.
       train_mask: [N] bool, the real sounds the generator was trained on (the memorisation
         check's training set); default all real sounds.
-      rng: for the random halves of the Fréchet reference (default from ``seed``); seed: CV seed.
+      seed: for the random halves of the Fréchet reference and the CV folds.
       length: samples compared (default: the shortest sound, e.g. 1999 for VAE output).
-      cv_repeats: repeats of the 5-fold two-sample test; fd_repeats: of the Fréchet reference.
+      settings: log-Mel settings (default: the paper's); repeats: of the CV and Fréchet halves.
     Returns a JSON-ready dict; ``best_index`` [M] and ``best_peak`` [M] give each synthesized
     sound's best-matching real sound.
     """
-    rng = np.random.default_rng(seed) if rng is None else rng
     n_real = len(real)
     if len(synth) < 2 or n_real < 4:
         raise ValueError(f"need >= 2 synthesized and >= 4 real sounds, got {len(synth)}, {n_real}")
@@ -376,39 +385,17 @@ def class_similarity(
     if length is None:
         length = min(min(len(w) for w in synth), min(len(w) for w in real))
     s_wave, r_wave = crop_set(synth, length), crop_set(real, length)
-
     peaks, lags = pairwise.peak_xcorr_matrix(s_wave, r_wave)
     best = np.argmax(np.abs(peaks), axis=1)
     best_peak = peaks[np.arange(len(best)), best]
     real_loo = best_matches(r_wave, r_wave, exclude_self=True)
     top = int(np.argmax(np.abs(best_peak)))
-
-    d_x = 1.0 - np.abs(peaks)
-    d_x_rr = 1.0 - np.abs(pairwise.peak_xcorr_matrix(r_wave, r_wave)[0])
     s_mel = log_mel_vectors(synth, sample_rate, length, settings)
     r_mel = log_mel_vectors(real, sample_rate, length, settings)
-    d_m = euclidean_distances(s_mel, r_mel)
-    d_m_rr = euclidean_distances(r_mel, r_mel)
-    memo = {"train": {}, "all_real": {}}
-    sets = (("train", np.flatnonzero(train_mask)), ("all_real", np.arange(n_real)))
-    for (ref, t), (name, d_sr, d_rr) in itertools.product(
-        sets, (("xcorr", d_x, d_x_rr), ("log_mel", d_m, d_m_rr))
-    ):
-        nn = nn_distance_ratio(d_sr[:, t], d_rr[np.ix_(t, t)])
-        memo[ref][name] = {
-            "ratio": summarize(nn.ratio),
-            "fraction_below_0.5": float(np.mean(nn.ratio < 0.5)),
-            "train_loo_ratio": summarize(nn.train_ratio),
-            "train_loo_fraction_below_0.5": float(np.mean(nn.train_ratio < 0.5)),
-            "scale": nn.scale,
-            "distinct_nearest_train_sounds": int(np.unique(nn.nn_index).shape[0]),
-        }
-    coh_synth = coherence_stats(
-        [(s_wave[i], r_wave[best[i]]) for i in range(len(best))], sample_rate
-    )
-    coh_real = coherence_stats(
-        [(r_wave[i], r_wave[real_loo.index[i]]) for i in range(n_real)], sample_rate
-    )
+    distances = {
+        "xcorr": (1.0 - np.abs(peaks), xcorr_distances(r_wave, r_wave)),
+        "log_mel": (euclidean_distances(s_mel, r_mel), euclidean_distances(r_mel, r_mel)),
+    }
     return {
         "num_synth": len(synth),
         "num_real": n_real,
@@ -423,19 +410,14 @@ def class_similarity(
             "xcorr_peak": float(best_peak[top]),
             "lag_samples": int(lags[top, best[top]]),
         },
-        "coherence_best_match": coh_synth,
-        "coherence_real_loo_best_match": coh_real,
-        "memorisation": memo,
-        "level_db": {"real": summarize(r_mel.mean(axis=1)), "synth": summarize(s_mel.mean(axis=1))},
-        "band_difference_db": (s_mel.mean(axis=0) - r_mel.mean(axis=0)).tolist(),
-        "frechet_log_mel": frechet_with_reference(r_mel, s_mel, rng, fd_repeats),
-        "two_sample_log_mel": two_sample_test(r_mel, s_mel, n_repeats=cv_repeats, seed=seed),
-        "frechet_log_mel_shape": frechet_with_reference(
-            spectral_shape(r_mel), spectral_shape(s_mel), rng, fd_repeats
+        "coherence_best_match": coherence_stats(
+            [(s_wave[i], r_wave[best[i]]) for i in range(len(best))], sample_rate
         ),
-        "two_sample_log_mel_shape": two_sample_test(
-            spectral_shape(r_mel), spectral_shape(s_mel), n_repeats=cv_repeats, seed=seed
+        "coherence_real_loo_best_match": coherence_stats(
+            [(r_wave[i], r_wave[real_loo.index[i]]) for i in range(n_real)], sample_rate
         ),
+        "memorisation": memorisation_table(distances, train_mask),
+        **_log_mel_measures(s_mel, r_mel, seed, repeats),
         "best_index": best.tolist(),
         "best_peak": best_peak.tolist(),
     }

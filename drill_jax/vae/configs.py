@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from drill_jax.vae import losses, networks, noise_shaping, objectives, reference_generators
+from drill_jax.vae import generators, losses, objectives
 
-SYNTH_MODES = ("prior", "posterior")
+SYNTH_MODES = generators.SYNTH_MODES
 PRIORS = ("standard", "aggregate")
-# Learned archs (paper layouts, noise-shaping VAEs) and reference generators (nothing learned).
-ARCHS = networks.ARCHS + noise_shaping.ARCHS + reference_generators.ARCHS
 
 
 def _check_positive_ints(obj, names) -> None:
@@ -36,9 +34,9 @@ class NetworkConfig:
     """The generator's network. Paper layout (Tran et al. 2022, Fig. 2) unless noted.
 
     Attributes:
-      arch: 'conv' (1-D convolutions over time), 'reference' (the authors' layout), a
-        noise-shaping VAE ('noise', 'noise_hop32', ...) or a reference generator ('interp',
-        'phase_copy', 'shaped_noise'; nothing learned).
+      arch: the generator (``generators.NAMES``): 'conv' (1-D convolutions over time),
+        'reference' (the authors' layout), a noise-shaping VAE ('noise', 'noise_hop32', ...)
+        or a reference generator ('interp', 'phase_copy', 'shaped_noise'; nothing learned).
       latent_dim: size of z (paper: 2, so the latent space is a plane).
       input_length: samples per clip (paper: the first 1999); shorter clips are
         zero-padded.
@@ -64,8 +62,7 @@ class NetworkConfig:
     bn_momentum: float = 0.9
 
     def __post_init__(self):
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch: must be one of {ARCHS}, got {self.arch!r}")
+        generators.check_name(self.arch)
         _check_positive_ints(self, ("latent_dim", "input_length", "kernel_size"))
         _check_positive_ints(self, ("block_kernel_size",))
         _check_int_tuples(self, ("enc_features", "dec_features", "strides"))
@@ -142,7 +139,7 @@ class SynthesisConfig:
         synth_mode='prior'.
       calibrate_level: a noise-shaping generator's sounds are scaled by the median RMS
         ratio of the class's training sounds to their posterior decodings (fitted on the
-        training sounds only; ``generators.level_gain``).
+        training sounds only; ``models.noise_vae.level_gain``).
     """
 
     num_synth: int = 48
@@ -192,11 +189,7 @@ class VAEConfig:
         _check_positive_ints(self, ("batch_size",))
         if self.epochs < 0:
             raise ValueError(f"epochs: must be >= 0, got {self.epochs}")
-        if self.network.arch in noise_shaping.ARCHS and not self.loss.recon.startswith("stft"):
-            raise ValueError(
-                f"arch {self.network.arch!r} decodes shaped noise: it needs recon='stft' or "
-                "'stft_band'"
-            )
+        generators.get(self.network.arch).check(self)
 
     @classmethod
     def from_json(cls, obj: dict) -> "VAEConfig":

@@ -17,10 +17,8 @@ from absl import logging
 
 from drill_jax import data, files
 from drill_jax.vae import figures as vae_figures
-from drill_jax.vae import generators, losses, reference_generators, synthesis
+from drill_jax.vae import generators, losses, synthesis
 from drill_jax.vae.trainer import VAEConfig
-
-_REFERENCE = reference_generators.ARCHS
 
 
 def _manifest_csv(rows: list) -> str:
@@ -52,28 +50,11 @@ def train_and_synthesize(
     Returns the summary: per class final test ELBO, throughput, wall time, WAV count.
     """
     wall = time.perf_counter()
-    t = config.network.input_length
-    synth = config.synthesis
-    x_all = data.stack_fixed(dataset.waveforms, t, "zero")
-    n_padded = int(np.sum(dataset.lengths < t))
+    x_all = data.stack_fixed(dataset.waveforms, config.network.input_length, "zero")
+    _write_config(out_dir, dataset, config)
     train_idx, test_idx = data.paper_vae_split(dataset.labels)
-    files.atomic_write_json(
-        os.path.join(out_dir, "config.json"),
-        {
-            "vae": dataclasses.asdict(config),
-            "data": {
-                "sample_rate": dataset.sample_rate,
-                "class_names": list(dataset.class_names),
-                "num_sounds": len(dataset),
-                "num_zero_padded_to_input_length": n_padded,
-                "split": "paper_vae_split (even positions train, odd test)",
-            },
-        },
-    )
-    root = jax.random.key(config.seed)
-    train_root, synth_root = jax.random.split(root)
-    histories, manifest, summary = {}, [], {"classes": {}}
-    figure_data = {}
+    train_root, synth_root = jax.random.split(jax.random.key(config.seed))
+    histories, manifest, summary, figure_data = {}, [], {"classes": {}}, {}
 
     def write_metrics(current_class, history):
         histories[current_class] = history
@@ -96,52 +77,12 @@ def train_and_synthesize(
             on_epoch=functools.partial(write_metrics, name),
         )
         write_metrics(name, history)
-        split = "test" if synth.synth_from_test else "train"
-        src = te if synth.synth_from_test else tr
-        if synth.synth_mode == "posterior" and src.size == 0:
-            raise ValueError(f"class {name!r} has no {split} sounds to synthesize from")
-        sounds, info = generators.sample(
-            state,
-            config,
-            jax.random.fold_in(synth_root, ci),
-            synth.num_synth,
-            synth.synth_mode,
-            x_all[src] if synth.synth_mode == "posterior" else None,
-            split,
-            train_sounds=x_all[tr],
-        )
-        for k in range(synth.num_synth):
-            rel = os.path.join(name, f"{k:03d}.wav")
-            data.write_wav(os.path.join(out_dir, "synth", rel), sounds[k], dataset.sample_rate)
-            j = int(info["source_index"][k])
-            manifest.append(
-                {
-                    "class": name,
-                    "file": rel,
-                    "mode": synth.synth_mode,
-                    "source_split": info["source_split"] or "",
-                    "source_file": dataset.paths[src[j]] if j >= 0 else "",
-                    "seed": config.seed,
-                    "z": " ".join(f"{v:.6f}" for v in info["z"][k]),
-                    "arch": config.network.arch,
-                    "loss": "none" if config.network.arch in _REFERENCE else config.loss.recon,
-                }
-            )
-        last = history[-1].to_json() if history else {}
-        rates = [r.train_examples_per_s for r in history[1:]]
-        summary["classes"][name] = {
-            "num_train": int(tr.size),
-            "num_test": int(te.size),
-            "final_train_loss": last.get("train_loss"),
-            "final_test_elbo": last.get("eval_elbo"),
-            "final_test_recon": last.get("eval_recon"),
-            "final_test_kl": last.get("eval_kl"),
-            # The BCE reconstruction cannot go below the targets' entropy.
-            "test_bce_floor": float(np.mean(losses.bce_floor(x_all[te]))) if te.size else None,
-            "train_examples_per_s_after_first_epoch": float(np.median(rates)) if rates else None,
-            "num_synth": synth.num_synth,
-        }
-        if figures and config.network.arch in generators.PAPER_ARCHS:
+        src = te if config.synthesis.synth_from_test else tr
+        synth_key = jax.random.fold_in(synth_root, ci)
+        sounds, info = _synthesize(state, config, synth_key, x_all, src, tr)
+        manifest += _write_sounds(out_dir, dataset, config, name, sounds, info, src)
+        summary["classes"][name] = _class_summary(x_all, tr, te, history, len(sounds))
+        if figures and generators.get(config.network.arch).LATENT_PLANE:
             figure_data[name] = _figure_inputs(state, x_all, tr, te, sounds, info, src)
         elif figures:
             figure_data[name] = {"examples": _examples(x_all, tr, sounds, info, src)}
@@ -152,6 +93,79 @@ def train_and_synthesize(
     summary["wall_seconds"] = time.perf_counter() - wall
     files.atomic_write_json(os.path.join(out_dir, "summary.json"), summary)
     return summary
+
+
+def _write_config(out_dir: str, dataset: data.Dataset, config: VAEConfig) -> None:
+    """<out_dir>/config.json: the VAE config and what the data was."""
+    t = config.network.input_length
+    files.atomic_write_json(
+        os.path.join(out_dir, "config.json"),
+        {
+            "vae": dataclasses.asdict(config),
+            "data": {
+                "sample_rate": dataset.sample_rate,
+                "class_names": list(dataset.class_names),
+                "num_sounds": len(dataset),
+                "num_zero_padded_to_input_length": int(np.sum(dataset.lengths < t)),
+                "split": "paper_vae_split (even positions train, odd test)",
+            },
+        },
+    )
+
+
+def _synthesize(model, config: VAEConfig, key, x_all, src, tr) -> tuple[np.ndarray, dict]:
+    """One class's synthesized sounds (config.synthesis) around x_all[src] (posterior) or
+    new ones (prior); the class's training sounds are x_all[tr]."""
+    synth = config.synthesis
+    split = "test" if synth.synth_from_test else "train"
+    if synth.synth_mode == "posterior" and src.size == 0:
+        raise ValueError(f"no {split} sounds to synthesize from")
+    sources = x_all[src] if synth.synth_mode == "posterior" else None
+    return generators.sample(
+        model, config, key, synth.num_synth, synth.synth_mode, sources, split, x_all[tr]
+    )
+
+
+def _write_sounds(out_dir, dataset, config: VAEConfig, name, sounds, info, src) -> list:
+    """Writes synth/<name>/NNN.wav; returns their manifest rows."""
+    rows = []
+    learned = generators.get(config.network.arch).LEARNED
+    for k, sound in enumerate(sounds):
+        rel = os.path.join(name, f"{k:03d}.wav")
+        data.write_wav(os.path.join(out_dir, "synth", rel), sound, dataset.sample_rate)
+        j = int(info["source_index"][k])
+        rows.append(
+            {
+                "class": name,
+                "file": rel,
+                "mode": info["mode"],
+                "source_split": info["source_split"] or "",
+                "source_file": dataset.paths[src[j]] if j >= 0 else "",
+                "seed": config.seed,
+                "z": " ".join(f"{v:.6f}" for v in info["z"][k]),
+                "arch": config.network.arch,
+                "loss": config.loss.recon if learned else "none",
+            }
+        )
+    return rows
+
+
+def _class_summary(x_all, tr, te, history, num_synth: int) -> dict:
+    """One class's figures for summary.json."""
+    last = history[-1].to_json() if history else {}
+    rates = [r.train_examples_per_s for r in history[1:]]
+    return {
+        "num_train": int(tr.size),
+        "num_test": int(te.size),
+        "final_train_loss": last.get("train_loss"),
+        "final_test_elbo": last.get("eval_elbo"),
+        "final_test_recon": last.get("eval_recon"),
+        "final_test_kl": last.get("eval_kl"),
+        # The BCE reconstruction cannot go below the targets' entropy.
+        "test_bce_floor": float(np.mean(losses.bce_floor(x_all[te]))) if te.size else None,
+        "train_examples_per_s_after_first_epoch": float(np.median(rates)) if rates else None,
+        "num_synth": num_synth,
+    }
 
 
 def _figure_inputs(state, x_all, tr, te, sounds, info, src) -> dict:
@@ -186,18 +200,11 @@ def _examples(x_all, tr, sounds, info, src) -> list:
 def _draw_figures(out_dir, histories, figure_data, sample_rate, config) -> None:
     if any(histories.values()):
         vae_figures.plot_loss_curves(histories, os.path.join(out_dir, "loss_curves.png"))
-    if config.network.arch not in generators.PAPER_ARCHS:
-        vae_figures.plot_overlays(
-            figure_data,
-            sample_rate,
-            os.path.join(out_dir, "originals_vs_synth.png"),
-            mode=config.synthesis.synth_mode,
+    if generators.get(config.network.arch).LATENT_PLANE:
+        vae_figures.plot_latent_plane(figure_data, os.path.join(out_dir, "latent_plane.png"))
+        vae_figures.plot_decoded_grid(
+            figure_data, sample_rate, os.path.join(out_dir, "decoded_grid.png")
         )
-        return
-    vae_figures.plot_latent_plane(figure_data, os.path.join(out_dir, "latent_plane.png"))
-    vae_figures.plot_decoded_grid(
-        figure_data, sample_rate, os.path.join(out_dir, "decoded_grid.png")
-    )
     vae_figures.plot_overlays(
         figure_data,
         sample_rate,

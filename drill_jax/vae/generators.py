@@ -1,121 +1,127 @@
-"""One fit / sample interface over every sound generator a ``NetworkConfig.arch`` names.
+"""The generator registry: the only place where a generator name becomes a module.
 
-* 'conv', 'reference': the paper's VAE (``trainer`` + ``synthesis``, unchanged).
-* 'noise', 'noise_hop32', 'noise_hop16', 'noise_burst': the noise-shaping VAEs
-  (``noise_shaping.VARIANTS``), trained by the same jitted step.
-* 'interp', 'phase_copy', 'shaped_noise': reference generators (nothing learned; ``fit``
-  keeps the training clips).
-'realistic' is a recipe (``drill_jax.recipes``): one of these with its training.
+``config.network.arch`` names the generator; ``get(name)`` imports its module from
+``drill_jax.vae.models`` (big_vision style). Every module exports the same interface:
 
-Every caller (``vae.experiment``, the protocols' per-fold fitting) goes through here, so a
-new generator works wherever the VAE does.
+* ``LEARNED`` (bool: fitted by gradient steps with ``config.loss``), ``OUTPUT`` (a learned
+  decoder's output, 'logits' or 'waveform': ``objectives.LossSpec.output``), ``LATENT_PLANE``
+  (bool: ``vae.experiment`` draws its 2-D latent figures);
+* ``check(config)``: raise ValueError if the config cannot drive this generator;
+* ``make_model(config)``: its flax module (learned generators; others raise);
+* ``fit(waveforms_train [N, T], waveforms_test [M, T] or None, config, key, workdir=None,
+  resume=False, on_epoch=None) -> (model, history)``;
+* ``sample(model, config, key, num, mode, sources, source_split, train_sounds)
+  -> (sounds [num, T] float32 in [-1, 1], info)``, info = ``latents.info(...)``; its
+  arguments are checked here first.
+
+How to add a generator:
+
+1. Write ``drill_jax/vae/models/<module>.py`` with the interface above. A learned one trains
+   with ``trainer.train_class_vae`` (its ``make_model`` gives the flax module; the module's
+   ``__call__(x, key, train, mask)`` returns (output, z, mean, logvar), and ``decode`` /
+   ``encode`` methods); a non-learned one can use ``models.reference`` (``fit`` keeps the
+   clips, ``sampler(make, keeps_source)`` builds ``sample``). Settings come from the config
+   parts (``network.latent_dim``, ``network.input_length``, ``loss``, ``optim``,
+   ``synthesis``); a new setting is a new field of the part it belongs to, with its default.
+2. Add one line to ``_MODULES`` below: ``"<name>": "<module>"``.
+3. If it deserves a named recipe (its own training settings), add a function to
+   ``drill_jax/recipes.py`` and one line to its ``_VAE``; otherwise ``recipes.vae(name)``
+   needs that line too (a base recipe for the name).
+``tests/vae/test_registry.py`` then runs it (tiny fit -> sample -> same sounds per seed).
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+import importlib
+from types import ModuleType
+from typing import Callable, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from drill_jax.vae import losses, networks, reference_generators, synthesis, trainer
-from drill_jax.vae.trainer import VAEConfig, check_clips
+from drill_jax.vae import noise_shaping
 
-PAPER_ARCHS = networks.ARCHS
+SYNTH_MODES = ("prior", "posterior")
+# Generator name -> module of drill_jax.vae.models.
+_MODULES = {
+    "conv": "paper_vae",
+    "reference": "paper_vae",
+    **{name: "noise_vae" for name in noise_shaping.VARIANTS},
+    "interp": "interp",
+    "phase_copy": "phase_copy",
+    "shaped_noise": "shaped_noise",
+    "pca": "pca",
+    "stft_interp": "stft_interp",
+    "stft_vae": "stft_vae",
+    "onset": "onset_vae",
+}
+NAMES = tuple(_MODULES)
 
 
-class ReferenceModel(NamedTuple):
-    """A fitted reference generator: the class's training clips [N, T]."""
+def check_name(name: str) -> None:
+    """Raises the one-line error of an unknown generator name."""
+    if name not in _MODULES:
+        raise ValueError(f"arch: unknown generator {name!r}; one of {sorted(_MODULES)}")
 
-    clips: np.ndarray
+
+def check_clips(x, config, what: str) -> np.ndarray:
+    """x as float32 [N >= 1, network.input_length] with finite samples, else ValueError."""
+    x = np.asarray(x, np.float32)
+    t = config.network.input_length
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != t:
+        raise ValueError(f"{what} must be [N >= 1, {t}], got {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contains non-finite samples")
+    return x
+
+
+def check_request(config, num: int, mode: str, sources, source_split: str):
+    """Checks a synthesis request (every generator's): mode, count, source split, and for
+    'posterior' the sources (refusing TEST sounds unless synthesis.synth_from_test). Returns
+    (checked sources [K, T] or None, source_split; None for 'prior')."""
+    if mode not in SYNTH_MODES:
+        raise ValueError(f"mode must be one of {SYNTH_MODES}, got {mode!r}")
+    if num < 1:
+        raise ValueError(f"num must be >= 1, got {num}")
+    if source_split not in ("train", "test"):
+        raise ValueError(f"source_split must be 'train' or 'test', got {source_split!r}")
+    if mode == "prior":
+        return sources, None
+    if sources is None:
+        raise ValueError("posterior synthesis needs source sounds")
+    if source_split == "test" and not config.synthesis.synth_from_test:
+        raise ValueError(
+            "synthesis from TEST sounds is refused unless synth_from_test=True "
+            "(it leaks test sounds into the augmented set)"
+        )
+    return check_clips(sources, config, "sources"), source_split
+
+
+def get(name: str) -> ModuleType:
+    """The module of generator ``name`` (module docstring)."""
+    check_name(name)
+    return importlib.import_module(f"drill_jax.vae.models.{_MODULES[name]}")
 
 
 def fit(
     waveforms_train: np.ndarray,
     waveforms_test: Optional[np.ndarray],
-    config: VAEConfig,
+    config,
     key: jax.Array,
     workdir: Optional[str] = None,
     resume: bool = False,
     on_epoch: Optional[Callable[[list], None]] = None,
 ):
-    """Fits one class's generator on clips [N, T]; arguments as ``trainer.train_class_vae``.
-
-    Returns (model, history): a ``trainer.TrainState`` and its epoch records, or a
-    ``ReferenceModel`` and [] for a reference generator.
-    """
-    if config.network.arch in reference_generators.ARCHS:
-        return ReferenceModel(check_clips(waveforms_train, config, "waveforms_train")), []
-    return trainer.train_class_vae(
-        waveforms_train, waveforms_test, config, key, workdir, resume, on_epoch
-    )
-
-
-@jax.jit
-def _encode(state, x):
-    return state.apply_fn({"params": state.params}, x, method="encode")
-
-
-@jax.jit
-def _decode_noise(state, z, key):
-    return state.apply_fn({"params": state.params}, z, key, method="decode")
-
-
-def encode(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior (mean, logvar) [N, Z] of clips x [N, T] under a learned generator."""
-    if isinstance(model, ReferenceModel):
-        raise ValueError("a reference generator has no latent space")
-    if model.loss.output == "logits":
-        return synthesis.encode(model, x)
-    return tuple(np.asarray(v) for v in _encode(model, jnp.asarray(x, jnp.float32)))
-
-
-def aggregate_prior(mean: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian fit of the aggregate posterior: (mu [Z], cov [Z, Z]) = the mean and covariance
-    of the posterior means [N, Z] plus the mean posterior variance on the diagonal."""
-    mean, var = np.asarray(mean, np.float64), np.exp(np.asarray(logvar, np.float64))
-    cov = np.atleast_2d(np.cov(mean, rowvar=False)) if mean.shape[0] > 1 else 0.0 * np.eye(1)
-    cov = cov + np.diag(var.mean(axis=0))
-    return mean.mean(axis=0), cov
-
-
-def level_gain(model, train_sounds: np.ndarray, key: jax.Array) -> float:
-    """The median over training sounds [N, T] of RMS(sound) / RMS(its posterior decoding):
-    the gain that puts a noise-shaping generator's median level on the class's."""
-    mean, logvar = encode(model, train_sounds)
-    z_key, noise_key = jax.random.split(key)
-    z = losses.reparameterize(z_key, jnp.asarray(mean), jnp.asarray(logvar))
-    decoded = np.asarray(_decode_noise(model, z, noise_key), np.float64)
-    train = np.asarray(train_sounds, np.float64)
-    ratio = np.sqrt(
-        (np.mean(np.square(train), -1) + 1e-20) / (np.mean(np.square(decoded), -1) + 1e-20)
-    )
-    return float(np.median(ratio))
-
-
-def _latents(model, config, key, num, mode, sources, train_sounds):
-    # -> (z [num, Z], source_index [num]) for a learned generator.
-    if mode == "posterior":
-        pick_key, eps_key = jax.random.split(key)
-        order = np.asarray(jax.random.permutation(pick_key, sources.shape[0]))
-        source_index = np.resize(order, num).astype(np.int64)
-        mean, logvar = encode(model, sources[source_index])
-        z = losses.reparameterize(eps_key, jnp.asarray(mean), jnp.asarray(logvar))
-        return np.asarray(z, np.float32), source_index
-    eps = jax.random.normal(key, (num, config.network.latent_dim), jnp.float32)
-    if config.synthesis.prior == "aggregate":
-        if train_sounds is None:
-            raise ValueError("prior='aggregate' needs the training sounds (train_sounds)")
-        mu, cov = aggregate_prior(*encode(model, check_clips(train_sounds, config, "train")))
-        chol = np.linalg.cholesky(cov + 1e-6 * np.eye(cov.shape[0]))
-        eps = mu[None, :] + np.asarray(eps, np.float64) @ chol.T
-    return np.asarray(eps, np.float32), np.full(num, -1, np.int64)
+    """Fits one class's generator on clips [N, T] (``waveforms_test``: [M, T] for the
+    per-epoch test ELBO, or None). Returns (model, history: epoch records; [] when nothing
+    is learned)."""
+    generator = get(config.network.arch)
+    return generator.fit(waveforms_train, waveforms_test, config, key, workdir, resume, on_epoch)
 
 
 def sample(
     model,
-    config: VAEConfig,
+    config,
     key: jax.Array,
     num: int,
     mode: str = "prior",
@@ -123,43 +129,14 @@ def sample(
     source_split: str = "train",
     train_sounds: Optional[np.ndarray] = None,
 ) -> tuple[np.ndarray, dict]:
-    """``num`` sounds [num, T] float32 in [-1, 1] and their info, as ``synthesis.synthesize``.
+    """``num`` sounds [num, T] float32 in [-1, 1] from a fitted generator, and their info.
 
-    mode 'posterior' draws around ``sources`` (a 'test' source split is refused unless
-    config.synthesis.synth_from_test); 'prior' draws new sounds (z ~ N(0, I), or the aggregate
-    posterior of ``train_sounds`` with synthesis.prior='aggregate'; reference generators
-    draw from ``train_sounds``; synthesis.calibrate_level scales a noise-shaping generator's
-    sounds by ``level_gain`` of ``train_sounds``). info: {'z' [num, Z] (empty for reference
-    generators), 'source_index' [num] (-1 = no single source), 'mode', 'source_split'}.
+    mode 'posterior' draws around ``sources`` [K, T] (a 'test' source split is refused
+    unless synthesis.synth_from_test); 'prior' draws new sounds (learned: z ~ N(0, I), or
+    the aggregate posterior of ``train_sounds`` with synthesis.prior='aggregate'; reference
+    generators: from the training clips). info: {'z' [num, Z] (empty when there is no
+    latent), 'source_index' [num] (-1 = no single source), 'mode', 'source_split'}.
     """
-    arch, synth = config.network.arch, config.synthesis
-    if arch in PAPER_ARCHS and (mode == "posterior" or synth.prior == "standard"):
-        return synthesis.synthesize(model, config, key, num, mode, sources, source_split)
-    sources, source_split = synthesis.check_request(config, num, mode, sources, source_split)
-    latent_key, decode_key = jax.random.split(key)
-    if isinstance(model, ReferenceModel):
-        pool = sources if mode == "posterior" else model.clips
-        order = np.asarray(jax.random.permutation(latent_key, pool.shape[0]))
-        idx = np.resize(order, num).astype(np.int64)
-        sounds = reference_generators.generate(arch, decode_key, model.clips, pool, idx)
-        keep = mode == "posterior" and arch != "shaped_noise"
-        z, source_index = np.zeros((num, 0), np.float32), idx if keep else np.full(num, -1)
-    else:
-        z, source_index = _latents(model, config, latent_key, num, mode, sources, train_sounds)
-        if model.loss.output == "logits":
-            sounds = synthesis.decode(model, z)
-        else:
-            sounds = np.asarray(_decode_noise(model, jnp.asarray(z), decode_key))
-            if synth.calibrate_level:
-                if train_sounds is None:
-                    raise ValueError("calibrate_level needs the training sounds (train_sounds)")
-                train = check_clips(train_sounds, config, "train_sounds")
-                sounds = sounds * level_gain(model, train, jax.random.fold_in(decode_key, 1))
-    sounds = np.clip(np.asarray(sounds, np.float32), -1.0, 1.0)
-    info = {
-        "z": z,
-        "source_index": np.asarray(source_index, np.int64),
-        "mode": mode,
-        "source_split": source_split,
-    }
-    return sounds, info
+    sources, source_split = check_request(config, num, mode, sources, source_split)
+    generator = get(config.network.arch)
+    return generator.sample(model, config, key, num, mode, sources, source_split, train_sounds)

@@ -9,7 +9,8 @@ floor and a ceiling that a learned generator is measured against.
 * 'shaped_noise': white noise shaped by the class's mean power spectrum (no time
   structure, no variation between sounds: a floor).
 
-Pure functions of explicit keys; clips are [N, T] float32 waveforms.
+Pure functions of explicit keys; clips are [N, T] float32 waveforms. Each generator is a
+module of ``drill_jax.vae.models`` (``interp``, ``phase_copy``, ``shaped_noise``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-ARCHS = ("interp", "phase_copy", "shaped_noise")
 _TINY = 1e-12
 
 
@@ -100,34 +100,3 @@ def shaped_noise(key: jax.Array, mean_power: jax.Array, n: int, t: int) -> jax.A
     return jnp.fft.irfft(
         jnp.fft.rfft(noise, axis=-1) * jnp.sqrt(mean_power / t)[None, :], n=t, axis=-1
     )
-
-
-# Compiled once per shape (eagerly, each of their few dozen operations compiles alone).
-_shaped_noise = jax.jit(shaped_noise, static_argnums=(2, 3))
-_random_phase_copy = jax.jit(random_phase_copy)
-_interpolate_pairs = jax.jit(interpolate_pairs, static_argnums=(3, 4))
-_mean_power_spectrum = jax.jit(mean_power_spectrum)
-
-
-def generate(
-    arch: str, key: jax.Array, train: np.ndarray, sources: np.ndarray, source_index: np.ndarray
-) -> np.ndarray:
-    """Sounds [len(source_index), T] of reference generator ``arch``.
-
-    train: the class's training clips [N, T] (interpolation partners, mean spectrum);
-    sources: clips [K, T] that ``source_index`` [M] points into (the copied sound, or an
-    interpolation's first sound; unused by 'shaped_noise').
-    """
-    if arch not in ARCHS:
-        raise ValueError(f"reference generator must be one of {ARCHS}, got {arch!r}")
-    train = jnp.asarray(train, jnp.float32)
-    m, t = len(source_index), train.shape[1]
-    if arch == "shaped_noise":
-        out = _shaped_noise(key, _mean_power_spectrum(train), m, t)
-    elif arch == "phase_copy":
-        out = _random_phase_copy(key, jnp.asarray(sources)[source_index])
-    else:
-        k_pick, k_mix = jax.random.split(key)
-        partner = jax.random.randint(k_pick, (m,), 0, train.shape[0])
-        out = _interpolate_pairs(k_mix, jnp.asarray(sources)[source_index], train[partner])
-    return np.asarray(jnp.clip(out, -1.0, 1.0), np.float32)

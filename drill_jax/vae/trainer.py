@@ -29,9 +29,11 @@ from absl import logging
 from flax.training import train_state
 
 from drill_jax import files, training
-from drill_jax.vae import checkpoints, networks, noise_shaping, objectives, reference_generators
+from drill_jax.vae import checkpoints, generators, networks, objectives
+from drill_jax.vae.generators import check_clips
 from drill_jax.vae.configs import LossConfig as LossConfig
-from drill_jax.vae.configs import NetworkConfig, OptimConfig, VAEConfig
+from drill_jax.vae.configs import NetworkConfig as NetworkConfig
+from drill_jax.vae.configs import OptimConfig, VAEConfig
 from drill_jax.vae.configs import SynthesisConfig as SynthesisConfig
 
 CHECKPOINT = "checkpoint.msgpack"
@@ -47,7 +49,7 @@ def loss_spec(config: VAEConfig) -> LossSpec:
         loss.recon,
         loss.kl,
         loss.mse_sigma,
-        "waveform" if config.network.arch in noise_shaping.ARCHS else "logits",
+        generators.get(config.network.arch).OUTPUT,
         loss.stft_sizes,
         loss.sc_weight,
         loss.kl_weight,
@@ -69,38 +71,8 @@ class TrainState(train_state.TrainState):
 
 
 def make_model(config: VAEConfig):
-    """The flax module a config describes (one shared instance per set of model fields)."""
-    net = config.network
-    if net.arch in reference_generators.ARCHS:
-        raise ValueError(f"arch {net.arch!r} is a reference generator: nothing to train")
-    if net.arch in noise_shaping.ARCHS:
-        return _noise_model(net.arch, net.latent_dim, net.input_length)
-    return _model(net)
-
-
-@functools.lru_cache(maxsize=16)
-def _model(net: NetworkConfig) -> networks.VAE:
-    # Cached: bound methods (apply_fn) compare by instance identity.
-    return networks.VAE(
-        latent_dim=net.latent_dim,
-        arch=net.arch,
-        input_length=net.input_length,
-        enc_features=net.enc_features,
-        dec_features=net.dec_features,
-        enc_strides=net.strides,
-        dec_strides=tuple(reversed(net.strides)),
-        kernel_size=net.kernel_size,
-        block_kernel_size=net.block_kernel_size,
-        negative_slope=net.negative_slope,
-        bn_momentum=net.bn_momentum,
-    )
-
-
-@functools.lru_cache(maxsize=16)
-def _noise_model(arch, latent_dim, input_length) -> noise_shaping.NoiseShapingVAE:
-    return noise_shaping.NoiseShapingVAE(
-        latent_dim=latent_dim, input_length=input_length, **noise_shaping.VARIANTS[arch]
-    )
+    """The flax module of a learned generator (``generators.get(arch).make_model``)."""
+    return generators.get(config.network.arch).make_model(config)
 
 
 def make_optimizer(config: VAEConfig) -> optax.GradientTransformation:
@@ -189,14 +161,38 @@ def evaluate(state: TrainState, x: np.ndarray, key: jax.Array, batch_size: int) 
     return {name: total / x.shape[0] for name, total in totals.items()}
 
 
-def check_clips(x, config: VAEConfig, what: str) -> np.ndarray:
-    x = np.asarray(x, np.float32)
-    t = config.network.input_length
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != t:
-        raise ValueError(f"{what} must be [N >= 1, {t}], got {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{what} contains non-finite samples")
-    return x
+def _train_epoch(state: TrainState, x: np.ndarray, order: np.ndarray, batch_size: int, key):
+    """One epoch of steps over x[order] (masked fixed-size batches). Returns (state, sums of
+    each metric weighted by the real rows); raises at once on a non-finite loss."""
+    idx, weight = training.masked_batches(order, batch_size)
+    sums = collections.defaultdict(float)
+    for rows, w in zip(idx, weight):
+        state, metrics = train_step(state, {"x": x[rows], "weight": w}, key)
+        metrics = jax.device_get(metrics)
+        if not np.isfinite(metrics["loss"]):
+            step = int(state.step)
+            raise FloatingPointError(f"non-finite loss at step {step} of the run: {metrics}")
+        for name, value in metrics.items():
+            sums[name] += float(value) * float(w.sum())
+    return state, sums
+
+
+def _epoch_record(epoch: int, step: int, sums: dict, n: int, terms: dict, seconds: float):
+    """The history record of an epoch: train means per sound (sums over n sounds), the test
+    set's terms (empty: none) and throughput."""
+    return training.EpochRecord(
+        epoch=epoch,
+        step=step,
+        train_loss=sums["loss"] / n,
+        train_recon=sums["recon"] / n,
+        train_kl=sums["kl"] / n,
+        train_elbo=sums["elbo"] / n,
+        eval_elbo=terms.get("elbo"),
+        eval_recon=terms.get("recon"),
+        eval_kl=terms.get("kl"),
+        train_seconds=seconds,
+        train_examples_per_s=n / seconds,
+    )
 
 
 def train_class_vae(
@@ -246,36 +242,13 @@ def train_class_vae(
     n = x_train.shape[0]
     for epoch in range(start_epoch, config.epochs):
         order = training.epoch_order(shuffle_key, epoch, n)
-        idx, weight = training.masked_batches(order, config.batch_size)
-        sums = collections.defaultdict(float)
         start = time.perf_counter()
-        for rows, w in zip(idx, weight):
-            state, metrics = train_step(state, {"x": x_train[rows], "weight": w}, loop_key)
-            metrics = jax.device_get(metrics)
-            if not np.isfinite(metrics["loss"]):
-                raise FloatingPointError(
-                    f"non-finite loss {metrics['loss']} at step {int(state.step)} "
-                    f"(epoch {epoch + 1}): {metrics}"
-                )
-            for name, value in metrics.items():
-                sums[name] += float(value) * float(w.sum())
+        state, sums = _train_epoch(state, x_train, order, config.batch_size, loop_key)
         seconds = time.perf_counter() - start
         terms = {}
         if x_test is not None:
             terms = evaluate(state, x_test, jax.random.fold_in(eval_key, epoch), config.batch_size)
-        record = training.EpochRecord(
-            epoch=epoch + 1,
-            step=int(state.step),
-            train_loss=sums["loss"] / n,
-            train_recon=sums["recon"] / n,
-            train_kl=sums["kl"] / n,
-            train_elbo=sums["elbo"] / n,
-            eval_elbo=terms.get("elbo"),
-            eval_recon=terms.get("recon"),
-            eval_kl=terms.get("kl"),
-            train_seconds=seconds,
-            train_examples_per_s=n / seconds,
-        )
+        record = _epoch_record(epoch + 1, int(state.step), sums, n, terms, seconds)
         history.append(record)
         logging.info(
             "epoch %d/%d step %d: train loss %.2f (recon %.2f, kl %.3f)%s, %.0f ex/s",

@@ -71,3 +71,39 @@ def test_split_rejects_bad_input():
         data.repeated_stratified_kfold([0, 0, 1, 1], 3)
     with pytest.raises(ValueError, match="test_fraction"):
         data.stratified_holdout([0, 1, 0, 1], 1.5)
+
+
+def test_linked_groups_are_connected_components_within_a_class():
+    y = np.array([0, 0, 0, 1, 1, 0])
+    links = np.zeros((6, 6), bool)
+    links[0, 2] = links[2, 5] = True  # 0-2-5 chain (one direction is enough)
+    g = data.splits.linked_groups(links, y)
+    np.testing.assert_array_equal(g, [0, 1, 0, 2, 3, 0])
+    # existing groups (clips of one recording) merge with the links
+    g2 = data.splits.linked_groups(links, y, groups=[7, 7, 8, 9, 9, 10])
+    np.testing.assert_array_equal(g2, [0, 0, 0, 1, 1, 0])
+    links[0, 3] = True
+    with pytest.raises(ValueError, match="different classes"):
+        data.splits.linked_groups(links, y)
+    with pytest.raises(ValueError, match="links must be"):
+        data.splits.linked_groups(np.zeros((2, 2), bool), y)
+
+
+def test_file_numbers_and_neighbour_links():
+    paths = ["/d/normal/normal_39.wav", "/d/normal/normal_41.wav", "/d/anomaly/fault_41.wav"]
+    nums = data.splits.file_numbers(paths)
+    np.testing.assert_array_equal(nums, [39, 41, 41])
+    near = data.splits.neighbour_links(nums, [1, 1, 0])
+    assert near[0, 1] and near[1, 0] and not near[1, 2] and not near.diagonal().any()
+    with pytest.raises(ValueError, match="no number"):
+        data.splits.file_numbers(["/d/normal/a.wav"])
+
+
+def test_grouped_kfold_never_splits_a_linked_group():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 40)
+    links = (rng.random((80, 80)) < 0.02) & (y[:, None] == y[None, :])
+    g = data.splits.linked_groups(links, y)
+    assert np.bincount(g).max() > 2  # some groups are larger than a pair
+    for tr, te in data.repeated_stratified_kfold(y, 5, 2, 0, groups=g):
+        assert np.intersect1d(g[tr], g[te]).size == 0

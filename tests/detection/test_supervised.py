@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from drill_jax.classify import backbones, cnn
+from drill_jax.classify import cnn, registry
 from drill_jax.detection import detector as detector_lib
 from drill_jax.detection import scoring, supervised
 from drill_jax.evaluation import pipeline, protocols
@@ -13,7 +13,7 @@ from tests.toys import toy_dataset as _toy_dataset
 def test_save_supervised_detector_round_trip(tmp_path):
     ds = _toy_dataset(n_per_class=8)
     result = pipeline.run_classification(
-        ds, protocols.ProtocolConfig(n_splits=2, n_repeats=1), backbones.DetectorConfig("logreg")
+        ds, protocols.ProtocolConfig(n_splits=2, n_repeats=1), registry.DetectorConfig("logreg")
     )
     path = supervised.save_supervised_detector(ds, result, str(tmp_path / "det"), crop=2000)
     det = detector_lib.load_detector(path, sample_rate=96000)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from drill_jax import data, features
+from drill_jax.classify import classical
 from drill_jax.detection import build, honest, scoring, unsupervised
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection.models import vae
+from drill_jax.detection.models import clip_classical, vae
 from drill_jax.vae import trainer
 
 # Tiny VAEs: over the 32 log-Mel bands, and over 256 samples (two stride-8 stages).
@@ -103,7 +104,8 @@ def test_honest_protocol_trains_label_free_models_on_training_normals_only(monke
     models = ("zscore", "ensemble", "clip_classical")
     cfg = honest.HonestConfig(n_splits=2, n_repeats=1, models=models)
     train = build.TrainConfig(threshold_rule="percentile")
-    out = honest.evaluate_honest(ds, SETTINGS, None, train, cfg)
+    quick = {"clip_classical": clip_classical.Config(recipes=(classical.Recipe("shape", "lr"),))}
+    out = honest.evaluate_honest(ds, SETTINGS, quick, train, cfg)
     splits = data.repeated_stratified_kfold(ds.labels, 2, 1, 0, ds.groups)
     assert len(seen) == 3 * len(splits) == 3 * len(out["folds"])
     for k, (tr, te) in enumerate(splits):

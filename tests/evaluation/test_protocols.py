@@ -107,7 +107,8 @@ def test_config_validation():
 
 def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
     """Two detectors evaluated on the same fold reuse one VAE synthesis (trained once)."""
-    from drill_jax.vae import synthesis, trainer
+    from drill_jax.vae import trainer
+    from drill_jax.vae.models import paper_vae
 
     calls = []
 
@@ -115,12 +116,12 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
         calls.append(x.shape)
         return "state", []
 
-    def fake_synth(state, config, key, num, mode, sources, source_split):
+    def fake_synth(state, config, key, num, mode, sources, source_split, train_sounds):
         return np.zeros((num, 1999), np.float32), {"source_index": np.arange(num) % len(sources)}
 
     monkeypatch.setattr(trainer, "train_class_vae", fake_train)
-    monkeypatch.setattr(synthesis, "synthesize", fake_synth)
-    protocols._SYNTH_CACHE.clear()
+    monkeypatch.setattr(paper_vae, "sample", fake_synth)
+    protocols._vae_synthesize.cache_clear()
     train = examples.Examples.real(_toy_dataset())
     key = jax.random.key(3)
     a, fitted = protocols.vae_synthesize(train, 4, key)
@@ -130,7 +131,7 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
     np.testing.assert_array_equal(fitted, train.origin)
     protocols.vae_synthesize(train, 4, jax.random.key(4))
     assert len(calls) == 4  # another key is another synthesis
-    protocols._SYNTH_CACHE.clear()
+    protocols._vae_synthesize.cache_clear()
 
 
 @pytest.mark.parametrize("arch", ["noise", "interp", "phase_copy", "shaped_noise"])
@@ -147,7 +148,7 @@ def test_honest_protocol_fits_new_generators_on_training_folds_only(arch, monkey
         return real_fit(x, x_test, config, key, *args)
 
     monkeypatch.setattr(generators, "fit", spy_fit)
-    protocols._SYNTH_CACHE.clear()
+    protocols._vae_synthesize.cache_clear()
     ds = _toy_dataset(seed=0)
     # 256-sample clips (the first 256 of each sound): the tiny generator of the VAE tests
     network = dataclasses.replace(TINY_NOISE.network, arch=arch)
@@ -186,4 +187,4 @@ def test_honest_protocol_fits_new_generators_on_training_folds_only(arch, monkey
             for i in test_origin:
                 t = real.waveforms[i][: x.shape[1]]
                 assert not any(np.array_equal(row[: len(t)], t) for row in x)
-    protocols._SYNTH_CACHE.clear()
+    protocols._vae_synthesize.cache_clear()

@@ -12,7 +12,7 @@ import pytest
 import ray
 
 from drill_jax import data
-from drill_jax.classify import backbones
+from drill_jax.classify import registry
 from drill_jax.evaluation import fold_tasks, protocols, tables
 from drill_jax.grid import keys, runner
 from tests.grid import grid_tasks
@@ -31,16 +31,16 @@ def _grid():
     cores; JAX's cross-process equality is checked on a small jitted model below.)"""
     honest = dict(protocol="honest", n_splits=3, n_repeats=1, seed=3)
     return [
-        ("logreg", protocols.ProtocolConfig(**honest), backbones.DetectorConfig("logreg")),
+        ("logreg", protocols.ProtocolConfig(**honest), registry.DetectorConfig("logreg")),
         (
             "logreg mixup",
             protocols.ProtocolConfig(**honest, dataset="augmented", augment="mixup"),
-            backbones.DetectorConfig("logreg"),
+            registry.DetectorConfig("logreg"),
         ),
         (
             "logreg paper",
             protocols.ProtocolConfig(protocol="paper", paper_splits=2, seed=3),
-            backbones.DetectorConfig("logreg"),
+            registry.DetectorConfig("logreg"),
         ),
     ]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from drill_jax import data
-from drill_jax.similarity import pairwise, setwise
+from drill_jax.similarity import pairwise, realism, setwise, two_sample
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +86,14 @@ def test_frechet_reference_scale():
     assert same["half_size"] == 30
 
 
-def test_two_sample_test_on_gaussians():
+def test_classifier_test_on_gaussians():
     rng = np.random.default_rng(3)
-    same = setwise.two_sample_test(rng.standard_normal((60, 5)), rng.standard_normal((40, 5)))
+    same = two_sample.classifier_test(rng.standard_normal((60, 5)), rng.standard_normal((40, 5)))
     assert abs(same["balanced_accuracy"]["mean"] - 0.5) < 0.15
     assert same["majority_baseline"] == 0.6 and same["n_folds"] == 20
-    sep = setwise.two_sample_test(rng.standard_normal((60, 5)), rng.standard_normal((40, 5)) + 2.0)
+    sep = two_sample.classifier_test(
+        rng.standard_normal((60, 5)), rng.standard_normal((40, 5)) + 2.0
+    )
     assert sep["balanced_accuracy"]["mean"] > 0.95 and sep["accuracy"]["std"] < 0.1
 
 
@@ -103,7 +105,7 @@ def test_copies_of_training_sounds_are_flagged_as_memorised(anomaly):
     picks = rng.choice(np.flatnonzero(train), 20)
     copies = [waves[i][:1999].copy() for i in picks]
     report = setwise.class_similarity(
-        copies, waves, sr, train_mask=train, seed=0, cv_repeats=1, fd_repeats=5
+        copies, waves, sr, train_mask=train, seed=0, repeats=setwise.Repeats(cv=1, fd=5)
     )
     for name in ("xcorr", "log_mel"):
         memo = report["memorisation"]["train"][name]
@@ -122,7 +124,9 @@ def test_noise_is_separable_and_far(anomaly):
     waves, sr = anomaly
     rng = np.random.default_rng(5)
     noise = [0.1 * rng.standard_normal(1999).astype(np.float32) for _ in range(30)]
-    report = setwise.class_similarity(noise, waves, sr, seed=0, cv_repeats=1, fd_repeats=5)
+    report = setwise.class_similarity(
+        noise, waves, sr, seed=0, repeats=setwise.Repeats(cv=1, fd=5)
+    )
     assert report["two_sample_log_mel"]["balanced_accuracy"]["mean"] > 0.95
     assert report["frechet_log_mel"]["ratio"] > 5.0
     assert report["memorisation"]["all_real"]["xcorr"]["ratio"]["min"] > 0.5
@@ -161,9 +165,13 @@ def test_build_report_on_copies(tmp_path, anomaly):
     with pytest.raises(data.AudioError, match="999.wav"):
         similarity_report.build_report(str(synth), ds, str(tmp_path / "out"))
     out = tmp_path / "out"
-    report = similarity_report.build_report(
-        str(synth), ds, str(out), skip_bad=True, cv_repeats=1, fd_repeats=3, null_pairs=40
+    config = similarity_report.ReportConfig(
+        skip_bad=True,
+        repeats=setwise.Repeats(cv=1, fd=3),
+        null_pairs=40,
+        realism=realism.RealismConfig(cv_repeats=1, n_permutations=199),
     )
+    report = similarity_report.build_report(str(synth), ds, str(out), config=config)
     assert len(report["skipped_synth_files"]) == 1
     assert set(report["groups"]) == {"anomaly", "anomaly/copy", "anomaly/noisy"}
     copy = report["groups"]["anomaly/copy"]
@@ -178,12 +186,17 @@ def test_build_report_on_copies(tmp_path, anomaly):
     assert 0.08 < null["mean_coherence"]["median"] < 0.2  # ~1/segments for unrelated signals
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk["groups"]["anomaly"]["num_synth"] == 10
-    assert (out / "report.md").read_text().count("\n| anomaly") == 12  # four tables
+    # four tables, the held-out scoreboard (a row per group), realism (two rows per group)
+    assert (out / "report.md").read_text().count("\n| anomaly") == 12 + 3 + 6
+    held = on_disk["groups"]["anomaly"]["realism"]
+    assert (held["num_train"], held["num_heldout"], held["num_synth"]) == (34, 33, 10)
+    assert [r["group"] for r in on_disk["realism"]["rows"]] == list(on_disk["groups"])
     # the scoreboard: one row per group; exact copies of real sounds pass the multi-frame test
     board = {r["group"]: r for r in on_disk["scoreboard"]}
     assert set(board) == {"anomaly", "anomaly/copy", "anomaly/noisy"}
     assert board["anomaly/copy"]["two_sample_multiframe"] < 0.8
     assert not board["anomaly"]["trained_on_scorer_feature"]
+    assert board["anomaly/noisy"]["heldout_one_frame"] > board["anomaly/copy"]["heldout_one_frame"]
     assert len((out / "best_matches.csv").read_text().splitlines()) == 11
     assert len(report["figures"]) == 4  # real vs synth, then the best pair's three
     for rel in report["figures"]:

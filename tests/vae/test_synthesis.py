@@ -1,4 +1,5 @@
-"""Tests for drill_jax.vae.synthesis: modes, shapes, determinism, the test-source guard."""
+"""Tests for the paper VAE's sampling (models.paper_vae, synthesis): modes, shapes,
+determinism, the test-source guard."""
 
 import dataclasses
 import jax
@@ -6,37 +7,37 @@ import numpy as np
 import pytest
 
 from drill_jax import data
-from drill_jax.vae import synthesis
+from drill_jax.vae import generators, synthesis
 from tests.vae.conftest import TINY, T, _sounds  # noqa: F401
 
 
 def test_synthesis_modes_shapes_and_range(trained):
     x_train, _, runs = trained
     state, _ = runs[0]
-    sounds, info = synthesis.synthesize(state, TINY, jax.random.key(0), 5, "prior")
+    sounds, info = generators.sample(state, TINY, jax.random.key(0), 5, "prior")
     assert sounds.shape == (5, T) and sounds.dtype == np.float32
     assert np.all(np.abs(sounds) <= 1.0)
     np.testing.assert_array_equal(info["source_index"], -1)
     assert info["z"].shape == (5, TINY.network.latent_dim)
     # Decoding the reported z reproduces the sounds.
     np.testing.assert_allclose(synthesis.decode(state, info["z"]), sounds, atol=1e-6)
-    sounds, info = synthesis.synthesize(state, TINY, jax.random.key(0), 8, "posterior", x_train)
+    sounds, info = generators.sample(state, TINY, jax.random.key(0), 8, "posterior", x_train)
     assert sounds.shape == (8, T)
     # Cycles through all 6 sources before repeating.
     assert sorted(info["source_index"][:6]) == list(range(6))
     with pytest.raises(ValueError, match="source"):
-        synthesis.synthesize(state, TINY, jax.random.key(0), 2, "posterior")
+        generators.sample(state, TINY, jax.random.key(0), 2, "posterior")
 
 
 def test_synthesis_from_test_sounds_needs_the_flag(trained):
     _, x_test, runs = trained
     state, _ = runs[0]
     with pytest.raises(ValueError, match="synth_from_test"):
-        synthesis.synthesize(state, TINY, jax.random.key(0), 2, "posterior", x_test, "test")
+        generators.sample(state, TINY, jax.random.key(0), 2, "posterior", x_test, "test")
     allowed = dataclasses.replace(
         TINY, synthesis=dataclasses.replace(TINY.synthesis, synth_from_test=True)
     )
-    _, info = synthesis.synthesize(
+    _, info = generators.sample(
         state, allowed, jax.random.key(0), 2, "posterior", x_test, "test"
     )
     assert info["source_split"] == "test"
@@ -51,7 +52,7 @@ def test_same_key_gives_identical_params_and_wav_bytes(trained, tmp_path):
         np.testing.assert_array_equal(a, b)
     blobs = []
     for i, state in enumerate((s1, s2)):
-        sounds, _ = synthesis.synthesize(state, TINY, jax.random.key(5), 2, "posterior", x_train)
+        sounds, _ = generators.sample(state, TINY, jax.random.key(5), 2, "posterior", x_train)
         path = tmp_path / f"{i}.wav"
         data.write_wav(str(path), sounds[0], 96000)
         blobs.append(path.read_bytes())

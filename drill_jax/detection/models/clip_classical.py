@@ -88,7 +88,7 @@ def check(config: Config, settings: features.FeatureSettings, arrays, where: str
         raise ValueError(f"{where}: a saved classical detector must list its recipes")
     family.check_keys(arrays, tuple(f"r{i}" for i in range(len(config.recipes))), where)
     for i, recipe in enumerate(config.recipes):
-        models = ("lr", "svm") if recipe.model == "ensemble" else (recipe.model,)
+        models = recipe.models
         family.check_keys(arrays[f"r{i}"], models, f"{where}: recipe {i} ({recipe.name})")
         for m in models:
             family.check_keys(arrays[f"r{i}"][m], _ARRAYS[m], f"{where}: recipe {i} {m}")

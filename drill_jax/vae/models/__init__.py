@@ -1,0 +1,1 @@
+"""Generator modules, one per family; ``drill_jax.vae.generators`` picks one by name."""

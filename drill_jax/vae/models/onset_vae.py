@@ -1,0 +1,66 @@
+"""Generator 'onset': the onset-anchored VAE (``vae.onset_decoder``: damped sinusoids, a
+click through a short FIR and a shaped-noise residual at a predicted onset), trained by its
+own jitted step (``fit_loop``) with the multi-resolution STFT (loss.stft_sizes,
+loss.sc_weight), band-power and onset-time losses; network.latent_dim, loss.kl_weight,
+optim.learning_rate, epochs and batch_size are read. Training takes seconds to a minute,
+so ``workdir`` and ``resume`` are not used.
+
+Generator interface as ``models.paper_vae``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Optional
+
+import jax
+import numpy as np
+
+from drill_jax.vae import latents, onset_decoder
+from drill_jax.vae.configs import VAEConfig
+from drill_jax.vae.generators import check_clips
+from drill_jax.vae.models import reference
+
+LEARNED, OUTPUT, LATENT_PLANE = True, None, False
+check, make_model = reference.check, reference.make_model
+
+
+def settings(config: VAEConfig) -> onset_decoder.Config:
+    """The ``onset_decoder.Config`` of a generator config."""
+    return onset_decoder.Config(
+        latent_dim=config.network.latent_dim,
+        input_length=config.network.input_length,
+        fft_sizes=config.loss.stft_sizes,
+        sc_weight=config.loss.sc_weight,
+        kl_weight=config.loss.kl_weight,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.optim.learning_rate,
+    )
+
+
+def fit(
+    waveforms_train: np.ndarray,
+    waveforms_test: Optional[np.ndarray],
+    config: VAEConfig,
+    key: jax.Array,
+    workdir: Optional[str] = None,
+    resume: bool = False,
+    on_epoch: Optional[Callable[[list], None]] = None,
+):
+    """(the trained ``fit_loop.State``, history) of the training clips [N, T]."""
+    del waveforms_test, workdir, resume
+    clips = check_clips(waveforms_train, config, "waveforms_train")
+    state, history = onset_decoder.fit(settings(config), clips, key)
+    if on_epoch is not None:
+        on_epoch(history)
+    return state, history
+
+
+def sample(model, config, key, num, mode, sources, source_split, train_sounds):
+    """``num`` sounds [num, T] and their info (``generators.sample``; checked arguments)."""
+    latent_key, decode_key = jax.random.split(key)
+    encode = functools.partial(onset_decoder.encode, model)
+    z, source_index = latents.draw(encode, config, latent_key, num, mode, sources, train_sounds)
+    sounds = onset_decoder.decode(model, z, decode_key)
+    return sounds, latents.info(z, source_index, mode, source_split)

@@ -1,0 +1,78 @@
+"""The paper's VAE ('conv', 1-D convolutions over time) and the authors' layout
+('reference'): ``networks.VAE`` with Bernoulli logits, trained by ``trainer``.
+
+Generator interface (``drill_jax.vae.generators``): ``make_model``, ``check``, ``fit``,
+``sample``, ``encode``, and the flags ``LEARNED`` / ``LATENT_PLANE``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Optional
+
+import jax
+import numpy as np
+
+from drill_jax.vae import latents, networks, synthesis, trainer
+from drill_jax.vae.configs import NetworkConfig, VAEConfig
+
+LEARNED = True  # fitted by gradient steps; the loss is config.loss.recon
+OUTPUT = "logits"  # the decoder's output (objectives.LossSpec.output)
+LATENT_PLANE = True  # its latent plane, decoded grid and overlays are drawn
+
+
+@functools.lru_cache(maxsize=16)
+def _model(net: NetworkConfig) -> networks.VAE:
+    # Cached: bound methods (apply_fn) compare by instance identity.
+    return networks.VAE(
+        latent_dim=net.latent_dim,
+        arch=net.arch,
+        input_length=net.input_length,
+        enc_features=net.enc_features,
+        dec_features=net.dec_features,
+        enc_strides=net.strides,
+        dec_strides=tuple(reversed(net.strides)),
+        kernel_size=net.kernel_size,
+        block_kernel_size=net.block_kernel_size,
+        negative_slope=net.negative_slope,
+        bn_momentum=net.bn_momentum,
+    )
+
+
+def make_model(config: VAEConfig) -> networks.VAE:
+    """The flax module of ``config.network`` (one shared instance per network setting)."""
+    return _model(config.network)
+
+
+def check(config: VAEConfig) -> None:
+    """Nothing beyond the parts' own checks: every loss fits the Bernoulli logits."""
+    del config
+
+
+def fit(
+    waveforms_train: np.ndarray,
+    waveforms_test: Optional[np.ndarray],
+    config: VAEConfig,
+    key: jax.Array,
+    workdir: Optional[str] = None,
+    resume: bool = False,
+    on_epoch: Optional[Callable[[list], None]] = None,
+):
+    """(trainer.TrainState, history); arguments as ``trainer.train_class_vae``."""
+    return trainer.train_class_vae(
+        waveforms_train, waveforms_test, config, key, workdir, resume, on_epoch
+    )
+
+
+def encode(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior (mean, logvar) [N, Z] of clips x [N, T]."""
+    return synthesis.encode(model, x)
+
+
+def sample(model, config, key, num, mode, sources, source_split, train_sounds):
+    """``num`` sounds [num, T] and their info (``generators.sample``; checked arguments)."""
+    z, source_index = latents.draw(
+        functools.partial(encode, model), config, key, num, mode, sources, train_sounds
+    )
+    sounds = np.asarray(synthesis.decode(model, z), np.float32)
+    return sounds, latents.info(z, source_index, mode, source_split)

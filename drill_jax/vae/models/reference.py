@@ -1,0 +1,71 @@
+"""What the reference generators share (nothing learned; ``reference_generators`` holds their
+DSP): ``fit`` keeps the class's training clips, ``sampler`` turns a clip maker into the
+generator interface of ``drill_jax.vae.generators``."""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import numpy as np
+
+from drill_jax.vae import latents
+from drill_jax.vae.configs import VAEConfig
+from drill_jax.vae.generators import check_clips
+
+LEARNED = False
+OUTPUT = None
+LATENT_PLANE = False
+
+
+class ReferenceModel(NamedTuple):
+    """A fitted reference generator: the class's training clips [N, T]."""
+
+    clips: np.ndarray
+
+
+def make_model(config: VAEConfig):
+    raise ValueError(f"arch {config.network.arch!r} is a reference generator: nothing to train")
+
+
+def check(config: VAEConfig) -> None:
+    """Any config: only input_length and the synthesis settings are read."""
+    del config
+
+
+def fit(
+    waveforms_train: np.ndarray,
+    waveforms_test: Optional[np.ndarray],
+    config: VAEConfig,
+    key: jax.Array,
+    workdir: Optional[str] = None,
+    resume: bool = False,
+    on_epoch: Optional[Callable[[list], None]] = None,
+):
+    """(ReferenceModel of the training clips [N, T], []): nothing is learned."""
+    del waveforms_test, key, workdir, resume, on_epoch
+    return ReferenceModel(check_clips(waveforms_train, config, "waveforms_train")), []
+
+
+def sampler(make: Callable, keeps_source: bool) -> Callable:
+    """The ``sample`` function of a reference generator.
+
+    make(key, train [N, T], pool [K, T], index [M]) -> sounds [M, T]: the clip maker
+    (``pool[index]`` are the copied or first-interpolated sounds: the posterior sources, or
+    the training clips for 'prior'). keeps_source: a posterior sound is made from one source
+    (its row is recorded), else source_index is -1.
+    """
+
+    def sample(model, config, key, num, mode, sources, source_split, train_sounds):
+        del config, train_sounds
+        pick_key, make_key = jax.random.split(key)
+        pool = sources if mode == "posterior" else model.clips
+        order = np.asarray(jax.random.permutation(pick_key, pool.shape[0]))
+        idx = np.resize(order, num).astype(np.int64)
+        sounds = np.clip(np.asarray(make(make_key, model.clips, pool, idx), np.float32), -1, 1)
+        keep = mode == "posterior" and keeps_source
+        source_index = idx if keep else np.full(num, -1, np.int64)
+        z = np.zeros((num, 0), np.float32)  # no latent code
+        return sounds, latents.info(z, source_index, mode, source_split)
+
+    return sample

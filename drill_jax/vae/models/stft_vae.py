@@ -1,0 +1,71 @@
+"""Generator 'stft_vae': a VAE on the log-magnitude STFT (window 256, hop 32) with a
+heteroscedastic Gaussian decoder and Griffin-Lim phases (``vae.stft_vae``), trained by its
+own jitted step (``fit_loop``): network.latent_dim, loss.kl_weight, optim.learning_rate,
+epochs and batch_size are read; its loss is its own Gaussian likelihood of the
+standardised log magnitudes, not ``loss.recon``. Training takes seconds, so ``workdir`` and
+``resume`` are not used.
+
+Generator interface as ``models.paper_vae``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import numpy as np
+
+from drill_jax.vae import latents, stft_vae
+from drill_jax.vae.configs import VAEConfig
+from drill_jax.vae.generators import check_clips
+from drill_jax.vae.models import reference
+
+LEARNED, OUTPUT, LATENT_PLANE = True, None, False
+check, make_model = reference.check, reference.make_model
+
+
+class Fitted(NamedTuple):
+    """The generator's settings and its fitted ``stft_vae.Model``."""
+
+    config: stft_vae.Config
+    model: stft_vae.Model
+
+
+def settings(config: VAEConfig) -> stft_vae.Config:
+    """The ``stft_vae.Config`` of a generator config."""
+    return stft_vae.Config(
+        input_length=config.network.input_length,
+        latent_dim=config.network.latent_dim,
+        kl_weight=config.loss.kl_weight,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.optim.learning_rate,
+    )
+
+
+def fit(
+    waveforms_train: np.ndarray,
+    waveforms_test: Optional[np.ndarray],
+    config: VAEConfig,
+    key: jax.Array,
+    workdir: Optional[str] = None,
+    resume: bool = False,
+    on_epoch: Optional[Callable[[list], None]] = None,
+):
+    """(Fitted, history) of the training clips [N, T] (module docstring)."""
+    del waveforms_test, workdir, resume
+    vae = settings(config)
+    model, history = stft_vae.fit(vae, check_clips(waveforms_train, config, "train"), key)
+    if on_epoch is not None:
+        on_epoch(history)
+    return Fitted(vae, model), history
+
+
+def sample(model: Fitted, config, key, num, mode, sources, source_split, train_sounds):
+    """``num`` sounds [num, T] and their info (``generators.sample``; checked arguments)."""
+    latent_key, decode_key = jax.random.split(key)
+    encode = functools.partial(stft_vae.encode, model.config, model.model)
+    z, source_index = latents.draw(encode, config, latent_key, num, mode, sources, train_sounds)
+    sounds = stft_vae.decode(model.config, model.model, z, decode_key)
+    return sounds, latents.info(z, source_index, mode, source_split)

@@ -1,0 +1,104 @@
+"""Tests for the non-learned STFT reference generators: PCA on log-magnitude STFTs and
+STFT interpolation, both with Griffin-Lim phases."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from drill_jax.vae import griffin_lim, pca_reference, stft_interp
+
+T, N_FFT, HOP = 600, 128, 16
+
+
+@pytest.fixture(scope="module")
+def clips():
+    """Six damped tones of different frequencies with onsets near sample 140: [6, T]."""
+    t = np.arange(T)
+    f = np.linspace(0.02, 0.08, 6)[:, None]
+    on = (t >= 140)[None, :]
+    x = on * np.exp(-np.maximum(t - 140, 0) / 60.0) * np.sin(2 * np.pi * f * t)
+    return (0.5 * x + 1e-3 * np.random.default_rng(0).normal(size=(6, T))).astype(np.float32)
+
+
+def _sc(y, x):
+    mag = jnp.abs(griffin_lim.stft(jnp.asarray(x), N_FFT, HOP))
+    return np.asarray(griffin_lim.spectral_convergence(jnp.asarray(y), mag, N_FFT, HOP))
+
+
+def test_pca_full_rank_posterior_reproduces_the_source(clips):
+    config = pca_reference.Config(
+        n_fft=N_FFT, hop=HOP, components=5, bandwidth=0.0, residual_scale=0.0
+    )
+    model = pca_reference.fit(config, clips)
+    assert model.directions.shape == (5, model.mean.shape[0])
+    np.testing.assert_allclose(model.residual_var, 0.0, atol=1e-6)
+    y, z = pca_reference.sample(config, model, jax.random.key(0), 3, clips[:3])
+    assert z.shape == (3, 5)
+    assert np.all(_sc(y, clips[:3]) < 0.15)
+    assert np.all(_sc(y, clips[3:]) > 0.5)
+
+
+def test_pca_prior_samples_are_new_and_deterministic(clips):
+    config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=3)
+    model = pca_reference.fit(config, clips)
+    a = pca_reference.sample(config, model, jax.random.key(1), 4)[0]
+    b = pca_reference.sample(config, model, jax.random.key(1), 4)[0]
+    c = pca_reference.sample(config, model, jax.random.key(2), 4)[0]
+    assert a.shape == (4, T) and a.dtype == np.float32 and np.all(np.isfinite(a))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    with pytest.raises(ValueError, match="source clips"):
+        pca_reference.sample(config, model, jax.random.key(1), 4, clips[:2])
+
+
+def test_silverman_bandwidth():
+    # (4 / 3)^(1 / 5) n^(-1 / 5) in one dimension: 1.06 n^(-1/5), the familiar rule.
+    np.testing.assert_allclose(pca_reference.silverman(1, 32), 1.0592 * 32 ** (-0.2), rtol=1e-4)
+
+
+def test_pca_kde_prior_keeps_the_training_covariance(clips):
+    config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=2, residual_scale=0.0)
+    model = pca_reference.fit(config, clips)
+    # The coordinates of many prior samples have the training coordinates' spread.
+    y, _ = pca_reference.sample(config, model, jax.random.key(5), 400)
+    z = (pca_reference.vectors(config, y) - model.mean) @ model.directions.T
+    np.testing.assert_allclose(z.std(axis=0), model.scales, rtol=0.25)
+
+
+def test_pca_rejects_one_clip(clips):
+    with pytest.raises(ValueError, match="N >= 2"):
+        pca_reference.fit(pca_reference.Config(), clips[:1])
+
+
+def test_interp_at_weight_one_is_the_source(clips):
+    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(1.0, 1.0))
+    y = stft_interp.sample(config, jax.random.key(0), clips, clips[:3])
+    assert np.all(_sc(y, clips[:3]) < 0.15)
+
+
+def test_interp_lies_between_its_two_clips(clips):
+    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(0.5, 0.5))
+    a, b = jnp.asarray(clips[:1]), jnp.asarray(clips[5:6])
+    y = stft_interp.interpolate(config, jax.random.key(0), a, b)
+    # Its spectrum peaks at both tones' frequencies, each attenuated by about half (in log).
+    spectrum = np.abs(np.fft.rfft(np.asarray(y)[0]))
+    peaks = [int(round(f * T)) for f in (0.02, 0.08)]
+    assert all(spectrum[p] > 5 * np.median(spectrum) for p in peaks)
+
+
+def test_interp_never_pairs_a_training_clip_with_itself(clips):
+    # Weight 1/2 between a clip and itself would be a (phase-randomised) copy of it.
+    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(0.5, 0.5))
+    pair = clips[:2]
+    a = stft_interp.sample(config, jax.random.key(3), pair, pair[[0, 0, 1, 1]])
+    np.testing.assert_array_equal(a, stft_interp.sample(config, jax.random.key(3), pair, pair[[0, 0, 1, 1]]))
+    assert a.shape == (4, T) and np.all(np.abs(a) <= 1.0)
+    # Each sound lies between both clips, so it has both tones.
+    spectrum = np.abs(np.fft.rfft(a, axis=-1))
+    for f in (0.02, 0.032):
+        assert np.all(spectrum[:, int(round(f * T))] > 5 * np.median(spectrum, axis=-1))
+    with pytest.raises(ValueError, match="2 training clips"):
+        stft_interp.sample(config, jax.random.key(3), clips[:1], clips[:1])
+    with pytest.raises(ValueError, match="weight_range"):
+        stft_interp.Config(weight_range=(0.8, 0.2))
