@@ -68,9 +68,12 @@ def field_paths(cls: type) -> dict:
 
 
 def resolve(cls: type, name: str) -> tuple:
-    """A leaf name or a dotted path -> the field's path in ``cls``."""
+    """A field of ``cls`` itself (a part included), a leaf name or a dotted path -> the
+    field's path in ``cls``."""
     if "." in name:
         return tuple(name.split("."))
+    if name in {f.name for f in dataclasses.fields(cls)}:
+        return (name,)
     path = field_paths(cls).get(name, ())
     if path is None:
         raise ValueError(f"{cls.__name__}: field name {name!r} is ambiguous; give its path")
@@ -113,3 +116,16 @@ def build_nested(cls: type, base: Any, changes: Mapping[tuple, Any]) -> Any:
         part_base = kwargs[name] if name in kwargs else field_default(cls, name)
         kwargs[name] = build_nested(hints[name], part_base, inner)
     return cls(**kwargs)
+
+
+def changes(base: Any, other: Any) -> dict:
+    """{dotted path: value} of the leaves where ``other`` differs from ``base`` (one class;
+    parts are compared field by field)."""
+    out = {}
+    for f in dataclasses.fields(base):
+        a, b = getattr(base, f.name), getattr(other, f.name)
+        if dataclasses.is_dataclass(a) and type(a) is type(b):
+            out.update({f"{f.name}.{k}": v for k, v in changes(a, b).items()})
+        elif a != b:
+            out[f.name] = b
+    return out

@@ -16,18 +16,19 @@ result.json, comparison.json and comparison.md.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
 from absl import flags
 
 from drill_jax import files
-from drill_jax.classify import backbones, registry
+from drill_jax.classify import registry
 from drill_jax.evaluation import paired, pipeline, protocols
-from experiments import common, vae_flags
+from experiments import common, config_flags, flag_groups, vae_flags
 
 common.define_data_flags("runs/augment_gain")
-common.define_feature_flags()
+flag_groups.define_feature_flags()
 _VAE = vae_flags.define(
     "vae_arch",
     "realistic",
@@ -37,10 +38,9 @@ _VAE = vae_flags.define(
 )
 _BACKBONES = flags.DEFINE_list("backbones", ["jax_cnn", "clip_svm"], "Detectors compared.")
 _CROPS = flags.DEFINE_list("crops", ["none", "2000"], "Clip crops ('none' or samples).")
-_SPLITS = flags.DEFINE_integer("n_splits", 5, "Honest protocol folds.")
-_REPEATS = flags.DEFINE_integer("n_repeats", 4, "Honest protocol repeats.")
-_N_ADD = flags.DEFINE_integer("n_add_per_class", 48, "Synthesized sounds per class per fold.")
-_SEED = flags.DEFINE_integer("seed", 0, "Root seed (folds, generators, detectors).")
+_PROTOCOL = config_flags.define(
+    protocols.ProtocolConfig, ("n_splits", "n_repeats", "n_add_per_class", "seed")
+)
 _TREATED = flags.DEFINE_string("treated", None, "Compare this result.json ...")
 _CONTROL = flags.DEFINE_string("control", None, "... with this one (same folds), and stop.")
 
@@ -66,27 +66,20 @@ def main(argv):
         if name not in registry.BACKBONES:
             raise ValueError(f"--backbones: unknown backbone {name!r}")
     ds = common.load_data_from_flags()
-    settings = common.feature_settings_from_flags(ds.sample_rate)
-    vae = _VAE.build(seed=_SEED.value)
+    settings = flag_groups.feature_settings_from_flags(ds.sample_rate)
+    vae = _VAE.build(seed=_PROTOCOL.build().seed)
     rows = []
     for crop_text in _CROPS.value:
         crop = None if crop_text.lower() == "none" else int(crop_text)
         for backbone in _BACKBONES.value:
             results = {}
             for aug in ("none", "vae"):
-                pconfig = protocols.ProtocolConfig(
-                    protocol="honest",
-                    n_splits=_SPLITS.value,
-                    n_repeats=_REPEATS.value,
-                    augment=aug,
-                    n_add_per_class=_N_ADD.value,
-                    crop=crop,
-                    features=settings,
-                    seed=_SEED.value,
+                pconfig = _PROTOCOL.build(
+                    protocol="honest", augment=aug, crop=crop, features=settings
                 )
                 where = os.path.join(out_dir, crop_text, backbone, aug)
                 results[aug] = pipeline.run_classification(
-                    ds, pconfig, backbones.DetectorConfig(backbone=backbone), where, vae
+                    ds, pconfig, registry.DetectorConfig(backbone=backbone), where, vae
                 )
             name = f"{backbone}, crop {crop_text}: vae ({vae.network.arch}) - none"
             rows.append(paired.comparison_row(name, results["vae"], results["none"]))
@@ -94,9 +87,9 @@ def main(argv):
             files.atomic_write_json(
                 os.path.join(out_dir, "comparison.json"),
                 {
-                    "vae": vae.__dict__,
-                    "n_splits": _SPLITS.value,
-                    "n_repeats": _REPEATS.value,
+                    "vae": dataclasses.asdict(vae),
+                    "n_splits": pconfig.n_splits,
+                    "n_repeats": pconfig.n_repeats,
                     "rows": rows,
                 },
             )

@@ -12,17 +12,17 @@ import os
 
 from absl import flags
 
-from drill_jax import files
+from drill_jax import config_tree, files
 from drill_jax.classify import registry
 from drill_jax.classify.backbones import torchvision_cnn
 from drill_jax.detection import supervised
 from drill_jax.evaluation import audit_figure, augment, pipeline, protocols, tables
 from drill_jax.vae import configs
-from experiments import common, config_flags
+from experiments import common, config_flags, flag_groups, vae_flags
 
 common.define_data_flags("runs/classify")
-common.define_feature_flags()
-common.define_grid_flags()
+flag_groups.define_feature_flags()
+flag_groups.define_grid_flags()
 _PROTOCOL = config_flags.define(
     protocols.ProtocolConfig,
     (
@@ -51,9 +51,9 @@ _DETECTOR = config_flags.define(
     registry.DetectorConfig,
     ("backbone", "epochs", "weights", "weights_path", "freeze", "batch_folds"),
     choices={"backbone": tuple(registry.BACKBONES), "weights": ("imagenet", "none")},
-    help=config_flags.docstring_help(torchvision_cnn.TorchSettings),
+    help=config_tree.docstring_help(torchvision_cnn.TorchSettings),
 )
-_VAE = common.define_vae_flags(
+_VAE = vae_flags.define(
     "vae_arch",
     fields=("epochs",),
     rename={"epochs": "vae_epochs"},
@@ -76,7 +76,7 @@ def main(argv):
     if _SAVE_DETECTOR.value and dconfig.backbone != "jax_cnn":
         raise ValueError("--save_detector exports the jax_cnn backbone only (see README)")
     ds = common.load_data_from_flags()
-    settings = common.feature_settings_from_flags(ds.sample_rate)
+    settings = flag_groups.feature_settings_from_flags(ds.sample_rate)
     pconfig = _PROTOCOL.build(features=settings, **fixed)
     vconfig = None
     if pconfig.augment == "vae" or pconfig.dataset == "augmented":
@@ -91,7 +91,7 @@ def main(argv):
             "vae": vconfig and dataclasses.asdict(vconfig),
         },
     )
-    grid = common.grid_config_from_flags()
+    grid = flag_groups.grid_config_from_flags()
     result = pipeline.run_classification(ds, pconfig, dconfig, out_dir, vconfig, grid=grid)
     print(result["label"])
     print(tables.to_markdown([result["row"]]))

@@ -11,22 +11,12 @@ from absl import app, flags, logging
 from drill_jax import data
 from drill_jax.grid import runner
 
-# The shared flag groups, under the names the scripts use.
-from experiments.flag_groups import (  # noqa: F401
-    FEATURE_FLAG_FIELDS,
-    define_feature_flags,
-    define_grid_flags,
-    feature_flags_given,
-    feature_settings_from_flags,
-    grid_config_from_flags,
-)
-from experiments.vae_flags import define as define_vae_flags  # noqa: F401
-
 FLAGS = flags.FLAGS
 # Flags defined here belong to the experiment that asked for them (they show in its --help),
 # except those defined with _MORE: they are listed by --helpfull only.
 flags.disclaim_key_flags()
 _MORE = {"module_name": __name__}
+
 
 def define_data_flags(default_out_dir: str) -> None:
     """Defines --data_dir, --sample_rate, --resample, --channel, --clip_seconds,

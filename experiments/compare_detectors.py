@@ -17,10 +17,10 @@ from absl import flags
 from drill_jax import files
 from drill_jax.classify import registry
 from drill_jax.evaluation import audit_figure, compare, protocols, tables
-from experiments import common, config_flags
+from experiments import common, config_flags, flag_groups
 
 common.define_data_flags("runs/compare")
-common.define_feature_flags()
+flag_groups.define_feature_flags()
 _PROTOCOL = config_flags.define(protocols.ProtocolConfig, ("n_splits", "n_repeats", "crop", "seed"))
 _BACKBONES = flags.DEFINE_list(
     "backbones", list(compare.DEFAULT_BACKBONES), "Backbones to compare (same folds)."
@@ -32,7 +32,7 @@ def main(argv):
     for name in _BACKBONES.value:
         registry.get(name)  # an unknown name fails here, before any work
     ds = common.load_data_from_flags()
-    settings = common.feature_settings_from_flags(ds.sample_rate)
+    settings = flag_groups.feature_settings_from_flags(ds.sample_rate)
     config = _PROTOCOL.build(features=settings)
     out_dir = common.FLAGS.out_dir
     os.makedirs(out_dir, exist_ok=True)

@@ -23,9 +23,6 @@ from absl import flags
 from drill_jax import config_tree
 from experiments import flag_parsers
 
-# Kept for the scripts that read a class docstring's help directly.
-docstring_help = config_tree.docstring_help
-
 FLAGS = flags.FLAGS
 flags.disclaim_key_flags()  # flags defined here belong to the experiment that asks for them
 

@@ -21,10 +21,10 @@ from absl import flags
 from drill_jax import data, files
 from drill_jax.detection import alarms, build, deploy, registry, stream_eval
 from drill_jax.detection import detector as detector_lib
-from experiments import common, config_flags
+from experiments import common, config_flags, flag_groups
 
 common.define_data_flags("runs/demo_stream")
-common.define_feature_flags()
+flag_groups.define_feature_flags()
 FLAGS = flags.FLAGS
 _TEST_FRACTION = flags.DEFINE_float("test_fraction", 0.3, "Held-out fraction of the sounds.")
 _MODELS = flags.DEFINE_list("models", ["clip_classical", "ensemble"], "Registry models.")
@@ -77,7 +77,7 @@ def main(argv):
         raise RuntimeError("held-out sounds reached training")
     print(f"split: {tr.size} training sounds, {te.size} held out")
     wav, truth = make_recording(ds, te, plan, train.seed, out_dir)
-    settings = common.feature_settings_from_flags(ds.sample_rate)
+    settings = flag_groups.feature_settings_from_flags(ds.sample_rate)
     report = {"recording": wav, "events": truth[0], "split": [int(tr.size), int(te.size)]}
     report["detectors"] = {}
     for name in _MODELS.value:

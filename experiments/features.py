@@ -11,12 +11,12 @@ from absl import app, flags, logging
 
 from drill_jax import files
 from drill_jax.features import export as feature_export
-from experiments import common
+from experiments import common, flag_groups
 
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 227, "Side of the square RGB images (pixels).")
 
 common.define_data_flags("runs/features")
-common.define_feature_flags()
+flag_groups.define_feature_flags()
 FLAGS = flags.FLAGS
 
 
@@ -24,7 +24,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError("Too many command-line arguments.")
     dataset = common.load_data_from_flags()
-    settings = common.feature_settings_from_flags(dataset.sample_rate)
+    settings = flag_groups.feature_settings_from_flags(dataset.sample_rate)
     files.atomic_write_json(
         f"{FLAGS.out_dir}/config.json",
         {

@@ -5,7 +5,8 @@ augmentation comparison, and Table I (backbones), under the paper's and the hone
 protocol, with and without the 2000-sample crop; writes <out_dir>/results.md.
 Settings come from a named preset (``drill_jax.recipes.paper``; ``--preset``, ``--quick`` is
 ``--preset=quick``); flags given explicitly override the preset's fields. The VAE is the
-``--vae_arch`` recipe (``drill_jax.recipes.vae``) with ``--vae_epochs`` and ``--seed``.
+preset's, or the complete ``--vae_arch`` recipe (``drill_jax.recipes.vae``) when that flag is
+given; ``--vae_epochs`` given replaces its epochs only; it trains with ``--seed``.
 """
 
 from __future__ import annotations
@@ -14,25 +15,20 @@ import dataclasses
 
 from absl import flags
 
-from drill_jax import recipes
+from drill_jax import config_tree, recipes
 from drill_jax.classify import registry
 from drill_jax.evaluation import pipeline
-from experiments import common, config_flags
+from experiments import common, config_flags, flag_groups, vae_flags
 
 
 def _describe(name: str) -> str:
-    base, preset = recipes.paper_default(), recipes.paper(name)
-    changed = [
-        f"{f.name}={getattr(preset, f.name)}"
-        for f in dataclasses.fields(base)
-        if getattr(preset, f.name) != getattr(base, f.name)
-    ]
-    return f"{name} ({', '.join(changed) or 'the defaults'})"
+    changed = config_tree.changes(recipes.paper_default(), recipes.paper(name))
+    return f"{name} ({', '.join(f'{k}={v}' for k, v in changed.items()) or 'the defaults'})"
 
 
 common.define_data_flags("runs/paper")
-common.define_feature_flags()
-common.define_grid_flags()
+flag_groups.define_feature_flags()
+flag_groups.define_grid_flags()
 _PRESET = flags.DEFINE_enum(
     "preset",
     "default",
@@ -42,12 +38,8 @@ _PRESET = flags.DEFINE_enum(
 _QUICK = flags.DEFINE_boolean("quick", False, "Same as --preset=quick: " + _describe("quick"))
 _PAPER = config_flags.define(
     pipeline.PaperConfig,
-    [f.name for f in dataclasses.fields(pipeline.PaperConfig) if f.name != "features"],
-    choices={
-        "backbone": registry.BACKBONES,
-        "torch_weights": ("imagenet", "none"),
-        "vae_arch": recipes.VAE_NAMES,
-    },
+    [f.name for f in dataclasses.fields(pipeline.PaperConfig) if f.name not in ("features", "vae")],
+    choices={"backbone": registry.BACKBONES, "torch_weights": ("imagenet", "none")},
     help={
         "backbone": "Detector of Table II and the augmentation table.",
         "table2_backbones": "Torchvision backbones also run through Table II.",
@@ -61,13 +53,15 @@ _PAPER = config_flags.define(
         "paper_splits": "Paper protocol random 70/30 splits.",
         "crops": "Crops to run: 'none' and/or sample counts.",
         "augment_methods": "Honest comparison.",
-        "vae_epochs": "Epochs of each VAE (paper: 20).",
-        "vae_arch": "Generator recipe of the VAE steps (drill_jax.recipes.vae): conv (the "
-        "paper's VAE, default), realistic (the most realistic generator), or any --arch of "
-        "experiments.vae.",
-        "seed": "Root seed.",
+        "seed": "Root seed (folds, VAEs, detectors).",
     },
-    key=("backbone", "n_splits", "n_repeats", "vae_arch", "vae_epochs", "seed"),
+    key=("backbone", "n_splits", "n_repeats", "seed"),
+)
+_VAE = vae_flags.define(
+    "vae_arch",
+    fields=("epochs",),
+    rename={"epochs": "vae_epochs"},
+    help={"epochs": "Epochs of each VAE (given: replaces the preset's or --vae_arch recipe's)."},
 )
 _TORCH_THREADS = flags.DEFINE_integer(
     "torch_threads",
@@ -77,25 +71,30 @@ _TORCH_THREADS = flags.DEFINE_integer(
 )
 
 
-def main(argv):
-    del argv
-    preset = "quick" if _QUICK.value else _PRESET.value
+def build_config(features=None) -> pipeline.PaperConfig:
+    """The preset's PaperConfig with the flags given applied: ``--vae_arch`` swaps in that
+    recipe's complete VAE config, each ``--vae_*`` flag given replaces one of its fields, and
+    the VAE trains with the paper's seed. ``features``: None = the paper's settings."""
     if _QUICK.value and _PRESET.value not in ("default", "quick"):
         raise ValueError(f"--quick contradicts --preset={_PRESET.value}")
+    base = recipes.paper("quick" if _QUICK.value else _PRESET.value)
+    vae = _VAE.build(base=base.vae, seed=_PAPER.build(base).seed)
+    return _PAPER.build(base, features=features, vae=vae)
+
+
+def main(argv):
+    del argv
     if _TORCH_THREADS.value:
         from drill_jax.classify import torch_train  # torch only when asked for
 
         torch_train.set_num_threads(_TORCH_THREADS.value)
     ds = common.load_data_from_flags()
-    settings = common.feature_settings_from_flags(ds.sample_rate)
+    settings = flag_groups.feature_settings_from_flags(ds.sample_rate)
     # None = the paper's settings at the data's rate (the library's default).
-    features = settings if common.feature_flags_given() else None
-    config = _PAPER.build(recipes.paper(preset), features=features)
-    vae = dataclasses.replace(
-        recipes.vae(config.vae_arch), epochs=config.vae_epochs, seed=config.seed
-    )
-    grid = common.grid_config_from_flags()
-    summary = pipeline.run_paper(ds, config, common.FLAGS.out_dir, vae, say=print, grid=grid)
+    features = settings if flag_groups.feature_flags_given() else None
+    config = build_config(features)
+    grid = flag_groups.grid_config_from_flags()
+    summary = pipeline.run_paper(ds, config, common.FLAGS.out_dir, say=print, grid=grid)
     print("\n".join(pipeline.summary_lines(summary)))
     if summary["failed_tasks"]:  # the rest of the grid is done and written
         raise SystemExit(f"{len(summary['failed_tasks'])} task(s) failed (listed in results.md)")

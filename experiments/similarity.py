@@ -11,7 +11,7 @@ from absl import app, flags, logging
 from drill_jax import files
 from drill_jax.similarity import realism
 from drill_jax.similarity import report as similarity_report
-from experiments import common
+from experiments import common, flag_groups
 
 _SYNTH_DIR = flags.DEFINE_string("synth_dir", None, "Synthesized sounds: <dir>/<class>/*.wav.")
 _A = flags.DEFINE_string("a", None, "First WAV of a single-pair comparison (with --b).")
@@ -34,7 +34,7 @@ _REALISM_ONLY = flags.DEFINE_boolean(
 )
 
 common.define_data_flags("runs/similarity")
-common.define_feature_flags()
+flag_groups.define_feature_flags()
 FLAGS = flags.FLAGS
 _CONFIG_FLAGS = (
     "synth_dir",
@@ -105,7 +105,7 @@ def main(argv):
         out_dir,
         seed=_SEED.value,
         config=config,
-        settings=common.feature_settings_from_flags(dataset.sample_rate),
+        settings=flag_groups.feature_settings_from_flags(dataset.sample_rate),
         pairs=_pairs(),
     )
     for bad in report["skipped_synth_files"]:

@@ -17,11 +17,11 @@ from absl import flags
 from drill_jax import files
 from drill_jax.detection import alarms, build, fleet, honest, registry, stream_eval
 from drill_jax.vae import trainer
-from experiments import common, config_flags
+from experiments import common, config_flags, flag_groups
 
 common.define_data_flags("runs/detector")
-common.define_feature_flags()
-common.define_grid_flags()
+flag_groups.define_feature_flags()
+flag_groups.define_grid_flags()
 FLAGS = flags.FLAGS
 _FLEET_DIR = flags.DEFINE_string("fleet_dir", None, "One detector per DIR/<machine>/<class>/.")
 _KIND = flags.DEFINE_enum("kind", "supervised", list(registry.KINDS), "Default model's kind.")
@@ -115,8 +115,8 @@ def train_fleet() -> None:
     """--fleet_dir: one detector per machine folder (drill_jax.detection.fleet)."""
     if _EVALUATE.value or _TIME_TO_ALERT.value or _MODEL_DIR.value or FLAGS.data_dir:
         raise ValueError("--fleet_dir trains every machine; drop --evaluate/--model_dir/--data_dir")
-    args = (common.load_kwargs_from_flags(), common.grid_config_from_flags(), print)
-    settings = common.feature_settings_from_flags
+    args = (common.load_kwargs_from_flags(), flag_groups.grid_config_from_flags(), print)
+    settings = flag_groups.feature_settings_from_flags
     rows = fleet.train_fleet(_FLEET_DIR.value, FLAGS.out_dir, recipe(), settings, *args)
     bad = [r["machine"] for r in rows if r["status"] != "ok"]
     if bad:  # the other machines are trained and saved
@@ -128,7 +128,7 @@ def main(argv):
     if _FLEET_DIR.value:
         return train_fleet()
     ds = common.load_data_from_flags()
-    settings = common.feature_settings_from_flags(ds.sample_rate)
+    settings = flag_groups.feature_settings_from_flags(ds.sample_rate)
     rec, out_dir = recipe(), FLAGS.out_dir
     run = dict(fleet.recipe_json(rec, settings), data_dir=FLAGS.data_dir)
     files.atomic_write_json(os.path.join(out_dir, "config.json"), run)

@@ -23,10 +23,18 @@ class VAEFlags:
     recipe_flag: Optional[str]
     group: config_flags.FlagGroup
 
-    def build(self, recipe: Optional[str] = None, **fixed) -> configs.VAEConfig:
-        """The config of ``recipe`` (default: the recipe flag's value) with the flags given
-        (then ``fixed``) applied."""
-        return self.group.build(recipes.vae(recipe or FLAGS[self.recipe_flag].value), **fixed)
+    def build(
+        self,
+        recipe: Optional[str] = None,
+        base: Optional[configs.VAEConfig] = None,
+        **fixed,
+    ) -> configs.VAEConfig:
+        """The config of ``recipe``, else of the recipe flag when it was given, else ``base``
+        (default: the recipe flag's default), with the field flags given (then ``fixed``)
+        applied."""
+        if recipe is None and (base is None or FLAGS[self.recipe_flag].present):
+            recipe = FLAGS[self.recipe_flag].value
+        return self.group.build(base if recipe is None else recipes.vae(recipe), **fixed)
 
 
 def define(

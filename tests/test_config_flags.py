@@ -102,3 +102,30 @@ def test_docstring_help_splits_shared_entries():
         "b": "shared text continued.",
         "c": "own.",
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class _Part:
+    seed: int = 1
+    width: int = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class _Whole:
+    part: _Part = _Part()
+    seed: int = 0
+    name: str = "a"
+
+
+def test_a_top_field_or_part_resolves_to_itself_and_builds_whole():
+    assert config_tree.resolve(_Whole, "seed") == ("seed",)  # not the part's seed
+    assert config_tree.resolve(_Whole, "width") == ("part", "width")
+    assert config_tree.resolve(_Whole, "part") == ("part",)
+    built = config_tree.build_nested(_Whole, _Whole(seed=5), {("part",): _Part(seed=9)})
+    assert built == _Whole(part=_Part(seed=9), seed=5)
+
+
+def test_changes_lists_the_differing_leaves_by_path():
+    other = _Whole(part=_Part(width=8), name="b")
+    assert config_tree.changes(_Whole(), other) == {"part.width": 8, "name": "b"}
+    assert config_tree.changes(other, other) == {}

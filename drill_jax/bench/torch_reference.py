@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from drill_jax.vae.configs import NetworkConfig
+from drill_jax.vae.configs import NetworkConfig, OptimConfig
 
 # A PyTorch eager implementation of drill_jax.vae.networks.VAE(arch='conv'), used only as the speed
 # reference of experiments.benchmark (the code a user would otherwise write). Same widths,
@@ -146,13 +146,19 @@ def torch_vae_loss(model: TorchConvVAE, x: torch.Tensor, eps: torch.Tensor) -> t
     return torch.mean(recon + kl)
 
 
-def make_torch_vae(network: NetworkConfig, seed: int = 0, learning_rate: float = 3e-4) -> tuple:
-    """(TorchConvVAE(network) on ``device()``, in train mode, seeded; its Adam optimizer)."""
+def make_torch_vae(
+    network: NetworkConfig, seed: int = 0, learning_rate: float = OptimConfig.learning_rate
+) -> tuple:
+    """(TorchConvVAE(network) on ``device()``, in train mode, seeded; its Adam optimizer with
+    ``OptimConfig``'s moment decays and offset at ``learning_rate``)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = TorchConvVAE(network).to(device())
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-8)
+    adam = OptimConfig(learning_rate=learning_rate)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=adam.learning_rate, betas=(adam.b1, adam.b2), eps=adam.eps
+    )
     return model, optimizer
 
 

@@ -17,6 +17,7 @@ from drill_jax.evaluation import audit_figure, fold_tasks, protocols, tables
 from drill_jax.features import export as feature_export
 from drill_jax.grid import runner
 from drill_jax.similarity import report as similarity_report
+from drill_jax.vae import configs as vae_configs
 from drill_jax.vae import experiment as vae_experiment
 
 
@@ -96,10 +97,9 @@ class PaperConfig:
       n_splits, n_repeats: honest protocol folds; paper_splits: paper protocol splits.
       crops: clip crops to run (None = as recorded, 2000 = length cue removed).
       augment_methods: the honest-protocol augmentation comparison.
-      vae_epochs: epochs of each VAE (paper: 20).
-      vae_arch: the generator of every VAE step (a ``drill_jax.recipes.vae`` name: 'conv',
-        the paper's, by default; 'realistic' for the most realistic one).
-      seed: root seed.
+      vae: the complete config of every VAE step (a ``drill_jax.recipes.vae`` config;
+        default the paper's VAE, 20 epochs). Its seed is the one stage 1 trains with.
+      seed: root seed of the folds, the augmentation and the classifiers.
       features: how clips become log-Mel features (None = the paper's at the data's rate).
       weights_fallback: a torchvision net whose ImageNet weights cannot be loaded is trained
         from scratch (the weights column says so) instead of being skipped.
@@ -119,8 +119,7 @@ class PaperConfig:
     paper_splits: int = 5
     crops: tuple = (None, 2000)
     augment_methods: tuple = ("none", "vae", "classic", "specaugment", "mixup")
-    vae_epochs: int = 20
-    vae_arch: str = "conv"
+    vae: vae_configs.VAEConfig = vae_configs.VAEConfig()
     seed: int = 0
     features: Optional[features.FeatureSettings] = None
     weights_fallback: bool = False
@@ -216,7 +215,7 @@ def paper_runs(
     return runs
 
 
-def _evaluate_here(ds, config: PaperConfig, runs: list, vae_config, say) -> dict:
+def _evaluate_here(ds, config: PaperConfig, runs: list, say) -> dict:
     """{(protocol, detector): result or None} of every run, one by one in this process; an
     ImageNet net whose weights are unavailable is skipped (None) or, with
     ``config.weights_fallback``, trained from scratch."""
@@ -230,7 +229,7 @@ def _evaluate_here(ds, config: PaperConfig, runs: list, vae_config, say) -> dict
             continue
         say(f"[{len(cache) + 1}/{len(unique)}] {name}: est. {unique[(p, d)]:.0f} s")
         try:
-            cache[(p, d)] = run_classification(ds, p, d, vae_config=vae_config, name=name)
+            cache[(p, d)] = run_classification(ds, p, d, vae_config=config.vae, name=name)
         except bridge.WeightsUnavailableError as err:
             cache[(p, d)] = None
             if not (config.weights_fallback and d.weights == "imagenet"):
@@ -238,7 +237,7 @@ def _evaluate_here(ds, config: PaperConfig, runs: list, vae_config, say) -> dict
                 continue
             say(f"{name}: ImageNet weights unavailable, trained from scratch ({err})")
             scratch = dataclasses.replace(d, weights="none")
-            result = run_classification(ds, p, scratch, vae_config=vae_config, name=name)
+            result = run_classification(ds, p, scratch, vae_config=config.vae, name=name)
             cache[(p, d)] = dict(result, weights_fallback=str(err))
     return cache
 
@@ -261,7 +260,6 @@ def run_tables(
     ds: data_lib.Dataset,
     config: PaperConfig,
     out_dir: str,
-    vae_config=None,
     say=None,
     grid: Optional[runner.GridConfig] = None,
 ) -> dict:
@@ -276,11 +274,11 @@ def run_tables(
     runs = paper_runs(config)
     failed = []
     if grid is None:
-        cache = _evaluate_here(ds, config, runs, vae_config, say)
+        cache = _evaluate_here(ds, config, runs, say)
     else:
         evaluations = [(name, p, d) for _, name, p, d in runs]
         cache, failed = fold_tasks.evaluate_grid(
-            ds, evaluations, grid, vae_config, config.weights_fallback, say
+            ds, evaluations, grid, config.vae, config.weights_fallback, say
         )
     rows = _table_rows(runs, cache)
     notes = tables.paper_notes(config.backbone, config.torch_epochs)
@@ -307,14 +305,10 @@ def run_paper(
     ds: data_lib.Dataset,
     config: PaperConfig,
     out_dir: str,
-    vae_config,
     say=None,
     grid: Optional[runner.GridConfig] = None,
 ) -> dict:
     """The whole paper on ``ds``: VAE -> synthesis -> similarity -> features -> tables.
-
-    ``vae_config``: the generator of every VAE step (``drill_jax.recipes.vae`` of
-    ``config.vae_arch``, with ``config.vae_epochs`` and ``config.seed``).
 
     Writes under ``out_dir``: vae/ (checkpoints, metrics, synth/ WAVs, figures),
     similarity/ (report + figures), features/ (overview figure, summary), the tables
@@ -325,15 +319,12 @@ def run_paper(
     say = say or (lambda msg: logging.info("%s", msg))
     t_start = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
-    files.atomic_write_json(
-        os.path.join(out_dir, "config.json"),
-        {"paper": dataclasses.asdict(config), "vae": dataclasses.asdict(vae_config)},
-    )
+    files.atomic_write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
     stages = {}
 
     t = time.perf_counter()
     say("stage 1/4: one VAE per class on the paper's train list, then synthesis")
-    vae_summary = vae_experiment.train_and_synthesize(ds, vae_config, os.path.join(out_dir, "vae"))
+    vae_summary = vae_experiment.train_and_synthesize(ds, config.vae, os.path.join(out_dir, "vae"))
     stages["vae"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -354,7 +345,7 @@ def run_paper(
 
     t = time.perf_counter()
     say("stage 4/4: classification tables")
-    rows = run_tables(ds, config, out_dir, vae_config=vae_config, say=say, grid=grid)
+    rows = run_tables(ds, config, out_dir, say=say, grid=grid)
     stages["tables"] = time.perf_counter() - t
 
     wall = time.perf_counter() - t_start

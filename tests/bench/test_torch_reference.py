@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from drill_jax.bench import torch_reference  # noqa: E402
-from drill_jax.vae import trainer  # noqa: E402
+from drill_jax.vae import configs, trainer  # noqa: E402
 
 # Small widths keep the test fast; the length is the paper's 1999 samples.
 SMALL = trainer.NetworkConfig(
@@ -82,3 +82,17 @@ def test_loss_finite_and_one_step_lowers_it(batch):
 def test_rejects_a_layout_other_than_conv():
     with pytest.raises(ValueError, match="arch='conv' only"):
         torch_reference.TorchConvVAE(dataclasses.replace(SMALL, arch="reference"))
+
+
+def test_defaults_are_the_vae_configs():
+    """The twin restates no default: its layout is NetworkConfig's, its Adam OptimConfig's."""
+    paper = configs.NetworkConfig()
+    model = torch_reference.TorchConvVAE()
+    assert [m.out_channels for m in model.down] == list(paper.enc_features)
+    assert [m.stride[0] for m in model.down] == list(paper.strides)
+    assert [m.kernel_size[0] for m in model.down] == [paper.kernel_size] * len(paper.strides)
+    assert model.latent_dim == paper.latent_dim and model.slope == paper.negative_slope
+    adam = configs.OptimConfig()
+    group = torch_reference.make_torch_vae(SMALL)[1].param_groups[0]
+    assert group["lr"] == adam.learning_rate and group["eps"] == adam.eps
+    assert tuple(group["betas"]) == (adam.b1, adam.b2)
