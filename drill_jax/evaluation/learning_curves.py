@@ -11,8 +11,9 @@ on a subset of the subsample's sounds.
 
 A unit = (fold, draw); at each N the with-minus-without differences of the held-out balanced
 accuracy over the units are paired (``paired.paired_comparison``: mean, Student-t 95 %
-interval (optimistic: units share sounds), Wilcoxon signed-rank p). Synthesis *helps* at N
-when the interval lies above 0 and p < 0.05.
+interval (optimistic: units share sounds), Wilcoxon signed-rank p, and that p Holm-adjusted
+over the detector's comparisons). Synthesis *helps* at N when the interval lies above 0 and
+the adjusted p < 0.05.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from drill_jax import data as data_lib
 from drill_jax import features, files
 from drill_jax.classify import registry
 from drill_jax.evaluation import examples, metrics, paired, protocols
-from drill_jax.similarity import duplicates
+from drill_jax.similarity import duplicates, two_sample
 from drill_jax.vae import configs
 
 NONE = "none"  # the generator name of "no synthesis"
@@ -222,14 +223,20 @@ def summarize(result: dict) -> dict:
                     name = f"{det} + {gen}, N = {size or 'all'}"
                     cmp = paired.comparison_row(name, _as_result(rows), base)
                     comparisons.append(dict(cmp, detector=det, generator=gen, size=size))
+    for det in cfg["detectors"]:
+        rows = [r for r in comparisons if r["detector"] == det]
+        for r, p in zip(rows, two_sample.holm([r["wilcoxon_p"] for r in rows])):
+            r["p_holm"] = float(p)
     result["curves"], result["comparisons"] = curves, comparisons
     result["sentences"] = sentences(comparisons, cfg["detectors"])
     return result
 
 
 def helps(row: dict) -> bool:
-    """Synthesis helps: the 95 % interval of the paired difference lies above 0 and p < 0.05."""
-    return row["ci_low"] > 0 and row["wilcoxon_p"] < 0.05
+    """Synthesis helps: the 95 % interval of the paired difference lies above 0 and the
+    Wilcoxon p, Holm-adjusted over the detector's comparisons (every N and generator), is
+    below 0.05."""
+    return row["ci_low"] > 0 and row["p_holm"] < 0.05
 
 
 def sentences(comparisons: list, detectors) -> list:
@@ -238,16 +245,24 @@ def sentences(comparisons: list, detectors) -> list:
     for det in detectors:
         rows = [r for r in comparisons if r["detector"] == det]
         good = [r for r in rows if helps(r)]
-        hurt = [r for r in rows if r["ci_high"] < 0 and r["wilcoxon_p"] < 0.05]
+        hurt = [r for r in rows if r["ci_high"] < 0 and r["p_holm"] < 0.05]
+        hints = [r for r in rows if r["ci_low"] > 0 and r["wilcoxon_p"] < 0.05 and not helps(r)]
         if good:
             where = "; ".join(
                 f"{r['generator']} at N = {r['size'] or 'all'} ({r['difference']:+.3f}, "
-                f"95 % CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f}, p = {r['wilcoxon_p']:.3g})"
+                f"95 % CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f}, Holm p = {r['p_holm']:.3g})"
                 for r in good
             )
             text = f"{det}: synthesis helps with {where}."
         else:
             text = f"{det}: synthesis does not measurably help at any N tried."
+        if hints:
+            gains = ", ".join(
+                f"{r['generator']} at N = {r['size'] or 'all'} ({r['difference']:+.3f}, "
+                f"p = {r['wilcoxon_p']:.3g}, Holm p = {r['p_holm']:.3g})"
+                for r in hints
+            )
+            text += f" Gains significant only before the multiple-comparison adjustment: {gains}."
         if hurt:
             worse = ", ".join(
                 f"{r['generator']} at N = {r['size'] or 'all'} ({r['difference']:+.3f})"

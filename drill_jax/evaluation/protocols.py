@@ -31,6 +31,7 @@ from drill_jax import data as data_lib
 from drill_jax import features
 from drill_jax.classify import baselines
 from drill_jax.evaluation import augment, examples, metrics
+from drill_jax.similarity import duplicates
 from drill_jax.vae import generators, trainer
 
 PROTOCOLS = ("honest", "paper")
@@ -59,6 +60,8 @@ class ProtocolConfig:
         None = the paper's at the dataset's sample rate. ``clip_samples`` None = the
         longest clip (at least the VAE's 1999 samples, the synthesized sounds' length).
       synth_mode: VAE sampling, 'posterior' (around training sounds) or 'prior'.
+      folds: the honest protocol's folds: 'random' or 'grouped' (near-duplicate recordings
+        on one side, ``duplicates.fold_groups``); the paper protocol keeps its random splits.
       seed: root seed for splits, augmentation, VAEs and classifiers.
     """
 
@@ -73,9 +76,12 @@ class ProtocolConfig:
     crop: Optional[int] = None
     features: Optional[features.FeatureSettings] = None
     synth_mode: str = "posterior"
+    folds: str = "random"
     seed: int = 0
 
     def __post_init__(self):
+        if self.folds not in duplicates.FOLDS:
+            raise ValueError(f"folds must be one of {duplicates.FOLDS}, got {self.folds!r}")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.dataset not in ("original", "augmented"):
@@ -355,7 +361,8 @@ def prepare_folds(
     prepared = []  # (train_fs, test_fs, seed, extra report fields)
     if config.protocol == "honest":
         splits = data_lib.repeated_stratified_kfold(
-            real.labels, config.n_splits, config.n_repeats, config.seed, groups=real.origin
+            real.labels, config.n_splits, config.n_repeats, config.seed,
+            groups=duplicates.fold_groups(ds, config.folds),
         )
         for k in wanted:
             tr, te = splits[k]

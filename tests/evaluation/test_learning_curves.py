@@ -60,6 +60,7 @@ def test_run_scores_every_unit_with_and_without_synthesis(tiny_result, small):
     assert [(r["size"], r["n_folds"]) for r in rows] == [(3, 4), (0, 4)]
     for r in rows:
         assert r["ci_low"] <= r["difference"] <= r["ci_high"] and 0 < r["wilcoxon_p"] <= 1
+        assert r["wilcoxon_p"] <= r["p_holm"] <= 1
     assert len(tiny_result["sentences"]) == 1 and tiny_result["sentences"][0].startswith("logreg")
 
 
@@ -80,20 +81,22 @@ def test_generator_fitted_outside_the_subsample_is_a_leak():
 
 
 def test_sentences_say_where_synthesis_helps_or_hurts():
-    def row(size, d, lo, hi, p):
+    def row(size, d, lo, hi, p, p_holm):
         return dict(
             detector="auto", generator="g", size=size, difference=d, ci_low=lo, ci_high=hi,
-            wilcoxon_p=p,
+            wilcoxon_p=p, p_holm=p_holm,
         )
 
     rows = [
-        row(4, 0.08, 0.02, 0.14, 0.01),
-        row(8, 0.02, -0.01, 0.05, 0.2),
-        row(0, -0.05, -0.08, -0.02, 0.01),
+        row(4, 0.08, 0.02, 0.14, 0.01, 0.03),
+        row(8, 0.02, -0.01, 0.05, 0.2, 0.4),
+        row(0, -0.05, -0.08, -0.02, 0.01, 0.03),
+        row(16, 0.04, 0.01, 0.07, 0.04, 0.08),
     ]
     (text,) = lc.sentences(rows, ["auto"])
     assert "helps with g at N = 4 (+0.080" in text and "N = 8" not in text
     assert "hurts with g at N = all (-0.050)" in text
+    assert "only before the multiple-comparison adjustment: g at N = 16" in text
     (none,) = lc.sentences(rows[1:2], ["auto"])
     assert none == "auto: synthesis does not measurably help at any N tried."
 

@@ -48,3 +48,22 @@ def test_fold_groups_random_keeps_recordings_grouped_keeps_near_duplicates(bundl
     assert duplicates.group_sizes(grouped)["groups"] < len(bundled)
     with pytest.raises(ValueError, match="folds must be one of"):
         duplicates.fold_groups(bundled, "nearby")
+
+
+def test_honest_protocol_grouped_folds_keep_near_duplicates_together():
+    from drill_jax.evaluation import protocols
+
+    ds = data.load_dataset()
+    keep = np.concatenate([np.flatnonzero(ds.labels == c)[:20] for c in (0, 1)])
+    ds = ds.subset(keep)
+    groups = duplicates.near_duplicate_groups(ds)
+    assert duplicates.group_sizes(groups)["largest"] > 1
+    config = protocols.ProtocolConfig(folds="grouped", n_splits=3, n_repeats=1, augment="mixup")
+    _, _, _, folds = protocols.prepare_folds(ds, config)
+    for train_fs, test_fs, _, extra in folds:
+        tr = np.flatnonzero(np.isin(ds.groups, train_fs.origin))
+        te = np.flatnonzero(np.isin(ds.groups, test_fs.origin))
+        assert np.intersect1d(groups[tr], groups[te]).size == 0
+        assert extra["leak_check"] == "passed" and train_fs.synthetic.any()
+    with pytest.raises(ValueError, match="folds must be one of"):
+        protocols.ProtocolConfig(folds="nearby")
