@@ -117,9 +117,10 @@ def delay(x: jax.Array, t0: jax.Array) -> jax.Array:
 
 def render(params: dict, noise: jax.Array, config: Config) -> jax.Array:
     """The waveform [B, T] of explicit parameters (module docstring): params = {'onset' [B]
-    samples, 'attack' [B] samples, 'freq' [B, K] Hz, 'decay' [B, K] samples, 'a_sin', 'a_cos' [B, K], 'fir'
-    [B, fir_taps], 'noise_fine' [B, noise_fine], 'noise_bands' [B, F, noise_bands] (log
-    gains of ``noise_shaping.shape_noise``)}; noise: white noise [B, T]."""
+    samples, 'attack' [B] samples, 'freq' [B, K] Hz, 'decay' [B, K] samples, 'a_sin',
+    'a_cos' [B, K], 'fir' [B, fir_taps], 'noise_fine' [B, noise_fine], 'noise_bands'
+    [B, F, noise_bands] (log gains of ``noise_shaping.shape_noise``)}; noise: white noise
+    [B, T]."""
     t = config.input_length
     tone = damped_sinusoids(
         params["freq"],

@@ -8,12 +8,13 @@ deviation s [k] of the training clips' coordinates on them; the per-value residu
 variance psi [D] left after the projection (probabilistic PCA with a diagonal noise).
 
 Sampling: v = m + z W + r, with z = (c_j + h s eps) / sqrt(1 + h^2), eps ~ N(0, I), c_j
-the coordinates of a clip j: a source clip ('posterior'), or for prior samples a training
-clip drawn uniformly (prior 'kde': the smoothed bootstrap with variance correction of
-Silverman 1986, section 6.4.1, a Gaussian kernel density estimate of the training
-coordinates shrunk so that its covariance is theirs; h defaults to Silverman's rule
-(4 / (k + 2))^(1 / (k + 4)) N^(-1 / (k + 4))), or z ~ N(0, diag(s^2)) (prior 'gaussian'); r ~ N(0, diag(residual_scale^2 psi)); the sound is
-``griffin_lim.from_log_magnitude`` of v.
+the coordinates of a clip j: a source clip ('posterior'), or for prior samples each
+training clip in turn, in a key-shuffled order (stratified sampling of prior 'kde': the
+smoothed bootstrap with variance correction of Silverman 1986, section 6.4.1, a Gaussian
+kernel density estimate of the training coordinates shrunk so that its covariance is
+theirs; h defaults to Silverman's rule (4 / (k + 2))^(1 / (k + 4)) N^(-1 / (k + 4))), or
+z ~ N(0, diag(s^2)) (prior 'gaussian'); r ~ N(0, diag(residual_scale^2 psi)); the sound
+is ``griffin_lim.from_log_magnitude`` of v.
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ def sample(
         centres = (vectors(config, sources) - model.mean) @ model.directions.T
         z = (centres + h * eps) / np.sqrt(1.0 + h**2)
     elif config.prior == "kde":
-        centres = model.coords[np.asarray(jax.random.randint(pick_key, (num,), 0, n))]
+        # Stratified: every kernel (training clip) in turn, in a key-shuffled order.
+        order = np.asarray(jax.random.permutation(pick_key, n))
+        centres = model.coords[np.resize(order, num)]
         z = (centres + h * eps) / np.sqrt(1.0 + h**2)
     else:
         z = eps

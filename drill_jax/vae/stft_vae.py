@@ -179,7 +179,8 @@ def decode(config: Config, model: Model, z: np.ndarray, key: jax.Array) -> np.nd
     u_hat, log_sigma = _decode(model.state, jnp.asarray(z, jnp.float32))
     eps = jax.random.normal(residual_key, u_hat.shape)
     u = u_hat + config.residual_scale * jnp.exp(log_sigma)[None, :] * eps
-    v = jnp.asarray(model.mean, jnp.float32)[None, :] + jnp.asarray(model.std, jnp.float32)[None, :] * u
+    mean, std = jnp.asarray(model.mean, jnp.float32), jnp.asarray(model.std, jnp.float32)
+    v = mean[None, :] + std[None, :] * u
     log_mag = v.reshape((z.shape[0], model.frames, -1))
     sounds = griffin_lim.from_log_magnitude(
         log_mag, config.n_fft, config.hop, config.input_length, config.floor, phase_key
