@@ -17,6 +17,7 @@ from drill_jax.classify import registry
 from drill_jax.classify.backbones import torchvision_cnn
 from drill_jax.detection import supervised
 from drill_jax.evaluation import audit_figure, augment, pipeline, protocols, tables
+from drill_jax.similarity import duplicates
 from drill_jax.vae import configs
 from experiments import common, config_flags, flag_groups, vae_flags
 
@@ -35,10 +36,12 @@ _PROTOCOL = config_flags.define(
         "n_add_per_class",
         "crop",
         "synth_mode",
+        "folds",
         "seed",
     ),
     choices={
         "protocol": protocols.PROTOCOLS,
+        "folds": duplicates.FOLDS,
         "dataset": ("original", "augmented"),
         "augment": tuple(augment.METHODS),
         "synth_mode": configs.SYNTH_MODES,

@@ -23,7 +23,7 @@ import numpy as np
 from absl import flags
 
 from drill_jax import data, files
-from drill_jax.similarity import scoreboard, setwise
+from drill_jax.similarity import realism, scoreboard, setwise
 from drill_jax.vae import configs, generators
 from experiments import common, vae_flags
 
@@ -40,6 +40,11 @@ _COLUMNS = (
     "frechet_ratio",
     "level_difference_db",
     "memorisation_median",
+    "heldout_one_frame",
+    "heldout_multi_frame_max",
+    "heldout_summary",
+    "heldout_mmd_p",
+    "heldout_memorisation",
     "train_s",
 )
 
@@ -79,6 +84,10 @@ def score_design(ds, config: configs.VAEConfig, modes) -> list:
             )
             rep["two_sample_log_mel_multiframe"] = scoreboard.multiframe_two_sample(
                 list(sounds), real, ds.sample_rate, length
+            )
+            rep["realism"] = realism.class_realism(
+                list(sounds), [real[i] for i in np.flatnonzero(mask)],
+                [real[i] for i in np.flatnonzero(~mask)], ds.sample_rate,
             )
             arch = config.network.arch
             loss = config.loss.recon if generators.get(arch).LEARNED else "none"

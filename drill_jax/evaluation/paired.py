@@ -42,7 +42,7 @@ def paired_comparison(
     if [f.get("n_test") for f in treated["folds"]] != [f.get("n_test") for f in control["folds"]]:
         raise ValueError("folds do not pair: their held-out sizes differ")
     ca, cb = treated.get("config", {}), control.get("config", {})
-    for key in ("protocol", "n_splits", "n_repeats", "seed", "crop"):
+    for key in ("protocol", "n_splits", "n_repeats", "seed", "crop", "folds"):
         if ca.get(key) != cb.get(key):
             raise ValueError(f"folds do not pair: config {key!r} differs")
     d = a - b
