@@ -95,6 +95,15 @@ def _bring_back(flag_values, modules: dict, saved: dict) -> None:
                 register(module, flag)
 
 
+def _exit_status(code) -> int:
+    """The status ``sys.exit(code)`` gives a process: None 0, an int itself, anything else
+    (a message, printed to stderr) 1."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
+
+
 @pytest.fixture
 def run_script(monkeypatch, capsys):
     """run_script(module, *args) -> (exit code, stdout, stderr) of ``python -m
@@ -119,7 +128,7 @@ def run_script(monkeypatch, capsys):
             try:
                 common.run_main(script.main)
             except SystemExit as done:
-                code = done.code or 0
+                code = _exit_status(done.code)
         finally:
             _bring_back(flags.FLAGS, modules, saved)
         out = capsys.readouterr()
