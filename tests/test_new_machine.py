@@ -1,17 +1,15 @@
 """A new user's machine: 16 kHz stereo 10-second recordings of two classes go through
 experiments.features, experiments.classify (honest protocol) and experiments.train_detector
-with flags only (no code change), as README's "Your own machine" describes."""
+with flags only (no code change), as README's "Your own machine" describes. The scripts run
+in this process (``run_script``: the same flags, exit codes and output as ``python -m``)."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE = 16000
 DATA_FLAGS = ["--sample_rate=16000", "--channel=0", "--clip_seconds=1"]
 BAND = "--band_hz=100,7000"
@@ -38,26 +36,22 @@ def machine(tmp_path_factory):
     return root
 
 
-def _run(module: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    cmd = [sys.executable, "-m", f"experiments.{module}", *args]
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-
-
-def test_default_band_is_a_one_line_error_naming_the_flag(machine, tmp_path):
-    out = _run("features", f"--data_dir={machine}", *DATA_FLAGS, f"--out_dir={tmp_path}")
-    assert out.returncode == 2
-    assert out.stderr.strip().splitlines()[-1] == (
+def test_default_band_is_a_one_line_error_naming_the_flag(machine, tmp_path, run_script):
+    code, _, err = run_script(
+        "features", f"--data_dir={machine}", *DATA_FLAGS, f"--out_dir={tmp_path}"
+    )
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
         "error: --band_hz: edge 22000 Hz is at or above the Nyquist limit 8000 Hz "
         "(sample rate 16000 Hz)"
     )
 
 
-def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path):
-    out = _run(
+def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path, run_script):
+    code, _, err = run_script(
         "features", f"--data_dir={machine}", *DATA_FLAGS, BAND, f"--out_dir={tmp_path / 'f'}"
     )
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert code == 0, err[-2000:]
     with open(tmp_path / "f" / "summary.json") as f:
         summary = json.load(f)
     assert summary["n_sounds"] == 60  # 3 files x 10 one-second clips per class
@@ -66,7 +60,7 @@ def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path):
     arr = np.load(tmp_path / "f" / "broken" / "rec0_s0.npy")
     assert arr.shape == (frames, 32) and np.all(np.isfinite(arr))
 
-    out = _run(
+    code, _, err = run_script(
         "classify",
         f"--data_dir={machine}",
         *DATA_FLAGS,
@@ -77,7 +71,7 @@ def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path):
         "--epochs=10",
         f"--out_dir={tmp_path / 'c'}",
     )
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert code == 0, err[-2000:]
     with open(tmp_path / "c" / "result.json") as f:
         result = json.load(f)
     assert result["features"]["sample_rate"] == RATE
@@ -88,7 +82,7 @@ def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path):
     assert result["summary"]["metrics"]["balanced_accuracy"]["mean"] >= 0.9
 
     model = tmp_path / "det"
-    out = _run(
+    code, _, err = run_script(
         "train_detector",
         f"--data_dir={machine}",
         *DATA_FLAGS,
@@ -99,7 +93,7 @@ def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path):
         f"--model_dir={model}",
         f"--out_dir={tmp_path / 't'}",
     )
-    assert out.returncode == 0, out.stderr[-2000:]
+    assert code == 0, err[-2000:]
     with open(model / "detector.json") as f:
         meta = json.load(f)
     assert meta["sample_rate"] == RATE and meta["clip_samples"] == RATE

@@ -78,20 +78,27 @@ class ClassifierState(train_state.TrainState):
     x_std: jax.Array
 
 
-@functools.lru_cache(maxsize=32)
 def make_model(config: ClassifierConfig) -> BandCNN:
-    """The network described by ``config``.
+    """The network described by ``config`` (its network fields only).
 
-    Cached, so that equal configs share one module instance and hence one ``apply_fn``
-    (a static field of the state): ``train_step`` then compiles once across fits.
+    Configs that differ only in training fields (epochs, batch size, seed, optimiser) share
+    one module instance and hence one ``apply_fn`` (a static field of the state):
+    ``train_step`` then compiles once across their fits.
     """
-    return BandCNN(
-        conv_features=tuple(config.conv_features),
-        kernel_size=config.kernel_size,
-        hidden=config.hidden,
-        dropout=config.dropout,
-        n_classes=config.n_classes,
+    return _band_cnn(
+        tuple(config.conv_features),
+        config.kernel_size,
+        config.hidden,
+        config.dropout,
+        config.n_classes,
     )
+
+
+@functools.lru_cache(maxsize=32)
+def _band_cnn(
+    conv_features: tuple, kernel_size: int, hidden: int, dropout: float, n_classes: int
+) -> BandCNN:
+    return BandCNN(conv_features, kernel_size, hidden, dropout, n_classes)
 
 
 @functools.lru_cache(maxsize=32)
@@ -154,12 +161,13 @@ def check_xy(X, y, n_classes: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y.astype(np.int32)
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _init_state(config: ClassifierConfig, key: jax.Array, mean, std) -> ClassifierState:
-    """Params, AdamW state and input stats in one compiled call (not op-by-op)."""
-    model = make_model(config)
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _init_state(
+    model: BandCNN, tx: optax.GradientTransformation, key: jax.Array, mean, std
+) -> ClassifierState:
+    """Params, AdamW state and input stats in one compiled call (not op-by-op); compiled
+    once per (model, optimiser, input shape), whatever the training fields of the config."""
     params = model.init(key, jnp.zeros((1,) + mean.shape, jnp.float32))["params"]
-    tx = _make_optimizer(config.learning_rate, config.weight_decay)
     state = ClassifierState.create(
         apply_fn=model.apply, params=params, tx=tx, x_mean=mean, x_std=std
     )
@@ -176,7 +184,8 @@ def create_state(config: ClassifierConfig, X_train: np.ndarray, key: jax.Array) 
     X_train = np.asarray(X_train, np.float32)
     mean = X_train.mean(axis=0)
     std = np.maximum(X_train.std(axis=0), np.float32(1e-3))
-    return _init_state(config, key, jnp.asarray(mean), jnp.asarray(std))
+    tx = _make_optimizer(config.learning_rate, config.weight_decay)
+    return _init_state(make_model(config), tx, key, jnp.asarray(mean), jnp.asarray(std))
 
 
 def evaluate(state: ClassifierState, X: np.ndarray, y: np.ndarray) -> dict:

@@ -1,5 +1,7 @@
 """Tests for drill_jax.classify.cnn: masked jitted step, determinism, one compile."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -49,6 +51,16 @@ def test_deterministic_for_fixed_key_and_compiles_once(fitted):
     assert training.compiled_count(cnn.train_step) == before
     np.testing.assert_array_equal(cnn.predict_proba(state, Xv), cnn.predict_proba(again, Xv))
     assert not np.array_equal(cnn.predict_proba(state, Xv), cnn.predict_proba(other, Xv))
+
+
+def test_training_fields_of_the_config_do_not_recompile(fitted):
+    X, y, *_ = fitted
+    steps = [training.compiled_count(f) for f in (cnn.train_step, cnn._init_state)]
+    other = dataclasses.replace(CONFIG, epochs=1, seed=7)
+    cnn.fit(X, y, other)
+    assert [training.compiled_count(f) for f in (cnn.train_step, cnn._init_state)] == steps
+    assert cnn.make_model(other) is cnn.make_model(CONFIG)
+    assert cnn.make_model(dataclasses.replace(CONFIG, hidden=8)) is not cnn.make_model(CONFIG)
 
 
 def test_step_lowers_loss_on_tiny_batch(fitted):

@@ -3,14 +3,9 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 from drill_jax import data
 from drill_jax.detection import detector as detector_lib
-
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _machine(root, name, per_class, start):
     """root/name/<class>/ with ``per_class`` bundled WAVs of each class (from ``start``)."""
@@ -22,7 +17,7 @@ def _machine(root, name, per_class, start):
             shutil.copy(os.path.join(src, w), os.path.join(root, name, cls, w))
 
 
-def test_fleet_trains_one_detector_per_machine_and_reports_bad_folders(tmp_path):
+def test_fleet_trains_one_detector_per_machine_and_reports_bad_folders(tmp_path, run_script):
     fleet_dir, out = str(tmp_path / "fleet"), str(tmp_path / "out")
     _machine(fleet_dir, "press_a", 6, 0)
     _machine(fleet_dir, "press_b", 5, 10)
@@ -34,16 +29,12 @@ def test_fleet_trains_one_detector_per_machine_and_reports_bad_folders(tmp_path)
         os.path.join(data.BUNDLED_DATA_DIR, "normal", "normal_1.wav"),
         os.path.join(fleet_dir, "press_normal_only", "normal"),
     )
-    proc = subprocess.run(
-        [
-            sys.executable, "-m", "experiments.train_detector", f"--fleet_dir={fleet_dir}",
-            f"--out_dir={out}", "--kind=supervised",
-            f"--task_cache={tmp_path / 'cache'}",
-        ],
-        cwd=_REPO, capture_output=True, text=True, timeout=300,
+    code, _, err = run_script(
+        "train_detector", f"--fleet_dir={fleet_dir}", f"--out_dir={out}", "--kind=supervised",
+        f"--task_cache={tmp_path / 'cache'}",
     )  # fmt: skip
-    assert proc.returncode == 1, proc.stderr[-3000:]  # two machines got no detector
-    assert "2 machine(s) without a detector: press_broken, press_normal_only" in proc.stderr
+    assert code == 1, err[-3000:]  # two machines got no detector
+    assert "2 machine(s) without a detector: press_broken, press_normal_only" in err
     rows = {
         r["machine"]: r
         for r in json.loads(open(os.path.join(out, "fleet.json")).read())["machines"]

@@ -3,8 +3,6 @@ experiments.demo_stream end to end on a tiny folder of 16 kHz sounds."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +10,6 @@ import pytest
 from drill_jax import data
 from drill_jax.detection import detector as detector_lib
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SR = 16000
 FLAGS = ["--sample_rate=16000", "--band_hz=100,7000"]
 
@@ -31,16 +28,21 @@ def folder(tmp_path_factory):
     return root
 
 
-def _run(module, *args):
-    env = dict(os.environ, JAX_PLATFORMS="cpu")
-    cmd = [sys.executable, "-m", f"experiments.{module}", *args]
-    out = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out
+@pytest.fixture
+def run(run_script):
+    """run(module, *args) -> stdout of ``python -m experiments.<module>`` (in this process),
+    which must succeed."""
+
+    def go(module, *args):
+        code, out, err = run_script(module, *args)
+        assert code == 0, err[-3000:]
+        return out
+
+    return go
 
 
-def test_train_detector_label_free_model_with_table_and_time_to_alert(folder, tmp_path):
-    out = _run(
+def test_train_detector_label_free_model_with_table_and_time_to_alert(folder, tmp_path, run):
+    out = run(
         "train_detector", f"--data_dir={folder}", *FLAGS, "--kind=unsupervised", "--model=knn",
         "--knn_k=2", "--evaluate", "--models=zscore,knn", "--n_splits=2", "--n_repeats=1",
         "--time_to_alert", "--event_seconds=0.25,1", "--events_per_duration=1",
@@ -56,11 +58,11 @@ def test_train_detector_label_free_model_with_table_and_time_to_alert(folder, tm
     assert {(r["setting"], r["event_seconds"]) for r in tta["rows"]} == {
         (s, d) for s in ("default", "short-event") for d in (0.25, 1.0)
     }
-    assert "false alerts per hour" in out.stdout and "saved knn" in out.stdout
+    assert "false alerts per hour" in out and "saved knn" in out
 
 
-def test_demo_stream_streams_held_out_sounds_through_each_model(folder, tmp_path):
-    out = _run(
+def test_demo_stream_streams_held_out_sounds_through_each_model(folder, tmp_path, run):
+    out = run(
         "demo_stream", f"--data_dir={folder}", *FLAGS, "--models=zscore", "--timing_repeats=1",
         "--event_seconds=0.5", "--events_per_duration=2", "--gap_seconds=1",
         f"--out_dir={tmp_path}",
@@ -78,4 +80,4 @@ def test_demo_stream_streams_held_out_sounds_through_each_model(folder, tmp_path
     assert not held & set(trained)  # the stream's anomalies were never trained on
     r = report["detectors"]["zscore"]
     assert r["n_events"] == 2 and r["timing"]["n_windows"] > 0
-    assert "zscore" in out.stdout and "real-time factor" in out.stdout
+    assert "zscore" in out and "real-time factor" in out
