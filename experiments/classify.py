@@ -53,6 +53,7 @@ _PROTOCOL = config_flags.define(
 _DETECTOR = config_flags.define(
     registry.DetectorConfig,
     ("backbone", "epochs", "weights", "weights_path", "freeze", "batch_folds"),
+    rename={"epochs": "detector_epochs"},
     choices={"backbone": tuple(registry.BACKBONES), "weights": ("imagenet", "none")},
     help=config_tree.docstring_help(torchvision_cnn.TorchSettings),
 )

@@ -34,6 +34,7 @@ _CURVES = config_flags.define(
         "epochs",
         "seed",
     ),
+    rename={"epochs": "detector_epochs"},
     choices={"folds": duplicates.FOLDS},
 )
 

@@ -37,6 +37,7 @@ _VAE = config_flags.define(
         "kernel_size",
         "eps",
     ),
+    rename={"arch": "network_arch"},
     defaults=_BASE,
 )
 _STEPS = flags.DEFINE_integer("steps", 1, "Train steps.")

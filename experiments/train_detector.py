@@ -55,6 +55,7 @@ _MODEL_FLAGS = {  # one flag per simple field (not nested configs) of every mode
     name: config_flags.define(m.Config, fields, rename={f: f"{name}_{f}" for f in fields}, key=())
     for name, m in registry.MODELS.items()
     for fields in [tuple(f.name for f in registry.simple_fields(m.Config))]
+    if fields  # a model whose settings are all nested configs has no flags of its own
 }
 
 
@@ -66,7 +67,7 @@ def model_name() -> str:
 def model_config(name: str):
     """Model ``name``'s Config from its flags; a nested VAE network (a field ``vae``) from
     the --vae_* flags over the model's default network."""
-    config = _MODEL_FLAGS[name].build()
+    config = _MODEL_FLAGS[name].build() if name in _MODEL_FLAGS else registry.get(name).Config()
     if "vae" not in {f.name for f in dataclasses.fields(config)}:
         return config
     vae = _VAE.build(config.vae_config, seed=_TRAIN_CFG.build().seed)

@@ -68,7 +68,7 @@ def test_features_classify_and_train_detector_on_16k_stereo(machine, tmp_path, r
         "--protocol=honest",
         "--n_splits=3",
         "--n_repeats=1",
-        "--epochs=10",
+        "--detector_epochs=10",
         f"--out_dir={tmp_path / 'c'}",
     )
     assert code == 0, err[-2000:]
