@@ -86,6 +86,11 @@ class OEConfig:
                  self.embedding_dim, self.steps, self.batch_size, self.k, self.seeds)
         if min(sizes) < 1 or self.mixup_alpha < 0 or self.scale <= 0:
             raise ValueError(f"OEConfig sizes must be positive, got {self}")
+        if self.branches != "spectrum" and self.window_frames < 8:
+            raise ValueError(
+                f"window_frames must be >= 8 (the log-Mel branch pools time 3 times by 2), "
+                f"got {self.window_frames}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

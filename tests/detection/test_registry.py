@@ -11,7 +11,9 @@ from drill_jax import data, features
 from drill_jax.classify import classical, cnn
 from drill_jax.detection import build, registry, scoring
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection.models import clip_classical, vae
+from drill_jax.asd import autoencoder, outlier
+from drill_jax.asd import features as asd_features
+from drill_jax.detection.models import clip_classical, dcase_ae, dcase_oe, vae
 
 SR = 16000
 # Tiny configs where a model's defaults take long; other models run with their defaults.
@@ -25,6 +27,22 @@ TINY = {
             network=dataclasses.replace(
                 vae.LOGMEL_VAE.network, enc_features=(4, 4), dec_features=(4, 4)
             ),
+        )
+    ),
+    "dcase_ae": dcase_ae.Config(
+        ae=autoencoder.AEConfig(
+            front_end=asd_features.LogMelConfig(n_mels=16), hidden=8, bottleneck=4, epochs=2
+        )
+    ),
+    "dcase_oe": dcase_oe.Config(
+        oe=outlier.OEConfig(
+            front_end=asd_features.LogMelConfig(n_mels=16),
+            window_frames=8,
+            eval_hop_frames=4,
+            spectrum_fft=256,
+            width=8,
+            embedding_dim=8,
+            steps=5,
         )
     ),
 }
