@@ -59,7 +59,7 @@ def vae_pca(components: int = 8) -> configs.VAEConfig:
 
 
 def vae_realistic() -> configs.VAEConfig:
-    """The most realistic generator so far (README's realistic-generator notes): the
+    """The most realistic generator so far (docs/results.md, "Realistic generators"): the
     log-magnitude STFT PCA with every principal component the training sounds have and
     prior draws from the kernel density estimate of their coordinates."""
     return vae_pca(components=64)

@@ -78,7 +78,7 @@ def main(argv):
         fixed["augment"] = "vae"
     dconfig = _DETECTOR.build()
     if _SAVE_DETECTOR.value and dconfig.backbone != "jax_cnn":
-        raise ValueError("--save_detector exports the jax_cnn backbone only (see README)")
+        raise ValueError("--save_detector exports the jax_cnn backbone only (see docs/deploy.md)")
     ds = common.load_data_from_flags()
     settings = flag_groups.feature_settings_from_flags(ds.sample_rate)
     pconfig = _PROTOCOL.build(features=settings, **fixed)

@@ -1,4 +1,4 @@
-"""Filter responses and Mel parity with librosa, as quoted in the README:
+"""Filter responses and Mel parity with librosa, as quoted in docs/paper-differences.md:
 `python -m experiments.feature_checks`."""
 
 from __future__ import annotations

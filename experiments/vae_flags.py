@@ -56,9 +56,11 @@ def define(
             default,
             list(recipes.VAE_NAMES),
             "Generator recipe (drill_jax.recipes.vae): conv (the paper's VAE), reference (the "
-            "authors' layout), realistic (the most realistic generator: noise-shaping VAE, "
-            "hop 32), noise* (noise-shaping VAEs trained like realistic), interp / phase_copy "
-            "/ shaped_noise (reference generators, nothing learned). The VAE flags replace "
+            "authors' layout), realistic (the most realistic generator: the log-magnitude STFT "
+            "PCA with every component and Griffin-Lim phases), pca (8 components), stft_vae "
+            "(VAE on the log-magnitude STFT), onset (onset-anchored damped sinusoids), noise* "
+            "(noise-shaping VAEs), interp / stft_interp / phase_copy / shaped_noise (reference "
+            "generators, nothing learned). The VAE flags replace "
             "only the fields they name; their shown defaults are the paper recipe's.",
         )
     names = fields or [k for k, v in config_tree.field_paths(configs.VAEConfig).items() if v]

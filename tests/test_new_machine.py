@@ -1,6 +1,6 @@
 """A new user's machine: 16 kHz stereo 10-second recordings of two classes go through
 experiments.features, experiments.classify (honest protocol) and experiments.train_detector
-with flags only (no code change), as README's "Your own machine" describes. The scripts run
+with flags only (no code change), as docs/deploy.md describes. The scripts run
 in this process (``run_script``: the same flags, exit codes and output as ``python -m``)."""
 
 import json
