@@ -1,4 +1,4 @@
-"""Speed benchmarks (VAE step, features, detection, paper, many devices, generators, DCASE): experiments.benchmark."""
+"""Speed benchmarks, every suite of ``drill_jax.bench``: python -m experiments.benchmark."""
 
 from __future__ import annotations
 

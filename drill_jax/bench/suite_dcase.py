@@ -60,7 +60,7 @@ def dcase_suite(suite: SuiteConfig, work_dir: str, job: dcase_job.JobConfig = DE
     detectors = "+".join(job.detectors)
     rows = [
         {"figure": f"DCASE job ({detectors}), one machine type: {size}", "wall s": job_s},
-        {"figure": f"zscore (build.train + file scores), same tree", "wall s": zscore_s},
+        {"figure": "zscore (build.train + file scores), same tree", "wall s": zscore_s},
     ]
     targets = [
         at_most(f"DCASE default detector ({detectors}), one machine type", job_s, 600.0, " s"),

@@ -1,9 +1,9 @@
 """Runs the benchmark suites and writes ``benchmark.json`` / ``benchmark.md``.
 
 The suites live in ``suite_vae``, ``suite_features``, ``suite_detect``, ``suite_folds``,
-``suite_paper``, ``suite_devices``, ``suite_generators`` and ``suite_dcase``; their sizes in ``suite_config.SuiteConfig``. The
-paper suite's run is timed by the caller and injected (``time_paper``): the library never
-runs ``experiments/``.
+``suite_paper``, ``suite_devices``, ``suite_generators`` and ``suite_dcase``; their sizes in
+``suite_config.SuiteConfig``. The paper suite's run is timed by the caller and injected
+(``time_paper``): the library never runs ``experiments/``.
 """
 
 from __future__ import annotations

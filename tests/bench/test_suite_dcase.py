@@ -32,7 +32,8 @@ def test_dcase_suite_tiny_tree(tmp_path):
     assert figures["test_files"] == 4  # 1 per (domain, label)
     assert result["tree"]["counts"] == [4, 1, 1]
     assert result["job_config"]["detectors"] == ("oe",)
-    assert len(result["rows"]) == 2 and "5 train + 4 test recordings of 1 s" in result["rows"][0]["figure"]
+    assert len(result["rows"]) == 2
+    assert "5 train + 4 test recordings of 1 s" in result["rows"][0]["figure"]
     # the job wrote the official files of the one section
     scores = os.path.join(str(tmp_path), "dcase_out", "oe", "anomaly_score_fan_section_00_test.csv")
     assert os.path.exists(scores)
