@@ -1,4 +1,4 @@
-"""Speed benchmarks (VAE step, features, detection, paper, many devices): experiments.benchmark."""
+"""Speed benchmarks, every suite of ``drill_jax.bench``: python -m experiments.benchmark."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ _SUITE = config_flags.define(
         "devices_batch": "Global batch, many-devices suite.",
         "devices_repeats": "Timed steps per device count.",
         "paper_timeout_s": "Limit for the paper --quick run.",
+        "dcase_counts": "dcase suite: source train, target train, test per domain and label.",
+        "dcase_seconds": "dcase suite: seconds per recording.",
+        "dcase_sample_rate": "dcase suite: sample rate (Hz).",
+        "dcase_clip_seconds": "dcase suite: z-score window (s).",
         "seed": "Seed of the synthetic batches and inits.",
     },
 )

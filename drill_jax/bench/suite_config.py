@@ -33,6 +33,10 @@ class SuiteConfig:
       folds_splits, folds_repeats: the honest protocol of the folds suite (5 x 4).
       paper_timeout_s: limit in seconds for the paper script's quick run; recorded here,
         applied by the entry point that times that run (see ``suite_paper``).
+      dcase_counts: the dcase suite's synthetic machine type (one section): (source training,
+        target training, test recordings per domain and label) (``data.dcase_synth``).
+      dcase_seconds, dcase_sample_rate: length (s) and rate (Hz) of its recordings.
+      dcase_clip_seconds: the z-score detector's window (s).
       seed: data and init seed.
     """
 
@@ -53,11 +57,15 @@ class SuiteConfig:
     folds_splits: int = 5
     folds_repeats: int = 4
     paper_timeout_s: float = 1800.0
+    dcase_counts: tuple = (990, 10, 50)
+    dcase_seconds: float = 10.0
+    dcase_sample_rate: int = 16000
+    dcase_clip_seconds: float = 1.0
     seed: int = 0
 
 
 # Suite names, in the order run_suites runs them and report_table lists them.
-SUITES = ("vae", "features", "detect", "folds", "paper", "devices", "generators")
+SUITES = ("vae", "features", "detect", "folds", "paper", "devices", "generators", "dcase")
 
 
 def _torch_threads(suite: SuiteConfig) -> int:

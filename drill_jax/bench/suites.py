@@ -1,9 +1,9 @@
 """Runs the benchmark suites and writes ``benchmark.json`` / ``benchmark.md``.
 
 The suites live in ``suite_vae``, ``suite_features``, ``suite_detect``, ``suite_folds``,
-``suite_paper`` and ``suite_devices``; their sizes in ``suite_config.SuiteConfig``. The
-paper suite's run is timed by the caller and injected (``time_paper``): the library never
-runs ``experiments/``.
+``suite_paper``, ``suite_devices``, ``suite_generators`` and ``suite_dcase``; their sizes in
+``suite_config.SuiteConfig``. The paper suite's run is timed by the caller and injected
+(``time_paper``): the library never runs ``experiments/``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from absl import logging
 
 from drill_jax.bench.report import report_table, write_report
 from drill_jax.bench.suite_config import SUITES, SuiteConfig
+from drill_jax.bench.suite_dcase import dcase_suite
 from drill_jax.bench.suite_detect import detect_suite
 from drill_jax.bench.suite_devices import devices_suite
 from drill_jax.bench.suite_features import features_suite
@@ -71,6 +72,8 @@ def run_suites(
             result = paper_suite(None if time_paper is None else time_paper(work))
         elif name == "generators":
             result = generators_suite(suite)
+        elif name == "dcase":
+            result = dcase_suite(suite, work)
         else:
             result = devices_suite(suite, repo_dir)
         result["suite_seconds"] = time.perf_counter() - start

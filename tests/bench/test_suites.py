@@ -103,6 +103,7 @@ def test_suite_config_fields_are_the_report_keys():
         "paper",
         "devices",
         "generators",
+        "dcase",
     )
     assert [f.name for f in dataclasses.fields(suite_config.SuiteConfig)] == [
         "vae_batch_sizes",
@@ -122,6 +123,10 @@ def test_suite_config_fields_are_the_report_keys():
         "folds_splits",
         "folds_repeats",
         "paper_timeout_s",
+        "dcase_counts",
+        "dcase_seconds",
+        "dcase_sample_rate",
+        "dcase_clip_seconds",
         "seed",
     ]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from drill_jax.data import dcase
-from tests.dcase import synth
+from drill_jax.data import dcase_synth as synth
 
 
 @pytest.mark.parametrize(

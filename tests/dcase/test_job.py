@@ -12,7 +12,7 @@ import pytest
 from drill_jax.asd import autoencoder, outlier
 from drill_jax.data import dcase
 from drill_jax.detection import dcase_job
-from tests.dcase import synth
+from drill_jax.data import dcase_synth as synth
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--ae_epochs=2", "--oe_steps=30", "--oe_window_frames=8", "--oe_spectrum_fft=512",

@@ -1,6 +1,10 @@
 """Synthetic DCASE-format trees: harmonic machine hums whose pitch depends on section and a
 'speed' attribute, a target domain with another speed and more noise, anomalies as an added
-off-harmonic tone or clicks. For tests and local recipe runs (never real data)."""
+off-harmonic tone or clicks. For tests, the benchmark and local recipe runs (never real data).
+
+``make_tree(root, ...)`` writes a tree that ``drill_jax.data.dcase`` reads; the same seed writes
+the same files.
+"""
 
 from __future__ import annotations
 
@@ -39,8 +43,9 @@ def make_tree(root: str, machine_types=("fan", "valve"), sections=("00", "01"),
               counts=(12, 2, 4), seconds=1.0, rate=16000, seed=0, strength=1.0) -> str:
     """Writes <root>/<machine>/{train,test}/section_XX_<domain>_<split>_<label>_NNNN_speed_V.wav.
 
-    counts = (source train files, target train files, test files per domain and label).
-    Speeds: source 1-2, target 3. Returns root.
+    counts = (source train files, target train files, test files per domain and label), all per
+    section and machine type; seconds and rate (Hz) of every file. Speeds: source 1-2,
+    target 3. Returns root.
     """
     rng = np.random.default_rng(seed)
     for mt in machine_types:

@@ -1,0 +1,46 @@
+"""The dcase benchmark suite on a tiny synthetic tree: its timing record and target fields
+(no timing asserted: the targets are measured by the benchmark, not in tests)."""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from drill_jax.asd import outlier
+from drill_jax.bench import suite_config, suite_dcase
+from drill_jax.detection import dcase_job
+
+TINY_SUITE = dataclasses.replace(
+    suite_config.SuiteConfig(), dcase_counts=(4, 1, 1), dcase_seconds=1.0,
+    dcase_clip_seconds=0.5,
+)
+TINY_JOB = dcase_job.JobConfig(
+    detectors=("oe",),
+    oe=outlier.OEConfig(steps=5, window_frames=8, spectrum_fft=512, width=8, embedding_dim=8),
+)
+
+
+def test_dcase_suite_tiny_tree(tmp_path):
+    result = suite_dcase.dcase_suite(TINY_SUITE, str(tmp_path), TINY_JOB)
+    names = [t["name"] for t in result["targets"]]
+    assert names == ["DCASE default detector (oe), one machine type",
+                     "DCASE z-score detector, one machine type"]
+    assert [t["target"] for t in result["targets"]] == ["<= 600 s", "<= 120 s"]
+    figures = result["figures"]
+    assert [t["measured"] for t in result["targets"]] == [figures["job_s"], figures["zscore_s"]]
+    assert all(np.isfinite(v) and v > 0 for v in (figures["job_s"], figures["zscore_s"]))
+    assert figures["test_files"] == 4  # 1 per (domain, label)
+    assert result["tree"]["counts"] == [4, 1, 1]
+    assert result["job_config"]["detectors"] == ("oe",)
+    assert len(result["rows"]) == 2
+    assert "5 train + 4 test recordings of 1 s" in result["rows"][0]["figure"]
+    # the job wrote the official files of the one section
+    scores = os.path.join(str(tmp_path), "dcase_out", "oe", "anomaly_score_fan_section_00_test.csv")
+    assert os.path.exists(scores)
+
+
+def test_default_job_is_the_label_free_default():
+    assert suite_dcase.DEFAULT_JOB.detectors == ("oe",)
+    assert suite_dcase.DEFAULT_JOB.oe == outlier.OEConfig()
+    assert suite_config.SuiteConfig().dcase_counts == (990, 10, 50)
+    assert "dcase" in suite_config.SUITES
