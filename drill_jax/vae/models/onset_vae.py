@@ -26,14 +26,9 @@ check, make_model = reference.check, reference.make_model
 def settings(config: VAEConfig) -> onset_decoder.Config:
     """The ``onset_decoder.Config`` of a generator config."""
     return onset_decoder.Config(
-        latent_dim=config.network.latent_dim,
-        input_length=config.network.input_length,
         fft_sizes=config.loss.stft_sizes,
         sc_weight=config.loss.sc_weight,
-        kl_weight=config.loss.kl_weight,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.optim.learning_rate,
+        **reference.loop_settings(config),
     )
 
 

@@ -1,6 +1,7 @@
 """What the reference generators share (nothing learned; ``reference_generators`` holds their
 DSP): ``fit`` keeps the class's training clips, ``sampler`` turns a clip maker into the
-generator interface of ``drill_jax.vae.generators``."""
+generator interface of ``drill_jax.vae.generators``. The generators not trained by
+``trainer`` also share ``clip_fitter``, ``Fitted`` and ``loop_settings``."""
 
 from __future__ import annotations
 
@@ -49,6 +50,19 @@ def clip_fitter(fit_clips: Callable) -> Callable:
         return model, history
 
     return fit
+
+
+def loop_settings(config: VAEConfig) -> dict:
+    """The generator config's fields that a ``fit_loop`` model's own Config shares:
+    input_length, latent_dim, kl_weight, epochs, batch_size, learning_rate."""
+    return dict(
+        input_length=config.network.input_length,
+        latent_dim=config.network.latent_dim,
+        kl_weight=config.loss.kl_weight,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.optim.learning_rate,
+    )
 
 
 class Fitted(NamedTuple):

@@ -26,14 +26,7 @@ Fitted = reference.Fitted
 
 def settings(config: VAEConfig) -> stft_vae.Config:
     """The ``stft_vae.Config`` of a generator config."""
-    return stft_vae.Config(
-        input_length=config.network.input_length,
-        latent_dim=config.network.latent_dim,
-        kl_weight=config.loss.kl_weight,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.optim.learning_rate,
-    )
+    return stft_vae.Config(**reference.loop_settings(config))
 
 
 def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
