@@ -35,6 +35,15 @@ def weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:
     return jnp.sum(weight * values) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
+def check_sizes(config: Any, names: tuple) -> None:
+    """ValueError unless each named field of config is >= 1 and ``config.epochs`` >= 0."""
+    for name in names:
+        if getattr(config, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
+    if config.epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {config.epochs}")
+
+
 def run(
     train_step: Callable,
     state: State,

@@ -65,11 +65,7 @@ class Config:
     learning_rate: float = 1e-3
 
     def __post_init__(self):
-        for name in ("latent_dim", "n_sines", "fir_taps", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        fit_loop.check_sizes(self, ("latent_dim", "n_sines", "fir_taps", "batch_size"))
         low, high = self.freq_range_hz
         if not 0 < low < high < self.sample_rate / 2:
             raise ValueError(f"freq_range_hz must lie inside (0, sample_rate / 2), got {low, high}")

@@ -47,11 +47,7 @@ class Config:
     learning_rate: float = 1e-3
 
     def __post_init__(self):
-        for name in ("input_length", "latent_dim", "hidden", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        fit_loop.check_sizes(self, ("input_length", "latent_dim", "hidden", "batch_size"))
         if self.kl_weight < 0 or self.residual_scale < 0 or not self.learning_rate > 0:
             raise ValueError("kl_weight and residual_scale must be >= 0, learning_rate > 0")
 

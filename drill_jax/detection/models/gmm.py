@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from drill_jax.detection import labelfree
+from drill_jax.detection.models import feature_config
 
 KIND = "unsupervised"
 SCORE_NAME = "gmm"
@@ -13,11 +14,10 @@ SCORE_MEANING = "negative log-likelihood under a diagonal Gaussian mixture of th
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The gmm detector.
+class Config(feature_config.FeatureConfig):
+    """The gmm detector (``features``: ``FeatureConfig``).
 
     Attributes:
-      features: the clip features it reads: 'logmel64' or 'shape'.
       components: mixture components (at most half the training clips).
       seed: PCA and mixture initialisation.
     """
@@ -25,9 +25,6 @@ class Config:
     features: str = "shape"
     components: int = 2
     seed: int = 0
-
-    def __post_init__(self):
-        labelfree.check_features(self)
 
 
 fit, score, check = labelfree.model_functions(SCORE_NAME)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from drill_jax.detection import labelfree
+from drill_jax.detection.models import feature_config
 
 KIND = "unsupervised"
 SCORE_NAME = "knn"
@@ -13,19 +14,14 @@ SCORE_MEANING = "mean cosine distance to the k nearest normal training clips"
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The knn detector.
+class Config(feature_config.FeatureConfig):
+    """The knn detector (``features``: ``FeatureConfig``).
 
     Attributes:
-      features: the clip features it reads: 'logmel64' or 'shape'.
       k: neighbours averaged.
     """
 
-    features: str = "logmel64"
     k: int = 3
-
-    def __post_init__(self):
-        labelfree.check_features(self)
 
 
 fit, score, check = labelfree.model_functions(SCORE_NAME)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from drill_jax.detection import labelfree
+from drill_jax.detection.models import feature_config
 
 KIND = "unsupervised"
 SCORE_NAME = "mahalanobis"
@@ -13,17 +14,10 @@ SCORE_MEANING = "squared Mahalanobis distance from the normal clips (Ledoit-Wolf
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The mahalanobis detector.
-
-    Attributes:
-      features: the clip features it reads: 'logmel64' or 'shape'.
-    """
+class Config(feature_config.FeatureConfig):
+    """The mahalanobis detector (``features``: ``FeatureConfig``)."""
 
     features: str = "shape"
-
-    def __post_init__(self):
-        labelfree.check_features(self)
 
 
 fit, score, check = labelfree.model_functions(SCORE_NAME)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from drill_jax.detection import labelfree
+from drill_jax.detection.models import feature_config
 
 KIND = "unsupervised"
 SCORE_NAME = "zscore"
@@ -13,17 +14,8 @@ SCORE_MEANING = "mean squared z-score against the normal training clips"
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The zscore detector.
-
-    Attributes:
-      features: the clip features it reads: 'logmel64' or 'shape'.
-    """
-
-    features: str = "logmel64"
-
-    def __post_init__(self):
-        labelfree.check_features(self)
+class Config(feature_config.FeatureConfig):
+    """The zscore detector (``features``: ``FeatureConfig``)."""
 
 
 fit, score, check = labelfree.model_functions(SCORE_NAME)

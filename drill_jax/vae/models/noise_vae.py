@@ -7,7 +7,6 @@ Generator interface as ``models.paper_vae``.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional
 
 import jax
 import jax.numpy as jnp
@@ -44,19 +43,7 @@ def check(config: VAEConfig) -> None:
         )
 
 
-def fit(
-    waveforms_train: np.ndarray,
-    waveforms_test: Optional[np.ndarray],
-    config: VAEConfig,
-    key: jax.Array,
-    workdir: Optional[str] = None,
-    resume: bool = False,
-    on_epoch: Optional[Callable[[list], None]] = None,
-):
-    """(trainer.TrainState, history); arguments as ``trainer.train_class_vae``."""
-    return trainer.train_class_vae(
-        waveforms_train, waveforms_test, config, key, workdir, resume, on_epoch
-    )
+fit = trainer.train_class_vae  # (trainer.TrainState, history)
 
 
 @jax.jit

@@ -11,14 +11,12 @@ Generator interface as ``models.paper_vae``.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional
 
 import jax
 import numpy as np
 
 from drill_jax.vae import latents, onset_decoder
 from drill_jax.vae.configs import VAEConfig
-from drill_jax.vae.generators import check_clips
 from drill_jax.vae.models import reference
 
 LEARNED, OUTPUT, LATENT_PLANE = True, None, False
@@ -28,33 +26,18 @@ check, make_model = reference.check, reference.make_model
 def settings(config: VAEConfig) -> onset_decoder.Config:
     """The ``onset_decoder.Config`` of a generator config."""
     return onset_decoder.Config(
-        latent_dim=config.network.latent_dim,
-        input_length=config.network.input_length,
         fft_sizes=config.loss.stft_sizes,
         sc_weight=config.loss.sc_weight,
-        kl_weight=config.loss.kl_weight,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.optim.learning_rate,
+        **reference.loop_settings(config),
     )
 
 
-def fit(
-    waveforms_train: np.ndarray,
-    waveforms_test: Optional[np.ndarray],
-    config: VAEConfig,
-    key: jax.Array,
-    workdir: Optional[str] = None,
-    resume: bool = False,
-    on_epoch: Optional[Callable[[list], None]] = None,
-):
+def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
     """(the trained ``fit_loop.State``, history) of the training clips [N, T]."""
-    del waveforms_test, workdir, resume
-    clips = check_clips(waveforms_train, config, "waveforms_train")
-    state, history = onset_decoder.fit(settings(config), clips, key)
-    if on_epoch is not None:
-        on_epoch(history)
-    return state, history
+    return onset_decoder.fit(settings(config), clips, key)
+
+
+fit = reference.clip_fitter(_fit_clips)
 
 
 def sample(model, config, key, num, mode, sources, source_split, train_sounds):

@@ -8,13 +8,13 @@ Generator interface (``drill_jax.vae.generators``): ``make_model``, ``check``, `
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional
 
 import jax
 import numpy as np
 
 from drill_jax.vae import latents, networks, synthesis, trainer
 from drill_jax.vae.configs import NetworkConfig, VAEConfig
+from drill_jax.vae.models import reference
 
 LEARNED = True  # fitted by gradient steps; the loss is config.loss.recon
 OUTPUT = "logits"  # the decoder's output (objectives.LossSpec.output)
@@ -44,24 +44,8 @@ def make_model(config: VAEConfig) -> networks.VAE:
     return _model(config.network)
 
 
-def check(config: VAEConfig) -> None:
-    """Nothing beyond the parts' own checks: every loss fits the Bernoulli logits."""
-    del config
-
-
-def fit(
-    waveforms_train: np.ndarray,
-    waveforms_test: Optional[np.ndarray],
-    config: VAEConfig,
-    key: jax.Array,
-    workdir: Optional[str] = None,
-    resume: bool = False,
-    on_epoch: Optional[Callable[[list], None]] = None,
-):
-    """(trainer.TrainState, history); arguments as ``trainer.train_class_vae``."""
-    return trainer.train_class_vae(
-        waveforms_train, waveforms_test, config, key, workdir, resume, on_epoch
-    )
+check = reference.check  # every loss fits the Bernoulli logits
+fit = trainer.train_class_vae  # (trainer.TrainState, history)
 
 
 def encode(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

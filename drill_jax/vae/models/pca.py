@@ -8,25 +8,16 @@ Generator interface as ``models.reference``.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
-
 import jax
 import numpy as np
 
 from drill_jax.vae import latents, pca_reference
 from drill_jax.vae.configs import VAEConfig
-from drill_jax.vae.generators import check_clips
 from drill_jax.vae.models import reference
 
 LEARNED, OUTPUT, LATENT_PLANE = False, None, False
 check, make_model = reference.check, reference.make_model
-
-
-class Fitted(NamedTuple):
-    """The generator's settings and its fitted ``pca_reference.Model``."""
-
-    config: pca_reference.Config
-    model: pca_reference.Model
+Fitted = reference.Fitted
 
 
 def settings(config: VAEConfig) -> pca_reference.Config:
@@ -34,20 +25,14 @@ def settings(config: VAEConfig) -> pca_reference.Config:
     return pca_reference.Config(components=config.network.latent_dim)
 
 
-def fit(
-    waveforms_train: np.ndarray,
-    waveforms_test: Optional[np.ndarray],
-    config: VAEConfig,
-    key: jax.Array,
-    workdir: Optional[str] = None,
-    resume: bool = False,
-    on_epoch: Optional[Callable[[list], None]] = None,
-):
+def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
     """(Fitted, []): the PCA of the training clips [N, T]; nothing else is read."""
-    del waveforms_test, key, workdir, resume, on_epoch
+    del key
     pca = settings(config)
-    clips = check_clips(waveforms_train, config, "waveforms_train")
     return Fitted(pca, pca_reference.fit(pca, clips)), []
+
+
+fit = reference.clip_fitter(_fit_clips)
 
 
 def sample(model: Fitted, config, key, num, mode, sources, source_split, train_sounds):

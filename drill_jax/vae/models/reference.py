@@ -1,10 +1,11 @@
 """What the reference generators share (nothing learned; ``reference_generators`` holds their
 DSP): ``fit`` keeps the class's training clips, ``sampler`` turns a clip maker into the
-generator interface of ``drill_jax.vae.generators``."""
+generator interface of ``drill_jax.vae.generators``. The generators not trained by
+``trainer`` also share ``clip_fitter``, ``Fitted`` and ``loop_settings``."""
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple
 
 import jax
 import numpy as np
@@ -33,18 +34,51 @@ def check(config: VAEConfig) -> None:
     del config
 
 
-def fit(
-    waveforms_train: np.ndarray,
-    waveforms_test: Optional[np.ndarray],
-    config: VAEConfig,
-    key: jax.Array,
-    workdir: Optional[str] = None,
-    resume: bool = False,
-    on_epoch: Optional[Callable[[list], None]] = None,
-):
+def clip_fitter(fit_clips: Callable) -> Callable:
+    """The generator ``fit`` of fit_clips(clips [N, T] float32 (checked), config, key) ->
+    (model, history): ``waveforms_test``, ``workdir`` and ``resume`` are not used;
+    ``on_epoch`` is called once with a non-empty history."""
+
+    def fit(
+        waveforms_train, waveforms_test, config, key, workdir=None, resume=False, on_epoch=None
+    ):
+        del waveforms_test, workdir, resume
+        clips = check_clips(waveforms_train, config, "waveforms_train")
+        model, history = fit_clips(clips, config, key)
+        if on_epoch is not None and history:
+            on_epoch(history)
+        return model, history
+
+    return fit
+
+
+def loop_settings(config: VAEConfig) -> dict:
+    """The generator config's fields that a ``fit_loop`` model's own Config shares:
+    input_length, latent_dim, kl_weight, epochs, batch_size, learning_rate."""
+    return dict(
+        input_length=config.network.input_length,
+        latent_dim=config.network.latent_dim,
+        kl_weight=config.loss.kl_weight,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.optim.learning_rate,
+    )
+
+
+class Fitted(NamedTuple):
+    """A generator's settings (its own module's ``Config``) and its fitted model."""
+
+    config: Any
+    model: Any
+
+
+def _keep_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
     """(ReferenceModel of the training clips [N, T], []): nothing is learned."""
-    del waveforms_test, key, workdir, resume, on_epoch
-    return ReferenceModel(check_clips(waveforms_train, config, "waveforms_train")), []
+    del config, key
+    return ReferenceModel(clips), []
+
+
+fit = clip_fitter(_keep_clips)
 
 
 def sampler(make: Callable, keeps_source: bool) -> Callable:

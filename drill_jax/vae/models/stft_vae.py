@@ -11,55 +11,32 @@ Generator interface as ``models.paper_vae``.
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple, Optional
 
 import jax
 import numpy as np
 
 from drill_jax.vae import latents, stft_vae
 from drill_jax.vae.configs import VAEConfig
-from drill_jax.vae.generators import check_clips
 from drill_jax.vae.models import reference
 
 LEARNED, OUTPUT, LATENT_PLANE = True, None, False
 check, make_model = reference.check, reference.make_model
-
-
-class Fitted(NamedTuple):
-    """The generator's settings and its fitted ``stft_vae.Model``."""
-
-    config: stft_vae.Config
-    model: stft_vae.Model
+Fitted = reference.Fitted
 
 
 def settings(config: VAEConfig) -> stft_vae.Config:
     """The ``stft_vae.Config`` of a generator config."""
-    return stft_vae.Config(
-        input_length=config.network.input_length,
-        latent_dim=config.network.latent_dim,
-        kl_weight=config.loss.kl_weight,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.optim.learning_rate,
-    )
+    return stft_vae.Config(**reference.loop_settings(config))
 
 
-def fit(
-    waveforms_train: np.ndarray,
-    waveforms_test: Optional[np.ndarray],
-    config: VAEConfig,
-    key: jax.Array,
-    workdir: Optional[str] = None,
-    resume: bool = False,
-    on_epoch: Optional[Callable[[list], None]] = None,
-):
+def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
     """(Fitted, history) of the training clips [N, T] (module docstring)."""
-    del waveforms_test, workdir, resume
     vae = settings(config)
-    model, history = stft_vae.fit(vae, check_clips(waveforms_train, config, "train"), key)
-    if on_epoch is not None:
-        on_epoch(history)
+    model, history = stft_vae.fit(vae, clips, key)
     return Fitted(vae, model), history
+
+
+fit = reference.clip_fitter(_fit_clips)
 
 
 def sample(model: Fitted, config, key, num, mode, sources, source_split, train_sounds):

@@ -1,0 +1,22 @@
+"""The settings the clip-feature scorers share (``zscore``, ``mahalanobis``, ``knn``,
+``gmm``; ``detection.labelfree``). Not a registry entry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from drill_jax.detection import labelfree
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """A clip-feature detector.
+
+    Attributes:
+      features: the clip features it reads: 'logmel64' or 'shape'.
+    """
+
+    features: str = "logmel64"
+
+    def __post_init__(self):
+        labelfree.check_features(self)
