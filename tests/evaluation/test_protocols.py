@@ -107,7 +107,6 @@ def test_config_validation():
 
 def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
     """Two detectors evaluated on the same fold reuse one VAE synthesis (trained once)."""
-    from drill_jax.vae import trainer
     from drill_jax.vae.models import paper_vae
 
     calls = []
@@ -119,7 +118,7 @@ def test_vae_synthesis_is_shared_between_identical_folds(monkeypatch):
     def fake_synth(state, config, key, num, mode, sources, source_split, train_sounds):
         return np.zeros((num, 1999), np.float32), {"source_index": np.arange(num) % len(sources)}
 
-    monkeypatch.setattr(trainer, "train_class_vae", fake_train)
+    monkeypatch.setattr(paper_vae, "fit", fake_train)  # the registry entry's fit
     monkeypatch.setattr(paper_vae, "sample", fake_synth)
     protocols._vae_synthesize.cache_clear()
     train = examples.Examples.real(_toy_dataset())
