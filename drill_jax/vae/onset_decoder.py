@@ -262,7 +262,10 @@ def train_step(state: fit_loop.State, batch: dict, key: jax.Array):
 
 
 def fit(
-    config: Config, clips: np.ndarray, key: jax.Array, options: fit_loop.Options = fit_loop.Options()
+    config: Config,
+    clips: np.ndarray,
+    key: jax.Array,
+    options: fit_loop.Options = fit_loop.Options(),
 ) -> tuple[fit_loop.State, list]:
     """Trains the onset VAE on one class's clips [N, T], checkpointed and resumed as
     ``options`` says (``fit_loop.run``). -> (state, history)."""

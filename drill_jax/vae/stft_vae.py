@@ -134,7 +134,10 @@ def _vectors(config: Config, clips: np.ndarray) -> np.ndarray:
 
 
 def fit(
-    config: Config, clips: np.ndarray, key: jax.Array, options: fit_loop.Options = fit_loop.Options()
+    config: Config,
+    clips: np.ndarray,
+    key: jax.Array,
+    options: fit_loop.Options = fit_loop.Options(),
 ) -> tuple[Model, list]:
     """Trains the STFT VAE on one class's clips [N, T] (N >= 2), checkpointed and resumed as
     ``options`` says (``fit_loop.run``). -> (model, history)."""
