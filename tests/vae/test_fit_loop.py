@@ -45,8 +45,8 @@ def check_resume(fit, config, clips, key, workdir, straight, change: dict) -> No
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     other = dataclasses.replace(config, **change)
     names = ", ".join(map(repr, change))
-    expected = rf"^{re.escape(workdir)}/\S+: checkpoint config differs in \[{names}\]"
-    with pytest.raises(ValueError, match=expected) as e:
+    error = rf"^{re.escape(workdir)}/\S+: checkpoint config differs in \[{names}\]"
+    with pytest.raises(ValueError, match=error) as e:
         fit(other, clips, key, fit_loop.Options(workdir, resume=True))
     assert "\n" not in str(e.value)
 
