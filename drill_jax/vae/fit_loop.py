@@ -115,16 +115,16 @@ def run(
     train_recon, train_kl, seconds). Raises FloatingPointError at a non-finite loss, and
     ValueError when the checkpoint to resume was made with another config or key.
     """
-    keys = jax.random.split(key)
+    loop_key, shuffle_key = jax.random.split(key)
     config, start_epoch, history = state.config, 0, []
     ckpt = None if options.workdir is None else os.path.join(options.workdir, CHECKPOINT)
     if options.resume and ckpt is not None and os.path.exists(ckpt):
-        state, start_epoch, history = checkpoints.load_checkpoint(ckpt, state, config, keys[0])
+        state, start_epoch, history = checkpoints.load_checkpoint(ckpt, state, config, loop_key)
     for epoch in range(start_epoch, config.epochs):
-        state, record = _epoch(train_step, state, data, epoch, tuple(keys))
+        state, record = _epoch(train_step, state, data, epoch, (loop_key, shuffle_key))
         history.append(record)
         if ckpt is not None:
-            checkpoints.save_checkpoint(ckpt, state, config, epoch + 1, keys[0], history)
+            checkpoints.save_checkpoint(ckpt, state, config, epoch + 1, loop_key, history)
         if options.on_epoch is not None:
             options.on_epoch(history)
     return state, history
