@@ -6,14 +6,18 @@ A generator module supplies ``train_step(state, batch, key) -> (state, metrics)`
 where batch = {'weight': [B] (1 real row, 0 padding), and each per-example array of
 ``data`` [B, ...]}, and metrics holds per-row means {'loss', 'recon', 'kl'} over the real
 rows. Step s of a run uses the run's loop key folded with s (inside the step), epoch e
-shuffles with fold_in(shuffle key, e): a run is a pure function of its key.
+shuffles with fold_in(shuffle key, e): a run is a pure function of its key, and a run
+resumed from its checkpoint (``checkpoints``: params, Adam state, step, epoch, loop key,
+history and config, written atomically after each epoch) is identical to an uninterrupted
+one.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple, Optional
 
 import flax
 import jax
@@ -22,12 +26,32 @@ import numpy as np
 from flax.training import train_state
 
 from drill_jax import training
+from drill_jax.vae import checkpoints
+
+CHECKPOINT = "checkpoint.msgpack"
 
 
 class State(train_state.TrainState):
-    """Params, Adam state and step, plus the generator's frozen config (static)."""
+    """Params, Adam state and step, plus the generator's frozen config (static): a dataclass
+    with ``epochs`` and ``batch_size``. batch_stats is None (no batch norm; the checkpoint
+    format holds the field)."""
 
     config: Any = flax.struct.field(pytree_node=False, default=None)
+    batch_stats: Any = None
+
+
+class Options(NamedTuple):
+    """Where a run keeps its checkpoint and what it reports.
+
+    workdir: if given, ``CHECKPOINT`` there is written atomically after each epoch.
+    resume: continue from ``workdir``'s checkpoint if there is one (the config may differ
+      only in epochs; the key must be the same).
+    on_epoch: called with the history so far after each epoch.
+    """
+
+    workdir: Optional[str] = None
+    resume: bool = False
+    on_epoch: Optional[Callable[[list], None]] = None
 
 
 def weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:
@@ -44,49 +68,63 @@ def check_sizes(config: Any, names: tuple) -> None:
         raise ValueError(f"epochs must be >= 0, got {config.epochs}")
 
 
+def _epoch(train_step: Callable, state: State, data: dict, epoch: int, keys: tuple):
+    """One epoch (0-based) of train_step; keys = (loop key, shuffle key).
+    -> (state, its training.EpochRecord)."""
+    loop_key, shuffle_key = keys
+    n = len(next(iter(data.values())))
+    idx, weight = training.masked_batches(
+        training.epoch_order(shuffle_key, epoch, n), state.config.batch_size
+    )
+    sums, start = collections.defaultdict(float), time.perf_counter()
+    for rows, w in zip(idx, weight):
+        batch = {name: values[rows] for name, values in data.items()}
+        state, metrics = train_step(state, dict(batch, weight=w), loop_key)
+        metrics = jax.device_get(metrics)
+        if not np.isfinite(metrics["loss"]):
+            raise FloatingPointError(
+                f"non-finite loss at step {int(state.step)} (epoch {epoch + 1}): {metrics}"
+            )
+        for name, value in metrics.items():
+            sums[name] += float(value) * float(w.sum())
+    seconds = time.perf_counter() - start
+    record = training.EpochRecord(
+        epoch=epoch + 1,
+        step=int(state.step),
+        train_loss=sums["loss"] / n,
+        train_recon=sums["recon"] / n,
+        train_kl=sums["kl"] / n,
+        train_seconds=seconds,
+        train_examples_per_s=n / seconds,
+    )
+    return state, record
+
+
 def run(
     train_step: Callable,
     state: State,
     data: dict,
-    batch_size: int,
-    epochs: int,
     key: jax.Array,
+    options: Options = Options(),
 ) -> tuple[State, list]:
-    """``epochs`` epochs of ``train_step`` over ``data`` ({name: [N, ...]}, one row per
-    training example) in batches of ``batch_size`` rows. ``key`` -> (loop key, shuffle key).
+    """``state.config.epochs`` epochs of ``train_step`` over ``data`` ({name: [N, ...]}, one
+    row per training example) in batches of ``state.config.batch_size`` rows, checkpointed
+    and resumed as ``options`` says. ``key`` -> (loop key, shuffle key).
 
     Returns (state, history: one ``training.EpochRecord`` per epoch with train_loss,
-    train_recon, train_kl, seconds). Raises FloatingPointError at a non-finite loss.
+    train_recon, train_kl, seconds). Raises FloatingPointError at a non-finite loss, and
+    ValueError when the checkpoint to resume was made with another config or key.
     """
     loop_key, shuffle_key = jax.random.split(key)
-    n = len(next(iter(data.values())))
-    history = []
-    for epoch in range(epochs):
-        idx, weight = training.masked_batches(
-            training.epoch_order(shuffle_key, epoch, n), batch_size
-        )
-        sums, start = collections.defaultdict(float), time.perf_counter()
-        for rows, w in zip(idx, weight):
-            batch = {name: values[rows] for name, values in data.items()}
-            state, metrics = train_step(state, dict(batch, weight=w), loop_key)
-            metrics = jax.device_get(metrics)
-            if not np.isfinite(metrics["loss"]):
-                raise FloatingPointError(
-                    f"non-finite loss at step {int(state.step)} (epoch {epoch + 1}): {metrics}"
-                )
-            for name, value in metrics.items():
-                sums[name] += float(value) * float(w.sum())
-        seconds = time.perf_counter() - start
-        history.append(
-            training.EpochRecord(
-                epoch=epoch + 1,
-                step=int(state.step),
-                train_loss=sums["loss"] / n,
-                train_recon=sums["recon"] / n,
-                train_kl=sums["kl"] / n,
-                train_seconds=seconds,
-                train_examples_per_s=n / seconds,
-            )
-        )
+    config, start_epoch, history = state.config, 0, []
+    ckpt = None if options.workdir is None else os.path.join(options.workdir, CHECKPOINT)
+    if options.resume and ckpt is not None and os.path.exists(ckpt):
+        state, start_epoch, history = checkpoints.load_checkpoint(ckpt, state, config, loop_key)
+    for epoch in range(start_epoch, config.epochs):
+        state, record = _epoch(train_step, state, data, epoch, (loop_key, shuffle_key))
+        history.append(record)
+        if ckpt is not None:
+            checkpoints.save_checkpoint(ckpt, state, config, epoch + 1, loop_key, history)
+        if options.on_epoch is not None:
+            options.on_epoch(history)
     return state, history
-

@@ -261,16 +261,20 @@ def train_step(state: fit_loop.State, batch: dict, key: jax.Array):
     return state.apply_gradients(grads=grads), metrics
 
 
-def fit(config: Config, clips: np.ndarray, key: jax.Array) -> tuple[fit_loop.State, list]:
-    """Trains the onset VAE on one class's clips [N, T]. -> (state, history)."""
+def fit(
+    config: Config,
+    clips: np.ndarray,
+    key: jax.Array,
+    options: fit_loop.Options = fit_loop.Options(),
+) -> tuple[fit_loop.State, list]:
+    """Trains the onset VAE on one class's clips [N, T], checkpointed and resumed as
+    ``options`` says (``fit_loop.run``). -> (state, history)."""
     clips = np.asarray(clips, np.float32)
     if clips.ndim != 2 or clips.shape[1] != config.input_length:
         raise ValueError(f"need clips [N, {config.input_length}], got {clips.shape}")
     init_key, run_key = jax.random.split(key)
     data = {"x": clips, "onset": onset_time(clips)}
-    return fit_loop.run(
-        train_step, create_state(config, init_key), data, config.batch_size, config.epochs, run_key
-    )
+    return fit_loop.run(train_step, create_state(config, init_key), data, run_key, options)
 
 
 @jax.jit

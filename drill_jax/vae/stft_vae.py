@@ -133,8 +133,14 @@ def _vectors(config: Config, clips: np.ndarray) -> np.ndarray:
     return np.asarray(lm).reshape(clips.shape[0], -1)
 
 
-def fit(config: Config, clips: np.ndarray, key: jax.Array) -> tuple[Model, list]:
-    """Trains the STFT VAE on one class's clips [N, T] (N >= 2). -> (model, history)."""
+def fit(
+    config: Config,
+    clips: np.ndarray,
+    key: jax.Array,
+    options: fit_loop.Options = fit_loop.Options(),
+) -> tuple[Model, list]:
+    """Trains the STFT VAE on one class's clips [N, T] (N >= 2), checkpointed and resumed as
+    ``options`` says (``fit_loop.run``). -> (model, history)."""
     v = _vectors(config, clips)
     if v.shape[0] < 2:
         raise ValueError(f"need at least 2 training clips, got {v.shape[0]}")
@@ -146,9 +152,7 @@ def fit(config: Config, clips: np.ndarray, key: jax.Array) -> tuple[Model, list]
         apply_fn=model.apply, params=params, tx=optax.adam(config.learning_rate), config=config
     ).replace(step=jnp.zeros((), jnp.int32))
     data = {"u": ((v - mean) / std).astype(np.float32)}
-    state, history = fit_loop.run(
-        train_step, state, data, config.batch_size, config.epochs, run_key
-    )
+    state, history = fit_loop.run(train_step, state, data, run_key, options)
     return Model(state, mean, std, v.shape[1] // (config.n_fft // 2 + 1)), history
 
 

@@ -1,11 +1,13 @@
 """Tests for drill_jax.vae.onset_decoder: the rendered parameters, onsets, and training."""
 
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from drill_jax.vae import latents, onset_decoder
+from tests.vae.test_fit_loop import check_resume
 
 SR, T = 96000, 600
 TINY = onset_decoder.Config(
@@ -100,3 +102,9 @@ def test_sampling_shapes_and_determinism(runs):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="clips"):
         onset_decoder.fit(TINY, clips[:, :100], jax.random.key(0))
+
+
+def test_resumed_training_equals_uninterrupted(runs, tmp_path):
+    clips, (straight, _) = runs
+    key, workdir = jax.random.key(4), str(tmp_path)
+    check_resume(onset_decoder.fit, TINY, clips, key, workdir, straight, {"n_sines": 2})

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from drill_jax.vae import griffin_lim, losses, stft_vae
+from tests.vae.test_fit_loop import check_resume
 
 T = 400
 TINY = stft_vae.Config(
@@ -65,3 +66,9 @@ def test_fit_rejects_bad_clips():
         stft_vae.fit(TINY, np.zeros((4, T + 1), np.float32), jax.random.key(0))
     with pytest.raises(ValueError, match="2 training clips"):
         stft_vae.fit(TINY, np.zeros((1, T), np.float32), jax.random.key(0))
+
+
+def test_resumed_training_equals_uninterrupted(runs, tmp_path):
+    clips, (straight, _) = runs
+    key, workdir = jax.random.key(3), str(tmp_path)
+    check_resume(stft_vae.fit, TINY, clips, key, workdir, straight, {"hidden": 8})

@@ -2,8 +2,8 @@
 click through a short FIR and a shaped-noise residual at a predicted onset), trained by its
 own jitted step (``fit_loop``) with the multi-resolution STFT (loss.stft_sizes,
 loss.sc_weight), band-power and onset-time losses; network.latent_dim, loss.kl_weight,
-optim.learning_rate, epochs and batch_size are read. Training takes seconds to a minute,
-so ``workdir`` and ``resume`` are not used.
+optim.learning_rate, epochs and batch_size are read. With ``workdir`` it checkpoints after
+each epoch, and ``resume`` continues from that checkpoint (``fit_loop.run``).
 
 Generator interface as ``models.paper_vae``.
 """
@@ -32,12 +32,13 @@ def settings(config: VAEConfig) -> onset_decoder.Config:
     )
 
 
-def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
-    """(the trained ``fit_loop.State``, history) of the training clips [N, T]."""
-    return onset_decoder.fit(settings(config), clips, key)
+def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array, options):
+    """(the trained ``fit_loop.State``, history) of the training clips [N, T] (options: a
+    ``fit_loop.Options``)."""
+    return onset_decoder.fit(settings(config), clips, key, options)
 
 
-fit = reference.clip_fitter(_fit_clips)
+fit = reference.loop_fitter(_fit_clips)
 
 
 def sample(model, config, key, num, mode, sources, source_split, train_sounds):

@@ -1,7 +1,7 @@
 """What the reference generators share (nothing learned; ``reference_generators`` holds their
 DSP): ``fit`` keeps the class's training clips, ``sampler`` turns a clip maker into the
 generator interface of ``drill_jax.vae.generators``. The generators not trained by
-``trainer`` also share ``clip_fitter``, ``Fitted`` and ``loop_settings``."""
+``trainer`` also share ``loop_fitter``, ``Fitted`` and ``loop_settings``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
-from drill_jax.vae import latents
+from drill_jax.vae import fit_loop, latents
 from drill_jax.vae.configs import VAEConfig
 from drill_jax.vae.generators import check_clips
 
@@ -34,22 +34,34 @@ def check(config: VAEConfig) -> None:
     del config
 
 
-def clip_fitter(fit_clips: Callable) -> Callable:
-    """The generator ``fit`` of fit_clips(clips [N, T] float32 (checked), config, key) ->
-    (model, history): ``waveforms_test``, ``workdir`` and ``resume`` are not used;
-    ``on_epoch`` is called once with a non-empty history."""
+def loop_fitter(fit_clips: Callable) -> Callable:
+    """The generator ``fit`` of fit_clips(clips [N, T] float32 (checked), config, key,
+    ``fit_loop.Options(workdir, resume, on_epoch)``) -> (model, history);
+    ``waveforms_test`` is not used."""
 
     def fit(
         waveforms_train, waveforms_test, config, key, workdir=None, resume=False, on_epoch=None
     ):
-        del waveforms_test, workdir, resume
+        del waveforms_test
         clips = check_clips(waveforms_train, config, "waveforms_train")
-        model, history = fit_clips(clips, config, key)
-        if on_epoch is not None and history:
-            on_epoch(history)
-        return model, history
+        return fit_clips(clips, config, key, fit_loop.Options(workdir, resume, on_epoch))
 
     return fit
+
+
+def clip_fitter(fit_clips: Callable) -> Callable:
+    """The generator ``fit`` of fit_clips(clips [N, T] float32 (checked), config, key) ->
+    (model, history), which trains nothing worth a checkpoint: ``waveforms_test``,
+    ``workdir`` and ``resume`` are not used; ``on_epoch`` is called once with a non-empty
+    history."""
+
+    def fit_clips_once(clips, config, key, options):
+        model, history = fit_clips(clips, config, key)
+        if options.on_epoch is not None and history:
+            options.on_epoch(history)
+        return model, history
+
+    return loop_fitter(fit_clips_once)
 
 
 def loop_settings(config: VAEConfig) -> dict:

@@ -2,8 +2,8 @@
 heteroscedastic Gaussian decoder and Griffin-Lim phases (``vae.stft_vae``), trained by its
 own jitted step (``fit_loop``): network.latent_dim, loss.kl_weight, optim.learning_rate,
 epochs and batch_size are read; its loss is its own Gaussian likelihood of the
-standardised log magnitudes, not ``loss.recon``. Training takes seconds, so ``workdir`` and
-``resume`` are not used.
+standardised log magnitudes, not ``loss.recon``. With ``workdir`` it checkpoints after each
+epoch, and ``resume`` continues from that checkpoint (``fit_loop.run``).
 
 Generator interface as ``models.paper_vae``.
 """
@@ -29,14 +29,15 @@ def settings(config: VAEConfig) -> stft_vae.Config:
     return stft_vae.Config(**reference.loop_settings(config))
 
 
-def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
-    """(Fitted, history) of the training clips [N, T] (module docstring)."""
+def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array, options):
+    """(Fitted, history) of the training clips [N, T] (module docstring; options: a
+    ``fit_loop.Options``)."""
     vae = settings(config)
-    model, history = stft_vae.fit(vae, clips, key)
+    model, history = stft_vae.fit(vae, clips, key, options)
     return Fitted(vae, model), history
 
 
-fit = reference.clip_fitter(_fit_clips)
+fit = reference.loop_fitter(_fit_clips)
 
 
 def sample(model: Fitted, config, key, num, mode, sources, source_split, train_sounds):
