@@ -13,6 +13,8 @@ from flax import serialization
 
 from drill_jax import files, training
 
+CHECKPOINT = "checkpoint.msgpack"  # the file name of every generator's training checkpoint
+
 # Fields that may change between an interrupted run and its resumption: the epochs, and
 # everything about synthesis.
 RESUMABLE_FIELDS = ("epochs", "synthesis")

@@ -28,7 +28,7 @@ from flax.training import train_state
 from drill_jax import training
 from drill_jax.vae import checkpoints
 
-CHECKPOINT = "checkpoint.msgpack"
+CHECKPOINT = checkpoints.CHECKPOINT
 
 
 class State(train_state.TrainState):

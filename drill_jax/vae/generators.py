@@ -20,8 +20,9 @@ How to add a generator:
    with ``trainer.train_class_vae`` (its ``make_model`` gives the flax module; the module's
    ``__call__(x, key, train, mask)`` returns (output, z, mean, logvar), and ``decode`` /
    ``encode`` methods); a non-learned one can use ``models.reference`` (``fit`` keeps the
-   clips, ``sampler(make, keeps_source)`` builds ``sample``; ``clip_fitter(fit_clips)``
-   builds ``fit`` for a generator with its own training loop). Settings come from the config
+   clips, ``sampler(make, keeps_source)`` builds ``sample``; ``loop_fitter(fit_clips)``
+   builds ``fit`` for a generator trained by ``fit_loop`` (checkpointed, resumable);
+   ``clip_fitter(fit_clips)`` for one that trains nothing worth a checkpoint). Settings come from the config
    parts (``network.latent_dim``, ``network.input_length``, ``loss``, ``optim``,
    ``synthesis``); a new setting is a new field of the part it belongs to, with its default.
 2. Add one line to ``_MODULES`` below: ``"<name>": "<module>"``.

@@ -36,7 +36,7 @@ from drill_jax.vae.configs import NetworkConfig as NetworkConfig
 from drill_jax.vae.configs import OptimConfig, VAEConfig
 from drill_jax.vae.configs import SynthesisConfig as SynthesisConfig
 
-CHECKPOINT = "checkpoint.msgpack"
+CHECKPOINT = checkpoints.CHECKPOINT
 
 
 LossSpec = objectives.LossSpec
