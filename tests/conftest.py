@@ -135,3 +135,28 @@ def run_script(monkeypatch, capsys):
         return code, out.out, out.err
 
     return run
+
+
+# The test files that take longest (compiles, subprocesses, Ray): handed to the xdist workers
+# first, so that neither worker is left running one of them while the other waits
+# (longest-processing-time-first; `--dist loadfile` keeps each file on one worker).
+_LONG_FILES = (
+    "tests/grid/test_ray.py",
+    "tests/dcase/test_job.py",
+    "tests/vae/test_registry.py",
+    "tests/test_parallel_multihost.py",
+    "tests/vae/test_onset_decoder.py",
+    "tests/dcase/test_asd.py",
+    "tests/detection/test_registry.py",
+    "tests/detection/test_unsupervised.py",
+    "tests/vae/test_networks.py",
+    "tests/evaluation/test_protocols.py",
+    "tests/evaluation/test_pipeline.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Runs the long test files first (stable order otherwise)."""
+    del config
+    rank = {path: i for i, path in enumerate(_LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
