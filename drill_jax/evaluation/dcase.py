@@ -13,6 +13,7 @@ import numpy as np
 import scipy.stats
 import sklearn.metrics as skm
 
+from drill_jax.evaluation import tables
 from drill_jax.files import atomic_write_text
 
 MAX_FPR = 0.1
@@ -149,21 +150,17 @@ def summary_rows(results: Sequence[dict]) -> list[dict]:
     return rows
 
 
+def _formatted(rows: Sequence[dict], metric) -> list[dict]:
+    """Rows with the metric columns of ``RESULT_COLUMNS`` turned into text by ``metric``."""
+    return [{c: r[c] if c in RESULT_COLUMNS[:3] else metric(r[c]) for c in RESULT_COLUMNS}
+            for r in rows]
+
+
 def results_csv(rows: Sequence[dict]) -> str:
     """The results table as CSV text (header ``RESULT_COLUMNS``, metrics to 4 decimals)."""
-    out = [list(RESULT_COLUMNS)]
-    for r in rows:
-        out.append([r[c] if c in RESULT_COLUMNS[:3] else f"{r[c]:.4f}" for c in RESULT_COLUMNS])
-    return _csv_text(out)
+    return tables.to_csv(_formatted(rows, lambda v: f"{v:.4f}"), RESULT_COLUMNS)
 
 
 def results_markdown(rows: Sequence[dict]) -> str:
     """The results table as Markdown (metrics in %, one decimal)."""
-    head = "| " + " | ".join(RESULT_COLUMNS) + " |\n|" + "---|" * len(RESULT_COLUMNS) + "\n"
-    body = "".join(
-        "| " + " | ".join(
-            str(r[c]) if c in RESULT_COLUMNS[:3] else f"{100 * r[c]:.1f}" for c in RESULT_COLUMNS
-        ) + " |\n"
-        for r in rows
-    )
-    return head + body
+    return tables.to_markdown(_formatted(rows, lambda v: f"{100 * v:.1f}"), RESULT_COLUMNS)
