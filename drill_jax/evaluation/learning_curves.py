@@ -72,8 +72,7 @@ class CurveConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.folds not in duplicates.FOLDS:
-            raise ValueError(f"folds must be one of {duplicates.FOLDS}, got {self.folds!r}")
+        duplicates.check_folds(self.folds)
         if not self.sizes or any(n < 0 or n == 1 for n in self.sizes):
             raise ValueError(f"sizes must be 0 (all) or >= 2 sounds per class, got {self.sizes}")
         if self.draws < 1:

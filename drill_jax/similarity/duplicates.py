@@ -66,12 +66,17 @@ def near_duplicate_groups(
     return splits.linked_groups(links, dataset.labels, dataset.groups)
 
 
+def check_folds(folds: str) -> None:
+    """Raises a one-line ValueError unless ``folds`` is one of ``FOLDS``."""
+    if folds not in FOLDS:
+        raise ValueError(f"folds must be one of {FOLDS}, got {folds!r}")
+
+
 def fold_groups(dataset: data.Dataset, folds: str = "random") -> np.ndarray:
     """Group ids [N] that folds keep on one side: the recordings' own groups ('random': a
     recording's clips stay together) or those merged with near-duplicate links ('grouped',
     ``near_duplicate_groups`` with the default ``DuplicateConfig``)."""
-    if folds not in FOLDS:
-        raise ValueError(f"folds must be one of {FOLDS}, got {folds!r}")
+    check_folds(folds)
     if folds == "grouped":
         return near_duplicate_groups(dataset)
     return np.asarray(dataset.groups)
