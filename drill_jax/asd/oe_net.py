@@ -64,8 +64,3 @@ def arcface_loss(cos: jax.Array, labels: jax.Array, margin: float, scale: float)
     onehot = jax.nn.one_hot(labels, cos.shape[-1], dtype=cos.dtype)
     logits = scale * jnp.where(onehot > 0, target, cos)
     return -jnp.sum(onehot * jax.nn.log_softmax(logits, axis=-1), axis=-1)
-
-
-def adacos_scale(n_classes: int) -> float:
-    """AdaCos's fixed scale sqrt(2) log(C - 1) (Zhang et al. 2019), at least 1."""
-    return float(max(1.0, jnp.sqrt(2.0) * jnp.log(max(n_classes - 1, 2))))
