@@ -103,10 +103,10 @@ def split_recordings(
 
 
 def _labelfree_thresholds(
-    det: Detector, normal: data.Dataset, hold: np.ndarray, fit_scores, config
+    det: Detector, normal: data.Dataset, hold: np.ndarray, clips: data.Dataset, config
 ):
     """(threshold, rule, file threshold, file rule, info) from the held-out recordings'
-    window and file scores (or, with no hold-out, the training clips' scores)."""
+    window and file scores (or, with no hold-out, the scores of the training ``clips``)."""
     if hold.size:
         groups = normal.groups[hold]
         order = np.unique(groups)
@@ -116,8 +116,8 @@ def _labelfree_thresholds(
         file_s, window_s, _, _ = scoring.file_scores(det, recordings)
         where = f"{len(recordings)} held-out normal recordings (not trained on)"
     else:
-        file_s = window_s = fit_scores
-        where = f"{len(fit_scores)} normal training clips (no hold-out: optimistic)"
+        file_s = window_s = scoring.score_clips(det, np.stack(clips.waveforms))
+        where = f"{len(file_s)} normal training clips (no hold-out: optimistic)"
     thr, info = thresholds.choose_threshold(window_s, config.threshold_rule, config.quantile)
     fthr, finfo = thresholds.choose_threshold(file_s, config.threshold_rule, config.quantile)
     rule = f"{info['rule']} {config.quantile:g} quantile of the window scores of {where}"
@@ -197,9 +197,8 @@ def train(
     record = dict(info or {}, **fitted.info, n_train_sounds=len(fit_ds), n_train_clips=len(clips))
     record["train_hop"] = config.train_hop
     if module.KIND == "unsupervised":
-        fit_scores = scoring.score_clips(det, np.stack(clips.waveforms))
         thr, rule, fthr, frule, record["thresholds"] = _labelfree_thresholds(
-            det, normal, hold, fit_scores, config
+            det, normal, hold, clips, config
         )
         det = dataclasses.replace(
             det, threshold=thr, threshold_rule=rule, file_threshold=fthr, file_threshold_rule=frule

@@ -113,13 +113,13 @@ def write_csv(path: str, rows: list, fields) -> None:
     files.atomic_write_text(path, buf.getvalue())
 
 
-def recorded_alarm(detector: Detector, threshold: Optional[float] = None) -> alarms.AlarmConfig:
+def recorded_alarm(detector: Detector) -> alarms.AlarmConfig:
     """The detector's alert settings (``info['alarm']``, recorded by train_detector; else
-    ``AlarmConfig``'s defaults) at its window threshold, or at ``threshold`` when given."""
+    ``AlarmConfig``'s defaults) at its window threshold."""
     stored = detector.info.get("alarm") or {}
     keys = ("on_windows", "off_windows", "smooth_windows", "off_threshold")
-    thr = detector.threshold if threshold is None else float(threshold)
-    return alarms.AlarmConfig(threshold=thr, **{k: stored[k] for k in keys if k in stored})
+    return alarms.AlarmConfig(threshold=detector.threshold,
+                              **{k: stored[k] for k in keys if k in stored})
 
 
 def open_source(detector: Detector, path: str, chunk_seconds: float, pcm, resample: bool):

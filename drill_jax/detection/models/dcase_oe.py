@@ -60,9 +60,7 @@ def score(config: Config, settings: features.FeatureSettings, arrays: dict, clip
 
 def check(config: Config, settings: features.FeatureSettings, arrays, where: str) -> None:
     """ValueError unless the arrays hold ``config.oe.seeds`` networks of this config."""
-    if not isinstance(arrays, dict) or sorted(arrays) != sorted(
-            f"seed{i}" for i in range(config.oe.seeds)):
-        raise ValueError(f"{where}: expected {config.oe.seeds} trained networks")
+    family.check_keys(arrays, tuple(f"seed{i}" for i in range(config.oe.seeds)), where)
     first = arrays["seed0"]
     n_bins = config.oe.spectrum_fft // 2 + 1
     if (sorted(first) != ["references", "stats", "variables"]
