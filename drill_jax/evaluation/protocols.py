@@ -358,10 +358,7 @@ def prepare_folds(
     wanted = range(n_folds(config)) if only is None else [only]
     prepared = []  # (train_fs, test_fs, seed, extra report fields)
     if config.protocol == "honest":
-        splits = data_lib.repeated_stratified_kfold(
-            real.labels, config.n_splits, config.n_repeats, config.seed,
-            groups=duplicates.fold_groups(ds, config.folds),
-        )
+        splits = examples.honest_splits(ds, config)
         for k in wanted:
             tr, te = splits[k]
             fold_key = jax.random.fold_in(root, k)
