@@ -24,6 +24,8 @@ from drill_jax.detection import detector as detector_lib
 from drill_jax.detection import scoring, supervised
 from drill_jax.features import images
 
+CLIP_SECONDS = CLIP_SAMPLES / SAMPLE_RATE  # the audio of one clip (s)
+
 
 def _latency_row(name: str, t: Timing, clip_seconds: float) -> dict:
     s = t.summary()
@@ -70,7 +72,7 @@ def _jax_rows(suite: SuiteConfig, detector, read: Callable[[], np.ndarray]) -> t
         "detect: JAX classifier, read->filter->Mel->classify",
         lambda: scoring.score_clips(detector, read()),
         suite.detect_repeats,
-        CLIP_SAMPLES / SAMPLE_RATE,
+        CLIP_SECONDS,
     )
     settings = detector.settings
     x = read()
@@ -114,7 +116,7 @@ def _alexnet_row(suite: SuiteConfig, settings, read: Callable[[], np.ndarray]) -
 
     t = _per_clip(alexnet_clip, suite.alexnet_repeats, warmup=3)
     name = "detect: AlexNet (torch), read->filter->Mel->image->classify"
-    row = _latency_row(name, t, CLIP_SAMPLES / SAMPLE_RATE)
+    row = _latency_row(name, t, CLIP_SECONDS)
     return row, {"torch_threads": threads, "alexnet_end_to_end": t.summary()}
 
 
@@ -132,7 +134,6 @@ def detect_suite(suite: SuiteConfig, work_dir: str) -> dict:
     wav = os.path.join(work_dir, "clip.wav")
     data.write_wav(wav, clips[0], SAMPLE_RATE)
     read = functools.partial(_read_clip, wav)
-    clip_seconds = CLIP_SAMPLES / SAMPLE_RATE
     detector = _saved_and_loaded(
         os.path.join(work_dir, "detector"),
         supervised.train_supervised_detector(
@@ -145,7 +146,7 @@ def detect_suite(suite: SuiteConfig, work_dir: str) -> dict:
         ),
     )
     rows, figures = _jax_rows(suite, detector, read)
-    figures["clip_seconds"] = clip_seconds
+    figures["clip_seconds"] = CLIP_SECONDS
     if suite.alexnet_repeats > 0:
         row, alexnet_figures = _alexnet_row(suite, detector.settings, read)
         rows.append(row)
@@ -161,7 +162,7 @@ def detect_suite(suite: SuiteConfig, work_dir: str) -> dict:
         "detect: default classical (" + " + ".join(r.name for r in cls.model_config.recipes) + ")",
         lambda: scoring.score_clips(cls, read()),
         suite.detect_repeats,
-        clip_seconds,
+        CLIP_SECONDS,
     )
     rows.insert(1, row)
     figures["classical_end_to_end"] = tc.summary()

@@ -141,12 +141,10 @@ def variant_features(
 
 
 def clip_features(
-    variant: str, clips: Sequence[np.ndarray], sample_rate: int, band_hz, memo=None
+    variant: str, clips: Sequence[np.ndarray], sample_rate: int, band_hz
 ) -> np.ndarray:
-    """``clipstats.clip_stats`` of each clip for ``variant``: [N, D]. Without a ``memo`` only
-    the variant's own sets are computed; with one, as ``variant_features``."""
-    if memo is not None:
-        return variant_features(clips, sample_rate, band_hz, (variant,), memo)[variant]
+    """``clipstats.clip_stats`` of each clip for ``variant``: [N, D], computing only the
+    variant's own sets."""
     return clipstats.clip_stats(stats_settings(variant, sample_rate, band_hz), clips)
 
 

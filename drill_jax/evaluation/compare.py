@@ -20,7 +20,6 @@ import sklearn.metrics
 from drill_jax import data as data_lib
 from drill_jax.classify import classical, registry
 from drill_jax.evaluation import examples, pipeline, protocols
-from drill_jax.similarity import duplicates
 
 DEFAULT_BACKBONES = (
     "jax_cnn",
@@ -44,13 +43,7 @@ def candidate_rows(ds: data_lib.Dataset, config: protocols.ProtocolConfig) -> li
     feats = classical.variant_features(
         list(real.waveforms), ds.sample_rate, settings.band_hz, classical.FEATURE_VARIANTS
     )
-    splits = data_lib.repeated_stratified_kfold(
-        real.labels,
-        config.n_splits,
-        config.n_repeats,
-        config.seed,
-        groups=duplicates.fold_groups(ds, config.folds),
-    )
+    splits = examples.honest_splits(ds, config)
     rows = []
     for recipe in classical.CANDIDATES:
         ba, auc = [], []

@@ -14,6 +14,7 @@ import numpy as np
 
 from drill_jax import data as data_lib
 from drill_jax import features
+from drill_jax.similarity import duplicates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +132,19 @@ def fold_feature_settings(
         longest = int(max(np.max(lengths), data_lib.PAPER_CLIP_SAMPLES))
         settings = dataclasses.replace(settings, clip_samples=longest)
     return settings
+
+
+def honest_splits(ds: data_lib.Dataset, config) -> list:
+    """[(train idx, test idx), ...] of the honest protocol's folds over ``ds``'s sounds:
+    ``config``'s (a ``protocols.ProtocolConfig``) n_splits x n_repeats seeded stratified
+    folds, each group of ``duplicates.fold_groups(ds, config.folds)`` on one side."""
+    return data_lib.repeated_stratified_kfold(
+        ds.labels,
+        config.n_splits,
+        config.n_repeats,
+        config.seed,
+        groups=duplicates.fold_groups(ds, config.folds),
+    )
 
 
 def take_features(fs: FeatureSet, idx) -> FeatureSet:

@@ -50,7 +50,6 @@ def run_classification(
             protocol_config,
             registry.make_fit_predict(detector_config),
             vae_config,
-            ds.positive_index,
             fit_predict_folds=registry.make_fit_predict_folds(detector_config),
         )
     result["detector"] = dataclasses.asdict(detector_config)

@@ -307,20 +307,18 @@ def evaluate(
     config: ProtocolConfig,
     fit_predict: FitPredict,
     vae_config=None,
-    positive_index: Optional[int] = None,
     progress: Optional[Callable[[str], None]] = None,
     fit_predict_folds: Optional[FitPredictFolds] = None,
 ) -> dict:
-    """Runs one protocol and returns {'label', 'config', 'folds': [...], 'summary', 'baselines'}.
-
-    ``positive_index``: the class scored as positive (None: ``ds.positive_index``).
+    """Runs one protocol and returns {'label', 'config', 'folds': [...], 'summary', 'baselines'};
+    ``ds.positive_class`` is the class scored as positive.
 
     With ``fit_predict_folds`` every fold's model is fitted in one call once all folds'
     features are made (the JAX CNN vmaps over folds); each fold's ``fit_seconds`` is then
     that call's wall time divided by the number of folds.
     """
     say = progress or (lambda msg: logging.info("%s", msg))
-    positive_index = ds.positive_index if positive_index is None else positive_index
+    positive_index = ds.positive_index
     label, unit, settings, prepared = prepare_folds(ds, config, vae_config)
     folds = []
     batched = None
@@ -360,10 +358,7 @@ def prepare_folds(
     wanted = range(n_folds(config)) if only is None else [only]
     prepared = []  # (train_fs, test_fs, seed, extra report fields)
     if config.protocol == "honest":
-        splits = data_lib.repeated_stratified_kfold(
-            real.labels, config.n_splits, config.n_repeats, config.seed,
-            groups=duplicates.fold_groups(ds, config.folds),
-        )
+        splits = examples.honest_splits(ds, config)
         for k in wanted:
             tr, te = splits[k]
             fold_key = jax.random.fold_in(root, k)
