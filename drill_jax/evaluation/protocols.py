@@ -80,8 +80,7 @@ class ProtocolConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.folds not in duplicates.FOLDS:
-            raise ValueError(f"folds must be one of {duplicates.FOLDS}, got {self.folds!r}")
+        duplicates.check_folds(self.folds)
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.dataset not in ("original", "augmented"):
