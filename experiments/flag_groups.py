@@ -29,6 +29,8 @@ FEATURE_FLAG_FIELDS = (
     "fmax",
     "top_db",
 )
+
+
 @functools.lru_cache(maxsize=1)
 def define_feature_flags() -> config_flags.FlagGroup:
     """Defines --filter and one flag per FeatureSettings field in FEATURE_FLAG_FIELDS (once);

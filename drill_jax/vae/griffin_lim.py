@@ -1,4 +1,5 @@
-"""Complex STFT, its least-squares inverse, and (fast) Griffin-Lim phase recovery in JAX.
+"""The least-squares inverse of the complex STFT (``spectral_loss.stft``) and (fast)
+Griffin-Lim phase recovery in JAX.
 
 The framing is ``spectral_loss``'s (periodic Hann window, n_fft / 2 zeros padded at both
 ends), so a magnitude made here is the one the multi-resolution STFT loss compares.
@@ -21,16 +22,8 @@ from drill_jax.vae import spectral_loss
 _TINY = 1e-12
 
 
-def stft(x: jax.Array, n_fft: int, hop: int) -> jax.Array:
-    """Complex STFT of x [B, T] (Hann, centred zero padding) -> [B, F, n_fft // 2 + 1]."""
-    idx = spectral_loss.frame_index(x.shape[-1], n_fft, hop)
-    pad = n_fft // 2
-    frames = jnp.pad(x, ((0, 0), (pad, pad)))[:, idx] * spectral_loss.hann(n_fft)[None, None, :]
-    return jnp.fft.rfft(frames, axis=-1)
-
-
 def istft(spec: jax.Array, n_fft: int, hop: int, length: int) -> jax.Array:
-    """The least-squares inverse of ``stft`` (weighted overlap-add):
+    """The least-squares inverse of ``spectral_loss.stft`` (weighted overlap-add):
     x = sum_f w * frame_f / sum_f w^2, cropped to ``length`` samples.
 
     spec: [B, F, n_fft // 2 + 1] with F = the frame count of a ``length``-sample signal.
@@ -66,7 +59,7 @@ def griffin_lim(
 
     def body(_, carry):
         angles, previous = carry
-        rebuilt = stft(istft(magnitude * angles, n_fft, hop, length), n_fft, hop)
+        rebuilt = spectral_loss.stft(istft(magnitude * angles, n_fft, hop, length), n_fft, hop)
         step = rebuilt - coef * previous
         return step / (jnp.abs(step) + _TINY), rebuilt
 
@@ -77,13 +70,14 @@ def griffin_lim(
 def spectral_convergence(y: jax.Array, magnitude: jax.Array, n_fft: int, hop: int) -> jax.Array:
     """||abs(stft(y)) - magnitude||_F / ||magnitude||_F per signal: how well y [B, T] has
     the target magnitude [B, F, K] (0 = exactly). -> [B]."""
-    return spectral_loss.spectral_convergence(jnp.abs(stft(y, n_fft, hop)), magnitude)
+    spectrum = spectral_loss.stft_magnitude(y, n_fft, hop)
+    return spectral_loss.spectral_convergence(spectrum, magnitude)
 
 
 def log_magnitude(x: jax.Array, n_fft: int, hop: int, floor: float) -> jax.Array:
     """log(|stft(x)| + floor) of clips x [B, T] -> [B, F, n_fft // 2 + 1] (natural log of
     waveform units times window sums; ``floor`` in the same units keeps silence finite)."""
-    return jnp.log(jnp.abs(stft(x, n_fft, hop)) + floor)
+    return jnp.log(spectral_loss.stft_magnitude(x, n_fft, hop) + floor)
 
 
 def from_log_magnitude(

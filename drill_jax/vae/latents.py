@@ -23,6 +23,11 @@ def aggregate_prior(mean: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, n
     return mean.mean(axis=0), cov
 
 
+def cycle(key: jax.Array, n: int, num: int) -> np.ndarray:
+    """Row indices [num] int64 into n rows: every row in turn, in a key-shuffled order."""
+    return np.resize(np.asarray(jax.random.permutation(key, n)), num).astype(np.int64)
+
+
 def draw(
     encode: Callable,
     config: VAEConfig,
@@ -40,8 +45,7 @@ def draw(
     """
     if mode == "posterior":
         pick_key, eps_key = jax.random.split(key)
-        order = np.asarray(jax.random.permutation(pick_key, sources.shape[0]))
-        source_index = np.resize(order, num).astype(np.int64)
+        source_index = cycle(pick_key, sources.shape[0], num)
         mean, logvar = encode(sources[source_index])
         z = losses.reparameterize(eps_key, jnp.asarray(mean), jnp.asarray(logvar))
         return np.asarray(z, np.float32), source_index

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from drill_jax.vae import griffin_lim
+from drill_jax.vae import griffin_lim, latents
 
 PRIORS = ("kde", "gaussian")
 
@@ -114,8 +114,7 @@ def sample(
         z = (centres + h * eps) / np.sqrt(1.0 + h**2)
     elif config.prior == "kde":
         # Stratified: every kernel (training clip) in turn, in a key-shuffled order.
-        order = np.asarray(jax.random.permutation(pick_key, n))
-        centres = model.coords[np.resize(order, num)]
+        centres = model.coords[latents.cycle(pick_key, n, num)]
         z = (centres + h * eps) / np.sqrt(1.0 + h**2)
     else:
         z = eps

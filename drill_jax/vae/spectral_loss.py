@@ -45,13 +45,18 @@ def frame_index(length: int, n_fft: int, hop: int) -> np.ndarray:
     return hop * np.arange(n_frames)[:, None] + np.arange(n_fft)[None, :]
 
 
-def stft_magnitude(x: jnp.ndarray, n_fft: int, hop: int) -> jnp.ndarray:
-    """|STFT| of x [B, T] (Hann, centred zero padding) -> [B, F, n_fft // 2 + 1]."""
+def stft(x: jnp.ndarray, n_fft: int, hop: int) -> jnp.ndarray:
+    """Complex STFT of x [B, T] (Hann, centred zero padding) -> [B, F, n_fft // 2 + 1]."""
     idx = frame_index(x.shape[-1], n_fft, hop)
     pad = n_fft // 2
     xp = jnp.pad(x, ((0, 0), (pad, pad)))
     frames = xp[:, idx] * hann(n_fft)[None, None, :]  # [B, F, n_fft]
-    return jnp.abs(jnp.fft.rfft(frames, axis=-1))
+    return jnp.fft.rfft(frames, axis=-1)
+
+
+def stft_magnitude(x: jnp.ndarray, n_fft: int, hop: int) -> jnp.ndarray:
+    """|STFT| of x [B, T] (``stft``) -> [B, F, n_fft // 2 + 1]."""
+    return jnp.abs(stft(x, n_fft, hop))
 
 
 def spectral_convergence(s_y: jnp.ndarray, s_x: jnp.ndarray, eps: float = EPS) -> jnp.ndarray:

@@ -41,8 +41,7 @@ def sample(model: Fitted, config, key, num, mode, sources, source_split, train_s
     del config, train_sounds
     pick_key, draw_key = jax.random.split(key)
     if mode == "posterior":
-        order = np.asarray(jax.random.permutation(pick_key, sources.shape[0]))
-        source_index = np.resize(order, num).astype(np.int64)
+        source_index = latents.cycle(pick_key, sources.shape[0], num)
         chosen = sources[source_index]
     else:
         source_index, chosen = np.full(num, -1, np.int64), None

@@ -106,8 +106,7 @@ def sampler(make: Callable, keeps_source: bool) -> Callable:
         del config, train_sounds
         pick_key, make_key = jax.random.split(key)
         pool = sources if mode == "posterior" else model.clips
-        order = np.asarray(jax.random.permutation(pick_key, pool.shape[0]))
-        idx = np.resize(order, num).astype(np.int64)
+        idx = latents.cycle(pick_key, pool.shape[0], num)
         sounds = np.clip(np.asarray(make(make_key, model.clips, pool, idx), np.float32), -1, 1)
         keep = mode == "posterior" and keeps_source
         source_index = idx if keep else np.full(num, -1, np.int64)
