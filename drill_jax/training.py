@@ -90,6 +90,31 @@ def apply_in_buckets(fn: Callable[[np.ndarray], Any], rows: np.ndarray, bucket: 
 
 
 @dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How long and how fast a JAX trainer runs: the settings every trainer shares.
+
+    A model's config holds one (``train: Schedule = Schedule(epochs=..., ...)``) instead of
+    restating the three fields, so each trainer's defaults are written once, in its config.
+
+    Attributes:
+      epochs: passes over the training items (0 = no training, the initial parameters).
+      batch_size: items per optimizer step (>= 1).
+      learning_rate: the optimizer's step size (> 0).
+    """
+
+    epochs: int = 100
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+
+    def __post_init__(self):
+        if self.epochs < 0 or self.batch_size < 1 or not self.learning_rate > 0:
+            raise ValueError(
+                "Schedule needs epochs >= 0, batch_size >= 1 and learning_rate > 0, got "
+                f"{self.epochs}, {self.batch_size}, {self.learning_rate}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
 class EpochRecord:
     """One epoch of training, names spelled out (None = not measured by this trainer).
 

@@ -65,3 +65,16 @@ def test_epoch_record_json_round_trip_drops_unmeasured_fields():
     assert training.EpochRecord.from_json(r.to_json()) == r
     hist = [r, training.EpochRecord(epoch=2, step=8, train_loss=0.25)]
     np.testing.assert_array_equal(training.series(hist, "train_loss"), [0.5, 0.25])
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(epochs=-1), dict(batch_size=0), dict(learning_rate=0.0)]
+)
+def test_schedule_rejects_impossible_settings(kwargs):
+    with pytest.raises(ValueError, match="Schedule needs"):
+        training.Schedule(**kwargs)
+
+
+def test_schedule_keeps_what_it_is_given():
+    s = training.Schedule(epochs=0, batch_size=3, learning_rate=2e-4)
+    assert (s.epochs, s.batch_size, s.learning_rate) == (0, 3, 2e-4)
