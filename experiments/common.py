@@ -10,12 +10,18 @@ from absl import app, flags, logging
 
 from drill_jax import data
 from drill_jax.grid import runner
+from experiments import config_flags, flag_parsers
 
 FLAGS = flags.FLAGS
 # Flags defined here belong to the experiment that asked for them (they show in its --help),
-# except those defined with _MORE: they are listed by --helpfull only.
+# except the generated ``LoadOptions`` flags: they are listed by --helpfull only.
 flags.disclaim_key_flags()
-_MORE = {"module_name": __name__}
+# The ``data.LoadOptions`` fields with a flag each (generated from the dataclass).
+LOAD_FIELDS = (
+    "sample_rate", "resample", "channel", "classes", "clip_seconds", "hop_seconds", "last_clip",
+    "skip_bad",
+)  # fmt: skip
+_LOAD_PARSERS = {"classes": flag_parsers.parse_names}
 
 
 def define_data_flags(default_out_dir: str) -> None:
@@ -28,51 +34,25 @@ def define_data_flags(default_out_dir: str) -> None:
         None,
         "Folder with one sub-folder of WAVs per class. Default: bundled Valmet data.",
     )
-    more = (  # listed by --helpfull only
-        (flags.DEFINE_integer, "sample_rate", data.BUNDLED_SAMPLE_RATE, "Expected sample rate "
-         "in Hz (0 = take the files')."),
-        (flags.DEFINE_boolean, "resample", False, "Resample files at another rate instead of "
-         "failing."),
-        (flags.DEFINE_integer, "channel", None, "Channel to keep from multi-channel files "
-         "(0-based)."),
-        (flags.DEFINE_float, "clip_seconds", None, "Cut every file into clips of this many "
-         "seconds (long recordings)."),
-        (flags.DEFINE_float, "hop_seconds", None, "Hop between clips in seconds (default: "
-         "clip length)."),
-        (flags.DEFINE_list, "classes", None, "Class folders to use, in label order (default: "
-         "all)."),
-        (flags.DEFINE_boolean, "skip_bad", False, "Skip bad files (and report them) instead "
-         "of failing."),
-    )  # fmt: skip
-    for define, name, default, text in more:
-        define(name, default, text, **_MORE)
-    flags.DEFINE_enum(
-        "last_clip",
-        "drop",
-        list(data.LAST_MODES),
-        "With --clip_seconds: drop a recording's partial last clip, or pad it with zeros.",
-        **_MORE,
+    config_flags.define(
+        data.LoadOptions,
+        fields=LOAD_FIELDS,
+        choices={"last_clip": data.LAST_MODES},
+        parsers=_LOAD_PARSERS,
+        key=(),  # listed by --helpfull only
     )
     flags.DEFINE_string("out_dir", default_out_dir, "Where this run writes everything it makes.")
 
 
-def load_kwargs_from_flags() -> dict:
-    """``data.load_dataset`` arguments of the data flags, except the folder."""
-    return dict(
-        sample_rate=FLAGS.sample_rate or None,
-        resample=FLAGS.resample,
-        channel=FLAGS.channel,
-        classes=FLAGS.classes,
-        clip_seconds=FLAGS.clip_seconds,
-        hop_seconds=FLAGS.hop_seconds,
-        last_clip=FLAGS.last_clip,
-        skip_bad=FLAGS.skip_bad,
-    )
+def load_options_from_flags() -> data.LoadOptions:
+    """The ``data.LoadOptions`` the data flags describe (class defaults where not given)."""
+    paths = {name: (name,) for name in LOAD_FIELDS}
+    return config_flags.FlagGroup(data.LoadOptions, paths, dict(_LOAD_PARSERS)).build()
 
 
 def load_data_from_flags() -> data.Dataset:
     """Loads the dataset the data flags describe, logging skipped files."""
-    ds = data.load_dataset(data_dir=FLAGS.data_dir, **load_kwargs_from_flags())
+    ds = data.load_dataset(data_dir=FLAGS.data_dir, options=load_options_from_flags())
     for bad in ds.bad:
         logging.warning("skipped %s", bad)
     if ds.bad:

@@ -13,6 +13,7 @@ by ``--helpfull``.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -71,7 +72,8 @@ def _define_one(flag, kind, default, text, choice, parser, module) -> Optional[C
     where = {} if module is None else {"module_name": module}
     kind, optional = config_tree.unwrap_optional(kind)
     if parser is not None:
-        as_list = isinstance(default, tuple) or typing.get_origin(kind) is tuple or kind is tuple
+        as_list = isinstance(default, tuple) or kind is tuple
+        as_list = as_list or typing.get_origin(kind) in (tuple, collections.abc.Sequence)
         if as_list:
             shown = None if default is None else [("" if v is None else str(v)) for v in default]
             flags.DEFINE_list(flag, shown, text, **where)

@@ -116,7 +116,7 @@ def train_fleet() -> None:
     """--fleet_dir: one detector per machine folder (drill_jax.detection.fleet)."""
     if _EVALUATE.value or _TIME_TO_ALERT.value or _MODEL_DIR.value or FLAGS.data_dir:
         raise ValueError("--fleet_dir trains every machine; drop --evaluate/--model_dir/--data_dir")
-    args = (common.load_kwargs_from_flags(), flag_groups.grid_config_from_flags(), print)
+    args = ({"options": common.load_options_from_flags()}, flag_groups.grid_config_from_flags(), print)
     settings = flag_groups.feature_settings_from_flags
     rows = fleet.train_fleet(_FLEET_DIR.value, FLAGS.out_dir, recipe(), settings, *args)
     bad = [r["machine"] for r in rows if r["status"] != "ok"]

@@ -129,3 +129,20 @@ def test_changes_lists_the_differing_leaves_by_path():
     other = _Whole(part=_Part(width=8), name="b")
     assert config_tree.changes(_Whole(), other) == {"part.width": 8, "name": "b"}
     assert config_tree.changes(other, other) == {}
+
+
+def test_data_flags_are_generated_from_load_options(parse):
+    from drill_jax import data
+    from experiments import common
+
+    common.define_data_flags("/tmp/unused")
+    parse()
+    assert common.load_options_from_flags() == data.LoadOptions()
+    assert flags.FLAGS["hop_seconds"].help.startswith("seconds between clip starts")
+    parse("--sample_rate=none", "--classes=normal,anomaly", "--clip_seconds=0.5", "--skip_bad")
+    opts = common.load_options_from_flags()
+    assert opts.sample_rate is None and opts.classes == ("normal", "anomaly")
+    assert opts.clip_seconds == 0.5 and opts.skip_bad and opts.hop_seconds is None
+    parse("--hop_seconds=-1")
+    with pytest.raises(ValueError, match="hop_seconds must be positive"):
+        common.load_options_from_flags()

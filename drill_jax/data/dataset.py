@@ -179,14 +179,15 @@ class LoadOptions:
     """How ``load_dataset`` reads a folder-per-class dataset.
 
     Attributes:
-      sample_rate: expected rate in Hz (None accepts the first file's rate and then
-        requires every file to match it).
+      sample_rate: expected rate in Hz (None, flag value 'none', accepts the first file's
+        rate and then requires every file to match it).
       resample: resample files at another rate instead of rejecting them.
       channel: channel to keep from multi-channel files (None rejects them).
       classes: class folders to load, in this label order (default: all, sorted).
       clip_seconds: if set, cut every file into clips of this duration (hop
         ``hop_seconds``, default = clip_seconds); a clip keeps its file as group.
         Files shorter than one clip are reported as bad (with ``last_clip='drop'``).
+      hop_seconds: seconds between clip starts (None = clip_seconds: no overlap).
       last_clip: the tail rule of ``clips.window_signal``: 'drop' keeps whole clips only,
         'pad' adds a zero-padded last clip over the remaining samples.
       skip_bad: collect bad files in ``Dataset.bad`` and go on, instead of raising.

@@ -112,3 +112,24 @@ def test_score_realism_of_a_folder_against_the_paper_test_list(tmp_path):
     assert not rep["passes"]["memorisation"]
     assert "| normal | synthesized |" in (tmp_path / "out" / "realism.md").read_text()
     assert (tmp_path / "out" / "realism.json").exists()
+
+
+def _part(one, multi, summary, mmd, memo, level):
+    two = {"one_frame": one, "summary": summary}
+    two.update({f"multi_frame_{w}": m for w, m in zip((128, 256), multi)})
+    return {
+        "two_sample": {k: {"balanced_accuracy": {"mean": v}} for k, v in two.items()},
+        "mmd_p_combined": mmd,
+        "memorisation": {"log_mel": {"ratio": {"median": memo}}},
+        "level_difference_db": level,
+    }
+
+
+def test_verdict_checks_each_measure_against_its_bound():
+    good = realism.verdict(_part(0.6, (0.5, 0.7), 0.65, 0.05, 1.0, -2.0), realism.Targets())
+    assert good == dict.fromkeys(realism.CRITERIA, True)
+    bad = realism.verdict(_part(0.66, (0.5, 0.71), 0.6, 0.049, 0.99, -2.1), realism.Targets())
+    assert bad == {**dict.fromkeys(realism.CRITERIA, False), "summary": True}
+    assert not realism.verdict(_part(0.5, (), 0.5, 1.0, 2.0, 0.0), realism.Targets())["multi_frame"]
+    with pytest.raises(ValueError, match="unknown or repeated criteria"):
+        realism.Targets(at_most=(("one_frame", 0.6), ("speed", 1.0)))
