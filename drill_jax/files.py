@@ -54,6 +54,18 @@ def atomic_write_json(path: str, obj: Any) -> None:
     )
 
 
+def read_json(path: str) -> Any:
+    """The JSON value in ``path``; a missing file or invalid JSON is a one-line error naming
+    the file (FileNotFoundError / ValueError)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None
+
+
 def atomic_save_npy(path: str, array: np.ndarray) -> None:
     """Saves one array in .npy format atomically."""
 

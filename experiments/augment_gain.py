@@ -17,7 +17,6 @@ result.json, comparison.json and comparison.md.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 from absl import flags
@@ -45,11 +44,6 @@ _TREATED = flags.DEFINE_string("treated", None, "Compare this result.json ...")
 _CONTROL = flags.DEFINE_string("control", None, "... with this one (same folds), and stop.")
 
 
-def _load(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
 def main(argv):
     del argv
     out_dir = common.FLAGS.out_dir
@@ -58,7 +52,7 @@ def main(argv):
         if not (_TREATED.value and _CONTROL.value):
             raise ValueError("--treated and --control go together")
         row = paired.comparison_row(
-            "treated - control", _load(_TREATED.value), _load(_CONTROL.value)
+            "treated - control", files.read_json(_TREATED.value), files.read_json(_CONTROL.value)
         )
         print(paired.markdown([row]))
         return

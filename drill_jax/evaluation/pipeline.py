@@ -261,13 +261,16 @@ def run_tables(
     out_dir: str,
     say=None,
     grid: Optional[runner.GridConfig] = None,
-) -> dict:
+) -> tuple[dict, list]:
     """Runs every evaluation of ``paper_runs`` (each once, cached by its configs) and writes
     ``out_dir``/{table2,augmentation,table1,detectors}.{md,csv,json}, results.json and the
     error audit of the first detector at the last crop.
 
     With ``grid`` all folds of all rows form one grid of tasks (``fold_tasks``); a row with
     a failed fold is left out and its failures are listed in results.json's 'failed_tasks'.
+
+    Returns:
+      ({table: rows}, the failed tasks as strings).
     """
     say = say or (lambda msg: logging.info("%s", msg))
     runs = paper_runs(config)
@@ -297,7 +300,7 @@ def run_tables(
             "failed_tasks": [str(f) for f in failed],
         },
     )
-    return rows
+    return rows, [str(f) for f in failed]
 
 
 def run_paper(
@@ -344,13 +347,11 @@ def run_paper(
 
     t = time.perf_counter()
     say("stage 4/4: classification tables")
-    rows = run_tables(ds, config, out_dir, say=say, grid=grid)
+    rows, failed = run_tables(ds, config, out_dir, say=say, grid=grid)
     stages["tables"] = time.perf_counter() - t
 
     wall = time.perf_counter() - t_start
-    summary = {"wall_seconds": wall, "stages": stages, "vae": vae_summary}
-    with open(os.path.join(out_dir, "results.json"), encoding="utf-8") as f:
-        summary["failed_tasks"] = json.load(f)["failed_tasks"]
+    summary = {"wall_seconds": wall, "stages": stages, "vae": vae_summary, "failed_tasks": failed}
     files.atomic_write_text(
         os.path.join(out_dir, "results.md"),
         tables.results_markdown(

@@ -107,3 +107,14 @@ def test_atomic_write_leaves_nothing_on_crash(tmp_path):
 def test_resample_rejects_bad_rates():
     with pytest.raises(ValueError):
         data.resample(np.zeros(10), 0, 96000)
+
+
+def test_read_json_round_trips_and_names_the_file_on_bad_input(tmp_path):
+    p = str(tmp_path / "r.json")
+    files.atomic_write_json(p, {"a": [1, 2.5], "b": None})
+    assert files.read_json(p) == {"a": [1, 2.5], "b": None}
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"bad\.json: not valid JSON"):
+        files.read_json(str(tmp_path / "bad.json"))
+    with pytest.raises(FileNotFoundError, match=r"gone\.json: no such file"):
+        files.read_json(str(tmp_path / "gone.json"))

@@ -111,7 +111,7 @@ def test_paper_tables_leave_out_failed_rows_and_list_them(monkeypatch, tmp_path)
         n_repeats=1, paper_splits=1, torch_folds=2, weights_fallback=True,
     )  # fmt: skip
     monkeypatch.setattr(pipeline, "run_classification", None)  # every row must be a task
-    rows = pipeline.run_tables(ds, config, str(tmp_path), grid=runner.GridConfig())
+    rows, failed = pipeline.run_tables(ds, config, str(tmp_path), grid=runner.GridConfig())
     assert [r["row"] for r in rows["table1"]] == [
         "alexnet [imagenet] (paper)",  # trained from scratch: ImageNet file unavailable
         "alexnet [imagenet] (honest)",
@@ -119,7 +119,7 @@ def test_paper_tables_leave_out_failed_rows_and_list_them(monkeypatch, tmp_path)
     assert {r["weights"] for r in rows["table1"]} == {"none (ImageNet unavailable)"}
     assert len(rows["table2"]) == 4 and len(rows["augmentation"]) == 1  # logreg rows
     saved = (tmp_path / "results.json").read_text()
-    failed = json.loads(saved)["failed_tasks"]
+    assert json.loads(saved)["failed_tasks"] == failed  # returned and written alike
     assert failed == [
         "vgg16 [imagenet] (paper) / split 1: RuntimeError: worker lost on fold 0",
         "vgg16 [imagenet] (honest) / fold 1: RuntimeError: worker lost on fold 0",
