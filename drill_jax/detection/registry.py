@@ -14,6 +14,11 @@ Every entry is one module of ``drill_jax.detection.models`` exporting:
 * ``score(config, settings, arrays, clips [N, clip_samples]) -> [N]`` float64 scores;
 * ``check(config, settings, arrays, where)``: ValueError unless loaded arrays fit the config.
 
+A label-free model of clip features also exports ``fit_features(config, [N, D]) -> arrays``
+and ``score_features(arrays, [M, D]) -> [M]`` (``detection.labelfree``); ``label_free()``
+lists those, the members an ensemble can average. The ensemble's entry is an
+``ensemble.Ensemble`` object (the same names) given that lookup.
+
 Saving and loading go through the one detector format (``detection.detector``); training,
 thresholds and file scores through ``detection.build`` and ``detection.scoring``, for every
 model alike.
@@ -27,7 +32,6 @@ line ``"<name>": <module>`` to ``MODELS`` below; the parametrised test in
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from typing import Any
 
@@ -46,6 +50,23 @@ from drill_jax.detection.models import (
 )
 
 KINDS = ("supervised", "unsupervised")
+_LABEL_FREE = ("fit_features", "score_features")  # what an ensemble member exports
+
+
+def get(name: str) -> Any:
+    """The model module called ``name``; one-line ValueError listing the names otherwise."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown detector model {name!r}; one of {sorted(MODELS)}") from None
+
+
+def label_free() -> dict:
+    """The registered models an ensemble can average: name -> module with ``fit_features``
+    and ``score_features`` (label-free scorers of clip features)."""
+    return {n: m for n, m in MODELS.items() if all(hasattr(m, f) for f in _LABEL_FREE)}
+
+
 MODELS = {
     "clip_classical": clip_classical,
     "jax_cnn": jax_cnn,
@@ -53,20 +74,12 @@ MODELS = {
     "mahalanobis": mahalanobis,
     "knn": knn,
     "gmm": gmm,
-    "ensemble": ensemble,
+    "ensemble": ensemble.Ensemble(label_free),
     "vae": vae,
     "dcase_ae": dcase_ae,
     "dcase_oe": dcase_oe,
 }
 DEFAULT = {"supervised": "clip_classical", "unsupervised": "ensemble"}
-
-
-def get(name: str) -> types.ModuleType:
-    """The model module called ``name``; one-line ValueError listing the names otherwise."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown detector model {name!r}; one of {sorted(MODELS)}") from None
 
 
 def config_to_json(config: Any) -> dict:
