@@ -3,9 +3,9 @@
 A label-free model module (``detection.models.zscore``, ``mahalanobis``, ``knn``, ``gmm``)
 owns its statistics as two pure functions, ``fit_features(config, normal [N, D]) -> arrays``
 (a dict of NumPy arrays, which a saved detector stores as it is; deterministic) and
-``score_features(arrays, x [M, D]) -> [M]``; ``clip_model`` makes the model's registry
-functions (fit / score / check on clips) from those two, and the ensemble model averages any
-of them. Here: the feature sets they read (``FEATURE_SETS``), the input checks, the normal
+``score_features(arrays, x [M, D]) -> [M]``; its registry entry ``MODEL`` is a ``ClipModel``
+made from those two (fit / score / check on clips), and the ensemble model averages any of
+them. Here: the feature sets they read (``FEATURE_SETS``), the input checks, the normal
 sounds' mean and std, and the standardiser that puts scores on one scale.
 
 Feature sets: 64-band log-Mel of one clip ('logmel64', the band of the settings) or band-energy
@@ -15,7 +15,7 @@ ratios, spectral shape and time statistics ('shape', ``features.clipstats``).
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -86,38 +86,43 @@ def _fixed_shapes(arrays: dict, data_axes: dict) -> dict:
     return {k: np.shape(v)[data_axes.get(k, 0) :] for k, v in arrays.items()}
 
 
-def clip_model(fit_features: Callable, score_features: Callable, data_axes: Optional[dict] = None):
-    """(fit, score, check): the registry functions of a label-free model (see
-    ``detection.registry``) made from its ``fit_features(config, [N, D]) -> arrays`` and
-    ``score_features(arrays, [M, D]) -> [M]`` on the clip features ``config.features``.
+@dataclasses.dataclass(frozen=True)
+class ClipModel:
+    """The registry entry of a label-free model of clip features (the names and functions of
+    ``detection.registry``), made from its ``Config`` (with a ``features`` field),
+    ``fit_features(config, [N, D]) -> arrays`` and ``score_features(arrays, [M, D]) -> [M]``.
 
     ``data_axes`` names the arrays whose leading axes grow with the training data (name ->
     number of such axes); ``check`` compares the other axes and every other shape with a fit
     to two silent clips at the same settings.
     """
-    data_axes = dict(data_axes or {})
 
-    def fit(config, clips, settings: features.FeatureSettings, key) -> family.Fitted:
+    SCORE_NAME: str
+    SCORE_MEANING: str
+    Config: type
+    fit_features: Callable
+    score_features: Callable
+    data_axes: dict = dataclasses.field(default_factory=dict)
+    KIND: ClassVar[str] = "unsupervised"
+
+    def fit(self, config, clips, settings: features.FeatureSettings, key) -> family.Fitted:
         """Fits on normal clips (a ``data.Dataset`` of [settings.clip_samples] sounds;
         labels ignored; deterministic, ``key`` unused)."""
         del key
         x = clip_features(config.features, np.stack(clips.waveforms), settings)
-        return family.Fitted(config, fit_features(config, x), {})
+        return family.Fitted(config, self.fit_features(config, x), {})
 
-    def score(config, settings: features.FeatureSettings, arrays: dict, clips) -> np.ndarray:
+    def score(self, config, settings: features.FeatureSettings, arrays: dict, clips) -> np.ndarray:
         """Scores [N] float64 of clips [N, settings.clip_samples]; higher = less normal."""
         x = clip_features(config.features, np.asarray(clips, np.float32), settings)
-        return score_features(arrays, x).astype(np.float64)
+        return self.score_features(arrays, x).astype(np.float64)
 
-    def check(config, settings: features.FeatureSettings, arrays, where: str) -> None:
-        """ValueError unless ``arrays`` are this scorer's, fitted on ``config.features`` of
+    def check(self, config, settings: features.FeatureSettings, arrays, where: str) -> None:
+        """ValueError unless ``arrays`` are this model's, fitted on ``config.features`` of
         clips at these settings."""
         silent = np.zeros((2, settings.clip_samples), np.float32)
         silent[1, ::7] = 1e-3  # two distinct rows
-        template = fit_features(config, clip_features(config.features, silent, settings))
-        if not isinstance(arrays, dict) or _fixed_shapes(arrays, data_axes) != _fixed_shapes(
-            template, data_axes
-        ):
-            raise ValueError(f"{where}: arrays do not match a scorer of {config}")
-
-    return fit, score, check
+        template = self.fit_features(config, clip_features(config.features, silent, settings))
+        want = _fixed_shapes(template, self.data_axes)
+        if not isinstance(arrays, dict) or _fixed_shapes(arrays, self.data_axes) != want:
+            raise ValueError(f"{where}: arrays do not match a {self.SCORE_NAME} on {config}")

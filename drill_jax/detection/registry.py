@@ -1,6 +1,7 @@
 """The saved-detector models by name: the only place a model name becomes a module.
 
-Every entry is one module of ``drill_jax.detection.models`` exporting:
+Every model is one module of ``drill_jax.detection.models``; its entry here is the module
+itself or an object of the module (for models made by a shared helper) exporting:
 
 * ``KIND``: 'supervised' (fits on both classes; score P(anomaly)) or 'unsupervised' (fits
   on normal clips only; label-free);
@@ -14,18 +15,20 @@ Every entry is one module of ``drill_jax.detection.models`` exporting:
 * ``score(config, settings, arrays, clips [N, clip_samples]) -> [N]`` float64 scores;
 * ``check(config, settings, arrays, where)``: ValueError unless loaded arrays fit the config.
 
-A label-free model of clip features also exports ``fit_features(config, [N, D]) -> arrays``
-and ``score_features(arrays, [M, D]) -> [M]`` (``detection.labelfree``); ``label_free()``
-lists those, the members an ensemble can average. The ensemble's entry is an
-``ensemble.Ensemble`` object (the same names) given that lookup.
+A label-free model of clip features is its module's ``MODEL``, a ``labelfree.ClipModel``
+made from the module's ``Config``, ``fit_features(config, [N, D]) -> arrays`` and
+``score_features(arrays, [M, D]) -> [M]``, which it also exports; ``label_free()`` lists
+those, the members an ensemble can average. The ensemble's entry is an
+``ensemble.Ensemble`` given that lookup (the ensemble module cannot import this registry,
+which lists it).
 
 Saving and loading go through the one detector format (``detection.detector``); training,
 thresholds and file scores through ``detection.build`` and ``detection.scoring``, for every
 model alike.
 
 Adding a model: write ``drill_jax/detection/models/<name>.py`` with the names above, add one
-line ``"<name>": <module>`` to ``MODELS`` below; the parametrised test in
-``tests/detection/test_registry.py`` then trains, saves, loads and scores it, and
+line ``"<name>": <module>`` (or ``<module>.MODEL``) to ``MODELS`` below; the parametrised
+test in ``tests/detection/test_registry.py`` then trains, saves, loads and scores it, and
 ``experiments.train_detector --model=<name>`` offers it.
 """
 
@@ -54,7 +57,8 @@ _LABEL_FREE = ("fit_features", "score_features")  # what an ensemble member expo
 
 
 def get(name: str) -> Any:
-    """The model module called ``name``; one-line ValueError listing the names otherwise."""
+    """The model called ``name`` (its module or its module's entry object); one-line
+    ValueError listing the names otherwise."""
     try:
         return MODELS[name]
     except KeyError:
@@ -62,7 +66,7 @@ def get(name: str) -> Any:
 
 
 def label_free() -> dict:
-    """The registered models an ensemble can average: name -> module with ``fit_features``
+    """The registered models an ensemble can average: name -> entry with ``fit_features``
     and ``score_features`` (label-free scorers of clip features)."""
     return {n: m for n, m in MODELS.items() if all(hasattr(m, f) for f in _LABEL_FREE)}
 
@@ -70,10 +74,10 @@ def label_free() -> dict:
 MODELS = {
     "clip_classical": clip_classical,
     "jax_cnn": jax_cnn,
-    "zscore": zscore,
-    "mahalanobis": mahalanobis,
-    "knn": knn,
-    "gmm": gmm,
+    "zscore": zscore.MODEL,
+    "mahalanobis": mahalanobis.MODEL,
+    "knn": knn.MODEL,
+    "gmm": gmm.MODEL,
     "ensemble": ensemble.Ensemble(label_free),
     "vae": vae,
     "dcase_ae": dcase_ae,

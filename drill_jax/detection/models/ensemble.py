@@ -2,10 +2,10 @@
 own scores of the normal training clips (median -> 0, 90th percentile -> 1), so that members
 on different scales weigh alike (``detection.labelfree``).
 
-Its members are registered models, which the registry imports this module to list; so the
-registry's entry is ``Ensemble(members)``, given the registry's own lookup of the models that
-can be members (any label-free model with ``fit_features`` / ``score_features``), rather
-than this module looking the registry up.
+Its members are registered models, and the registry imports this module to list it; so the
+registry's entry is an ``Ensemble`` given the registry's own lookup of the models that can be
+members (any label-free model with ``fit_features`` / ``score_features``, e.g. a
+``labelfree.ClipModel``), rather than this module importing the registry.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class Config:
 @dataclasses.dataclass(frozen=True)
 class Ensemble:
     """The ensemble model (the registry's functions and names) over the models that
-    ``candidates()`` returns (name -> module with ``Config``, ``fit_features`` and
-    ``score_features``)."""
+    ``candidates()`` returns (name -> entry with ``Config``, ``fit_features``,
+    ``score_features`` and ``check``)."""
 
     candidates: Callable[[], dict]
     KIND: ClassVar[str] = "unsupervised"
@@ -55,7 +55,7 @@ class Ensemble:
     Config: ClassVar[type] = Config
 
     def members(self, config: Config) -> list:
-        """(module, member config) of every member; one-line ValueError naming the members
+        """(entry, member config) of every member; one-line ValueError naming the members
         that are not label-free models and listing those that are."""
         table = self.candidates()
         bad = [m for m in config.members if m not in table]

@@ -13,10 +13,6 @@ import sklearn.mixture
 from drill_jax.detection import labelfree
 from drill_jax.detection.models import feature_config
 
-KIND = "unsupervised"
-SCORE_NAME = "gmm"
-SCORE_MEANING = "negative log-likelihood under a diagonal Gaussian mixture of the features' PCA"
-
 
 @dataclasses.dataclass(frozen=True)
 class Config(feature_config.FeatureConfig):
@@ -69,7 +65,10 @@ def score_features(arrays: dict, x: np.ndarray) -> np.ndarray:
 
 
 # The PCA and mixture sizes follow the number of training clips.
-fit, score, check = labelfree.clip_model(
+MODEL = labelfree.ClipModel(
+    "gmm",
+    "negative log-likelihood under a diagonal Gaussian mixture of the features' PCA",
+    Config,
     fit_features,
     score_features,
     data_axes={"pca_components": 1, "weights": 1, "means": 2, "variances": 2},

@@ -10,10 +10,6 @@ import numpy as np
 from drill_jax.detection import labelfree
 from drill_jax.detection.models import feature_config
 
-KIND = "unsupervised"
-SCORE_NAME = "knn"
-SCORE_MEANING = "mean cosine distance to the k nearest normal training clips"
-
 
 @dataclasses.dataclass(frozen=True)
 class Config(feature_config.FeatureConfig):
@@ -45,4 +41,11 @@ def score_features(arrays: dict, x: np.ndarray) -> np.ndarray:
     return np.sort(d, axis=1)[:, : int(arrays["k"])].mean(axis=1)
 
 
-fit, score, check = labelfree.clip_model(fit_features, score_features, data_axes={"ref": 1})
+MODEL = labelfree.ClipModel(
+    "knn",
+    "mean cosine distance to the k nearest normal training clips",
+    Config,
+    fit_features,
+    score_features,
+    data_axes={"ref": 1},  # one reference row per training clip
+)

@@ -11,10 +11,6 @@ import sklearn.covariance
 from drill_jax.detection import labelfree
 from drill_jax.detection.models import feature_config
 
-KIND = "unsupervised"
-SCORE_NAME = "mahalanobis"
-SCORE_MEANING = "squared Mahalanobis distance from the normal clips (Ledoit-Wolf)"
-
 
 @dataclasses.dataclass(frozen=True)
 class Config(feature_config.FeatureConfig):
@@ -38,4 +34,10 @@ def score_features(arrays: dict, x: np.ndarray) -> np.ndarray:
     return np.einsum("nd,de,ne->n", d, arrays["precision"], d)
 
 
-fit, score, check = labelfree.clip_model(fit_features, score_features)
+MODEL = labelfree.ClipModel(
+    "mahalanobis",
+    "squared Mahalanobis distance from the normal clips (Ledoit-Wolf)",
+    Config,
+    fit_features,
+    score_features,
+)

@@ -10,10 +10,6 @@ import numpy as np
 from drill_jax.detection import labelfree
 from drill_jax.detection.models import feature_config
 
-KIND = "unsupervised"
-SCORE_NAME = "zscore"
-SCORE_MEANING = "mean squared z-score against the normal training clips"
-
 
 @dataclasses.dataclass(frozen=True)
 class Config(feature_config.FeatureConfig):
@@ -33,4 +29,10 @@ def score_features(arrays: dict, x: np.ndarray) -> np.ndarray:
     return np.mean(((x - arrays["mean"]) / arrays["std"]) ** 2, axis=1)
 
 
-fit, score, check = labelfree.clip_model(fit_features, score_features)
+MODEL = labelfree.ClipModel(
+    "zscore",
+    "mean squared z-score against the normal training clips",
+    Config,
+    fit_features,
+    score_features,
+)
