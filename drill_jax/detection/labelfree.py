@@ -86,7 +86,7 @@ def _fixed_shapes(arrays: dict, data_axes: dict) -> dict:
     return {k: np.shape(v)[data_axes.get(k, 0) :] for k, v in arrays.items()}
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # one per model: compared and hashed by identity
 class ClipModel:
     """The registry entry of a label-free model of clip features (the names and functions of
     ``detection.registry``), made from its ``Config`` (with a ``features`` field),
@@ -125,4 +125,4 @@ class ClipModel:
         template = self.fit_features(config, clip_features(config.features, silent, settings))
         want = _fixed_shapes(template, self.data_axes)
         if not isinstance(arrays, dict) or _fixed_shapes(arrays, self.data_axes) != want:
-            raise ValueError(f"{where}: arrays do not match a {self.SCORE_NAME} on {config}")
+            raise ValueError(f"{where}: arrays do not match a {self.SCORE_NAME} model of {config}")

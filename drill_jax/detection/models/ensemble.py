@@ -73,10 +73,10 @@ class Ensemble:
         del key
         clips = np.stack(clips.waveforms)
         arrays, standard = {}, []
-        for i, (module, member) in enumerate(self.members(config)):
+        for i, (entry, member) in enumerate(self.members(config)):
             x = labelfree.clip_features(member.features, clips, settings)
-            arrays[f"m{i}"] = module.fit_features(member, x)
-            standard.append(labelfree.standardiser(module.score_features(arrays[f"m{i}"], x)))
+            arrays[f"m{i}"] = entry.fit_features(member, x)
+            standard.append(labelfree.standardiser(entry.score_features(arrays[f"m{i}"], x)))
         arrays["standard"] = np.stack(standard)
         return family.Fitted(config, arrays, {})
 
@@ -86,9 +86,9 @@ class Ensemble:
         """Scores [N] float64 of clips [N, settings.clip_samples]; higher = less normal."""
         clips, std = np.asarray(clips, np.float32), arrays["standard"]
         standardised = []
-        for i, (module, member) in enumerate(self.members(config)):
+        for i, (entry, member) in enumerate(self.members(config)):
             x = labelfree.clip_features(member.features, clips, settings)
-            standardised.append((module.score_features(arrays[f"m{i}"], x) - std[i, 0]) / std[i, 1])
+            standardised.append((entry.score_features(arrays[f"m{i}"], x) - std[i, 0]) / std[i, 1])
         return np.mean(standardised, axis=0)
 
     def check(self, config: Config, settings: features.FeatureSettings, arrays, where: str):
@@ -99,5 +99,5 @@ class Ensemble:
         family.check_keys(arrays, keys, where)
         if np.shape(arrays["standard"]) != (len(members), 2):
             raise ValueError(f"{where}: standardiser shape {np.shape(arrays['standard'])}")
-        for i, (module, member) in enumerate(members):
-            module.check(member, settings, arrays[f"m{i}"], f"{where} (member {i})")
+        for i, (entry, member) in enumerate(members):
+            entry.check(member, settings, arrays[f"m{i}"], f"{where} (member {i})")
