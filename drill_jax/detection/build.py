@@ -53,14 +53,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.threshold_rule not in thresholds.RULES:
-            raise ValueError(
-                f"threshold_rule: one of {thresholds.RULES}, got {self.threshold_rule!r}"
-            )
-        if self.aggregate not in thresholds.AGGREGATES:
-            raise ValueError(
-                f"aggregate: one of {list(thresholds.AGGREGATES)}, got {self.aggregate!r}"
-            )
+        thresholds.one_of("threshold_rule", self.threshold_rule, thresholds.RULES)
+        thresholds.one_of("aggregate", self.aggregate, thresholds.AGGREGATES)
         if not 0.0 < self.quantile < 1.0:
             raise ValueError(f"quantile: must be in (0, 1), got {self.quantile}")
         if not 0.0 <= self.holdout < 1.0:

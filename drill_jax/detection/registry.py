@@ -1,6 +1,7 @@
 """The saved-detector models by name: the only place a model name becomes a module.
 
-Every entry is one module of ``drill_jax.detection.models`` exporting:
+Every model is one module of ``drill_jax.detection.models``; its entry here is the module
+itself or an object of the module (for models made by a shared helper) exporting:
 
 * ``KIND``: 'supervised' (fits on both classes; score P(anomaly)) or 'unsupervised' (fits
   on normal clips only; label-free);
@@ -14,20 +15,26 @@ Every entry is one module of ``drill_jax.detection.models`` exporting:
 * ``score(config, settings, arrays, clips [N, clip_samples]) -> [N]`` float64 scores;
 * ``check(config, settings, arrays, where)``: ValueError unless loaded arrays fit the config.
 
+A label-free model of clip features is its module's ``MODEL``, a ``labelfree.ClipModel``
+made from the module's ``Config``, ``fit_features(config, [N, D]) -> arrays`` and
+``score_features(arrays, [M, D]) -> [M]``, which it also exports; ``label_free()`` lists
+those, the members an ensemble can average. The ensemble's entry is an
+``ensemble.Ensemble`` given that lookup (the ensemble module cannot import this registry,
+which lists it).
+
 Saving and loading go through the one detector format (``detection.detector``); training,
 thresholds and file scores through ``detection.build`` and ``detection.scoring``, for every
 model alike.
 
 Adding a model: write ``drill_jax/detection/models/<name>.py`` with the names above, add one
-line ``"<name>": <module>`` to ``MODELS`` below; the parametrised test in
-``tests/detection/test_registry.py`` then trains, saves, loads and scores it, and
+line ``"<name>": <module>`` (or ``<module>.MODEL``) to ``MODELS`` below; the parametrised
+test in ``tests/detection/test_registry.py`` then trains, saves, loads and scores it, and
 ``experiments.train_detector --model=<name>`` offers it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
 import typing
 from typing import Any
 
@@ -46,27 +53,37 @@ from drill_jax.detection.models import (
 )
 
 KINDS = ("supervised", "unsupervised")
+_LABEL_FREE = ("fit_features", "score_features")  # what an ensemble member exports
+
+
+def get(name: str) -> Any:
+    """The model called ``name`` (its module or its module's entry object); one-line
+    ValueError listing the names otherwise."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown detector model {name!r}; one of {sorted(MODELS)}") from None
+
+
+def label_free() -> dict:
+    """The registered models an ensemble can average: name -> entry with ``fit_features``
+    and ``score_features`` (label-free scorers of clip features)."""
+    return {n: m for n, m in MODELS.items() if all(hasattr(m, f) for f in _LABEL_FREE)}
+
+
 MODELS = {
     "clip_classical": clip_classical,
     "jax_cnn": jax_cnn,
-    "zscore": zscore,
-    "mahalanobis": mahalanobis,
-    "knn": knn,
-    "gmm": gmm,
-    "ensemble": ensemble,
+    "zscore": zscore.MODEL,
+    "mahalanobis": mahalanobis.MODEL,
+    "knn": knn.MODEL,
+    "gmm": gmm.MODEL,
+    "ensemble": ensemble.Ensemble(label_free),
     "vae": vae,
     "dcase_ae": dcase_ae,
     "dcase_oe": dcase_oe,
 }
 DEFAULT = {"supervised": "clip_classical", "unsupervised": "ensemble"}
-
-
-def get(name: str) -> types.ModuleType:
-    """The model module called ``name``; one-line ValueError listing the names otherwise."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown detector model {name!r}; one of {sorted(MODELS)}") from None
 
 
 def config_to_json(config: Any) -> dict:

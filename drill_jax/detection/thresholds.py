@@ -52,10 +52,15 @@ def percentile_threshold(scores, quantile: float = 0.9) -> tuple[float, dict]:
     return float(np.quantile(s, quantile)), {"rule": "percentile", "quantile": quantile}
 
 
+def one_of(what: str, name: str, valid) -> None:
+    """One-line ValueError unless ``name`` is in ``valid`` (a tuple or dict of names)."""
+    if name not in valid:
+        raise ValueError(f"unknown {what} {name!r}; one of {list(valid)}")
+
+
 def choose_threshold(scores, rule: str, quantile: float) -> tuple[float, dict]:
     """Threshold by ``rule``; a failed gamma fit falls back to the percentile (logged)."""
-    if rule not in RULES:
-        raise ValueError(f"unknown threshold rule {rule!r}; one of {list(RULES)}")
+    one_of("threshold rule", rule, RULES)
     if rule == "percentile":
         return percentile_threshold(scores, quantile)
     try:
@@ -68,6 +73,5 @@ def choose_threshold(scores, rule: str, quantile: float) -> tuple[float, dict]:
 
 def aggregate(window_scores, how: str = "mean") -> float:
     """A file's score from its window scores [W >= 1] ('mean', 'max' or 'median')."""
-    if how not in AGGREGATES:
-        raise ValueError(f"unknown file aggregate {how!r}; one of {list(AGGREGATES)}")
+    one_of("file aggregate", how, AGGREGATES)
     return float(AGGREGATES[how](_check_scores(window_scores)))

@@ -8,9 +8,9 @@ import sklearn.mixture
 
 from drill_jax import data
 from drill_jax.classify import classical
-from drill_jax.detection import build, labelfree, scoring
+from drill_jax.detection import build, labelfree, registry, scoring
 from drill_jax.detection import detector as detector_lib
-from drill_jax.detection.models import clip_classical
+from drill_jax.detection.models import clip_classical, gmm, knn, mahalanobis, zscore
 from drill_jax.features import FeatureSettings
 
 SR = 16000
@@ -76,7 +76,7 @@ def test_loading_rejects_arrays_that_do_not_match_the_recipes(tmp_path):
         detector_lib.load_detector(str(tmp_path / "bad"))
 
 
-@pytest.mark.parametrize("name", labelfree.SCORERS)
+@pytest.mark.parametrize("name", sorted(registry.label_free()))
 def test_label_free_scorers_rank_outliers_above_normals(name):
     # Normal sounds vary in the first half of the features, outliers in the second half.
     rng = np.random.default_rng(0)
@@ -90,37 +90,53 @@ def test_label_free_scorers_rank_outliers_above_normals(name):
         k: np.concatenate([draw(10, d, False), draw(10, d, True)])
         for k, d in (("logmel64", 12), ("shape", 6))
     }
-    feats = labelfree.FEATURES[name]
-    state = labelfree.fit(name, normal[feats])
+    module = registry.get(name)
+    config = module.Config()
+    state = module.fit_features(config, normal[config.features])
     assert all(isinstance(v, np.ndarray) for v in state.values())  # arrays only: saveable
-    scores = labelfree.score(name, state, test[feats])
+    scores = module.score_features(state, test[config.features])
     assert scores.shape == (20,)
     assert sklearn.metrics.roc_auc_score(np.arange(20) >= 10, scores) > 0.95
 
 
 def test_zscore_scorer_known_value():
-    state = labelfree.fit("zscore", np.array([[0.0, 1.0], [2.0, 3.0]]))  # mean (1, 2), std 1
-    np.testing.assert_allclose(labelfree.score("zscore", state, np.array([[3.0, 2.0]])), [2.0])
+    state = zscore.fit_features(zscore.Config(), np.array([[0.0, 1.0], [2.0, 3.0]]))  # mean (1, 2)
+    np.testing.assert_allclose(zscore.score_features(state, np.array([[3.0, 2.0]])), [2.0])
+
+
+def test_knn_scorer_known_value():
+    # centred on the mean (1, 1): refs (-1, -1)/sqrt2 and (1, 1)/sqrt2; query (2, 1) -> (1, 0)
+    state = knn.fit_features(knn.Config(k=1), np.array([[0.0, 0.0], [2.0, 2.0]]))
+    np.testing.assert_allclose(knn.score_features(state, np.array([[2.0, 1.0]])), [1 - 0.5**0.5])
 
 
 def test_label_free_scorers_reject_bad_features():
     with pytest.raises(ValueError, match="non-finite"):
-        labelfree.fit("knn", np.array([[0.0, np.nan], [1.0, 1.0]]))
+        knn.fit_features(knn.Config(), np.array([[0.0, np.nan], [1.0, 1.0]]))
     with pytest.raises(ValueError, match=">= 2 normal"):
-        labelfree.fit("zscore", np.ones((1, 3)))
+        zscore.fit_features(zscore.Config(), np.ones((1, 3)))
+    with pytest.raises(ValueError, match=r"expected \[N >= 1, D\]"):
+        gmm.score_features({}, np.ones(3))
+    with pytest.raises(ValueError) as err:
+        labelfree.clip_features("mfcc", np.zeros((2, 4000)), FeatureSettings(SR, band_hz=None))
+    assert "\n" not in str(err.value) and "['logmel64', 'shape']" in str(err.value)
+    with pytest.raises(ValueError, match="unknown label-free feature set 'mfcc'"):
+        knn.Config(features="mfcc")
 
 
 def test_stored_gmm_and_mahalanobis_agree_with_scikit_learn():
     rng = np.random.default_rng(2)
     x, xt = rng.normal(size=(60, 5)), rng.normal(size=(10, 5)) * 2
-    state = labelfree.fit("mahalanobis", x)
+    state = mahalanobis.fit_features(mahalanobis.Config(), x)
     z = (x - state["mean"]) / state["std"]
     lw = sklearn.covariance.LedoitWolf().fit(z)
     want = lw.mahalanobis((xt - state["mean"]) / state["std"])
-    np.testing.assert_allclose(labelfree.score("mahalanobis", state, xt), want, rtol=1e-9)
-    state = labelfree.fit("gmm", x)
+    np.testing.assert_allclose(mahalanobis.score_features(state, xt), want, rtol=1e-9)
+    state = gmm.fit_features(gmm.Config(), x)
     zt = ((xt - state["mean"]) / state["std"] - state["pca_mean"]) @ state["pca_components"].T
-    gmm = sklearn.mixture.GaussianMixture(2, covariance_type="diag", random_state=0)
+    mixture = sklearn.mixture.GaussianMixture(2, covariance_type="diag", random_state=0)
     pca_z = (z - state["pca_mean"]) @ state["pca_components"].T
-    gmm.fit(pca_z)
-    np.testing.assert_allclose(labelfree.score("gmm", state, xt), -gmm.score_samples(zt), rtol=1e-9)
+    mixture.fit(pca_z)
+    np.testing.assert_allclose(
+        gmm.score_features(state, xt), -mixture.score_samples(zt), rtol=1e-9
+    )

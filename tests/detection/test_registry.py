@@ -6,10 +6,12 @@ import os
 
 import numpy as np
 import pytest
+import sklearn.covariance
+import sklearn.metrics
 
 from drill_jax import data, features
 from drill_jax.classify import classical, cnn
-from drill_jax.detection import build, registry, scoring
+from drill_jax.detection import build, labelfree, registry, scoring
 from drill_jax.detection import detector as detector_lib
 from drill_jax.asd import autoencoder, outlier
 from drill_jax.asd import features as asd_features
@@ -124,3 +126,50 @@ def test_loading_checks_the_arrays_against_the_model(sounds, tmp_path):
     json.dump(meta, open(meta_path, "w"))
     with pytest.raises(ValueError, match="unknown detector model 'nope'"):
         detector_lib.load_detector(path)
+
+
+def test_ensemble_is_the_mean_of_its_standardised_members(sounds):
+    """zscore on logmel64 and Mahalanobis (scikit-learn's) on shape, fitted on the normal
+    sounds, each standardised by its median and 90th percentile there, then averaged."""
+    settings = features.FeatureSettings(sample_rate=SR, band_hz=(100.0, 7000.0), clip_samples=4000)
+    ensemble = registry.get("ensemble")
+    normal = sounds.subset(np.flatnonzero(sounds.labels == 1))
+    fitted = ensemble.fit(ensemble.Config(), normal, settings, None)
+    clips = np.stack(sounds.waveforms)
+    fit_rows = sounds.labels == 1
+    raw = []
+    for feats in ("logmel64", "shape"):
+        x = labelfree.clip_features(feats, clips, settings)
+        mean, std = x[fit_rows].mean(0), np.maximum(x[fit_rows].std(0), 1e-3)
+        if feats == "logmel64":
+            raw.append(np.mean(((x - mean) / std) ** 2, axis=1))
+        else:
+            lw = sklearn.covariance.LedoitWolf().fit((x[fit_rows] - mean) / std)
+            raw.append(lw.mahalanobis((x - mean) / std))
+    mid = [np.median(s[fit_rows]) for s in raw]
+    want = np.mean(
+        [(s - m) / (np.percentile(s[fit_rows], 90) - m) for s, m in zip(raw, mid)], axis=0
+    )
+    got = ensemble.score(fitted.config, settings, fitted.arrays, clips)
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    assert sklearn.metrics.roc_auc_score(~fit_rows, got) == 1.0
+
+
+def test_ensemble_members_are_registered_label_free_models(sounds):
+    settings = features.FeatureSettings(sample_rate=SR, band_hz=(100.0, 7000.0), clip_samples=4000)
+    ensemble = registry.get("ensemble")
+    for bad in ("nope", "vae", "ensemble"):
+        config = ensemble.Config(members=("knn", bad), features=("shape", "shape"))
+        with pytest.raises(ValueError) as err:
+            ensemble.fit(config, sounds, settings, None)
+        assert "\n" not in str(err.value) and repr(bad) in str(err.value)
+        assert str(sorted(registry.label_free())) in str(err.value)
+    assert sorted(registry.label_free()) == ["gmm", "knn", "mahalanobis", "zscore"]
+    with pytest.raises(ValueError, match="unknown label-free feature set 'mfcc'"):
+        ensemble.Config(members=("knn",), features=("mfcc",))
+    config = ensemble.Config(members=("knn", "gmm"), features=("shape", "logmel64"))
+    arrays = ensemble.fit(config, sounds, settings, None).arrays
+    ensemble.check(config, settings, arrays, "here")
+    swapped = dataclasses.replace(config, features=("logmel64", "shape"))
+    with pytest.raises(ValueError, match=r"here \(member 0\): arrays do not match"):
+        ensemble.check(swapped, settings, arrays, "here")

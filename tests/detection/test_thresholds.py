@@ -33,6 +33,10 @@ def test_threshold_fallback_aggregates_and_validation():
     assert thresholds.aggregate([1.0, 2.0, 6.0], "max") == 6.0
     with pytest.raises(ValueError, match="one of"):
         thresholds.aggregate([1.0], "sum")
+    with pytest.raises(ValueError, match=r"unknown aggregate 'sum'; one of \['mean', 'max'"):
+        build.TrainConfig(aggregate="sum")
+    with pytest.raises(ValueError, match=r"unknown threshold_rule 'x'; one of \['gamma'"):
+        build.TrainConfig(threshold_rule="x")
 
 
 def test_hold_out_is_by_whole_recording():

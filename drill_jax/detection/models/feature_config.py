@@ -1,5 +1,5 @@
-"""The settings the clip-feature scorers share (``zscore``, ``mahalanobis``, ``knn``,
-``gmm``; ``detection.labelfree``). Not a registry entry."""
+"""The setting every label-free clip scorer shares (``zscore``, ``mahalanobis``, ``knn``,
+``gmm``; ``detection.labelfree``): the feature set it reads. Not a registry entry."""
 
 from __future__ import annotations
 
@@ -19,4 +19,4 @@ class FeatureConfig:
     features: str = "logmel64"
 
     def __post_init__(self):
-        labelfree.check_features(self)
+        labelfree.feature_set(self.features)  # one-line ValueError for an unknown set
