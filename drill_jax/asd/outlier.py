@@ -30,12 +30,15 @@ import tqdm
 from flax.training import train_state
 
 from drill_jax import training
-from drill_jax.asd import features, oe_net
+from drill_jax.asd import features, knn, oe_net
 
 BRANCHES = ("both", "mel", "spectrum")
 # What the network learns to tell apart: the metadata classes of the file names, or every
 # training recording (instance discrimination, which needs every detail of a recording).
 CLASSES = ("metadata", "recordings")
+# A recording's score: the embedding kNN score alone, or fused (``knn.standardise``, summed)
+# with the kNN score of its log-Mel statistics (per-band mean and std over time).
+FUSIONS = ("stats", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,14 +53,17 @@ class OEConfig:
       classes: 'metadata' (section x attributes or domain) or 'recordings' (each training
         recording its own class).
       width, embedding_dim: network sizes.
-      steps, batch_size, learning_rate: training length (Adam steps), windows per step.
+      train: epochs over the training recordings (a random window of each per epoch),
+        windows per Adam step, learning rate.
       mixup_alpha: Beta(alpha, alpha) mixing weight; 0 = no mixup.
       margin, scale: ArcFace margin (radians) and logit scale. On synthetic DCASE trees a
         margin (0.2) and a large scale (16) made the embedding too compact to keep what the
         classes do not need (harmonic mean 68 vs 84 with margin 0, scale 4); mixup
         mattered as much (65 without).
-      k: nearest training recordings per domain averaged into a score.
-      seeds: networks trained with different keys; their scores are averaged.
+      k: nearest training recordings per domain averaged into a kNN score.
+      seeds: networks trained with different keys; their embedding scores are averaged.
+      fusion: 'stats' (embedding and log-Mel statistics kNN scores, each standardised by
+        its leave-one-out training scores, summed) or 'none' (embedding score only).
     """
 
     front_end: features.LogMelConfig = features.LogMelConfig()
@@ -68,22 +74,22 @@ class OEConfig:
     classes: str = "metadata"
     width: int = 128
     embedding_dim: int = 128
-    steps: int = 1000
-    batch_size: int = 64
-    learning_rate: float = 1e-3
+    train: training.Schedule = training.Schedule(epochs=200, batch_size=64)
     mixup_alpha: float = 0.5
     margin: float = 0.0
     scale: float = 4.0
     k: int = 1
     seeds: int = 1
+    fusion: str = "stats"
 
     def __post_init__(self):
-        if self.branches not in BRANCHES:
-            raise ValueError(f"unknown branches {self.branches!r}; one of {list(BRANCHES)}")
-        if self.classes not in CLASSES:
-            raise ValueError(f"unknown classes {self.classes!r}; one of {list(CLASSES)}")
+        for name, choices in (("branches", BRANCHES), ("classes", CLASSES),
+                              ("fusion", FUSIONS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; one of "
+                                 f"{list(choices)}")
         sizes = (self.window_frames, self.eval_hop_frames, self.spectrum_fft, self.width,
-                 self.embedding_dim, self.steps, self.batch_size, self.k, self.seeds)
+                 self.embedding_dim, self.train.epochs, self.k, self.seeds)
         if min(sizes) < 1 or self.mixup_alpha < 0 or self.scale <= 0:
             raise ValueError(f"OEConfig sizes must be positive, got {self}")
         if self.branches != "spectrum" and self.window_frames < 8:
@@ -140,7 +146,7 @@ def _create(config: OEConfig, n_classes: int, key: jax.Array, stats: dict) -> OE
     variables = net.init(key, mel0, jnp.zeros((2, stats["spec_mean"].shape[0])), train=False)
     return OEState.create(
         apply_fn=net.apply, params=variables["params"], batch_stats=variables["batch_stats"],
-        tx=optax.adam(config.learning_rate), stats=stats,
+        tx=optax.adam(config.train.learning_rate), stats=stats,
     )
 
 
@@ -180,24 +186,19 @@ def train_step(state: OEState, batch: dict, key: jax.Array, *, mixup_alpha: floa
 
 
 def _batches(config: OEConfig, data: Inputs, key: jax.Array):
-    """Yields (step, file indices [B], window starts [B]): epochs of shuffled files, a random
-    window per file, until ``config.steps`` batches (the last batch of an epoch wraps)."""
+    """Yields (file indices [B], window starts [B]): ``config.train.epochs`` epochs of
+    shuffled files, a random window per file (the last batch of an epoch wraps)."""
     lengths = np.array([m.shape[0] for m in data.mels])
     room = np.maximum(lengths - config.window_frames + 1, 1)
     order_key, crop_key = jax.random.split(key)
-    step, epoch = 0, 0
-    while True:
+    for epoch in range(config.train.epochs):
         idx, _ = training.masked_batches(
-            training.epoch_order(order_key, epoch, len(lengths)), config.batch_size
+            training.epoch_order(order_key, epoch, len(lengths)), config.train.batch_size
         )
         u = np.asarray(jax.random.uniform(jax.random.fold_in(crop_key, epoch), (len(lengths),)))
         starts = (u * room).astype(np.int64)
         for row in idx:
-            if step == config.steps:
-                return
             yield row, starts[row]
-            step += 1
-        epoch += 1
 
 
 def fit_one(config: OEConfig, data: Inputs, labels, key: jax.Array,
@@ -207,9 +208,9 @@ def fit_one(config: OEConfig, data: Inputs, labels, key: jax.Array,
     init_key, data_key, step_key = jax.random.split(key, 3)
     state = init_state(config, data, int(labels.max()) + 1, init_key)
     hyper = dict(mixup_alpha=config.mixup_alpha, margin=config.margin, scale=config.scale)
-    batches = _batches(config, data, data_key)
-    for rows, starts in tqdm.tqdm(batches, total=config.steps, desc="outlier exposure",
-                                  disable=not progress):
+    steps = config.train.epochs * -(-len(labels) // config.train.batch_size)
+    for rows, starts in tqdm.tqdm(_batches(config, data, data_key), total=steps,
+                                  desc="outlier exposure", disable=not progress):
         mel = np.stack([features.crop(data.mels[i], s, config.window_frames)
                         for i, s in zip(rows, starts)])
         batch = {"mel": mel, "spectrum": data.spectra[rows], "label": labels[rows]}
@@ -271,56 +272,54 @@ def _embed_rows(fn, mel: np.ndarray, spec: np.ndarray) -> np.ndarray:
 @dataclasses.dataclass(frozen=True)
 class OEModel:
     """Trained OE networks, one per seed: {'variables', 'stats', 'references' [R, E] (the
-    embeddings of the normal training recordings)}, and those recordings' sections [R] and
-    domains [R]."""
+    embeddings of the normal training recordings)}; those recordings' sections [R] and
+    domains [R] (the kNN pools), and their log-Mel statistics [R, 2M] (``recording_stats``)."""
 
     members: tuple
     sections: np.ndarray
     domains: np.ndarray
+    recording_stats: np.ndarray
+
+
+def recording_stats(data: Inputs) -> np.ndarray:
+    """N recordings -> [N, 2M] per-band mean and std over time of their log-Mel (dB)."""
+    return np.stack([np.concatenate([m.mean(0), m.std(0)]) for m in data.mels])
 
 
 def fit(config: OEConfig, data: Inputs, labels, sections, domains, key: jax.Array,
         progress: bool = False) -> OEModel:
     """Trains ``config.seeds`` networks on N normal recordings (metadata class labels [N]) and
-    keeps their embeddings as the references of ``score`` (sections, domains: [N] str)."""
+    keeps their embeddings as the references of ``score`` (sections, domains: [N] kNN pools)."""
     members = []
     for k in jax.random.split(key, config.seeds):
         member = member_arrays(fit_one(config, data, labels, k, progress))
         members.append({**member, "references": embed(config, member, data)})
-    return OEModel(tuple(members), np.asarray(sections), np.asarray(domains))
+    return OEModel(tuple(members), np.asarray(sections), np.asarray(domains),
+                   recording_stats(data))
 
 
-def knn_distance(references: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Mean cosine distance of each unit-norm query [Q, E] to its k nearest unit-norm
-    references [R, E] (k capped at R). -> [Q]."""
-    dist = 1.0 - queries @ references.T  # [Q, R]
-    k = min(k, references.shape[0])
-    return np.sort(dist, axis=1)[:, :k].mean(axis=1)
+def _knn_pair(references, model: OEModel, queries, sections, k: int, metric: str) -> tuple:
+    """(queries' kNN scores [N], the references' leave-one-out kNN scores [R])."""
+    pools = (model.sections, model.domains)
+    return (knn.scores(references, *pools, queries, sections, k, metric),
+            knn.scores(references, *pools, references, model.sections, k, metric, True))
 
 
-def domain_knn_scores(model_refs: np.ndarray, ref_sections, ref_domains, queries, sections,
-                      k: int) -> np.ndarray:
-    """Score of each query [Q, E] of section ``sections[q]``: min over the domains of that
-    section's references of ``knn_distance``. -> [Q] (higher = more anomalous)."""
-    ref_sections, ref_domains = np.asarray(ref_sections), np.asarray(ref_domains)
-    sections = np.asarray(sections)
-    out = np.full(queries.shape[0], np.inf)
-    for sec in np.unique(sections):
-        q = sections == sec
-        pool = ref_sections == sec
-        if not pool.any():
-            raise ValueError(f"section {str(sec)!r} has no normal training recordings")
-        for dom in np.unique(ref_domains[pool]):
-            refs = model_refs[pool & (ref_domains == dom)]
-            out[q] = np.minimum(out[q], knn_distance(refs, queries[q], k))
+def components(config: OEConfig, model: OEModel, data: Inputs, sections) -> dict:
+    """The kNN scores that ``score`` fuses, each as (queries' scores [N], the training
+    recordings' leave-one-out scores [R]): 'embedding' (cosine, mean over the seeds'
+    networks) and, when ``config.fusion`` is 'stats', 'stats' (z-scored log-Mel statistics)."""
+    per_seed = [_knn_pair(m["references"], model, embed(config, m, data), sections,
+                          config.k, "cosine") for m in model.members]
+    out = {"embedding": tuple(np.mean([p[i] for p in per_seed], axis=0) for i in (0, 1))}
+    if config.fusion == "stats":
+        out["stats"] = _knn_pair(model.recording_stats, model, recording_stats(data),
+                                 sections, config.k, "zscore")
     return out
 
 
 def score(config: OEConfig, model: OEModel, data: Inputs, sections) -> np.ndarray:
-    """[N] scores of N recordings of the given sections (mean over the seeds' networks)."""
-    per_seed = [
-        domain_knn_scores(m["references"], model.sections, model.domains,
-                          embed(config, m, data), sections, config.k)
-        for m in model.members
-    ]
-    return np.mean(per_seed, axis=0)
+    """[N] scores of N recordings of the given sections (higher = more anomalous): the sum of
+    the ``components``, each standardised by its section's leave-one-out training scores."""
+    return sum(knn.standardise(q, sections, r, model.sections)
+               for q, r in components(config, model, data, sections).values())
