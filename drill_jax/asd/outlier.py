@@ -10,17 +10,27 @@ that do not fit the normal ones land away from every normal recording in its emb
   both standardised with training statistics.
 * Training: one jitted ``train_step`` (Adam), mixup of inputs and labels, ArcFace loss.
 * A recording's embedding is the mean of its windows' embeddings (the anomalies of machine
-  sounds last the whole recording, and a mean is steadier than a max); its score is the
-  cosine distance to the normal training recordings of its section, nearest ``k`` per
-  domain, minimum over domains, so that the few target-domain recordings count as much as
-  the many source ones. Several seeds average their scores.
+  sounds last the whole recording, and a mean is steadier than a max); its embedding score
+  is the cosine distance to the normal training recordings of its section, nearest ``k``
+  per domain, minimum over domains (``knn.scores``), so that the few target-domain
+  recordings count as much as the many source ones. Several seeds average their scores.
+* Fusion (``fusion='stats'``, the default): the embedding score plus the same kind of kNN
+  score on the recording's log-Mel statistics (per-band mean and std, z-scored), each
+  standardised by its mean and std on normal recordings held out of training
+  (``calibrate``; leave-one-out scores of the training recordings would under-rate the
+  embedding's spread, since the network has seen them). The
+  network learns what tells the metadata classes apart and can miss energy a machine
+  gains at frequencies no class uses; the statistics see it (on synthetic DCASE trees:
+  harmonic mean 87.0 fused, 80.3 embedding alone, 82.7 statistics alone).
+* Sections are kNN pools: the DCASE job trains ONE network on every machine type of a tree
+  (classes = machine type x section x attributes) and pools by machine type and section.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Sequence
+from typing import Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -105,6 +115,15 @@ class Inputs:
 
     mels: tuple
     spectra: np.ndarray
+
+    def take(self, idx) -> "Inputs":
+        """The recordings ``idx`` ([n] int)."""
+        return Inputs(tuple(self.mels[i] for i in idx), self.spectra[np.asarray(idx, int)])
+
+
+def concat(parts: Sequence[Inputs]) -> Inputs:
+    """The recordings of several Inputs, in order."""
+    return Inputs(sum((p.mels for p in parts), ()), np.concatenate([p.spectra for p in parts]))
 
 
 def inputs(config: OEConfig, waveforms: Sequence[np.ndarray], sample_rate: int) -> Inputs:
@@ -273,12 +292,15 @@ def _embed_rows(fn, mel: np.ndarray, spec: np.ndarray) -> np.ndarray:
 class OEModel:
     """Trained OE networks, one per seed: {'variables', 'stats', 'references' [R, E] (the
     embeddings of the normal training recordings)}; those recordings' sections [R] and
-    domains [R] (the kNN pools), and their log-Mel statistics [R, 2M] (``recording_stats``)."""
+    domains [R] (the kNN pools), their log-Mel statistics [R, 2M] (``recording_stats``),
+    and, once ``calibrate``d, ``norms``: {str(section): [C, 2]} mean and std of each fused
+    component's scores on held-out normal recordings."""
 
     members: tuple
     sections: np.ndarray
     domains: np.ndarray
     recording_stats: np.ndarray
+    norms: Optional[dict] = None
 
 
 def recording_stats(data: Inputs) -> np.ndarray:
@@ -289,7 +311,8 @@ def recording_stats(data: Inputs) -> np.ndarray:
 def fit(config: OEConfig, data: Inputs, labels, sections, domains, key: jax.Array,
         progress: bool = False) -> OEModel:
     """Trains ``config.seeds`` networks on N normal recordings (metadata class labels [N]) and
-    keeps their embeddings as the references of ``score`` (sections, domains: [N] kNN pools)."""
+    keeps their embeddings as the references of ``score`` (sections, domains: [N] kNN pools).
+    A fused score (``config.fusion``) also needs ``calibrate``."""
     members = []
     for k in jax.random.split(key, config.seeds):
         member = member_arrays(fit_one(config, data, labels, k, progress))
@@ -298,28 +321,48 @@ def fit(config: OEConfig, data: Inputs, labels, sections, domains, key: jax.Arra
                    recording_stats(data))
 
 
-def _knn_pair(references, model: OEModel, queries, sections, k: int, metric: str) -> tuple:
-    """(queries' kNN scores [N], the references' leave-one-out kNN scores [R])."""
-    pools = (model.sections, model.domains)
-    return (knn.scores(references, *pools, queries, sections, k, metric),
-            knn.scores(references, *pools, references, model.sections, k, metric, True))
-
-
 def components(config: OEConfig, model: OEModel, data: Inputs, sections) -> dict:
-    """The kNN scores that ``score`` fuses, each as (queries' scores [N], the training
-    recordings' leave-one-out scores [R]): 'embedding' (cosine, mean over the seeds'
+    """The kNN scores [N] that ``score`` fuses: 'embedding' (cosine, mean over the seeds'
     networks) and, when ``config.fusion`` is 'stats', 'stats' (z-scored log-Mel statistics)."""
-    per_seed = [_knn_pair(m["references"], model, embed(config, m, data), sections,
-                          config.k, "cosine") for m in model.members]
-    out = {"embedding": tuple(np.mean([p[i] for p in per_seed], axis=0) for i in (0, 1))}
+    pools = (model.sections, model.domains)
+    out = {"embedding": np.mean([
+        knn.scores(m["references"], *pools, embed(config, m, data), sections, config.k,
+                   "cosine") for m in model.members], axis=0)}
     if config.fusion == "stats":
-        out["stats"] = _knn_pair(model.recording_stats, model, recording_stats(data),
-                                 sections, config.k, "zscore")
+        out["stats"] = knn.scores(model.recording_stats, *pools, recording_stats(data),
+                                  sections, config.k, "zscore")
     return out
 
 
+def calibrate(config: OEConfig, model: OEModel, held_out: Inputs, sections) -> OEModel:
+    """``model`` with the ``norms`` of its fused components: their mean and std on normal
+    recordings of each section held out of training (>= 2 per section), so that scores of
+    different units add with equal weight as they will on new recordings."""
+    comps, sections = components(config, model, held_out, sections), np.asarray(sections)
+    norms = {}
+    for sec in np.unique(sections):
+        q = sections == sec
+        if q.sum() < 2:
+            raise ValueError(f"section {str(sec)!r}: the score fusion needs >= 2 held-out "
+                             f"normal recordings, got {int(q.sum())}")
+        norms[str(sec)] = np.array([[c[q].mean(), c[q].std() + 1e-12] for c in comps.values()])
+    return dataclasses.replace(model, norms=norms)
+
+
 def score(config: OEConfig, model: OEModel, data: Inputs, sections) -> np.ndarray:
-    """[N] scores of N recordings of the given sections (higher = more anomalous): the sum of
-    the ``components``, each standardised by its section's leave-one-out training scores."""
-    return sum(knn.standardise(q, sections, r, model.sections)
-               for q, r in components(config, model, data, sections).values())
+    """[N] scores of N recordings of the given sections (higher = more anomalous): the
+    embedding score, or the sum of the ``components`` standardised by the ``norms`` of
+    their section."""
+    comps, sections = components(config, model, data, sections), np.asarray(sections)
+    if config.fusion == "none":
+        return comps["embedding"]
+    if model.norms is None:
+        raise ValueError("a fused outlier-exposure score needs a calibrated model "
+                         "(outlier.calibrate)")
+    out = np.zeros(len(sections))
+    for sec in np.unique(sections):
+        q, norm = sections == sec, model.norms.get(str(sec))
+        if norm is None:
+            raise ValueError(f"section {str(sec)!r} has no score norms (not calibrated)")
+        out[q] = sum((c[q] - m) / s for c, (m, s) in zip(comps.values(), norm))
+    return out

@@ -1,6 +1,13 @@
-"""The DCASE task-2 job: per machine type, train every chosen detector on the normal training
-recordings, score the test recordings, write the official per-section CSV files and the
-results table (AUC source, AUC target, pAUC, harmonic mean; baseline twin first).
+"""The DCASE task-2 job: train every chosen detector on the normal training recordings, score
+the test recordings, write the official per-section CSV files and the results table (AUC
+source, AUC target, pAUC, harmonic mean; baseline twin first).
+
+The baseline twin (``dcase_ae``) trains one model per machine type, as the official code.
+The outlier-exposure detector (``oe``) trains ONE model on every machine type of the job
+(the leading DCASE systems' practice: more classes to tell apart make a richer embedding),
+then scores each machine type's recordings against its own training recordings; a job
+given one machine type trains on that one alone. Each machine type's PRNG key derives from
+its name (CRC-32), so a machine type's hold-out and twin do not depend on the others.
 
 Decision thresholds come from recordings held out of training: ``holdout_fraction`` of the
 source-domain training recordings of each section (whole recordings, chosen by the key) are
@@ -37,7 +44,7 @@ class JobConfig:
       detectors: names from ``DETECTORS``, reported in this order (baseline twin first).
       ae, oe: the recipes of the baseline twin and the outlier-exposure detector.
       holdout_fraction: share of each section's source training recordings held out for
-        thresholds (at least 1 when a section has >= 2 source recordings).
+        thresholds and score calibration (at least 3, leaving 1 or more).
       threshold_quantile: gamma-fit quantile of held-out normal scores.
       seed: the root PRNG seed.
       sample_rate: expected rate in Hz (None: the first file's).
@@ -135,21 +142,25 @@ def _oe_inputs(config: "JobConfig", m: Machine, progress: bool) -> dict:
         "query_pools": np.array([f"{machine}|{s}" for s in m.queries.column("section")],
                                 dtype=object),
         "domains": m.fit_on.column("domain").astype(str),
+        "n_held": m.n_held,
     }
 
 
 def _oe_joint(config: "JobConfig", prepared: list, key: jax.Array, progress: bool) -> list:
     """ONE outlier-exposure model for every machine type of the job: its classes are
-    (machine type, section, attributes or domain); each machine type's queries are scored
-    against the training recordings of their own machine type and section. -> [{'oe': [Q]}]
-    per machine type."""
+    (machine type, section, attributes or domain); its score fusion is calibrated on the
+    held-out recordings; each machine type's queries are scored against the training
+    recordings of their own machine type and section. -> [{'oe': [Q]}] per machine type."""
     def cat(name):
         return np.concatenate([p[name] for p in prepared])
 
-    train = outlier.Inputs(sum((p["train"].mels for p in prepared), ()),
-                           np.concatenate([p["train"].spectra for p in prepared]))
+    train = outlier.concat([p["train"] for p in prepared])
     _, labels = np.unique(cat("classes"), return_inverse=True)
     model = outlier.fit(config.oe, train, labels, cat("pools"), cat("domains"), key, progress)
+    held = [np.arange(p["n_held"]) for p in prepared]
+    model = outlier.calibrate(
+        config.oe, model, outlier.concat([p["queries"].take(h) for p, h in zip(prepared, held)]),
+        np.concatenate([p["query_pools"][h] for p, h in zip(prepared, held)]))
     return [{"oe": outlier.score(config.oe, model, p["queries"], p["query_pools"])}
             for p in prepared]
 
@@ -182,14 +193,15 @@ def runner(name: str) -> Detector:
 
 
 def holdout(infos: Sequence[dcase.FileInfo], fraction: float, key) -> np.ndarray:
-    """[N] bool: the held-out training recordings, ``ceil(fraction * n)`` random ones of each
-    section's n source-domain recordings (none when n < 2)."""
+    """[N] bool: the held-out training recordings, ``max(3, ceil(fraction * n))`` random ones
+    of each section's n source-domain recordings, leaving at least one (3 points make a gamma
+    fit; 2 a score norm)."""
     out = np.zeros(len(infos), bool)
     sections = sorted({i.section for i in infos})
     for j, sec in enumerate(sections):
         pool = np.array([k for k, i in enumerate(infos)
                          if i.section == sec and i.domain != "target"])
-        n_out = max(0, min(int(np.ceil(fraction * pool.size)), pool.size - 1))
+        n_out = max(0, min(max(3, int(np.ceil(fraction * pool.size))), pool.size - 1))
         if n_out:
             perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, j), pool.size))
             out[pool[perm[:n_out]]] = True
