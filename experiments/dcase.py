@@ -18,8 +18,8 @@ from experiments import common, config_flags
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "DCASE root: <machine_type>/{train,test}/.")
 _OUT_DIR = flags.DEFINE_string("out_dir", None, "Where the official files and tables go.")
 _MACHINE_TYPES = flags.DEFINE_list("machine_types", None, "Machine types (default: all).")
-_OE_FIELDS = ("train.epochs", "seeds", "branches", "classes", "mixup_alpha", "margin", "scale",
-              "k", "window_frames", "spectrum_fft", "width", "fusion")
+_OE_FIELDS = ("train.epochs", "seeds", "branches", "classes", "loss.mixup_alpha", "loss.margin",
+              "loss.scale", "k", "inputs.window_frames", "inputs.spectrum_fft", "width", "fusion")
 _JOB = config_flags.define(
     dcase_job.JobConfig,
     ("detectors", "holdout_fraction", "threshold_quantile", "seed", "ae.train.epochs")

@@ -52,42 +52,72 @@ FUSIONS = ("stats", "none")
 
 
 @dataclasses.dataclass(frozen=True)
-class OEConfig:
-    """The outlier-exposure recipe (one for every machine type).
+class InputConfig:
+    """What the network sees of a recording.
 
     Attributes:
       front_end: log-Mel settings of the Mel branch.
       window_frames, eval_hop_frames: window length and scoring hop in frames.
       spectrum_fft: Welch segment of the spectrum branch (samples; bins = fft / 2 + 1).
-      branches: 'both', 'mel' or 'spectrum'.
-      classes: 'metadata' (section x attributes or domain) or 'recordings' (each training
-        recording its own class).
-      width, embedding_dim: network sizes.
-      train: epochs over the training recordings (a random window of each per epoch),
-        windows per Adam step, learning rate.
-      mixup_alpha: Beta(alpha, alpha) mixing weight; 0 = no mixup.
-      margin, scale: ArcFace margin (radians) and logit scale. On synthetic DCASE trees a
-        margin (0.2) and a large scale (16) made the embedding too compact to keep what the
-        classes do not need (harmonic mean 68 vs 84 with margin 0, scale 4); mixup
-        mattered as much (65 without).
-      k: nearest training recordings per domain averaged into a kNN score.
-      seeds: networks trained with different keys; their embedding scores are averaged.
-      fusion: 'stats' (embedding and log-Mel statistics kNN scores, each standardised by
-        its leave-one-out training scores, summed) or 'none' (embedding score only).
     """
 
     front_end: features.LogMelConfig = features.LogMelConfig()
     window_frames: int = 64
     eval_hop_frames: int = 32
     spectrum_fft: int = 4096
+
+    def __post_init__(self):
+        if min(self.window_frames, self.eval_hop_frames, self.spectrum_fft) < 1:
+            raise ValueError(f"InputConfig sizes must be positive, got {self}")
+
+
+@dataclasses.dataclass(frozen=True)
+class LossConfig:
+    """The training loss: mixup, then ArcFace classification.
+
+    Attributes:
+      mixup_alpha: Beta(alpha, alpha) mixing weight; 0 = no mixup.
+      margin, scale: ArcFace margin (radians) and logit scale. On synthetic DCASE trees a
+        margin (0.2) and a large scale (16) made the embedding too compact to keep what the
+        classes do not need (harmonic mean 68 vs 84 with margin 0, scale 4); mixup
+        mattered as much (65 without).
+    """
+
+    mixup_alpha: float = 0.5
+    margin: float = 0.0
+    scale: float = 4.0
+
+    def __post_init__(self):
+        if self.mixup_alpha < 0 or self.scale <= 0:
+            raise ValueError(f"LossConfig needs mixup_alpha >= 0 and scale > 0, got {self}")
+
+
+@dataclasses.dataclass(frozen=True)
+class OEConfig:
+    """The outlier-exposure recipe (one for every machine type).
+
+    Attributes:
+      inputs: the log-Mel windows and the spectrum the network sees.
+      branches: 'both', 'mel' or 'spectrum'.
+      classes: 'metadata' (section x attributes or domain) or 'recordings' (each training
+        recording its own class).
+      width, embedding_dim: network sizes.
+      train: epochs over the training recordings (a random window of each per epoch),
+        windows per Adam step, learning rate.
+      loss: mixup and the ArcFace margin and scale.
+      k: nearest training recordings per domain averaged into a kNN score.
+      seeds: networks trained with different keys; their embedding scores are averaged.
+      fusion: 'stats' (embedding and log-Mel statistics kNN scores, each standardised on
+        held-out normal recordings, summed: ``calibrate``) or 'none' (embedding score only).
+    """
+
+    inputs: InputConfig = InputConfig()
     branches: str = "both"
     classes: str = "metadata"
     width: int = 128
     embedding_dim: int = 128
     train: training.Schedule = training.Schedule(epochs=200, batch_size=64)
-    mixup_alpha: float = 0.5
-    margin: float = 0.0
-    scale: float = 4.0
+    loss: LossConfig = LossConfig()
     k: int = 1
     seeds: int = 1
     fusion: str = "stats"
@@ -98,14 +128,12 @@ class OEConfig:
             if getattr(self, name) not in choices:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; one of "
                                  f"{list(choices)}")
-        sizes = (self.window_frames, self.eval_hop_frames, self.spectrum_fft, self.width,
-                 self.embedding_dim, self.train.epochs, self.k, self.seeds)
-        if min(sizes) < 1 or self.mixup_alpha < 0 or self.scale <= 0:
+        if min(self.width, self.embedding_dim, self.train.epochs, self.k, self.seeds) < 1:
             raise ValueError(f"OEConfig sizes must be positive, got {self}")
-        if self.branches != "spectrum" and self.window_frames < 8:
+        if self.branches != "spectrum" and self.inputs.window_frames < 8:
             raise ValueError(
                 f"window_frames must be >= 8 (the log-Mel branch pools time 3 times by 2), "
-                f"got {self.window_frames}"
+                f"got {self.inputs.window_frames}"
             )
 
 
@@ -128,8 +156,8 @@ def concat(parts: Sequence[Inputs]) -> Inputs:
 
 def inputs(config: OEConfig, waveforms: Sequence[np.ndarray], sample_rate: int) -> Inputs:
     """[T_i] recordings -> their log-Mel spectrograms and whole-recording log spectra."""
-    mels = tuple(features.log_mel(config.front_end, x, sample_rate) for x in waveforms)
-    spectra = np.stack([features.log_spectrum(x, config.spectrum_fft) for x in waveforms])
+    mels = tuple(features.log_mel(config.inputs.front_end, x, sample_rate) for x in waveforms)
+    spectra = np.stack([features.log_spectrum(x, config.inputs.spectrum_fft) for x in waveforms])
     return Inputs(mels, spectra)
 
 
@@ -161,7 +189,7 @@ def init_state(config: OEConfig, data: Inputs, n_classes: int, key: jax.Array) -
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _create(config: OEConfig, n_classes: int, key: jax.Array, stats: dict) -> OEState:
     net = network(config, n_classes)
-    mel0 = jnp.zeros((2, config.window_frames, stats["mel_mean"].shape[0]))
+    mel0 = jnp.zeros((2, config.inputs.window_frames, stats["mel_mean"].shape[0]))
     variables = net.init(key, mel0, jnp.zeros((2, stats["spec_mean"].shape[0])), train=False)
     return OEState.create(
         apply_fn=net.apply, params=variables["params"], batch_stats=variables["batch_stats"],
@@ -175,19 +203,20 @@ def _standardise(stats: dict, mel, spec):
     return mel, (spec - stats["spec_mean"][None, :]) / stats["spec_std"][None, :]
 
 
-@functools.partial(jax.jit, static_argnames=("mixup_alpha", "margin", "scale"))
-def train_step(state: OEState, batch: dict, key: jax.Array, *, mixup_alpha: float,
-               margin: float, scale: float) -> tuple[OEState, dict]:
-    """One Adam step of mixup + ArcFace classification of batch windows.
+@functools.partial(jax.jit, static_argnums=3)
+def train_step(state: OEState, batch: dict, key: jax.Array,
+               config: LossConfig) -> tuple[OEState, dict]:
+    """One Adam step of mixup + ArcFace classification of batch windows (``config`` static).
 
     batch: mel [B, W, M], spectrum [B, K], label [B] int. The mixup pair and weight come from
     ``fold_in(key, state.step)``. Returns (new state, {"loss"}).
     """
+    alpha, margin, scale = config.mixup_alpha, config.margin, config.scale
     step_key = jax.random.fold_in(key, state.step)
     perm_key, lam_key = jax.random.split(step_key)
     mel, spec = _standardise(state.stats, batch["mel"], batch["spectrum"])
     perm = jax.random.permutation(perm_key, mel.shape[0])
-    lam = jax.random.beta(lam_key, mixup_alpha, mixup_alpha) if mixup_alpha > 0 else 1.0
+    lam = jax.random.beta(lam_key, alpha, alpha) if alpha > 0 else 1.0
     mel = lam * mel + (1 - lam) * mel[perm]
     spec = lam * spec + (1 - lam) * spec[perm]
 
@@ -208,7 +237,7 @@ def _batches(config: OEConfig, data: Inputs, key: jax.Array):
     """Yields (file indices [B], window starts [B]): ``config.train.epochs`` epochs of
     shuffled files, a random window per file (the last batch of an epoch wraps)."""
     lengths = np.array([m.shape[0] for m in data.mels])
-    room = np.maximum(lengths - config.window_frames + 1, 1)
+    room = np.maximum(lengths - config.inputs.window_frames + 1, 1)
     order_key, crop_key = jax.random.split(key)
     for epoch in range(config.train.epochs):
         idx, _ = training.masked_batches(
@@ -226,14 +255,13 @@ def fit_one(config: OEConfig, data: Inputs, labels, key: jax.Array,
     labels = np.asarray(labels, np.int64)
     init_key, data_key, step_key = jax.random.split(key, 3)
     state = init_state(config, data, int(labels.max()) + 1, init_key)
-    hyper = dict(mixup_alpha=config.mixup_alpha, margin=config.margin, scale=config.scale)
     steps = config.train.epochs * -(-len(labels) // config.train.batch_size)
     for rows, starts in tqdm.tqdm(_batches(config, data, data_key), total=steps,
                                   desc="outlier exposure", disable=not progress):
-        mel = np.stack([features.crop(data.mels[i], s, config.window_frames)
+        mel = np.stack([features.crop(data.mels[i], s, config.inputs.window_frames)
                         for i, s in zip(rows, starts)])
         batch = {"mel": mel, "spectrum": data.spectra[rows], "label": labels[rows]}
-        state, metrics = train_step(state, batch, step_key, **hyper)
+        state, metrics = train_step(state, batch, step_key, config.loss)
     if not np.isfinite(float(metrics["loss"])):
         raise FloatingPointError("outlier-exposure training loss became non-finite")
     return state
@@ -263,10 +291,10 @@ def embed(config: OEConfig, member: dict, data: Inputs, chunk: int = 128) -> np.
         owner, windows = [], []
         for i in range(a, min(a + chunk, len(data.mels))):
             m = data.mels[i]
-            for s in features.window_starts(m.shape[0], config.window_frames,
-                                            config.eval_hop_frames):
+            for s in features.window_starts(m.shape[0], config.inputs.window_frames,
+                                            config.inputs.eval_hop_frames):
                 owner.append(i - a)
-                windows.append(features.crop(m, s, config.window_frames))
+                windows.append(features.crop(m, s, config.inputs.window_frames))
         owner = np.array(owner)
         emb = _embed_rows(functools.partial(_embed, net, member), np.stack(windows),
                           data.spectra[a + owner])

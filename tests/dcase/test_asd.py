@@ -14,9 +14,10 @@ from drill_jax.asd import autoencoder, features, knn, oe_net, outlier
 RATE = 16000
 TINY_AE = autoencoder.AEConfig(front_end=features.LogMelConfig(n_mels=16), hidden=16,
                                bottleneck=4, train=training.Schedule(epochs=3, batch_size=32))
-TINY_OE = outlier.OEConfig(front_end=features.LogMelConfig(n_mels=16), window_frames=8,
-                           eval_hop_frames=4, spectrum_fft=256, width=16, embedding_dim=8,
-                           train=training.Schedule(epochs=40, batch_size=16))
+TINY_OE = outlier.OEConfig(
+    outlier.InputConfig(features.LogMelConfig(n_mels=16), window_frames=8, eval_hop_frames=4,
+                        spectrum_fft=256),
+    width=16, embedding_dim=8, train=training.Schedule(epochs=40, batch_size=16))
 
 
 def _tones(freqs, seconds=0.3, seed=0):
@@ -142,8 +143,8 @@ def test_oe_train_step_compiles_once_and_loss_goes_down(oe_data):
     before = training.compiled_count(outlier.train_step)
     losses = []
     for _ in range(15):
-        state, m = outlier.train_step(state, batch, jax.random.key(1), mixup_alpha=0.0,
-                                         margin=0.0, scale=4.0)
+        state, m = outlier.train_step(state, batch, jax.random.key(1),
+                                      outlier.LossConfig(mixup_alpha=0.0))
         losses.append(float(m["loss"]))
     assert training.compiled_count(outlier.train_step) - before <= 1
     assert losses[-1] < 0.5 * losses[0]

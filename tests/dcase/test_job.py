@@ -88,8 +88,10 @@ def test_thresholds_flag_about_a_tenth_of_new_normal_files(tmp_path):
                            seed=3)
     config = dcase_job.JobConfig(
         detectors=("oe",), holdout_fraction=0.25,
-        oe=outlier.OEConfig(train=training.Schedule(epochs=40, batch_size=64), window_frames=8,
-                            eval_hop_frames=8, spectrum_fft=512, width=16, embedding_dim=16),
+        oe=outlier.OEConfig(outlier.InputConfig(window_frames=8, eval_hop_frames=8,
+                                                spectrum_fft=512),
+                            train=training.Schedule(epochs=40, batch_size=64), width=16,
+                            embedding_dim=16),
     )
     dcase_job.run(config, root, str(tmp_path / "out"), progress=False)
     _, test, _ = dcase_job.load_machine(root, "fan", None)

@@ -100,12 +100,12 @@ def check(config: Config, settings: features.FeatureSettings, arrays, where: str
     fused = ("norms",) if config.oe.fusion != "none" else ()
     family.check_keys(arrays, seeds + ("recording_stats",) + fused, where)
     first = arrays["seed0"]
-    n_bins = config.oe.spectrum_fft // 2 + 1
+    n_bins = config.oe.inputs.spectrum_fft // 2 + 1
     if (sorted(first) != ["references", "stats", "variables"]
             or first["stats"]["spec_mean"].shape != (n_bins,)
             or first["references"].shape[1] != config.oe.embedding_dim
             or np.shape(arrays["recording_stats"]) != (first["references"].shape[0],
-                                                       2 * config.oe.front_end.n_mels)
+                                                       2 * config.oe.inputs.front_end.n_mels)
             or (fused and np.shape(arrays["norms"]) != (2, 2))):
         raise ValueError(f"{where}: arrays do not match the dcase_oe config")
     for name in seeds:
