@@ -19,7 +19,8 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "DCASE root: <machine_type>/{t
 _OUT_DIR = flags.DEFINE_string("out_dir", None, "Where the official files and tables go.")
 _MACHINE_TYPES = flags.DEFINE_list("machine_types", None, "Machine types (default: all).")
 _OE_FIELDS = ("train.epochs", "seeds", "branches", "classes", "loss.mixup_alpha", "loss.margin",
-              "loss.scale", "k", "inputs.window_frames", "inputs.spectrum_fft", "width", "fusion")
+              "loss.scale", "k", "inputs.window_frames", "inputs.spectrum_fft", "width", "fusion",
+              "subclusters")
 _JOB = config_flags.define(
     dcase_job.JobConfig,
     ("detectors", "holdout_fraction", "threshold_quantile", "seed", "ae.train.epochs")

@@ -102,6 +102,7 @@ class OEConfig:
       classes: 'metadata' (section x attributes or domain) or 'recordings' (each training
         recording its own class).
       width, embedding_dim: network sizes.
+      subclusters: centres per class (sub-cluster softmax: a class may have several modes).
       train: epochs over the training recordings (a random window of each per epoch),
         windows per Adam step, learning rate.
       loss: mixup and the ArcFace margin and scale.
@@ -116,6 +117,7 @@ class OEConfig:
     classes: str = "metadata"
     width: int = 128
     embedding_dim: int = 128
+    subclusters: int = 1
     train: training.Schedule = training.Schedule(epochs=200, batch_size=64)
     loss: LossConfig = LossConfig()
     k: int = 1
@@ -128,7 +130,8 @@ class OEConfig:
             if getattr(self, name) not in choices:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; one of "
                                  f"{list(choices)}")
-        if min(self.width, self.embedding_dim, self.train.epochs, self.k, self.seeds) < 1:
+        if min(self.width, self.embedding_dim, self.subclusters, self.train.epochs, self.k,
+               self.seeds) < 1:
             raise ValueError(f"OEConfig sizes must be positive, got {self}")
         if self.branches != "spectrum" and self.inputs.window_frames < 8:
             raise ValueError(
@@ -175,7 +178,7 @@ def network(config: OEConfig, n_classes: int) -> oe_net.OENet:
     functions that take its ``apply`` as a static argument compile once)."""
     return oe_net.OENet(n_classes, config.width, config.embedding_dim,
                         use_mel=config.branches != "spectrum",
-                        use_spectrum=config.branches != "mel")
+                        use_spectrum=config.branches != "mel", subclusters=config.subclusters)
 
 
 def init_state(config: OEConfig, data: Inputs, n_classes: int, key: jax.Array) -> OEState:
@@ -285,7 +288,8 @@ def member_arrays(state: OEState) -> dict:
 def embed(config: OEConfig, member: dict, data: Inputs, chunk: int = 128) -> np.ndarray:
     """N recordings -> [N, E] unit-norm mean of their windows' embeddings under one trained
     network (``member_arrays``), ``chunk`` recordings at a time to bound memory."""
-    net = network(config, member["variables"]["params"]["centres"].shape[1])
+    net = network(config, member["variables"]["params"]["centres"].shape[1]
+                  // config.subclusters)
     out = []
     for a in range(0, len(data.mels), chunk):
         owner, windows = [], []

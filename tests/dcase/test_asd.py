@@ -80,12 +80,16 @@ def test_twin_fit_and_score_rank_an_odd_tone_higher():
 
 
 def test_arcface_loss_hand_computed():
-    cos = jnp.array([[0.5, 0.0]])
+    cos = jnp.array([[[0.5], [0.0]]])
     got = float(oe_net.arcface_loss(cos, jnp.array([0]), margin=0.1, scale=2.0)[0])
     target = np.cos(np.arccos(0.5) + 0.1)
     assert got == pytest.approx(-np.log(np.exp(2 * target) / (np.exp(2 * target) + 1.0)), 1e-5)
     assert float(oe_net.arcface_loss(cos, jnp.array([1]), 0.0, 2.0)[0]) == pytest.approx(
         -np.log(1.0 / (1.0 + np.exp(1.0))), 1e-5)
+    sub = jnp.array([[[0.5, 0.2], [0.0, 0.1]]])  # two sub-clusters per class
+    p0 = (np.exp(0.5) + np.exp(0.2)) / (np.exp(0.5) + np.exp(0.2) + 1.0 + np.exp(0.1))
+    assert float(oe_net.arcface_loss(sub, jnp.array([0]), 0.0, 1.0)[0]) == pytest.approx(
+        -np.log(p0), 1e-5)
 
 
 def test_knn_takes_the_nearest_domain_per_section():
