@@ -18,14 +18,17 @@ from experiments import common, config_flags
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "DCASE root: <machine_type>/{train,test}/.")
 _OUT_DIR = flags.DEFINE_string("out_dir", None, "Where the official files and tables go.")
 _MACHINE_TYPES = flags.DEFINE_list("machine_types", None, "Machine types (default: all).")
-_OE_FIELDS = ("steps", "seeds", "branches", "classes", "mixup_alpha", "margin", "scale",
-              "k", "window_frames", "spectrum_fft", "width")
+_OE_FIELDS = ("train.epochs", "seeds", "branches", "classes", "loss.mixup_alpha", "loss.margin",
+              "loss.scale", "k", "inputs.window_frames", "inputs.spectrum_fft", "width", "fusion",
+              "subclusters")
 _JOB = config_flags.define(
     dcase_job.JobConfig,
-    ("detectors", "holdout_fraction", "threshold_quantile", "seed", "ae.epochs")
+    ("detectors", "holdout_fraction", "threshold_quantile", "seed", "ae.train.epochs")
     + tuple(f"oe.{f}" for f in _OE_FIELDS),
-    rename={"ae.epochs": "ae_epochs", **{f"oe.{f}": f"oe_{f}" for f in _OE_FIELDS}},
-    choices={"oe.branches": outlier.BRANCHES, "oe.classes": outlier.CLASSES},
+    rename={"ae.train.epochs": "ae_epochs",
+            **{f"oe.{f}": f"oe_{f.rsplit('.', 1)[-1]}" for f in _OE_FIELDS}},
+    choices={"oe.branches": outlier.BRANCHES, "oe.classes": outlier.CLASSES,
+             "oe.fusion": outlier.FUSIONS},
 )
 _PROGRESS = flags.DEFINE_boolean("progress", True, "Progress bars.")
 flags.mark_flags_as_required(["data_dir", "out_dir"])

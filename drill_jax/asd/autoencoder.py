@@ -41,18 +41,23 @@ _EVAL_BUCKET = 2048
 
 @dataclasses.dataclass(frozen=True)
 class AEConfig:
-    """The published DCASE 2023 baseline settings (``baseline.yaml``)."""
+    """The published DCASE 2023 baseline settings (``baseline.yaml``).
+
+    Attributes:
+      front_end: the log-Mel front-end.
+      frames: log-Mel frames stacked into one input vector.
+      hidden, bottleneck: widths of the hidden and the code layers.
+      train: epochs over the frame vectors, vectors per Adam step, learning rate.
+    """
 
     front_end: features.LogMelConfig = features.LogMelConfig()
     frames: int = 5
     hidden: int = 128
     bottleneck: int = 8
-    epochs: int = 100
-    batch_size: int = 256
-    learning_rate: float = 1e-3
+    train: training.Schedule = training.Schedule(epochs=100, batch_size=256)
 
     def __post_init__(self):
-        if min(self.frames, self.hidden, self.bottleneck, self.epochs, self.batch_size) < 1:
+        if min(self.frames, self.hidden, self.bottleneck, self.train.epochs) < 1:
             raise ValueError(f"AEConfig sizes must be positive, got {self}")
 
     @property
@@ -175,7 +180,7 @@ def init_state(config: AEConfig, key: jax.Array) -> AEState:
     variables = net.init(key, jnp.zeros((2, config.input_dim)), train=False)
     return AEState.create(apply_fn=net.apply, params=variables["params"],
                           batch_stats=variables["batch_stats"],
-                          tx=optax.adam(config.learning_rate))
+                          tx=optax.adam(config.train.learning_rate))
 
 
 def fit(config: AEConfig, vectors: Sequence[np.ndarray], is_target, key: jax.Array,
@@ -193,9 +198,9 @@ def fit(config: AEConfig, vectors: Sequence[np.ndarray], is_target, key: jax.Arr
     x = np.concatenate(vectors).astype(np.float32)
     init_key, shuffle_key, step_key = jax.random.split(key, 3)
     state = init_state(config, init_key)
-    for epoch in tqdm.trange(config.epochs, desc="autoencoder", disable=not progress):
+    for epoch in tqdm.trange(config.train.epochs, desc="autoencoder", disable=not progress):
         idx, mask = training.masked_batches(
-            training.epoch_order(shuffle_key, epoch, x.shape[0]), config.batch_size
+            training.epoch_order(shuffle_key, epoch, x.shape[0]), config.train.batch_size
         )
         for i in range(idx.shape[0]):
             state, _ = train_step(state, {"x": x[idx[i]], "mask": mask[i]}, step_key)

@@ -10,14 +10,16 @@ import jax.numpy as jnp
 
 
 class OENet(nn.Module):
-    """(mel [B, W, M], spectrum [B, K]) -> (embedding [B, E], cosine to each class centre
-    [B, C]). A branch is left out when its flag is off (its input is then ignored)."""
+    """(mel [B, W, M], spectrum [B, K]) -> (embedding [B, E], cosine to each class's
+    sub-cluster centres [B, C, S]). A branch is left out when its flag is off (its input is
+    then ignored)."""
 
     n_classes: int
     width: int = 128
     embedding_dim: int = 128
     use_mel: bool = True
     use_spectrum: bool = True
+    subclusters: int = 1
 
     def _norm(self, x, name: str, train: bool):
         return nn.BatchNorm(use_running_average=not train, momentum=0.9, name=name)(x)
@@ -41,10 +43,11 @@ class OENet(nn.Module):
             jnp.concatenate(parts, axis=-1)
         )  # [B, E]
         centres = self.param(
-            "centres", nn.initializers.normal(1.0), (self.embedding_dim, self.n_classes)
+            "centres", nn.initializers.normal(1.0),
+            (self.embedding_dim, self.n_classes * self.subclusters),
         )
-        cos = _unit(emb) @ _unit(centres.T).T  # [B, C]
-        return emb, cos
+        cos = _unit(emb) @ _unit(centres.T).T  # [B, C * S]
+        return emb, cos.reshape(cos.shape[0], self.n_classes, self.subclusters)
 
 
 def _unit(x):
@@ -53,14 +56,18 @@ def _unit(x):
 
 
 def arcface_loss(cos: jax.Array, labels: jax.Array, margin: float, scale: float) -> jax.Array:
-    """Per-example ArcFace cross-entropy. cos [B, C], labels [B] int -> [B].
+    """Per-example ArcFace cross-entropy over sub-clusters. cos [B, C, S], labels [B] int
+    -> [B].
 
-    logits_c = scale * cos(theta_c + margin * [c == label]), theta_c = arccos(cos_c);
-    loss = -log softmax(logits)_label (Deng et al. 2019). margin 0 is the normalised-softmax
+    logits_cs = scale * cos(theta_cs + margin * [c == label]), theta_cs = arccos(cos_cs);
+    p_c = sum_s softmax(logits)_cs; loss = -log p_label (Deng et al. 2019; with S > 1 the
+    sub-cluster softmax of Wilkinghoff 2021). margin 0 is the normalised-softmax
     (AdaCos-style fixed scale) loss.
     """
     cos = jnp.clip(cos, -1.0 + 1e-6, 1.0 - 1e-6)
     target = jnp.cos(jnp.arccos(cos) + margin)
-    onehot = jax.nn.one_hot(labels, cos.shape[-1], dtype=cos.dtype)
+    onehot = jax.nn.one_hot(labels, cos.shape[1], dtype=cos.dtype)[:, :, None]  # [B, C, 1]
     logits = scale * jnp.where(onehot > 0, target, cos)
-    return -jnp.sum(onehot * jax.nn.log_softmax(logits, axis=-1), axis=-1)
+    b = logits.shape[0]
+    log_p = jax.nn.log_softmax(logits.reshape(b, -1), axis=-1).reshape(logits.shape)
+    return -jax.nn.logsumexp(jnp.where(onehot > 0, log_p, -jnp.inf), axis=(1, 2))

@@ -1,6 +1,13 @@
-"""The DCASE task-2 job: per machine type, train every chosen detector on the normal training
-recordings, score the test recordings, write the official per-section CSV files and the
-results table (AUC source, AUC target, pAUC, harmonic mean; baseline twin first).
+"""The DCASE task-2 job: train every chosen detector on the normal training recordings, score
+the test recordings, write the official per-section CSV files and the results table (AUC
+source, AUC target, pAUC, harmonic mean; baseline twin first).
+
+The baseline twin (``dcase_ae``) trains one model per machine type, as the official code.
+The outlier-exposure detector (``oe``) trains ONE model on every machine type of the job
+(the leading DCASE systems' practice: more classes to tell apart make a richer embedding),
+then scores each machine type's recordings against its own training recordings; a job
+given one machine type trains on that one alone. Each machine type's PRNG key derives from
+its name (CRC-32), so a machine type's hold-out and twin do not depend on the others.
 
 Decision thresholds come from recordings held out of training: ``holdout_fraction`` of the
 source-domain training recordings of each section (whole recordings, chosen by the key) are
@@ -14,7 +21,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Optional, Sequence
+import zlib
+from typing import Callable, Optional, Sequence
 
 import jax
 import numpy as np
@@ -36,7 +44,7 @@ class JobConfig:
       detectors: names from ``DETECTORS``, reported in this order (baseline twin first).
       ae, oe: the recipes of the baseline twin and the outlier-exposure detector.
       holdout_fraction: share of each section's source training recordings held out for
-        thresholds (at least 1 when a section has >= 2 source recordings).
+        thresholds and score calibration (at least 3, leaving 1 or more).
       threshold_quantile: gamma-fit quantile of held-out normal scores.
       seed: the root PRNG seed.
       sample_rate: expected rate in Hz (None: the first file's).
@@ -59,7 +67,7 @@ class JobConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """One machine type's recordings: waveforms with their FileInfo."""
+    """Recordings of one machine type: waveforms with their FileInfo."""
 
     waveforms: tuple
     infos: tuple
@@ -70,35 +78,114 @@ class Split:
                      self.sample_rate)
 
     def column(self, name: str) -> np.ndarray:
-        return np.array([getattr(i, name) for i in self.infos], dtype=object)
+        return column(self.infos, name)
 
 
-def _run_ae(config: JobConfig, train: Split, queries: Split, key, progress: bool) -> dict:
-    """Baseline twin: {'dcase_ae_mse': [Q], 'dcase_ae_mahalanobis': [Q]} query scores."""
-    vec = autoencoder.file_vectors(config.ae, train.waveforms, train.sample_rate)
-    model = autoencoder.fit(config.ae, vec, train.column("domain") == "target", key, progress)
-    q_vec = autoencoder.file_vectors(config.ae, queries.waveforms, queries.sample_rate)
+def column(infos: Sequence[dcase.FileInfo], name: str) -> np.ndarray:
+    """[N] object array of one FileInfo field."""
+    return np.array([getattr(i, name) for i in infos], dtype=object)
+
+
+@dataclasses.dataclass(frozen=True)
+class Machine:
+    """One machine type as the detectors see it: the training recordings they fit on, and
+    the queries they score: ``n_held`` held-out training recordings (for the threshold),
+    then the test recordings. ``key``: this machine type's PRNG key."""
+
+    fit_on: Split
+    queries: Split
+    n_held: int
+    key: jax.Array
+
+
+def name_key(root: jax.Array, name: str) -> jax.Array:
+    """A key of its own for ``name`` (a machine type, a detector): fold_in of its CRC-32."""
+    return jax.random.fold_in(root, zlib.crc32(name.encode("utf-8")))
+
+
+def split_machine(config: "JobConfig", train: Split, test: Split, root: jax.Array) -> Machine:
+    """Holds out ``config.holdout_fraction`` of each section's source training recordings."""
+    machine = train.infos[0].machine_type
+    split_key, fit_key = jax.random.split(name_key(root, machine))
+    held = holdout(train.infos, config.holdout_fraction, split_key)
+    if not held.any():
+        raise ValueError(f"{machine}: no training recordings to hold out for the threshold "
+                         "(needs >= 2 source-domain recordings in a section)")
+    kept_out = train.take(np.flatnonzero(held))
+    queries = Split(kept_out.waveforms + test.waveforms, kept_out.infos + test.infos,
+                    test.sample_rate)
+    return Machine(train.take(np.flatnonzero(~held)), queries, len(kept_out.infos), fit_key)
+
+
+def _run_ae(config: "JobConfig", m: Machine, progress: bool) -> dict:
+    """Baseline twin, per machine type: {'dcase_ae_mse', 'dcase_ae_mahalanobis'}: [Q]."""
+    vec = autoencoder.file_vectors(config.ae, m.fit_on.waveforms, m.fit_on.sample_rate)
+    model = autoencoder.fit(config.ae, vec, m.fit_on.column("domain") == "target", m.key,
+                            progress)
+    q_vec = autoencoder.file_vectors(config.ae, m.queries.waveforms, m.queries.sample_rate)
     scores = autoencoder.score(config.ae, model, q_vec)
     return {f"dcase_ae_{name}": s for name, s in scores.items()}
 
 
-def _run_oe(config: JobConfig, train: Split, queries: Split, key, progress: bool) -> dict:
-    """Outlier exposure with the file-name metadata classes: {'oe': [Q]} query scores."""
-    labels = dcase.metadata_classes(train.infos)[0]
+def _oe_inputs(config: "JobConfig", m: Machine, progress: bool) -> dict:
+    """What joint outlier exposure needs of one machine type (features, not waveforms)."""
+    del progress
+    machine = m.fit_on.infos[0].machine_type
+    labels, names = dcase.metadata_classes(m.fit_on.infos)
     if config.oe.classes == "recordings":
-        labels = np.arange(len(train.infos))
-    data = outlier.inputs(config.oe, train.waveforms, train.sample_rate)
-    model = outlier.fit(config.oe, data, labels, train.column("section"),
-                        train.column("domain"), key, progress)
-    q_data = outlier.inputs(config.oe, queries.waveforms, queries.sample_rate)
-    return {"oe": outlier.score(config.oe, model, q_data, queries.column("section"))}
+        labels, names = np.arange(len(labels)), tuple(i.name for i in m.fit_on.infos)
+    return {
+        "train": outlier.inputs(config.oe, m.fit_on.waveforms, m.fit_on.sample_rate),
+        "queries": outlier.inputs(config.oe, m.queries.waveforms, m.queries.sample_rate),
+        "classes": np.array([f"{machine}|{names[c]}" for c in labels], dtype=object),
+        "pools": np.array([f"{machine}|{s}" for s in m.fit_on.column("section")], dtype=object),
+        "query_pools": np.array([f"{machine}|{s}" for s in m.queries.column("section")],
+                                dtype=object),
+        "domains": m.fit_on.column("domain").astype(str),
+        "n_held": m.n_held,
+    }
 
 
-DETECTORS = {"dcase_ae": _run_ae, "oe": _run_oe}
+def _oe_joint(config: "JobConfig", prepared: list, key: jax.Array, progress: bool) -> list:
+    """ONE outlier-exposure model for every machine type of the job: its classes are
+    (machine type, section, attributes or domain); its score fusion is calibrated on the
+    held-out recordings; each machine type's queries are scored against the training
+    recordings of their own machine type and section. -> [{'oe': [Q]}] per machine type."""
+    def cat(name):
+        return np.concatenate([p[name] for p in prepared])
+
+    train = outlier.concat([p["train"] for p in prepared])
+    _, labels = np.unique(cat("classes"), return_inverse=True)
+    model = outlier.fit(config.oe, train, labels, cat("pools"), cat("domains"), key, progress)
+    held = [np.arange(p["n_held"]) for p in prepared]
+    model = outlier.calibrate(
+        config.oe, model, outlier.concat([p["queries"].take(h) for p, h in zip(prepared, held)]),
+        np.concatenate([p["query_pools"][h] for p, h in zip(prepared, held)]))
+    return [{"oe": outlier.score(config.oe, model, p["queries"], p["query_pools"])}
+            for p in prepared]
 
 
-def runner(name: str):
-    """The function that trains and scores detector ``name``."""
+@dataclasses.dataclass(frozen=True)
+class Detector:
+    """How the job runs a detector: ``prepare(config, machine, progress)`` per machine type
+    while its recordings are loaded, then ``finish(config, prepared list, key, progress)`` ->
+    one {score name: [Q] query scores} per machine type."""
+
+    prepare: Callable
+    finish: Callable
+
+
+def _per_machine(config, prepared: list, key, progress) -> list:
+    """``finish`` of a detector whose ``prepare`` already scored each machine type."""
+    del config, key, progress
+    return prepared
+
+
+DETECTORS = {"dcase_ae": Detector(_run_ae, _per_machine), "oe": Detector(_oe_inputs, _oe_joint)}
+
+
+def runner(name: str) -> Detector:
+    """How to run detector ``name``."""
     try:
         return DETECTORS[name]
     except KeyError:
@@ -106,14 +193,15 @@ def runner(name: str):
 
 
 def holdout(infos: Sequence[dcase.FileInfo], fraction: float, key) -> np.ndarray:
-    """[N] bool: the held-out training recordings, ``ceil(fraction * n)`` random ones of each
-    section's n source-domain recordings (none when n < 2)."""
+    """[N] bool: the held-out training recordings, ``max(3, ceil(fraction * n))`` random ones
+    of each section's n source-domain recordings, leaving at least one (3 points make a gamma
+    fit; 2 a score norm)."""
     out = np.zeros(len(infos), bool)
     sections = sorted({i.section for i in infos})
     for j, sec in enumerate(sections):
         pool = np.array([k for k, i in enumerate(infos)
                          if i.section == sec and i.domain != "target"])
-        n_out = max(0, min(int(np.ceil(fraction * pool.size)), pool.size - 1))
+        n_out = max(0, min(max(3, int(np.ceil(fraction * pool.size))), pool.size - 1))
         if n_out:
             perm = np.asarray(jax.random.permutation(jax.random.fold_in(key, j), pool.size))
             out[pool[perm[:n_out]]] = True
@@ -137,44 +225,19 @@ def load_machine(root: str, machine_type: str, sample_rate: Optional[int]) -> tu
     return train, test, bad
 
 
-def run_machine(config: JobConfig, train: Split, test: Split, out_dir: str,
-                progress: bool = False) -> list[dict]:
-    """Trains and scores every detector of ``config`` on one machine type, writes the official
-    files to ``out_dir/<detector>/``, and returns one result dict per (detector, section)
-    with labelled test files (keys detector, machine_type, section, ``ev.METRICS``, threshold).
-    """
-    machine = train.infos[0].machine_type
-    key = jax.random.fold_in(jax.random.key(config.seed), sum(machine.encode()))
-    split_key, fit_key = jax.random.split(key)
-    held = holdout(train.infos, config.holdout_fraction, split_key)
-    if not held.any():
-        raise ValueError(f"{machine}: no training recordings to hold out for the threshold "
-                         "(needs >= 2 source-domain recordings in a section)")
-    fit_on, kept_out = train.take(np.flatnonzero(~held)), train.take(np.flatnonzero(held))
-    queries = Split(kept_out.waveforms + test.waveforms, kept_out.infos + test.infos,
-                    test.sample_rate)
-    n_held = len(kept_out.infos)
-    results = []
-    for name in config.detectors:
-        scores = runner(name)(config, fit_on, queries, fit_key, progress)
-        for det, s in scores.items():
-            threshold, _ = choose_threshold(s[:n_held], "gamma", config.threshold_quantile)
-            results += _write_sections(det, test, s[n_held:], threshold, out_dir)
-    return results
-
-
-def _write_sections(det: str, test: Split, scores: np.ndarray, threshold: float,
+def _write_sections(det: str, infos: tuple, scores: np.ndarray, threshold: float,
                     out_dir: str) -> list[dict]:
-    """Official files of every section of one detector; metrics where labels are known."""
+    """Official files of every section of one detector on one machine type's test files
+    (``infos``, ``scores`` [N]); metrics where labels are known."""
     out = []
-    sections = test.column("section")
+    sections = column(infos, "section")
     for sec in sorted(set(sections)):
         idx = np.flatnonzero(sections == sec)
-        part = test.take(idx)
-        machine = part.infos[0].machine_type
+        part = tuple(infos[i] for i in idx)
+        machine = part[0].machine_type
         ev.write_official_files(os.path.join(out_dir, det), machine, sec,
-                                [i.name for i in part.infos], scores[idx], threshold)
-        labels, domains = part.column("label"), part.column("domain")
+                                [i.name for i in part], scores[idx], threshold)
+        labels, domains = column(part, "label"), column(part, "domain")
         if any(v is None for v in labels) or len(set(labels)) < 2:
             continue
         out.append({"detector": det, "machine_type": machine, "section": sec,
@@ -185,19 +248,31 @@ def _write_sections(det: str, test: Split, scores: np.ndarray, threshold: float,
 
 def run(config: JobConfig, root: str, out_dir: str,
         machine_types: Optional[Sequence[str]] = None, progress: bool = True) -> list[dict]:
-    """The whole job: every machine type (all by default), official files, ``results.md`` /
-    ``results.csv`` / ``config.json`` in ``out_dir`` (all written atomically). Returns the
-    result rows (``ev.summary_rows``)."""
+    """The whole job on every machine type (all by default): per-machine-type detectors
+    train on each, joint ones once on all of them; official files to ``out_dir/<detector>/``,
+    ``results.md`` / ``results.csv`` / ``config.json`` in ``out_dir`` (all written
+    atomically). Returns the result rows (``ev.summary_rows``)."""
     found = dcase.machine_types(root)
     chosen = list(machine_types) if machine_types else found
     missing = [m for m in chosen if m not in found]
     if missing:
         raise FileNotFoundError(f"{root}: no machine type(s) {missing}; found {found}")
     files.atomic_write_json(os.path.join(out_dir, "config.json"), dataclasses.asdict(config))
-    results = []
+    key = jax.random.key(config.seed)
+    prepared, tests = {d: [] for d in config.detectors}, []
     for mt in tqdm.tqdm(chosen, desc="machine types", disable=not progress):
         train, test, _ = load_machine(root, mt, config.sample_rate)
-        results += run_machine(config, train, test, out_dir, progress)
+        m = split_machine(config, train, test, key)
+        for d in config.detectors:
+            prepared[d].append(runner(d).prepare(config, m, progress))
+        tests.append((m.queries.infos[m.n_held:], m.n_held))
+    results = []
+    for d in config.detectors:
+        for (infos, n_held), scores in zip(
+                tests, runner(d).finish(config, prepared[d], name_key(key, d), progress)):
+            for det, s in scores.items():
+                threshold, _ = choose_threshold(s[:n_held], "gamma", config.threshold_quantile)
+                results += _write_sections(det, infos, s[n_held:], threshold, out_dir)
     rows = ev.summary_rows(results) if results else []
     files.atomic_write_text(os.path.join(out_dir, "results.csv"), ev.results_csv(rows))
     files.atomic_write_text(os.path.join(out_dir, "results.md"), ev.results_markdown(rows))
@@ -208,6 +283,5 @@ def time_one_machine(config: JobConfig, root: str, machine_type: str, out_dir: s
     """Wall seconds to load, train, score and write one machine type (the benchmark's timing
     of the default detector: pass a config whose ``detectors`` is the one to time)."""
     start = time.perf_counter()
-    train, test, _ = load_machine(root, machine_type, config.sample_rate)
-    run_machine(config, train, test, out_dir)
+    run(config, root, out_dir, [machine_type], progress=False)
     return time.perf_counter() - start

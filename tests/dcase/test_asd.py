@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 from drill_jax import training
-from drill_jax.asd import autoencoder, features, oe_net, outlier
+from drill_jax.asd import autoencoder, features, knn, oe_net, outlier
 
 RATE = 16000
 TINY_AE = autoencoder.AEConfig(front_end=features.LogMelConfig(n_mels=16), hidden=16,
-                               bottleneck=4, epochs=3, batch_size=32)
-TINY_OE = outlier.OEConfig(front_end=features.LogMelConfig(n_mels=16), window_frames=8,
-                           eval_hop_frames=4, spectrum_fft=256, width=16, embedding_dim=8,
-                           steps=40, batch_size=16)
+                               bottleneck=4, train=training.Schedule(epochs=3, batch_size=32))
+TINY_OE = outlier.OEConfig(
+    outlier.InputConfig(features.LogMelConfig(n_mels=16), window_frames=8, eval_hop_frames=4,
+                        spectrum_fft=256),
+    width=16, embedding_dim=8, train=training.Schedule(epochs=40, batch_size=16))
 
 
 def _tones(freqs, seconds=0.3, seed=0):
@@ -71,7 +72,7 @@ def test_twin_fit_and_score_rank_an_odd_tone_higher():
     normal = _tones([400.0 + 5 * i for i in range(12)])
     odd = _tones([3000.0], seed=1)
     vec = autoencoder.file_vectors(TINY_AE, normal + odd, RATE)
-    config = dataclasses.replace(TINY_AE, epochs=150)
+    config = dataclasses.replace(TINY_AE, train=training.Schedule(epochs=150, batch_size=32))
     model = autoencoder.fit(config, vec[:10], np.arange(10) >= 8, jax.random.key(0))
     s = autoencoder.score(TINY_AE, model, vec[10:])
     assert set(s) == {"mse", "mahalanobis"} and s["mse"].shape == (3,)
@@ -79,25 +80,37 @@ def test_twin_fit_and_score_rank_an_odd_tone_higher():
 
 
 def test_arcface_loss_hand_computed():
-    cos = jnp.array([[0.5, 0.0]])
+    cos = jnp.array([[[0.5], [0.0]]])
     got = float(oe_net.arcface_loss(cos, jnp.array([0]), margin=0.1, scale=2.0)[0])
     target = np.cos(np.arccos(0.5) + 0.1)
     assert got == pytest.approx(-np.log(np.exp(2 * target) / (np.exp(2 * target) + 1.0)), 1e-5)
     assert float(oe_net.arcface_loss(cos, jnp.array([1]), 0.0, 2.0)[0]) == pytest.approx(
         -np.log(1.0 / (1.0 + np.exp(1.0))), 1e-5)
+    sub = jnp.array([[[0.5, 0.2], [0.0, 0.1]]])  # two sub-clusters per class
+    p0 = (np.exp(0.5) + np.exp(0.2)) / (np.exp(0.5) + np.exp(0.2) + 1.0 + np.exp(0.1))
+    assert float(oe_net.arcface_loss(sub, jnp.array([0]), 0.0, 1.0)[0]) == pytest.approx(
+        -np.log(p0), 1e-5)
 
 
-def test_domain_knn_takes_the_nearest_domain_per_section():
+def test_knn_takes_the_nearest_domain_per_section():
     refs = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [1.0, 0.0]])
     ref_sec = np.array(["00", "00", "00", "01"])
     ref_dom = np.array(["source", "source", "target", "source"])
     q = np.array([[0.8, 0.6], [0.0, 1.0]])
-    got = outlier.domain_knn_scores(refs, ref_sec, ref_dom, q, np.array(["00", "01"]), k=2)
+    got = knn.scores(refs, ref_sec, ref_dom, q, np.array(["00", "01"]), 2, "cosine")
     # section 00: source 2-NN mean distance (1 - .8 + 1 - .6) / 2 = 0.3; target 1 - .96
     # section 01: one reference, k capped at 1: 1 - 0 = 1
     np.testing.assert_allclose(got, [1 - 0.96, 1.0])
     with pytest.raises(ValueError, match="section '02' has no normal training recordings"):
-        outlier.domain_knn_scores(refs, ref_sec, ref_dom, q[:1], np.array(["02"]), k=1)
+        knn.scores(refs, ref_sec, ref_dom, q[:1], np.array(["02"]), 1, "cosine")
+
+
+def test_knn_zscore_distance_hand_computed():
+    refs = np.array([[0.0], [1.0], [3.0]])
+    var = (refs.std() + 1e-3) ** 2  # each feature standardised by the references
+    pools = (np.zeros(3), np.zeros(3))
+    got = knn.scores(refs, *pools, np.array([[5.0], [0.5]]), np.zeros(2), 2, "zscore")
+    np.testing.assert_allclose(got, [(4.0 + 16.0) / 2 / var, (0.25 + 0.25) / 2 / var])
 
 
 @pytest.fixture(scope="module")
@@ -106,20 +119,24 @@ def oe_data():
     return outlier.inputs(TINY_OE, waves, RATE), np.array([0] * 6 + [1] * 6)
 
 
-def _sub(data, idx):
-    return outlier.Inputs(tuple(data.mels[i] for i in idx), data.spectra[idx])
-
-
 def test_oe_same_key_same_scores_and_odd_sound_scores_high(oe_data):
     data, labels = oe_data
-    train, test = _sub(data, np.arange(12)), _sub(data, np.arange(12, 14))
-    secs, doms = np.array(["00"] * 12), np.array(["source"] * 12)
+    fit_idx, held_idx = np.array([0, 1, 2, 3, 4, 6, 7, 8, 9, 10]), np.array([5, 11])
+    train, test = data.take(fit_idx), data.take([12, 13])
+    secs, doms = np.array(["00"] * 10), np.array(["source"] * 10)
     runs = []
     for _ in range(2):
-        model = outlier.fit(TINY_OE, train, labels, secs, doms, jax.random.key(3))
+        model = outlier.fit(TINY_OE, train, labels[fit_idx], secs, doms, jax.random.key(3))
+        with pytest.raises(ValueError, match="needs a calibrated model"):
+            outlier.score(TINY_OE, model, test, np.array(["00", "00"]))
+        model = outlier.calibrate(TINY_OE, model, data.take(held_idx), np.array(["00", "00"]))
         runs.append(outlier.score(TINY_OE, model, test, np.array(["00", "00"])))
     np.testing.assert_array_equal(runs[0], runs[1])
     assert runs[0][1] > runs[0][0]
+    held = outlier.components(TINY_OE, model, data.take(held_idx), np.array(["00", "00"]))
+    np.testing.assert_allclose(  # the norms standardise each component on the held-out pair
+        outlier.score(TINY_OE, model, data.take(held_idx), np.array(["00", "00"])),
+        sum((c - c.mean()) / (c.std() + 1e-12) for c in held.values()), atol=1e-9)
 
 
 def test_oe_train_step_compiles_once_and_loss_goes_down(oe_data):
@@ -130,8 +147,8 @@ def test_oe_train_step_compiles_once_and_loss_goes_down(oe_data):
     before = training.compiled_count(outlier.train_step)
     losses = []
     for _ in range(15):
-        state, m = outlier.train_step(state, batch, jax.random.key(1), mixup_alpha=0.0,
-                                         margin=0.0, scale=4.0)
+        state, m = outlier.train_step(state, batch, jax.random.key(1),
+                                      outlier.LossConfig(mixup_alpha=0.0))
         losses.append(float(m["loss"]))
     assert training.compiled_count(outlier.train_step) - before <= 1
     assert losses[-1] < 0.5 * losses[0]

@@ -2,12 +2,15 @@
 as a saved detector. Clips carry no DCASE metadata here, so the classes it learns are
 pseudo-labels: the recording each clip comes from (``Dataset.groups``). It reads its own
 front-end (librosa log-Mel and Welch spectrum) at ``settings.sample_rate``; the other
-feature settings do not apply to it."""
+feature settings do not apply to it. The fused score (``OEConfig.fusion``, the default) is
+calibrated on the clips of ``CALIBRATION_FRACTION`` of the training recordings, held out of
+the network's training."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import jax
 import numpy as np
 
 from drill_jax import data, features
@@ -16,9 +19,11 @@ from drill_jax.detection import family
 
 KIND = "unsupervised"
 SCORE_NAME = "dcase_oe"
+CALIBRATION_FRACTION = 0.1  # of the training recordings, held out to calibrate the fusion
 SCORE_MEANING = (
     "cosine distance of the clip's outlier-exposure embedding to the nearest normal "
-    "training clips (network trained to tell the normal recordings apart)"
+    "training clip (network trained to tell the normal recordings apart) plus the distance "
+    "of its log-Mel statistics to theirs, each standardised on held-out normal clips"
 )
 
 
@@ -37,35 +42,71 @@ def _inputs(config: Config, settings: features.FeatureSettings, clips) -> outlie
     return outlier.inputs(config.oe, list(np.asarray(clips)), settings.sample_rate)
 
 
+def _held_groups(config: Config, n_groups: int, key) -> np.ndarray:
+    """[G] bool: the recordings held out of training to calibrate the score fusion,
+    ``max(2, ceil(CALIBRATION_FRACTION * G))`` random ones (none without fusion)."""
+    out = np.zeros(n_groups, bool)
+    if config.oe.fusion == "none":
+        return out
+    n_held = max(2, int(np.ceil(CALIBRATION_FRACTION * n_groups)))
+    if n_groups - n_held < 2:
+        raise ValueError(f"dcase_oe with score fusion needs normal clips of >= {n_held + 2} "
+                         f"recordings (2 to calibrate it), got {n_groups}")
+    out[np.asarray(jax.random.permutation(key, n_groups))[:n_held]] = True
+    return out
+
+
 def fit(config: Config, clips: data.Dataset, settings: features.FeatureSettings,
         key) -> family.Fitted:
-    """Trains on normal clips [N, settings.clip_samples]; classes = their recordings."""
-    _, labels = np.unique(clips.groups, return_inverse=True)
-    if labels.max() < 1:
+    """Trains on normal clips [N, settings.clip_samples] (classes = their recordings), and
+    calibrates the score fusion on the clips of recordings held out of that training."""
+    groups, labels = np.unique(clips.groups, return_inverse=True)
+    if len(groups) < 2:
         raise ValueError("dcase_oe needs normal clips of >= 2 recordings (its pseudo-labels)")
-    model = outlier.fit(config.oe, _inputs(config, settings, clips.waveforms), labels,
-                        np.zeros(len(labels), int), np.zeros(len(labels), int), key)
-    arrays = {f"seed{i}": m for i, m in enumerate(model.members)}
-    return family.Fitted(config, arrays, {"n_classes": int(labels.max()) + 1})
+    split_key, fit_key = jax.random.split(key)
+    held = _held_groups(config, len(groups), split_key)[labels]
+    inputs = _inputs(config, settings, clips.waveforms)
+    train = np.flatnonzero(~held)
+    _, train_labels = np.unique(labels[train], return_inverse=True)
+    zeros = np.zeros(len(train), int)
+    model = outlier.fit(config.oe, inputs.take(train), train_labels, zeros, zeros, fit_key)
+    arrays = {**{f"seed{i}": m for i, m in enumerate(model.members)},
+              "recording_stats": model.recording_stats}
+    if held.any():
+        model = outlier.calibrate(config.oe, model, inputs.take(np.flatnonzero(held)),
+                                  np.zeros(int(held.sum()), int))
+        arrays["norms"] = model.norms["0"]
+    return family.Fitted(config, arrays, {"n_classes": int(train_labels.max()) + 1,
+                                          "n_calibration_clips": int(held.sum())})
+
+
+def _model(config: Config, arrays: dict) -> outlier.OEModel:
+    members = tuple(arrays[f"seed{i}"] for i in range(config.oe.seeds))
+    zeros = np.zeros(members[0]["references"].shape[0], int)
+    norms = {"0": arrays["norms"]} if "norms" in arrays else None
+    return outlier.OEModel(members, zeros, zeros, arrays["recording_stats"], norms)
 
 
 def score(config: Config, settings: features.FeatureSettings, arrays: dict, clips) -> np.ndarray:
     """Scores [N] float64 of clips [N, settings.clip_samples]; higher = less normal."""
-    members = tuple(arrays[f"seed{i}"] for i in range(len(arrays)))
-    n_refs = members[0]["references"].shape[0]
-    model = outlier.OEModel(members, np.zeros(n_refs, int), np.zeros(n_refs, int))
     inputs = _inputs(config, settings, clips)
-    return outlier.score(config.oe, model, inputs, np.zeros(len(inputs.mels), int))
+    return outlier.score(config.oe, _model(config, arrays), inputs,
+                         np.zeros(len(inputs.mels), int))
 
 
 def check(config: Config, settings: features.FeatureSettings, arrays, where: str) -> None:
     """ValueError unless the arrays hold ``config.oe.seeds`` networks of this config."""
-    family.check_keys(arrays, tuple(f"seed{i}" for i in range(config.oe.seeds)), where)
+    seeds = tuple(f"seed{i}" for i in range(config.oe.seeds))
+    fused = ("norms",) if config.oe.fusion != "none" else ()
+    family.check_keys(arrays, seeds + ("recording_stats",) + fused, where)
     first = arrays["seed0"]
-    n_bins = config.oe.spectrum_fft // 2 + 1
+    n_bins = config.oe.inputs.spectrum_fft // 2 + 1
     if (sorted(first) != ["references", "stats", "variables"]
             or first["stats"]["spec_mean"].shape != (n_bins,)
-            or first["references"].shape[1] != config.oe.embedding_dim):
+            or first["references"].shape[1] != config.oe.embedding_dim
+            or np.shape(arrays["recording_stats"]) != (first["references"].shape[0],
+                                                       2 * config.oe.inputs.front_end.n_mels)
+            or (fused and np.shape(arrays["norms"]) != (2, 2))):
         raise ValueError(f"{where}: arrays do not match the dcase_oe config")
-    for m in arrays.values():
-        family.check_like(first, m, where)
+    for name in seeds:
+        family.check_like(first, arrays[name], where)
