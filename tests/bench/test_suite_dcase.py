@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from drill_jax import training
 from drill_jax.asd import outlier
 from drill_jax.bench import suite_config, suite_dcase
 from drill_jax.detection import dcase_job
@@ -16,7 +17,12 @@ TINY_SUITE = dataclasses.replace(
 )
 TINY_JOB = dcase_job.JobConfig(
     detectors=("oe",),
-    oe=outlier.OEConfig(steps=5, window_frames=8, spectrum_fft=512, width=8, embedding_dim=8),
+    oe=outlier.OEConfig(
+        outlier.InputConfig(window_frames=8, spectrum_fft=512),
+        width=8,
+        embedding_dim=8,
+        train=training.Schedule(epochs=1),
+    ),
 )
 
 

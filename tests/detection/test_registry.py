@@ -9,7 +9,7 @@ import pytest
 import sklearn.covariance
 import sklearn.metrics
 
-from drill_jax import data, features
+from drill_jax import data, features, training
 from drill_jax.classify import classical, cnn
 from drill_jax.detection import build, labelfree, registry, scoring
 from drill_jax.detection import detector as detector_lib
@@ -33,18 +33,23 @@ TINY = {
     ),
     "dcase_ae": dcase_ae.Config(
         ae=autoencoder.AEConfig(
-            front_end=asd_features.LogMelConfig(n_mels=16), hidden=8, bottleneck=4, epochs=2
+            front_end=asd_features.LogMelConfig(n_mels=16),
+            hidden=8,
+            bottleneck=4,
+            train=training.Schedule(epochs=2, batch_size=256),
         )
     ),
     "dcase_oe": dcase_oe.Config(
         oe=outlier.OEConfig(
-            front_end=asd_features.LogMelConfig(n_mels=16),
-            window_frames=8,
-            eval_hop_frames=4,
-            spectrum_fft=256,
+            outlier.InputConfig(
+                front_end=asd_features.LogMelConfig(n_mels=16),
+                window_frames=8,
+                eval_hop_frames=4,
+                spectrum_fft=256,
+            ),
             width=8,
             embedding_dim=8,
-            steps=5,
+            train=training.Schedule(epochs=1),
         )
     ),
 }
