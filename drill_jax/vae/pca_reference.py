@@ -1,8 +1,8 @@
 """A linear reference generator: principal components of the log-magnitude STFT, sampled
 from a Gaussian, turned back into sound with Griffin-Lim phases.
 
-Fitting (nothing learned by gradients): the log-magnitude STFT (window ``n_fft``, hop
-``hop``) of each training clip, flattened to a vector of D = F * K values; mean m [D];
+Fitting (nothing learned by gradients): the log-magnitude STFT (``griffin_lim.Spectrogram``)
+of each training clip, flattened to a vector of D = F * K values; mean m [D];
 the top ``components`` principal directions W [k, D] (rows orthonormal) and the standard
 deviation s [k] of the training clips' coordinates on them; the per-value residual
 variance psi [D] left after the projection (probabilistic PCA with a diagonal noise).
@@ -14,7 +14,10 @@ smoothed bootstrap with variance correction of Silverman 1986, section 6.4.1, a 
 kernel density estimate of the training coordinates shrunk so that its covariance is
 theirs; h defaults to Silverman's rule (4 / (k + 2))^(1 / (k + 4)) N^(-1 / (k + 4))), or
 z ~ N(0, diag(s^2)) (prior 'gaussian'); r ~ N(0, diag(residual_scale^2 psi)); the sound
-is ``griffin_lim.from_log_magnitude`` of v.
+is ``griffin_lim.from_log_magnitude`` of v. With ``match_level`` each sound is then scaled
+to the RMS of the clip whose coordinates centred it (the source, or the kernel's training
+clip; for prior 'gaussian' a training clip drawn at random): Griffin-Lim's phases lose some
+energy, and a level is one number per sound, too little to copy a sound by.
 """
 
 from __future__ import annotations
@@ -34,13 +37,12 @@ PRIORS = ("kde", "gaussian")
 class Config:
     """PCA reference generator (module docstring). Units: samples; scales dimensionless."""
 
-    n_fft: int = 256
-    hop: int = 32
-    floor: float = 1e-5
+    spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram()
     components: int = 8
     prior: str = "kde"
     bandwidth: Optional[float] = None
     residual_scale: float = 1.0
+    match_level: bool = False
 
     def __post_init__(self):
         if self.components < 1:
@@ -54,7 +56,7 @@ class Config:
 class Model(NamedTuple):
     """A fitted PCA generator: mean [D], directions [k, D], the training coordinates
     coords [N, k] and their scales [k], residual_var [D], frames F (D = F * (n_fft // 2 +
-    1)), length T of the clips."""
+    1)), length T of the clips, and the training clips' RMS levels [N] (waveform units)."""
 
     mean: np.ndarray
     directions: np.ndarray
@@ -63,6 +65,7 @@ class Model(NamedTuple):
     residual_var: np.ndarray
     frames: int
     length: int
+    levels: np.ndarray
 
 
 def silverman(k: int, n: int) -> float:
@@ -71,13 +74,22 @@ def silverman(k: int, n: int) -> float:
     return (4.0 / (k + 2)) ** (1.0 / (k + 4)) * n ** (-1.0 / (k + 4))
 
 
-_log_mag = jax.jit(griffin_lim.log_magnitude, static_argnums=(1, 2))
-
-
 def vectors(config: Config, clips: np.ndarray) -> np.ndarray:
     """Flattened log-magnitude STFTs of clips [N, T] -> [N, F * K] float64."""
-    lm = _log_mag(jnp.asarray(clips, jnp.float32), config.n_fft, config.hop, config.floor)
+    lm = griffin_lim.log_magnitude(jnp.asarray(clips, jnp.float32), config.spectrogram)
     return np.asarray(lm, np.float64).reshape(lm.shape[0], -1)
+
+
+def rms(clips: np.ndarray) -> np.ndarray:
+    """RMS level of clips [N, T] -> [N] float64 (waveform units)."""
+    return np.sqrt(np.mean(np.square(np.asarray(clips, np.float64)), axis=-1))
+
+
+def scale_to(sounds: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Sounds [N, T] scaled to RMS ``levels`` [N] (silent ones left silent), clipped to
+    [-1, 1]. -> [N, T] float32."""
+    gain = levels / np.maximum(rms(sounds), 1e-12)
+    return np.clip(sounds * gain[:, None], -1.0, 1.0).astype(np.float32)
 
 
 def fit(config: Config, clips: np.ndarray) -> Model:
@@ -91,10 +103,9 @@ def fit(config: Config, clips: np.ndarray) -> Model:
     k = min(config.components, vt.shape[0])
     coords = (v - mean) @ vt[:k].T
     residual = v - mean - coords @ vt[:k]
-    frames = v.shape[1] // (config.n_fft // 2 + 1)
-    return Model(
-        mean, vt[:k], coords, coords.std(axis=0), residual.var(axis=0), frames, clips.shape[1]
-    )
+    frames = v.shape[1] // (config.spectrogram.n_fft // 2 + 1)
+    scales, residual_var = coords.std(axis=0), residual.var(axis=0)
+    return Model(mean, vt[:k], coords, scales, residual_var, frames, clips.shape[1], rms(clips))
 
 
 def sample(
@@ -107,21 +118,22 @@ def sample(
     n, k = model.coords.shape
     eps = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
     h = silverman(k, n) if config.bandwidth is None else config.bandwidth
+    # Stratified: every kernel (training clip) in turn, in a key-shuffled order.
+    picks = latents.cycle(pick_key, n, num)
     if sources is not None:
         if len(sources) != num:
             raise ValueError(f"need {num} source clips, got {len(sources)}")
         centres = (vectors(config, sources) - model.mean) @ model.directions.T
-        z = (centres + h * eps) / np.sqrt(1.0 + h**2)
+        z, levels = (centres + h * eps) / np.sqrt(1.0 + h**2), rms(sources)
     elif config.prior == "kde":
-        # Stratified: every kernel (training clip) in turn, in a key-shuffled order.
-        centres = model.coords[latents.cycle(pick_key, n, num)]
-        z = (centres + h * eps) / np.sqrt(1.0 + h**2)
+        z, levels = (model.coords[picks] + h * eps) / np.sqrt(1.0 + h**2), model.levels[picks]
     else:
-        z = eps
+        z, levels = eps, model.levels[picks]
     r = np.asarray(jax.random.normal(r_key, (num, model.mean.shape[0])), np.float64)
     v = model.mean + z @ model.directions + config.residual_scale * r * np.sqrt(model.residual_var)
     log_mag = jnp.asarray(v.reshape(num, model.frames, -1), jnp.float32)
-    sounds = griffin_lim.from_log_magnitude(
-        log_mag, config.n_fft, config.hop, model.length, config.floor, phase_key
-    )
-    return np.asarray(sounds, np.float32), z.astype(np.float32)
+    sounds = griffin_lim.from_log_magnitude(log_mag, config.spectrogram, model.length, phase_key)
+    sounds = np.asarray(sounds, np.float32)
+    if config.match_level:
+        sounds = scale_to(sounds, levels)
+    return sounds, z.astype(np.float32)

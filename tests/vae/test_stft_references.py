@@ -1,6 +1,8 @@
 """Tests for the non-learned STFT reference generators: PCA on log-magnitude STFTs and
 STFT interpolation, both with Griffin-Lim phases."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 from drill_jax.vae import griffin_lim, pca_reference, spectral_loss, stft_interp
 
 T, N_FFT, HOP = 600, 128, 16
+SPEC = griffin_lim.Spectrogram(n_fft=N_FFT, hop=HOP)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def _sc(y, x):
 
 def test_pca_full_rank_posterior_reproduces_the_source(clips):
     config = pca_reference.Config(
-        n_fft=N_FFT, hop=HOP, components=5, bandwidth=0.0, residual_scale=0.0
+        spectrogram=SPEC, components=5, bandwidth=0.0, residual_scale=0.0
     )
     model = pca_reference.fit(config, clips)
     assert model.directions.shape == (5, model.mean.shape[0])
@@ -40,7 +43,7 @@ def test_pca_full_rank_posterior_reproduces_the_source(clips):
 
 
 def test_pca_prior_samples_are_new_and_deterministic(clips):
-    config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=3)
+    config = pca_reference.Config(spectrogram=SPEC, components=3)
     model = pca_reference.fit(config, clips)
     a = pca_reference.sample(config, model, jax.random.key(1), 4)[0]
     b = pca_reference.sample(config, model, jax.random.key(1), 4)[0]
@@ -52,13 +55,31 @@ def test_pca_prior_samples_are_new_and_deterministic(clips):
         pca_reference.sample(config, model, jax.random.key(1), 4, clips[:2])
 
 
+def test_pca_match_level_gives_each_sound_its_centre_clips_level(clips):
+    config = pca_reference.Config(spectrogram=SPEC, components=3, match_level=True)
+    quiet = clips * np.linspace(0.1, 1.0, 6, dtype=np.float32)[:, None]
+    model = pca_reference.fit(config, quiet)
+    np.testing.assert_allclose(model.levels, pca_reference.rms(quiet))
+    y, _ = pca_reference.sample(config, model, jax.random.key(1), 3, quiet[[0, 2, 5]])
+    np.testing.assert_allclose(pca_reference.rms(y), pca_reference.rms(quiet[[0, 2, 5]]), 1e-4)
+    # Prior draws: each at the level of a training clip, every clip once in six draws.
+    prior, _ = pca_reference.sample(config, model, jax.random.key(2), 6)
+    np.testing.assert_allclose(
+        np.sort(pca_reference.rms(prior)), np.sort(model.levels), rtol=1e-4
+    )
+    # Without it the level is Griffin-Lim's, which differs.
+    plain = dataclasses.replace(config, match_level=False)
+    y0, _ = pca_reference.sample(plain, model, jax.random.key(1), 3, quiet[[0, 2, 5]])
+    assert not np.allclose(pca_reference.rms(y0), pca_reference.rms(y), rtol=1e-3)
+
+
 def test_silverman_bandwidth():
     # (4 / 3)^(1 / 5) n^(-1 / 5) in one dimension: 1.06 n^(-1/5), the familiar rule.
     np.testing.assert_allclose(pca_reference.silverman(1, 32), 1.0592 * 32 ** (-0.2), rtol=1e-4)
 
 
 def test_pca_kde_prior_keeps_the_training_covariance(clips):
-    config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=2, residual_scale=0.0)
+    config = pca_reference.Config(spectrogram=SPEC, components=2, residual_scale=0.0)
     model = pca_reference.fit(config, clips)
     # The coordinates of many prior samples have the training coordinates' spread.
     y, _ = pca_reference.sample(config, model, jax.random.key(5), 400)
@@ -72,13 +93,13 @@ def test_pca_rejects_one_clip(clips):
 
 
 def test_interp_at_weight_one_is_the_source(clips):
-    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(1.0, 1.0))
+    config = stft_interp.Config(spectrogram=SPEC, weight_range=(1.0, 1.0))
     y = stft_interp.sample(config, jax.random.key(0), clips, clips[:3])
     assert np.all(_sc(y, clips[:3]) < 0.15)
 
 
 def test_interp_lies_between_its_two_clips(clips):
-    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(0.5, 0.5))
+    config = stft_interp.Config(spectrogram=SPEC, weight_range=(0.5, 0.5))
     a, b = jnp.asarray(clips[:1]), jnp.asarray(clips[5:6])
     y = stft_interp.interpolate(config, jax.random.key(0), a, b)
     # Its spectrum peaks at both tones' frequencies, each attenuated by about half (in log).
@@ -89,7 +110,7 @@ def test_interp_lies_between_its_two_clips(clips):
 
 def test_interp_never_pairs_a_training_clip_with_itself(clips):
     # Weight 1/2 between a clip and itself would be a (phase-randomised) copy of it.
-    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(0.5, 0.5))
+    config = stft_interp.Config(spectrogram=SPEC, weight_range=(0.5, 0.5))
     pair, first = clips[:2], clips[[0, 0, 1, 1]]
     a = stft_interp.sample(config, jax.random.key(3), pair, first)
     np.testing.assert_array_equal(a, stft_interp.sample(config, jax.random.key(3), pair, first))

@@ -21,8 +21,16 @@ Fitted = reference.Fitted
 
 
 def settings(config: VAEConfig) -> pca_reference.Config:
-    """The ``pca_reference.Config`` of a generator config (components = latent_dim)."""
-    return pca_reference.Config(components=config.network.latent_dim)
+    """The ``pca_reference.Config`` of a generator config (components = latent_dim; the
+    spectrogram of the network, the kernel bandwidth, residual and level of the synthesis)."""
+    synth = config.synthesis
+    return pca_reference.Config(
+        spectrogram=config.network.spectrogram,
+        components=config.network.latent_dim,
+        bandwidth=synth.bandwidth,
+        residual_scale=synth.residual_scale,
+        match_level=synth.match_level,
+    )
 
 
 def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):

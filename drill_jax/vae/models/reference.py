@@ -10,6 +10,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
+from drill_jax import training
 from drill_jax.vae import fit_loop, latents
 from drill_jax.vae.configs import VAEConfig
 from drill_jax.vae.generators import check_clips
@@ -66,14 +67,13 @@ def clip_fitter(fit_clips: Callable) -> Callable:
 
 def loop_settings(config: VAEConfig) -> dict:
     """The generator config's fields that a ``fit_loop`` model's own Config shares:
-    input_length, latent_dim, kl_weight, epochs, batch_size, learning_rate."""
+    input_length, latent_dim, kl_weight, and the training schedule (epochs, batch_size,
+    learning_rate)."""
     return dict(
         input_length=config.network.input_length,
         latent_dim=config.network.latent_dim,
         kl_weight=config.loss.kl_weight,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.optim.learning_rate,
+        train=training.Schedule(config.epochs, config.batch_size, config.optim.learning_rate),
     )
 
 

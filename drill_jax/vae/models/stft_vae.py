@@ -26,7 +26,11 @@ Fitted = reference.Fitted
 
 def settings(config: VAEConfig) -> stft_vae.Config:
     """The ``stft_vae.Config`` of a generator config."""
-    return stft_vae.Config(**reference.loop_settings(config))
+    return stft_vae.Config(
+        spectrogram=config.network.spectrogram,
+        residual_scale=config.synthesis.residual_scale,
+        **reference.loop_settings(config),
+    )
 
 
 def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array, options):
