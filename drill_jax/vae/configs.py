@@ -141,15 +141,16 @@ class SynthesisConfig:
       prior: 'standard' (z ~ N(0, I)) or 'aggregate' (z ~ a Gaussian fitted to the
         training sounds' posterior means, plus their mean posterior variance) for
         synth_mode='prior'.
-      calibrate_level: a noise-shaping generator's sounds are scaled by the median RMS
+      calibrate_level: a noise-shaping or PCA generator's sounds are scaled by the median RMS
         ratio of the class's training sounds to their posterior decodings (fitted on the
-        training sounds only; ``models.noise_vae.level_gain``).
+        training sounds only; ``models.noise_vae.level_gain``, ``pca_reference``).
       bandwidth: the PCA generator's kernel bandwidth in standard deviations of each
         coordinate (None: Silverman's rule; ``pca_reference``).
       residual_scale: scale of the residual noise the STFT generators ('pca', 'stft_vae') add
         to a decoded log magnitude (1 = the fitted residual, 0 = none).
       match_level: the PCA generator's sounds are scaled to the RMS level of the clip each
-        was drawn around (its source, or for prior draws its kernel's training clip).
+        was drawn around (its source, or for prior draws its kernel's training clip); not
+        with calibrate_level.
     """
 
     num_synth: int = 48
@@ -205,20 +206,3 @@ class VAEConfig:
         if self.epochs < 0:
             raise ValueError(f"epochs: must be >= 0, got {self.epochs}")
         generators.get(self.network.arch).check(self)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> "VAEConfig":
-        """The config ``dataclasses.asdict`` wrote as JSON (lists back to tuples)."""
-        unknown = set(obj) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"VAE config has unknown fields {sorted(unknown)}")
-        kwargs = dict(obj)
-        for name, part in _PARTS.items():
-            if name in kwargs:
-                fields = dict(kwargs[name])
-                extra = set(fields) - {f.name for f in dataclasses.fields(part)}
-                if extra:
-                    raise ValueError(f"VAE config {name} has unknown fields {sorted(extra)}")
-                tuples = {k: tuple(v) for k, v in fields.items() if isinstance(v, list)}
-                kwargs[name] = part(**{**fields, **tuples})
-        return cls(**kwargs)

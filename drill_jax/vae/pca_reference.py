@@ -14,10 +14,12 @@ smoothed bootstrap with variance correction of Silverman 1986, section 6.4.1, a 
 kernel density estimate of the training coordinates shrunk so that its covariance is
 theirs; h defaults to Silverman's rule (4 / (k + 2))^(1 / (k + 4)) N^(-1 / (k + 4))), or
 z ~ N(0, diag(s^2)) (prior 'gaussian'); r ~ N(0, diag(residual_scale^2 psi)); the sound
-is ``griffin_lim.from_log_magnitude`` of v. With ``match_level`` each sound is then scaled
-to the RMS of the clip whose coordinates centred it (the source, or the kernel's training
-clip; for prior 'gaussian' a training clip drawn at random): Griffin-Lim's phases lose some
-energy, and a level is one number per sound, too little to copy a sound by.
+is ``griffin_lim.from_log_magnitude`` of v, and its level follows ``level``:
+'decoded' keeps Griffin-Lim's (whose phases lose some energy), 'class' multiplies every sound
+by one gain per class, the median over training clips of RMS(clip) / RMS(a posterior sound
+around it), fitted with the fit key; 'source' scales each sound to the RMS of the clip whose
+coordinates centred it (the source, or the kernel's training clip; for prior 'gaussian' a
+training clip drawn at random), which brings a sound nearer its own clip.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ import numpy as np
 from drill_jax.vae import griffin_lim, latents
 
 PRIORS = ("kde", "gaussian")
+LEVELS = ("decoded", "class", "source")
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
@@ -42,13 +46,15 @@ class Config:
     prior: str = "kde"
     bandwidth: Optional[float] = None
     residual_scale: float = 1.0
-    match_level: bool = False
+    level: str = "decoded"
 
     def __post_init__(self):
         if self.components < 1:
             raise ValueError(f"components must be >= 1, got {self.components}")
         if self.prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
+        if self.level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
         if (self.bandwidth is not None and self.bandwidth < 0) or self.residual_scale < 0:
             raise ValueError("bandwidth and residual_scale must be >= 0")
 
@@ -56,7 +62,8 @@ class Config:
 class Model(NamedTuple):
     """A fitted PCA generator: mean [D], directions [k, D], the training coordinates
     coords [N, k] and their scales [k], residual_var [D], frames F (D = F * (n_fft // 2 +
-    1)), length T of the clips, and the training clips' RMS levels [N] (waveform units)."""
+    1)), length T of the clips, the training clips' RMS levels [N] (waveform units) and
+    the class gain (1 unless level 'class')."""
 
     mean: np.ndarray
     directions: np.ndarray
@@ -66,6 +73,7 @@ class Model(NamedTuple):
     frames: int
     length: int
     levels: np.ndarray
+    gain: float = 1.0
 
 
 def silverman(k: int, n: int) -> float:
@@ -92,20 +100,48 @@ def scale_to(sounds: np.ndarray, levels: np.ndarray) -> np.ndarray:
     return np.clip(sounds * gain[:, None], -1.0, 1.0).astype(np.float32)
 
 
-def fit(config: Config, clips: np.ndarray) -> Model:
-    """Fits the PCA generator to one class's training clips [N, T] (N >= 2)."""
+def fit(config: Config, clips: np.ndarray, key: jax.Array) -> Model:
+    """Fits the PCA generator to one class's training clips [N, T] (N >= 2); ``key`` draws
+    the posterior sounds of the class gain (level 'class')."""
     clips = np.asarray(clips, np.float32)
     if clips.ndim != 2 or clips.shape[0] < 2:
         raise ValueError(f"need training clips [N >= 2, T], got shape {clips.shape}")
     v = vectors(config, clips)
     mean = v.mean(axis=0)
-    _, sv, vt = np.linalg.svd(v - mean, full_matrices=False)
+    vt = np.linalg.svd(v - mean, full_matrices=False)[2]
     k = min(config.components, vt.shape[0])
     coords = (v - mean) @ vt[:k].T
     residual = v - mean - coords @ vt[:k]
     frames = v.shape[1] // (config.spectrogram.n_fft // 2 + 1)
     scales, residual_var = coords.std(axis=0), residual.var(axis=0)
-    return Model(mean, vt[:k], coords, scales, residual_var, frames, clips.shape[1], rms(clips))
+    model = Model(mean, vt[:k], coords, scales, residual_var, frames, clips.shape[1], rms(clips))
+    if config.level != "class":
+        return model
+    eps_key, r_key, phase_key = jax.random.split(key, 3)
+    z = around(config, model, eps_key, coords)
+    decoded = decode(config, model, z, r_key, phase_key)
+    return model._replace(gain=float(np.median(model.levels / np.maximum(rms(decoded), 1e-12))))
+
+
+def around(config: Config, model: Model, key: jax.Array, centres: np.ndarray) -> np.ndarray:
+    """Coordinates z [M, k] of kernels around ``centres`` [M, k]: (c + h s eps) /
+    sqrt(1 + h^2), eps ~ N(0, I) from ``key`` (module docstring)."""
+    n, k = model.coords.shape
+    h = silverman(k, n) if config.bandwidth is None else config.bandwidth
+    eps = np.asarray(jax.random.normal(key, centres.shape), np.float64) * model.scales
+    return (centres + h * eps) / np.sqrt(1.0 + h**2)
+
+
+def decode(
+    config: Config, model: Model, z: np.ndarray, r_key: jax.Array, phase_key: jax.Array
+) -> np.ndarray:
+    """Sounds [M, T] float32 of coordinates z [M, k]: v = m + z W + r, r ~ N(0,
+    diag(residual_scale^2 psi)) from ``r_key``, Griffin-Lim phases from ``phase_key``."""
+    r = np.asarray(jax.random.normal(r_key, (z.shape[0], model.mean.shape[0])), np.float64)
+    v = model.mean + z @ model.directions + config.residual_scale * r * np.sqrt(model.residual_var)
+    log_mag = jnp.asarray(v.reshape(z.shape[0], model.frames, -1), jnp.float32)
+    sounds = griffin_lim.from_log_magnitude(log_mag, config.spectrogram, model.length, phase_key)
+    return np.asarray(sounds, np.float32)
 
 
 def sample(
@@ -116,24 +152,21 @@ def sample(
     docstring)."""
     z_key, pick_key, r_key, phase_key = jax.random.split(key, 4)
     n, k = model.coords.shape
-    eps = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
-    h = silverman(k, n) if config.bandwidth is None else config.bandwidth
     # Stratified: every kernel (training clip) in turn, in a key-shuffled order.
     picks = latents.cycle(pick_key, n, num)
     if sources is not None:
         if len(sources) != num:
             raise ValueError(f"need {num} source clips, got {len(sources)}")
         centres = (vectors(config, sources) - model.mean) @ model.directions.T
-        z, levels = (centres + h * eps) / np.sqrt(1.0 + h**2), rms(sources)
+        z, levels = around(config, model, z_key, centres), rms(sources)
     elif config.prior == "kde":
-        z, levels = (model.coords[picks] + h * eps) / np.sqrt(1.0 + h**2), model.levels[picks]
+        z, levels = around(config, model, z_key, model.coords[picks]), model.levels[picks]
     else:
-        z, levels = eps, model.levels[picks]
-    r = np.asarray(jax.random.normal(r_key, (num, model.mean.shape[0])), np.float64)
-    v = model.mean + z @ model.directions + config.residual_scale * r * np.sqrt(model.residual_var)
-    log_mag = jnp.asarray(v.reshape(num, model.frames, -1), jnp.float32)
-    sounds = griffin_lim.from_log_magnitude(log_mag, config.spectrogram, model.length, phase_key)
-    sounds = np.asarray(sounds, np.float32)
-    if config.match_level:
+        z = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
+        levels = model.levels[picks]
+    sounds = decode(config, model, z, r_key, phase_key)
+    if config.level == "source":
         sounds = scale_to(sounds, levels)
+    elif config.level == "class":
+        sounds = np.clip(sounds * model.gain, -1.0, 1.0)
     return sounds, z.astype(np.float32)

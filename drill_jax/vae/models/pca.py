@@ -16,8 +16,14 @@ from drill_jax.vae.configs import VAEConfig
 from drill_jax.vae.models import reference
 
 LEARNED, OUTPUT, LATENT_PLANE = False, None, False
-check, make_model = reference.check, reference.make_model
+make_model = reference.make_model
 Fitted = reference.Fitted
+
+
+def check(config: VAEConfig) -> None:
+    """One level rule at most: synthesis.calibrate_level or synthesis.match_level."""
+    if config.synthesis.calibrate_level and config.synthesis.match_level:
+        raise ValueError("calibrate_level and match_level: give one level rule, not both")
 
 
 def settings(config: VAEConfig) -> pca_reference.Config:
@@ -29,15 +35,15 @@ def settings(config: VAEConfig) -> pca_reference.Config:
         components=config.network.latent_dim,
         bandwidth=synth.bandwidth,
         residual_scale=synth.residual_scale,
-        match_level=synth.match_level,
+        level="source" if synth.match_level else "class" if synth.calibrate_level else "decoded",
     )
 
 
 def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
-    """(Fitted, []): the PCA of the training clips [N, T]; nothing else is read."""
-    del key
+    """(Fitted, []): the PCA of the training clips [N, T]; nothing else is read (``key``:
+    the class gain's draws)."""
     pca = settings(config)
-    return Fitted(pca, pca_reference.fit(pca, clips)), []
+    return Fitted(pca, pca_reference.fit(pca, clips, key)), []
 
 
 fit = reference.clip_fitter(_fit_clips)
