@@ -56,17 +56,22 @@ def vae_pca(
     spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram(),
     level: str = "decoded",
     bandwidth: Optional[float] = None,
+    align_onsets: bool = False,
 ) -> configs.VAEConfig:
     """The log-magnitude STFT PCA with Griffin-Lim phases (``pca_reference``): ``components``
     principal components (network.latent_dim; at most N for N training sounds) of the
     ``spectrogram``, the ``level`` rule of ``pca_reference.LEVELS`` ('class':
     synthesis.calibrate_level, 'source': synthesis.match_level), kernel ``bandwidth`` (None:
-    Silverman's); 0 epochs, as nothing is trained by gradient steps."""
+    Silverman's), clips aligned at their onsets if ``align_onsets``; 0 epochs, as nothing is
+    trained by gradient steps."""
     synthesis = configs.SynthesisConfig(
         calibrate_level=level == "class", match_level=level == "source", bandwidth=bandwidth
     )
+    network = configs.NetworkConfig(
+        arch="pca", latent_dim=components, spectrogram=spectrogram, align_onsets=align_onsets
+    )
     return configs.VAEConfig(
-        network=configs.NetworkConfig(arch="pca", latent_dim=components, spectrogram=spectrogram),
+        network=network,
         synthesis=synthesis,
         epochs=0,
     )
@@ -78,7 +83,8 @@ def realism_candidates() -> dict:
     Griffin-Lim's own level, '_class' with the class gain, '_source' at each centre clip's
     level (the level rules, compared first); then Griffin-Lim iterations, STFT window / hop,
     components (fewer: the residual noise at its fitted level fills the rest) and kernel
-    bandwidth, each varied alone from the level rule the first comparison chose, 'pca64'."""
+    bandwidth, each varied alone from the level rule the first comparison chose, 'pca64';
+    last, clips aligned at their onsets ('_aligned')."""
     spec = griffin_lim.Spectrogram
     return {
         "pca64": vae_pca(64),
@@ -93,6 +99,9 @@ def realism_candidates() -> dict:
         "pca16": vae_pca(16),
         "pca64_bw0.4": vae_pca(64, bandwidth=0.4),
         "pca64_bw1.2": vae_pca(64, bandwidth=1.2),
+        "pca64_aligned": vae_pca(64, align_onsets=True),
+        "pca16_aligned": vae_pca(16, align_onsets=True),
+        "pca64_aligned_class": vae_pca(64, level="class", align_onsets=True),
     }
 
 

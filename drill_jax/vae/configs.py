@@ -51,6 +51,8 @@ class NetworkConfig:
         class VAE takes only ~100 steps).
       spectrogram: the log-magnitude STFT and Griffin-Lim settings of the STFT generators
         ('pca', 'stft_vae', 'stft_interp'; ``griffin_lim.Spectrogram``).
+      align_onsets: 'pca' only: shift every training clip so that its onset sits at the
+        class median before the PCA, and each sound back to its centre clip's onset.
     """
 
     arch: str = "conv"
@@ -64,6 +66,7 @@ class NetworkConfig:
     negative_slope: float = 0.4
     bn_momentum: float = 0.9
     spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram()
+    align_onsets: bool = False
 
     def __post_init__(self):
         generators.check_name(self.arch)

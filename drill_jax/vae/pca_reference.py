@@ -20,6 +20,12 @@ by one gain per class, the median over training clips of RMS(clip) / RMS(a poste
 around it), fitted with the fit key; 'source' scales each sound to the RMS of the clip whose
 coordinates centred it (the source, or the kernel's training clip; for prior 'gaussian' a
 training clip drawn at random), which brings a sound nearer its own clip.
+
+With ``align_onsets`` every training clip is first shifted circularly so that its onset
+(``onset_decoder.onset_time``) sits at the class median (the drill sounds are triggered at
+two positions, about sample 460 or 955 of the first 1999, which a linear model would
+otherwise blend), and each sound is shifted back to the onset of the clip it was drawn
+around (the source's own, or the kernel's training clip's).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from drill_jax.vae import griffin_lim, latents
+from drill_jax.vae import griffin_lim, latents, onset_decoder
 
 PRIORS = ("kde", "gaussian")
 LEVELS = ("decoded", "class", "source")
@@ -47,6 +53,7 @@ class Config:
     bandwidth: Optional[float] = None
     residual_scale: float = 1.0
     level: str = "decoded"
+    align_onsets: bool = False
 
     def __post_init__(self):
         if self.components < 1:
@@ -63,7 +70,8 @@ class Model(NamedTuple):
     """A fitted PCA generator: mean [D], directions [k, D], the training coordinates
     coords [N, k] and their scales [k], residual_var [D], frames F (D = F * (n_fft // 2 +
     1)), length T of the clips, the training clips' RMS levels [N] (waveform units) and
-    the class gain (1 unless level 'class')."""
+    the class gain (1 unless level 'class'); with ``align_onsets`` the common onset and
+    the training clips' shifts [N] (onset - common onset, samples), else 0 and zeros."""
 
     mean: np.ndarray
     directions: np.ndarray
@@ -73,13 +81,29 @@ class Model(NamedTuple):
     frames: int
     length: int
     levels: np.ndarray
-    gain: float = 1.0
+    gain: float
+    onset: int
+    shifts: np.ndarray
 
 
 def silverman(k: int, n: int) -> float:
     """Silverman's rule-of-thumb kernel bandwidth, in standard deviations, for n points in
     k dimensions: (4 / (k + 2))^(1 / (k + 4)) n^(-1 / (k + 4))."""
     return (4.0 / (k + 2)) ** (1.0 / (k + 4)) * n ** (-1.0 / (k + 4))
+
+
+def shift(clips: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """Clips [N, T] shifted circularly left by ``by`` [N] samples (negative: right)."""
+    t = clips.shape[1]
+    idx = (np.arange(t)[None, :] + np.asarray(by, np.int64)[:, None]) % t
+    return np.take_along_axis(np.asarray(clips), idx, axis=1)
+
+
+def onset_shifts(config: Config, clips: np.ndarray, onset: int) -> np.ndarray:
+    """Each clip's [N, T] onset minus ``onset`` (samples; zeros unless ``align_onsets``)."""
+    if not config.align_onsets:
+        return np.zeros(len(clips), np.int64)
+    return onset_decoder.onset_time(clips).astype(np.int64) - onset
 
 
 def vectors(config: Config, clips: np.ndarray) -> np.ndarray:
@@ -106,15 +130,27 @@ def fit(config: Config, clips: np.ndarray, key: jax.Array) -> Model:
     clips = np.asarray(clips, np.float32)
     if clips.ndim != 2 or clips.shape[0] < 2:
         raise ValueError(f"need training clips [N >= 2, T], got shape {clips.shape}")
-    v = vectors(config, clips)
+    onset = int(np.median(onset_decoder.onset_time(clips))) if config.align_onsets else 0
+    shifts = onset_shifts(config, clips, onset)
+    v = vectors(config, shift(clips, shifts))
     mean = v.mean(axis=0)
     vt = np.linalg.svd(v - mean, full_matrices=False)[2]
     k = min(config.components, vt.shape[0])
     coords = (v - mean) @ vt[:k].T
     residual = v - mean - coords @ vt[:k]
-    frames = v.shape[1] // (config.spectrogram.n_fft // 2 + 1)
-    scales, residual_var = coords.std(axis=0), residual.var(axis=0)
-    model = Model(mean, vt[:k], coords, scales, residual_var, frames, clips.shape[1], rms(clips))
+    model = Model(
+        mean,
+        vt[:k],
+        coords,
+        coords.std(axis=0),
+        residual.var(axis=0),
+        v.shape[1] // (config.spectrogram.n_fft // 2 + 1),
+        clips.shape[1],
+        rms(clips),
+        gain=1.0,
+        onset=onset,
+        shifts=shifts,
+    )
     if config.level != "class":
         return model
     eps_key, r_key, phase_key = jax.random.split(key, 3)
@@ -157,14 +193,16 @@ def sample(
     if sources is not None:
         if len(sources) != num:
             raise ValueError(f"need {num} source clips, got {len(sources)}")
-        centres = (vectors(config, sources) - model.mean) @ model.directions.T
+        offsets = onset_shifts(config, sources, model.onset)
+        centres = (vectors(config, shift(sources, offsets)) - model.mean) @ model.directions.T
         z, levels = around(config, model, z_key, centres), rms(sources)
-    elif config.prior == "kde":
-        z, levels = around(config, model, z_key, model.coords[picks]), model.levels[picks]
     else:
-        z = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
-        levels = model.levels[picks]
-    sounds = decode(config, model, z, r_key, phase_key)
+        offsets, levels = model.shifts[picks], model.levels[picks]
+        if config.prior == "kde":
+            z = around(config, model, z_key, model.coords[picks])
+        else:
+            z = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
+    sounds = shift(decode(config, model, z, r_key, phase_key), -offsets)
     if config.level == "source":
         sounds = scale_to(sounds, levels)
     elif config.level == "class":

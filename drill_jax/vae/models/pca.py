@@ -33,6 +33,7 @@ def settings(config: VAEConfig) -> pca_reference.Config:
     return pca_reference.Config(
         spectrogram=config.network.spectrogram,
         components=config.network.latent_dim,
+        align_onsets=config.network.align_onsets,
         bandwidth=synth.bandwidth,
         residual_scale=synth.residual_scale,
         level="source" if synth.match_level else "class" if synth.calibrate_level else "decoded",
