@@ -59,7 +59,8 @@ def main(argv):
     files.atomic_write_json(os.path.join(out_dir, "rows.json"), rows)
     summary = selection.summarize(rows)
     chosen = selection.choose(summary)
-    files.atomic_write_json(os.path.join(out_dir, "summary.json"), {"chosen": chosen, "rows": summary})
+    record = {"chosen": chosen, "rows": summary}
+    files.atomic_write_json(os.path.join(out_dir, "summary.json"), record)
     files.atomic_write_text(
         os.path.join(out_dir, "selection.md"), selection.markdown(summary, chosen)
     )

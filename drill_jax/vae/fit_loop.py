@@ -15,6 +15,7 @@ one.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import time
 from typing import Any, Callable, NamedTuple, Optional
@@ -32,10 +33,36 @@ from drill_jax.vae import checkpoints
 CHECKPOINT = checkpoints.CHECKPOINT
 
 
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """What the config of every generator trained here holds (each generator's Config
+    extends it and may change its defaults; ``models.reference.loop_config`` fills it from
+    the generator config).
+
+    Attributes:
+      input_length: samples per clip.
+      latent_dim: size of z.
+      kl_weight: weight of the KL term of the loss.
+      train: epochs, batch size and Adam's learning rate.
+    """
+
+    input_length: int = 1999
+    latent_dim: int = 8
+    kl_weight: float = 1.0
+    train: training.Schedule = training.Schedule()
+
+    def __post_init__(self):
+        check_sizes(self, ("input_length", "latent_dim"))
+        if self.kl_weight < 0:
+            raise ValueError(f"kl_weight must be >= 0, got {self.kl_weight}")
+        if not isinstance(self.train, training.Schedule):
+            raise ValueError(f"train must be a training.Schedule, got {self.train!r}")
+
+
 class State(train_state.TrainState):
-    """Params, Adam state and step, plus the generator's frozen config (static): a dataclass
-    with ``train``, a ``training.Schedule`` (epochs, batch_size). batch_stats is None (no
-    batch norm; the checkpoint format holds the field)."""
+    """Params, Adam state and step, plus the generator's frozen config (static): a
+    ``LoopConfig``. batch_stats is None (no batch norm; the checkpoint format holds the
+    field)."""
 
     config: Any = flax.struct.field(pytree_node=False, default=None)
     batch_stats: Any = None
@@ -68,13 +95,10 @@ def weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:
 
 
 def check_sizes(config: Any, names: tuple) -> None:
-    """ValueError unless each named field of config is >= 1 and ``config.train`` is a
-    ``training.Schedule`` (which checks its own epochs, batch size and learning rate)."""
+    """ValueError unless each named field of config is >= 1."""
     for name in names:
         if getattr(config, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
-    if not isinstance(config.train, training.Schedule):
-        raise ValueError(f"train must be a training.Schedule, got {config.train!r}")
 
 
 def _epoch(train_step: Callable, state: State, data: dict, epoch: int, keys: tuple):

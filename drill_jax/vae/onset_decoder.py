@@ -41,11 +41,11 @@ from drill_jax.vae import fit_loop, griffin_lim, losses, noise_shaping, spectral
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(fit_loop.LoopConfig):
     """The onset-anchored VAE and its training (module docstring). Units: samples, Hz."""
 
-    latent_dim: int = 8
-    input_length: int = 1999
+    kl_weight: float = 0.01
+    train: training.Schedule = training.Schedule(epochs=200, batch_size=16)
     sample_rate: int = 96000
     n_sines: int = 24
     freq_range_hz: tuple = (200.0, 30000.0)
@@ -60,11 +60,10 @@ class Config:
     teacher_onset: bool = True
     onset_weight: float = 1.0
     onset_tolerance: float = 32.0
-    kl_weight: float = 0.01
-    train: training.Schedule = training.Schedule(epochs=200, batch_size=16)
 
     def __post_init__(self):
-        fit_loop.check_sizes(self, ("latent_dim", "n_sines", "fir_taps"))
+        super().__post_init__()
+        fit_loop.check_sizes(self, ("n_sines", "fir_taps"))
         low, high = self.freq_range_hz
         if not 0 < low < high < self.sample_rate / 2:
             raise ValueError(f"freq_range_hz must lie inside (0, sample_rate / 2), got {low, high}")

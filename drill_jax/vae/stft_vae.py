@@ -25,28 +25,25 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from drill_jax import training
 from drill_jax.vae import fit_loop, griffin_lim, losses
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(fit_loop.LoopConfig):
     """The STFT VAE and its training (module docstring). Units: samples; nats."""
 
-    input_length: int = 1999
     spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram()
-    latent_dim: int = 8
     hidden: int = 256
-    kl_weight: float = 1.0
     residual_scale: float = 1.0
     train: training.Schedule = training.Schedule(epochs=300, batch_size=16)
 
     def __post_init__(self):
-        fit_loop.check_sizes(self, ("input_length", "latent_dim", "hidden"))
-        if self.kl_weight < 0 or self.residual_scale < 0:
-            raise ValueError("kl_weight and residual_scale must be >= 0")
+        super().__post_init__()
+        fit_loop.check_sizes(self, ("hidden",))
+        if self.residual_scale < 0:
+            raise ValueError(f"residual_scale must be >= 0, got {self.residual_scale}")
 
 
 class Model(NamedTuple):

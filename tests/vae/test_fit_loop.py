@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from drill_jax import training
-from drill_jax.vae import fit_loop
+from drill_jax.vae import checkpoints, fit_loop
 
 _TIMING = ("train_seconds", "train_examples_per_s")
 
@@ -107,3 +107,24 @@ def test_resumed_run_equals_uninterrupted_and_other_runs_are_refused(tmp_path):
     other = dataclasses.replace(config, train=faster)
     fresh = _fit(other, data, key, fit_loop.Options(workdir))
     assert not np.array_equal(fresh[0].params["w"], straight[0].params["w"])
+
+
+def test_a_checkpoint_of_the_older_flat_config_is_refused_in_one_line(tmp_path):
+    """Generators once held epochs / batch_size / learning_rate themselves; their checkpoints
+    name what differs instead of resuming with a misread schedule."""
+
+    @dataclasses.dataclass(frozen=True)
+    class _Flat:
+        epochs: int = 4
+        batch_size: int = 3
+        learning_rate: float = 0.1
+
+    key, workdir = jax.random.key(0), str(tmp_path)
+    data = {"x": np.zeros((4, 2), np.float32), "y": np.zeros(4, np.float32)}
+    state = fit_loop.new_state(None, {"w": jnp.zeros(2)}, _Linear())
+    path = os.path.join(workdir, fit_loop.CHECKPOINT)
+    checkpoints.save_checkpoint(path, state, _Flat(), 2, jax.random.split(key)[0], [])
+    names = "'batch_size', 'learning_rate', 'train.batch_size', 'train.learning_rate'"
+    with pytest.raises(ValueError, match=rf"differs in \[{names}\]; cannot resume$") as e:
+        _fit(_Linear(), data, key, fit_loop.Options(workdir, resume=True))
+    assert "\n" not in str(e.value)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-import jax
 import numpy as np
 
 from drill_jax.vae import latents, networks, synthesis, trainer

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 
 import jax
-import numpy as np
 
 from drill_jax.vae import latents, stft_vae
 from drill_jax.vae.configs import VAEConfig
