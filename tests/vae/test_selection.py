@@ -66,34 +66,46 @@ def test_run_scores_each_candidate_class_and_mode_against_validation_sounds_only
     assert all(shape == (5, T) for _, shape, _, _ in seen)
 
 
-def _row(name, cls, ba, memorisation, reference=1.2):
-    return {
-        "candidate": name,
-        "class": cls,
-        **dict.fromkeys(selection.TWO_SAMPLE, ba),
-        "mmd_p": 0.5,
-        "memorisation": memorisation,
-        "reference_memorisation": reference,
-        "level_difference_db": 0.5,
-        "passes": {"one_frame": ba <= 0.65},
-    }
+def _rows(name, scores, memorisation=(1.5, 2.0), reference=1.2):
+    """One candidate's runs (inner seeds 0, 1 x classes a, b): run scores ``scores`` [4],
+    memorisation ratios per class."""
+    out = []
+    for i, (seed, cls) in enumerate([(0, "a"), (0, "b"), (1, "a"), (1, "b")]):
+        out.append(
+            {
+                "candidate": name,
+                "seed": seed,
+                "class": cls,
+                "mode": "prior",
+                **dict.fromkeys(selection.TWO_SAMPLE, scores[i]),
+                "mmd_p": 0.5,
+                "memorisation": memorisation[cls == "b"],
+                "reference_memorisation": reference,
+                "level_difference_db": 0.5,
+                "passes": {"one_frame": scores[i] <= 0.65},
+            }
+        )
+    return out
 
 
-def test_rule_takes_the_lowest_mean_accuracy_among_the_novel_candidates():
-    rows = [
-        _row("copies", "a", 0.55, 0.5),  # most alike, but it copies: not eligible
-        _row("copies", "b", 0.55, 2.0),
-        _row("good", "a", 0.62, 1.1),
-        _row("good", "b", 0.62, 2.0),
+def test_rule_keeps_the_earlier_candidate_within_one_standard_error_of_the_best():
+    noisy = [0.63, 0.60, 0.63, 0.60]  # 0.01 worse than 'better' on average, SE 0.01
+    rows = (
+        _rows("copies", [0.5] * 4, memorisation=(0.5, 2.0))  # most alike, but it copies
+        + _rows("current", noisy)
+        + _rows("better", [0.60, 0.61, 0.60, 0.61])
         # Novel relative to validation sounds that sit nearer the fit sounds than 1.
-        _row("fair", "a", 0.60, 0.85, reference=0.8),
-        _row("fair", "b", 0.60, 2.0),
-    ]
+        + _rows("fair", [0.64] * 4, memorisation=(0.85, 2.0), reference=0.8)
+    )
     summary = selection.summarize(rows)
-    assert [r["eligible"] for r in summary] == [False, True, True]
-    np.testing.assert_allclose(summary[1]["two_sample"], 0.62)
-    assert selection.choose(summary) == "fair"
-    assert "**fair** (chosen)" in selection.markdown(summary, "fair")
+    assert [r["eligible"] for r in summary] == [False, True, True, True]
+    np.testing.assert_allclose(summary[1]["two_sample"], 0.615)
+    np.testing.assert_allclose(summary[1]["diff_vs_best"], 0.01)
+    assert selection.choose(summary) == "current"
+    assert "**current** (chosen)" in selection.markdown(summary, "current")
+    # A steady 0.02 is more than its standard error: the better one is chosen.
+    steady = selection.summarize(rows[:4] + _rows("current", [0.62, 0.63] * 2) + rows[8:])
+    assert selection.choose(steady) == "better"
     with pytest.raises(ValueError, match="novel"):
         selection.choose(summary[:1])
 
