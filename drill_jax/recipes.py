@@ -84,7 +84,8 @@ def realism_candidates() -> dict:
     level (the level rules, compared first); then Griffin-Lim iterations, STFT window / hop,
     components (fewer: the residual noise at its fitted level fills the rest) and kernel
     bandwidth, each varied alone from the level rule the first comparison chose, 'pca64';
-    last, clips aligned at their onsets ('_aligned')."""
+    then clips aligned at their onsets ('_aligned'); last, Griffin-Lim started from each
+    frame's minimum phase instead of random phases ('_min_phase')."""
     spec = griffin_lim.Spectrogram
     return {
         "pca64": vae_pca(64),
@@ -102,6 +103,8 @@ def realism_candidates() -> dict:
         "pca64_aligned": vae_pca(64, align_onsets=True),
         "pca16_aligned": vae_pca(16, align_onsets=True),
         "pca64_aligned_class": vae_pca(64, level="class", align_onsets=True),
+        "pca64_min_phase": vae_pca(64, spec(gl_init="min_phase")),
+        "pca64_min_phase_gl200": vae_pca(64, spec(gl_iterations=200, gl_init="min_phase")),
     }
 
 

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from drill_jax.vae import spectral_loss
 
 _TINY = 1e-12
+INITS = ("random", "min_phase")  # Griffin-Lim's initial phases (``griffin_lim``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Spectrogram:
       floor: log(|STFT| + floor) keeps silence finite (waveform units times window sums).
       gl_iterations: Griffin-Lim iterations of the way back.
       gl_momentum: fast Griffin-Lim's inertia (0 = the classic algorithm).
+      gl_init: Griffin-Lim's initial phases: 'random' (uniform) or 'min_phase' (each
+        frame's minimum-phase spectrum: an impulse followed by its decay).
     """
 
     n_fft: int = 256
@@ -40,8 +43,11 @@ class Spectrogram:
     floor: float = 1e-5
     gl_iterations: int = 64
     gl_momentum: float = 0.99
+    gl_init: str = "random"
 
     def __post_init__(self):
+        if self.gl_init not in INITS:
+            raise ValueError(f"gl_init must be one of {INITS}, got {self.gl_init!r}")
         if min(self.n_fft, self.hop, self.gl_iterations) < 1 or self.hop > self.n_fft:
             raise ValueError(
                 f"need n_fft >= hop >= 1 and gl_iterations >= 1, got {self.n_fft}, "
@@ -72,7 +78,19 @@ def istft(spec: jax.Array, n_fft: int, hop: int, length: int) -> jax.Array:
     return (num / jnp.maximum(den, _TINY)[None, :])[:, pad : pad + length]
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 5))
+def min_phase(magnitude: jax.Array, n_fft: int) -> jax.Array:
+    """Unit phasors [..., K] of the minimum-phase spectrum with magnitude [..., K]
+    (K = n_fft // 2 + 1): the phase is the Hilbert transform of the log magnitude, computed
+    by folding the real cepstrum onto positive quefrencies."""
+    cepstrum = jnp.fft.irfft(jnp.log(jnp.maximum(magnitude, _TINY)), n=n_fft, axis=-1)
+    fold = jnp.zeros(n_fft).at[0].set(1.0).at[1 : (n_fft + 1) // 2].set(2.0)
+    if n_fft % 2 == 0:
+        fold = fold.at[n_fft // 2].set(1.0)
+    fold = fold.reshape((1,) * (cepstrum.ndim - 1) + (n_fft,))
+    return jnp.exp(1j * jnp.imag(jnp.fft.rfft(cepstrum * fold, axis=-1)))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 5, 7))
 def griffin_lim(
     magnitude: jax.Array,
     n_fft: int,
@@ -81,11 +99,16 @@ def griffin_lim(
     key: jax.Array,
     iterations: int = 64,
     momentum: float = 0.99,
+    init: str = "random",
 ) -> jax.Array:
     """A signal [B, length] whose ``stft`` magnitude approximates ``magnitude``
     [B, F, n_fft // 2 + 1], by fast Griffin-Lim from uniformly random initial phases
-    (``key``; same key, same signal). momentum 0 is the classic algorithm."""
-    angles = jnp.exp(2j * jnp.pi * jax.random.uniform(key, magnitude.shape))
+    (``key``; same key, same signal) or ``min_phase`` ones (init 'min_phase'; ``key``
+    unused). momentum 0 is the classic algorithm."""
+    if init == "min_phase":
+        angles = min_phase(magnitude, n_fft)
+    else:
+        angles = jnp.exp(2j * jnp.pi * jax.random.uniform(key, magnitude.shape))
     coef = momentum / (1.0 + momentum)
 
     def body(_, carry):
@@ -120,6 +143,7 @@ def from_log_magnitude(
     ``griffin_lim`` with momentum ``spec.gl_momentum``."""
     magnitude = jnp.maximum(jnp.exp(log_mag) - spec.floor, 0.0)
     y = griffin_lim(
-        magnitude, spec.n_fft, spec.hop, length, key, spec.gl_iterations, spec.gl_momentum
+        magnitude, spec.n_fft, spec.hop, length, key, spec.gl_iterations, spec.gl_momentum,
+        spec.gl_init,
     )
     return jnp.clip(y, -1.0, 1.0)
