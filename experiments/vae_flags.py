@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 from absl import flags
 
 from drill_jax import config_tree, recipes
-from drill_jax.vae import configs, losses, objectives
+from drill_jax.vae import configs, griffin_lim, losses, objectives
 from experiments import config_flags
 
 FLAGS = flags.FLAGS
@@ -75,6 +75,7 @@ def define(
             "kl": losses.KLS,
             "synth_mode": configs.SYNTH_MODES,
             "prior": configs.PRIORS,
+            "gl_init": griffin_lim.INITS,
         },
     )
     return VAEFlags(recipe_flag, group)

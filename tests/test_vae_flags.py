@@ -37,6 +37,15 @@ def test_realistic_with_epochs_trains_those_epochs_and_keeps_the_rest_of_the_rec
     assert config == dataclasses.replace(recipes.vae_realistic(), epochs=20)
 
 
+def test_spectrogram_and_pca_flags_change_only_their_fields_of_the_realistic_recipe(parse):
+    config = parse("--arch=realistic", "--gl_iterations=200", "--n_fft=128", "--align_onsets")
+    base = recipes.vae_realistic()
+    spec = dataclasses.replace(base.network.spectrogram, gl_iterations=200, n_fft=128)
+    network = dataclasses.replace(base.network, spectrogram=spec, align_onsets=True)
+    assert config == dataclasses.replace(base, network=network)
+    assert config.network.spectrogram.hop == base.network.spectrogram.hop
+
+
 def test_no_flags_is_the_paper_recipe_and_nested_fields_have_flags(parse):
     assert parse() == recipes.vae_paper()
     config = parse("--arch=realistic", "--latent_dim=3", "--synth_mode=prior", "--free_bits=0")

@@ -15,9 +15,22 @@ from drill_jax import files, training
 
 CHECKPOINT = "checkpoint.msgpack"  # the file name of every generator's training checkpoint
 
-# Fields that may change between an interrupted run and its resumption: the epochs, and
-# everything about synthesis.
+# Fields that may change between an interrupted run and its resumption, at any depth of the
+# config (``train.epochs`` too): the epochs, and everything about synthesis.
 RESUMABLE_FIELDS = ("epochs", "synthesis")
+
+
+def _leaves(obj, prefix: str = "") -> dict:
+    """{dotted path: value} of a JSON config's leaves, the resumable fields left out."""
+    out = {}
+    for key, value in obj.items():
+        if key in RESUMABLE_FIELDS:
+            continue
+        if isinstance(value, dict):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
 
 
 def save_checkpoint(path, state, config, epoch: int, loop_key, history) -> None:
@@ -43,9 +56,9 @@ def load_checkpoint(path, state, config, loop_key) -> tuple:
     """(state with the saved arrays, epochs done, history); ``state`` gives the structure."""
     with open(path, "rb") as f:
         payload = serialization.msgpack_restore(f.read())
-    saved = json.loads(payload["config"])
-    now = json.loads(json.dumps(dataclasses.asdict(config)))
-    diff = [k for k in now if k not in RESUMABLE_FIELDS and saved.get(k) != now[k]]
+    saved = _leaves(json.loads(payload["config"]))
+    now = _leaves(json.loads(json.dumps(dataclasses.asdict(config))))
+    diff = sorted(k for k in set(now) | set(saved) if saved.get(k) != now.get(k))
     if diff:
         raise ValueError(f"{path}: checkpoint config differs in {diff}; cannot resume")
     if not np.array_equal(payload["loop_key"], np.asarray(jax.random.key_data(loop_key))):

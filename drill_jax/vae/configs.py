@@ -9,8 +9,9 @@ config (``drill_jax.recipes``). Every default is written once, here.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
-from drill_jax.vae import generators, losses, objectives
+from drill_jax.vae import generators, griffin_lim, losses, objectives
 
 SYNTH_MODES = generators.SYNTH_MODES
 PRIORS = ("standard", "aggregate")
@@ -48,6 +49,10 @@ class NetworkConfig:
       negative_slope: LeakyReLU slope (authors: 0.4).
       bn_momentum: decoder batch-norm running-average momentum (0.9, not Keras' 0.99: one
         class VAE takes only ~100 steps).
+      spectrogram: the log-magnitude STFT and Griffin-Lim settings of the STFT generators
+        ('pca', 'stft_vae', 'stft_interp'; ``griffin_lim.Spectrogram``).
+      align_onsets: 'pca' only: shift every training clip so that its onset sits at the
+        class median before the PCA, and each sound back to its centre clip's onset.
     """
 
     arch: str = "conv"
@@ -60,6 +65,8 @@ class NetworkConfig:
     block_kernel_size: int = 3
     negative_slope: float = 0.4
     bn_momentum: float = 0.9
+    spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram()
+    align_onsets: bool = False
 
     def __post_init__(self):
         generators.check_name(self.arch)
@@ -137,9 +144,16 @@ class SynthesisConfig:
       prior: 'standard' (z ~ N(0, I)) or 'aggregate' (z ~ a Gaussian fitted to the
         training sounds' posterior means, plus their mean posterior variance) for
         synth_mode='prior'.
-      calibrate_level: a noise-shaping generator's sounds are scaled by the median RMS
+      calibrate_level: a noise-shaping or PCA generator's sounds are scaled by the median RMS
         ratio of the class's training sounds to their posterior decodings (fitted on the
-        training sounds only; ``models.noise_vae.level_gain``).
+        training sounds only; ``models.noise_vae.level_gain``, ``pca_reference``).
+      bandwidth: the PCA generator's kernel bandwidth in standard deviations of each
+        coordinate (None: Silverman's rule; ``pca_reference``).
+      residual_scale: scale of the residual noise the STFT generators ('pca', 'stft_vae') add
+        to a decoded log magnitude (1 = the fitted residual, 0 = none).
+      match_level: the PCA generator's sounds are scaled to the RMS level of the clip each
+        was drawn around (its source, or for prior draws its kernel's training clip); not
+        with calibrate_level.
     """
 
     num_synth: int = 48
@@ -147,6 +161,9 @@ class SynthesisConfig:
     synth_from_test: bool = False
     prior: str = "standard"
     calibrate_level: bool = False
+    bandwidth: Optional[float] = None
+    residual_scale: float = 1.0
+    match_level: bool = False
 
     def __post_init__(self):
         if self.synth_mode not in SYNTH_MODES:
@@ -154,6 +171,8 @@ class SynthesisConfig:
         if self.prior not in PRIORS:
             raise ValueError(f"prior: must be one of {PRIORS}, got {self.prior!r}")
         _check_positive_ints(self, ("num_synth",))
+        if (self.bandwidth is not None and self.bandwidth < 0) or self.residual_scale < 0:
+            raise ValueError("bandwidth, residual_scale: must be >= 0")
 
 
 _PARTS = {
@@ -190,20 +209,3 @@ class VAEConfig:
         if self.epochs < 0:
             raise ValueError(f"epochs: must be >= 0, got {self.epochs}")
         generators.get(self.network.arch).check(self)
-
-    @classmethod
-    def from_json(cls, obj: dict) -> "VAEConfig":
-        """The config ``dataclasses.asdict`` wrote as JSON (lists back to tuples)."""
-        unknown = set(obj) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"VAE config has unknown fields {sorted(unknown)}")
-        kwargs = dict(obj)
-        for name, part in _PARTS.items():
-            if name in kwargs:
-                fields = dict(kwargs[name])
-                extra = set(fields) - {f.name for f in dataclasses.fields(part)}
-                if extra:
-                    raise ValueError(f"VAE config {name} has unknown fields {sorted(extra)}")
-                tuples = {k: tuple(v) for k, v in fields.items() if isinstance(v, list)}
-                kwargs[name] = part(**{**fields, **tuples})
-        return cls(**kwargs)

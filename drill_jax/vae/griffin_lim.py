@@ -12,6 +12,7 @@ inertia term that converges in a few dozen iterations instead of hundreds.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -20,6 +21,42 @@ import jax.numpy as jnp
 from drill_jax.vae import spectral_loss
 
 _TINY = 1e-12
+INITS = ("random", "min_phase")  # Griffin-Lim's initial phases (``griffin_lim``)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spectrogram:
+    """A log-magnitude STFT and its way back to sound, shared by the STFT generators.
+
+    Attributes:
+      n_fft: STFT window and FFT size (samples).
+      hop: STFT hop (samples).
+      floor: log(|STFT| + floor) keeps silence finite (waveform units times window sums).
+      gl_iterations: Griffin-Lim iterations of the way back.
+      gl_momentum: fast Griffin-Lim's inertia (0 = the classic algorithm).
+      gl_init: Griffin-Lim's initial phases: 'random' (uniform) or 'min_phase' (each
+        frame's minimum-phase spectrum: an impulse followed by its decay).
+    """
+
+    n_fft: int = 256
+    hop: int = 32
+    floor: float = 1e-5
+    gl_iterations: int = 64
+    gl_momentum: float = 0.99
+    gl_init: str = "random"
+
+    def __post_init__(self):
+        if self.gl_init not in INITS:
+            raise ValueError(f"gl_init must be one of {INITS}, got {self.gl_init!r}")
+        if min(self.n_fft, self.hop, self.gl_iterations) < 1 or self.hop > self.n_fft:
+            raise ValueError(
+                f"need n_fft >= hop >= 1 and gl_iterations >= 1, got {self.n_fft}, "
+                f"{self.hop}, {self.gl_iterations}"
+            )
+        if not self.floor > 0 or not 0 <= self.gl_momentum < 1:
+            raise ValueError(
+                f"need floor > 0 and 0 <= gl_momentum < 1, got {self.floor}, {self.gl_momentum}"
+            )
 
 
 def istft(spec: jax.Array, n_fft: int, hop: int, length: int) -> jax.Array:
@@ -41,7 +78,19 @@ def istft(spec: jax.Array, n_fft: int, hop: int, length: int) -> jax.Array:
     return (num / jnp.maximum(den, _TINY)[None, :])[:, pad : pad + length]
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 5))
+def min_phase(magnitude: jax.Array, n_fft: int) -> jax.Array:
+    """Unit phasors [..., K] of the minimum-phase spectrum with magnitude [..., K]
+    (K = n_fft // 2 + 1): the phase is the Hilbert transform of the log magnitude, computed
+    by folding the real cepstrum onto positive quefrencies."""
+    cepstrum = jnp.fft.irfft(jnp.log(jnp.maximum(magnitude, _TINY)), n=n_fft, axis=-1)
+    fold = jnp.zeros(n_fft).at[0].set(1.0).at[1 : (n_fft + 1) // 2].set(2.0)
+    if n_fft % 2 == 0:
+        fold = fold.at[n_fft // 2].set(1.0)
+    fold = fold.reshape((1,) * (cepstrum.ndim - 1) + (n_fft,))
+    return jnp.exp(1j * jnp.imag(jnp.fft.rfft(cepstrum * fold, axis=-1)))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 5, 7))
 def griffin_lim(
     magnitude: jax.Array,
     n_fft: int,
@@ -50,11 +99,16 @@ def griffin_lim(
     key: jax.Array,
     iterations: int = 64,
     momentum: float = 0.99,
+    init: str = "random",
 ) -> jax.Array:
     """A signal [B, length] whose ``stft`` magnitude approximates ``magnitude``
     [B, F, n_fft // 2 + 1], by fast Griffin-Lim from uniformly random initial phases
-    (``key``; same key, same signal). momentum 0 is the classic algorithm."""
-    angles = jnp.exp(2j * jnp.pi * jax.random.uniform(key, magnitude.shape))
+    (``key``; same key, same signal) or ``min_phase`` ones (init 'min_phase'; ``key``
+    unused). momentum 0 is the classic algorithm."""
+    if init == "min_phase":
+        angles = min_phase(magnitude, n_fft)
+    else:
+        angles = jnp.exp(2j * jnp.pi * jax.random.uniform(key, magnitude.shape))
     coef = momentum / (1.0 + momentum)
 
     def body(_, carry):
@@ -74,16 +128,22 @@ def spectral_convergence(y: jax.Array, magnitude: jax.Array, n_fft: int, hop: in
     return spectral_loss.spectral_convergence(spectrum, magnitude)
 
 
-def log_magnitude(x: jax.Array, n_fft: int, hop: int, floor: float) -> jax.Array:
+@functools.partial(jax.jit, static_argnums=1)
+def log_magnitude(x: jax.Array, spec: Spectrogram) -> jax.Array:
     """log(|stft(x)| + floor) of clips x [B, T] -> [B, F, n_fft // 2 + 1] (natural log of
     waveform units times window sums; ``floor`` in the same units keeps silence finite)."""
-    return jnp.log(spectral_loss.stft_magnitude(x, n_fft, hop) + floor)
+    return jnp.log(spectral_loss.stft_magnitude(x, spec.n_fft, spec.hop) + spec.floor)
 
 
 def from_log_magnitude(
-    log_mag: jax.Array, n_fft: int, hop: int, length: int, floor: float, key: jax.Array
+    log_mag: jax.Array, spec: Spectrogram, length: int, key: jax.Array
 ) -> jax.Array:
     """Sounds [B, length] in [-1, 1] with the magnitude exp(log_mag) - floor (clamped at 0)
-    of ``log_magnitude`` [B, F, K], phases by 64 iterations of fast ``griffin_lim``."""
-    magnitude = jnp.maximum(jnp.exp(log_mag) - floor, 0.0)
-    return jnp.clip(griffin_lim(magnitude, n_fft, hop, length, key), -1.0, 1.0)
+    of ``log_magnitude`` [B, F, K], phases by ``spec.gl_iterations`` iterations of
+    ``griffin_lim`` with momentum ``spec.gl_momentum``."""
+    magnitude = jnp.maximum(jnp.exp(log_mag) - spec.floor, 0.0)
+    y = griffin_lim(
+        magnitude, spec.n_fft, spec.hop, length, key, spec.gl_iterations, spec.gl_momentum,
+        spec.gl_init,
+    )
+    return jnp.clip(y, -1.0, 1.0)

@@ -36,15 +36,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from drill_jax import training
 from drill_jax.vae import fit_loop, griffin_lim, losses, noise_shaping, spectral_loss
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(fit_loop.LoopConfig):
     """The onset-anchored VAE and its training (module docstring). Units: samples, Hz."""
 
-    latent_dim: int = 8
-    input_length: int = 1999
+    kl_weight: float = 0.01
+    train: training.Schedule = training.Schedule(epochs=200, batch_size=16)
     sample_rate: int = 96000
     n_sines: int = 24
     freq_range_hz: tuple = (200.0, 30000.0)
@@ -59,13 +60,10 @@ class Config:
     teacher_onset: bool = True
     onset_weight: float = 1.0
     onset_tolerance: float = 32.0
-    kl_weight: float = 0.01
-    epochs: int = 200
-    batch_size: int = 16
-    learning_rate: float = 1e-3
 
     def __post_init__(self):
-        fit_loop.check_sizes(self, ("latent_dim", "n_sines", "fir_taps", "batch_size"))
+        super().__post_init__()
+        fit_loop.check_sizes(self, ("n_sines", "fir_taps"))
         low, high = self.freq_range_hz
         if not 0 < low < high < self.sample_rate / 2:
             raise ValueError(f"freq_range_hz must lie inside (0, sample_rate / 2), got {low, high}")
@@ -166,7 +164,7 @@ class OnsetVAE(nn.Module):
 
     def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """x [B, T] -> (mean, logvar), each [B, Z]."""
-        h = griffin_lim.log_magnitude(x, 256, 32, 1e-5)  # [B, F, 129]
+        h = griffin_lim.log_magnitude(x, griffin_lim.Spectrogram())  # [B, F, 129]
         h = nn.gelu(self.enc1(self.enc_norm(h.reshape((x.shape[0], -1)))))
         mean, logvar = jnp.split(self.to_stats(nn.gelu(self.enc2(h))), 2, axis=-1)
         return mean, jnp.clip(logvar, -12.0, 6.0)
@@ -223,10 +221,7 @@ def create_state(config: Config, key: jax.Array) -> fit_loop.State:
     model = _model(config)
     x = jnp.zeros((1, config.input_length), jnp.float32)
     params = model.init(key, x, jax.random.key(0))["params"]
-    state = fit_loop.State.create(
-        apply_fn=model.apply, params=params, tx=optax.adam(config.learning_rate), config=config
-    )
-    return state.replace(step=jnp.zeros((), jnp.int32))
+    return fit_loop.new_state(model.apply, params, config)
 
 
 def loss_terms(config: Config, out, onset, x, x_onset, mean, logvar) -> dict:

@@ -1,8 +1,8 @@
 """A linear reference generator: principal components of the log-magnitude STFT, sampled
 from a Gaussian, turned back into sound with Griffin-Lim phases.
 
-Fitting (nothing learned by gradients): the log-magnitude STFT (window ``n_fft``, hop
-``hop``) of each training clip, flattened to a vector of D = F * K values; mean m [D];
+Fitting (nothing learned by gradients): the log-magnitude STFT (``griffin_lim.Spectrogram``)
+of each training clip, flattened to a vector of D = F * K values; mean m [D];
 the top ``components`` principal directions W [k, D] (rows orthonormal) and the standard
 deviation s [k] of the training clips' coordinates on them; the per-value residual
 variance psi [D] left after the projection (probabilistic PCA with a diagonal noise).
@@ -14,7 +14,18 @@ smoothed bootstrap with variance correction of Silverman 1986, section 6.4.1, a 
 kernel density estimate of the training coordinates shrunk so that its covariance is
 theirs; h defaults to Silverman's rule (4 / (k + 2))^(1 / (k + 4)) N^(-1 / (k + 4))), or
 z ~ N(0, diag(s^2)) (prior 'gaussian'); r ~ N(0, diag(residual_scale^2 psi)); the sound
-is ``griffin_lim.from_log_magnitude`` of v.
+is ``griffin_lim.from_log_magnitude`` of v, and its level follows ``level``:
+'decoded' keeps Griffin-Lim's (whose phases lose some energy), 'class' multiplies every sound
+by one gain per class, the median over training clips of RMS(clip) / RMS(a posterior sound
+around it), fitted with the fit key; 'source' scales each sound to the RMS of the clip whose
+coordinates centred it (the source, or the kernel's training clip; for prior 'gaussian' a
+training clip drawn at random), which brings a sound nearer its own clip.
+
+With ``align_onsets`` every training clip is first shifted circularly so that its onset
+(``onset_decoder.onset_time``) sits at the class median (the drill sounds are triggered at
+two positions, about sample 460 or 955 of the first 1999, which a linear model would
+otherwise blend), and each sound is shifted back to the onset of the clip it was drawn
+around (the source's own, or the kernel's training clip's).
 """
 
 from __future__ import annotations
@@ -26,27 +37,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from drill_jax.vae import griffin_lim, latents
+from drill_jax.vae import griffin_lim, latents, onset_decoder
 
 PRIORS = ("kde", "gaussian")
+LEVELS = ("decoded", "class", "source")
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     """PCA reference generator (module docstring). Units: samples; scales dimensionless."""
 
-    n_fft: int = 256
-    hop: int = 32
-    floor: float = 1e-5
+    spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram()
     components: int = 8
     prior: str = "kde"
     bandwidth: Optional[float] = None
     residual_scale: float = 1.0
+    level: str = "decoded"
+    align_onsets: bool = False
 
     def __post_init__(self):
         if self.components < 1:
             raise ValueError(f"components must be >= 1, got {self.components}")
         if self.prior not in PRIORS:
             raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
+        if self.level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
         if (self.bandwidth is not None and self.bandwidth < 0) or self.residual_scale < 0:
             raise ValueError("bandwidth and residual_scale must be >= 0")
 
@@ -54,7 +69,9 @@ class Config:
 class Model(NamedTuple):
     """A fitted PCA generator: mean [D], directions [k, D], the training coordinates
     coords [N, k] and their scales [k], residual_var [D], frames F (D = F * (n_fft // 2 +
-    1)), length T of the clips."""
+    1)), length T of the clips, the training clips' RMS levels [N] (waveform units) and
+    the class gain (1 unless level 'class'); with ``align_onsets`` the common onset and
+    the training clips' shifts [N] (onset - common onset, samples), else 0 and zeros."""
 
     mean: np.ndarray
     directions: np.ndarray
@@ -63,6 +80,10 @@ class Model(NamedTuple):
     residual_var: np.ndarray
     frames: int
     length: int
+    levels: np.ndarray
+    gain: float
+    onset: int
+    shifts: np.ndarray
 
 
 def silverman(k: int, n: int) -> float:
@@ -71,30 +92,92 @@ def silverman(k: int, n: int) -> float:
     return (4.0 / (k + 2)) ** (1.0 / (k + 4)) * n ** (-1.0 / (k + 4))
 
 
-_log_mag = jax.jit(griffin_lim.log_magnitude, static_argnums=(1, 2))
+def shift(clips: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """Clips [N, T] shifted circularly left by ``by`` [N] samples (negative: right)."""
+    t = clips.shape[1]
+    idx = (np.arange(t)[None, :] + np.asarray(by, np.int64)[:, None]) % t
+    return np.take_along_axis(np.asarray(clips), idx, axis=1)
+
+
+def onset_shifts(config: Config, clips: np.ndarray, onset: int) -> np.ndarray:
+    """Each clip's [N, T] onset minus ``onset`` (samples; zeros unless ``align_onsets``)."""
+    if not config.align_onsets:
+        return np.zeros(len(clips), np.int64)
+    return onset_decoder.onset_time(clips).astype(np.int64) - onset
 
 
 def vectors(config: Config, clips: np.ndarray) -> np.ndarray:
     """Flattened log-magnitude STFTs of clips [N, T] -> [N, F * K] float64."""
-    lm = _log_mag(jnp.asarray(clips, jnp.float32), config.n_fft, config.hop, config.floor)
+    lm = griffin_lim.log_magnitude(jnp.asarray(clips, jnp.float32), config.spectrogram)
     return np.asarray(lm, np.float64).reshape(lm.shape[0], -1)
 
 
-def fit(config: Config, clips: np.ndarray) -> Model:
-    """Fits the PCA generator to one class's training clips [N, T] (N >= 2)."""
+def rms(clips: np.ndarray) -> np.ndarray:
+    """RMS level of clips [N, T] -> [N] float64 (waveform units)."""
+    return np.sqrt(np.mean(np.square(np.asarray(clips, np.float64)), axis=-1))
+
+
+def scale_to(sounds: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Sounds [N, T] scaled to RMS ``levels`` [N] (silent ones left silent), clipped to
+    [-1, 1]. -> [N, T] float32."""
+    gain = levels / np.maximum(rms(sounds), 1e-12)
+    return np.clip(sounds * gain[:, None], -1.0, 1.0).astype(np.float32)
+
+
+def fit(config: Config, clips: np.ndarray, key: jax.Array) -> Model:
+    """Fits the PCA generator to one class's training clips [N, T] (N >= 2); ``key`` draws
+    the posterior sounds of the class gain (level 'class')."""
     clips = np.asarray(clips, np.float32)
     if clips.ndim != 2 or clips.shape[0] < 2:
         raise ValueError(f"need training clips [N >= 2, T], got shape {clips.shape}")
-    v = vectors(config, clips)
+    onset = int(np.median(onset_decoder.onset_time(clips))) if config.align_onsets else 0
+    shifts = onset_shifts(config, clips, onset)
+    v = vectors(config, shift(clips, shifts))
     mean = v.mean(axis=0)
-    _, sv, vt = np.linalg.svd(v - mean, full_matrices=False)
+    vt = np.linalg.svd(v - mean, full_matrices=False)[2]
     k = min(config.components, vt.shape[0])
     coords = (v - mean) @ vt[:k].T
     residual = v - mean - coords @ vt[:k]
-    frames = v.shape[1] // (config.n_fft // 2 + 1)
-    return Model(
-        mean, vt[:k], coords, coords.std(axis=0), residual.var(axis=0), frames, clips.shape[1]
+    model = Model(
+        mean,
+        vt[:k],
+        coords,
+        coords.std(axis=0),
+        residual.var(axis=0),
+        v.shape[1] // (config.spectrogram.n_fft // 2 + 1),
+        clips.shape[1],
+        rms(clips),
+        gain=1.0,
+        onset=onset,
+        shifts=shifts,
     )
+    if config.level != "class":
+        return model
+    eps_key, r_key, phase_key = jax.random.split(key, 3)
+    z = around(config, model, eps_key, coords)
+    decoded = decode(config, model, z, r_key, phase_key)
+    return model._replace(gain=float(np.median(model.levels / np.maximum(rms(decoded), 1e-12))))
+
+
+def around(config: Config, model: Model, key: jax.Array, centres: np.ndarray) -> np.ndarray:
+    """Coordinates z [M, k] of kernels around ``centres`` [M, k]: (c + h s eps) /
+    sqrt(1 + h^2), eps ~ N(0, I) from ``key`` (module docstring)."""
+    n, k = model.coords.shape
+    h = silverman(k, n) if config.bandwidth is None else config.bandwidth
+    eps = np.asarray(jax.random.normal(key, centres.shape), np.float64) * model.scales
+    return (centres + h * eps) / np.sqrt(1.0 + h**2)
+
+
+def decode(
+    config: Config, model: Model, z: np.ndarray, r_key: jax.Array, phase_key: jax.Array
+) -> np.ndarray:
+    """Sounds [M, T] float32 of coordinates z [M, k]: v = m + z W + r, r ~ N(0,
+    diag(residual_scale^2 psi)) from ``r_key``, Griffin-Lim phases from ``phase_key``."""
+    r = np.asarray(jax.random.normal(r_key, (z.shape[0], model.mean.shape[0])), np.float64)
+    v = model.mean + z @ model.directions + config.residual_scale * r * np.sqrt(model.residual_var)
+    log_mag = jnp.asarray(v.reshape(z.shape[0], model.frames, -1), jnp.float32)
+    sounds = griffin_lim.from_log_magnitude(log_mag, config.spectrogram, model.length, phase_key)
+    return np.asarray(sounds, np.float32)
 
 
 def sample(
@@ -105,23 +188,23 @@ def sample(
     docstring)."""
     z_key, pick_key, r_key, phase_key = jax.random.split(key, 4)
     n, k = model.coords.shape
-    eps = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
-    h = silverman(k, n) if config.bandwidth is None else config.bandwidth
+    # Stratified: every kernel (training clip) in turn, in a key-shuffled order.
+    picks = latents.cycle(pick_key, n, num)
     if sources is not None:
         if len(sources) != num:
             raise ValueError(f"need {num} source clips, got {len(sources)}")
-        centres = (vectors(config, sources) - model.mean) @ model.directions.T
-        z = (centres + h * eps) / np.sqrt(1.0 + h**2)
-    elif config.prior == "kde":
-        # Stratified: every kernel (training clip) in turn, in a key-shuffled order.
-        centres = model.coords[latents.cycle(pick_key, n, num)]
-        z = (centres + h * eps) / np.sqrt(1.0 + h**2)
+        offsets = onset_shifts(config, sources, model.onset)
+        centres = (vectors(config, shift(sources, offsets)) - model.mean) @ model.directions.T
+        z, levels = around(config, model, z_key, centres), rms(sources)
     else:
-        z = eps
-    r = np.asarray(jax.random.normal(r_key, (num, model.mean.shape[0])), np.float64)
-    v = model.mean + z @ model.directions + config.residual_scale * r * np.sqrt(model.residual_var)
-    log_mag = jnp.asarray(v.reshape(num, model.frames, -1), jnp.float32)
-    sounds = griffin_lim.from_log_magnitude(
-        log_mag, config.n_fft, config.hop, model.length, config.floor, phase_key
-    )
-    return np.asarray(sounds, np.float32), z.astype(np.float32)
+        offsets, levels = model.shifts[picks], model.levels[picks]
+        if config.prior == "kde":
+            z = around(config, model, z_key, model.coords[picks])
+        else:
+            z = np.asarray(jax.random.normal(z_key, (num, k)), np.float64) * model.scales
+    sounds = shift(decode(config, model, z, r_key, phase_key), -offsets)
+    if config.level == "source":
+        sounds = scale_to(sounds, levels)
+    elif config.level == "class":
+        sounds = np.clip(sounds * model.gain, -1.0, 1.0)
+    return sounds, z.astype(np.float32)

@@ -3,7 +3,7 @@ STFTs, turned back into sound with Griffin-Lim phases.
 
 Each sound: a first clip (a source clip, or a training clip for prior sampling), a partner
 drawn from the training clips, a weight w ~ U(low, high) and the log-magnitude STFT
-w log|S_a| + (1 - w) log|S_b| (window ``n_fft``, hop ``hop``), whose level is therefore the
+w log|S_a| + (1 - w) log|S_b| (``griffin_lim.Spectrogram``), whose level is therefore the
 geometric interpolation of the two levels. Weights kept away from 0 and 1 keep the sound
 from being a copy of either clip.
 """
@@ -24,9 +24,7 @@ from drill_jax.vae import griffin_lim
 class Config:
     """STFT-interpolation reference (module docstring). Units: samples; weights in [0, 1]."""
 
-    n_fft: int = 256
-    hop: int = 32
-    floor: float = 1e-5
+    spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram()
     weight_range: tuple = (0.25, 0.75)
 
     def __post_init__(self):
@@ -41,12 +39,10 @@ def interpolate(config: Config, key: jax.Array, xa: jax.Array, xb: jax.Array) ->
     w_key, phase_key = jax.random.split(key)
     low, high = config.weight_range
     w = jax.random.uniform(w_key, (xa.shape[0], 1, 1), minval=low, maxval=high)
-    la = griffin_lim.log_magnitude(xa, config.n_fft, config.hop, config.floor)
-    lb = griffin_lim.log_magnitude(xb, config.n_fft, config.hop, config.floor)
+    la = griffin_lim.log_magnitude(xa, config.spectrogram)
+    lb = griffin_lim.log_magnitude(xb, config.spectrogram)
     log_mag = w * la + (1.0 - w) * lb
-    return griffin_lim.from_log_magnitude(
-        log_mag, config.n_fft, config.hop, xa.shape[-1], config.floor, phase_key
-    )
+    return griffin_lim.from_log_magnitude(log_mag, config.spectrogram, xa.shape[-1], phase_key)
 
 
 def sample(config: Config, key: jax.Array, train: np.ndarray, first: np.ndarray) -> np.ndarray:

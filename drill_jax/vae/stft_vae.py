@@ -25,31 +25,25 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
+from drill_jax import training
 from drill_jax.vae import fit_loop, griffin_lim, losses
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(fit_loop.LoopConfig):
     """The STFT VAE and its training (module docstring). Units: samples; nats."""
 
-    input_length: int = 1999
-    n_fft: int = 256
-    hop: int = 32
-    floor: float = 1e-5
-    latent_dim: int = 8
+    spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram()
     hidden: int = 256
-    kl_weight: float = 1.0
     residual_scale: float = 1.0
-    epochs: int = 300
-    batch_size: int = 16
-    learning_rate: float = 1e-3
+    train: training.Schedule = training.Schedule(epochs=300, batch_size=16)
 
     def __post_init__(self):
-        fit_loop.check_sizes(self, ("input_length", "latent_dim", "hidden", "batch_size"))
-        if self.kl_weight < 0 or self.residual_scale < 0 or not self.learning_rate > 0:
-            raise ValueError("kl_weight and residual_scale must be >= 0, learning_rate > 0")
+        super().__post_init__()
+        fit_loop.check_sizes(self, ("hidden",))
+        if self.residual_scale < 0:
+            raise ValueError(f"residual_scale must be >= 0, got {self.residual_scale}")
 
 
 class Model(NamedTuple):
@@ -122,14 +116,11 @@ def train_step(state: fit_loop.State, batch: dict, key: jax.Array):
     return state.apply_gradients(grads=grads), metrics
 
 
-_log_magnitude = jax.jit(griffin_lim.log_magnitude, static_argnums=(1, 2))
-
-
 def _vectors(config: Config, clips: np.ndarray) -> np.ndarray:
     clips = np.asarray(clips, np.float32)
     if clips.ndim != 2 or clips.shape[1] != config.input_length:
         raise ValueError(f"need clips [N, {config.input_length}], got {clips.shape}")
-    lm = _log_magnitude(jnp.asarray(clips), config.n_fft, config.hop, config.floor)
+    lm = griffin_lim.log_magnitude(jnp.asarray(clips), config.spectrogram)
     return np.asarray(lm).reshape(clips.shape[0], -1)
 
 
@@ -148,12 +139,10 @@ def fit(
     init_key, run_key = jax.random.split(key)
     model = _model(config, v.shape[1])
     params = model.init(init_key, jnp.zeros((1, v.shape[1])), jax.random.key(0))["params"]
-    state = fit_loop.State.create(
-        apply_fn=model.apply, params=params, tx=optax.adam(config.learning_rate), config=config
-    ).replace(step=jnp.zeros((), jnp.int32))
+    state = fit_loop.new_state(model.apply, params, config)
     data = {"u": ((v - mean) / std).astype(np.float32)}
     state, history = fit_loop.run(train_step, state, data, run_key, options)
-    return Model(state, mean, std, v.shape[1] // (config.n_fft // 2 + 1)), history
+    return Model(state, mean, std, v.shape[1] // (config.spectrogram.n_fft // 2 + 1)), history
 
 
 @jax.jit
@@ -183,6 +172,6 @@ def decode(config: Config, model: Model, z: np.ndarray, key: jax.Array) -> np.nd
     v = mean[None, :] + std[None, :] * u
     log_mag = v.reshape((z.shape[0], model.frames, -1))
     sounds = griffin_lim.from_log_magnitude(
-        log_mag, config.n_fft, config.hop, config.input_length, config.floor, phase_key
+        log_mag, config.spectrogram, config.input_length, phase_key
     )
     return np.asarray(sounds, np.float32)

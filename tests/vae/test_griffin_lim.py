@@ -52,3 +52,25 @@ def test_griffin_lim_recovers_a_known_signal():
     assert after < 0.1
     again = griffin_lim.griffin_lim(mag, N_FFT, HOP, T, key, 100)
     np.testing.assert_array_equal(np.asarray(again), np.asarray(y))
+
+
+@pytest.mark.parametrize("h", [[1.0, 0.6, 0.2], [1.0, -0.5], list(0.8 ** np.arange(40))])
+def test_min_phase_of_a_minimum_phase_sequence_is_its_own_phase(h):
+    # Zeros inside the unit circle: minimum phase; the reversed sequence is maximum phase.
+    n = 64
+    spectrum = np.fft.rfft(h, n)
+    phasors = np.asarray(griffin_lim.min_phase(jnp.asarray(np.abs(spectrum)), n))
+    np.testing.assert_allclose(phasors, spectrum / np.abs(spectrum), atol=1e-3)
+    reversed_phase = np.fft.rfft(h[::-1], n)
+    assert not np.allclose(phasors, reversed_phase / np.abs(reversed_phase), atol=0.1)
+
+
+def test_min_phase_start_recovers_a_known_signal_and_ignores_the_key():
+    x = jnp.asarray(_damped_chirp())
+    mag = jnp.abs(spectral_loss.stft(x, N_FFT, HOP))
+    a = griffin_lim.griffin_lim(mag, N_FFT, HOP, T, jax.random.key(0), 100, 0.99, "min_phase")
+    b = griffin_lim.griffin_lim(mag, N_FFT, HOP, T, jax.random.key(1), 100, 0.99, "min_phase")
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert float(griffin_lim.spectral_convergence(a, mag, N_FFT, HOP)[0]) < 0.1
+    with pytest.raises(ValueError, match="gl_init"):
+        griffin_lim.Spectrogram(gl_init="zero")

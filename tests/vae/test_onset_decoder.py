@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from drill_jax import training
 from drill_jax.vae import latents, onset_decoder
 from tests.vae.test_fit_loop import check_resume
 
@@ -20,8 +21,7 @@ TINY = onset_decoder.Config(
     noise_fine=8,
     hidden=16,
     fft_sizes=(64,),
-    epochs=4,
-    batch_size=4,
+    train=training.Schedule(epochs=4, batch_size=4),
 )
 
 

@@ -1,14 +1,17 @@
 """Tests for the non-learned STFT reference generators: PCA on log-magnitude STFTs and
 STFT interpolation, both with Griffin-Lim phases."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from drill_jax.vae import griffin_lim, pca_reference, spectral_loss, stft_interp
+from drill_jax.vae import griffin_lim, onset_decoder, pca_reference, spectral_loss, stft_interp
 
 T, N_FFT, HOP = 600, 128, 16
+SPEC = griffin_lim.Spectrogram(n_fft=N_FFT, hop=HOP)
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +31,9 @@ def _sc(y, x):
 
 def test_pca_full_rank_posterior_reproduces_the_source(clips):
     config = pca_reference.Config(
-        n_fft=N_FFT, hop=HOP, components=5, bandwidth=0.0, residual_scale=0.0
+        spectrogram=SPEC, components=5, bandwidth=0.0, residual_scale=0.0
     )
-    model = pca_reference.fit(config, clips)
+    model = pca_reference.fit(config, clips, jax.random.key(0))
     assert model.directions.shape == (5, model.mean.shape[0])
     np.testing.assert_allclose(model.residual_var, 0.0, atol=1e-6)
     y, z = pca_reference.sample(config, model, jax.random.key(0), 3, clips[:3])
@@ -40,8 +43,8 @@ def test_pca_full_rank_posterior_reproduces_the_source(clips):
 
 
 def test_pca_prior_samples_are_new_and_deterministic(clips):
-    config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=3)
-    model = pca_reference.fit(config, clips)
+    config = pca_reference.Config(spectrogram=SPEC, components=3)
+    model = pca_reference.fit(config, clips, jax.random.key(0))
     a = pca_reference.sample(config, model, jax.random.key(1), 4)[0]
     b = pca_reference.sample(config, model, jax.random.key(1), 4)[0]
     c = pca_reference.sample(config, model, jax.random.key(2), 4)[0]
@@ -52,14 +55,62 @@ def test_pca_prior_samples_are_new_and_deterministic(clips):
         pca_reference.sample(config, model, jax.random.key(1), 4, clips[:2])
 
 
+def test_pca_match_level_gives_each_sound_its_centre_clips_level(clips):
+    config = pca_reference.Config(spectrogram=SPEC, components=3, level="source")
+    quiet = clips * np.linspace(0.1, 1.0, 6, dtype=np.float32)[:, None]
+    model = pca_reference.fit(config, quiet, jax.random.key(0))
+    np.testing.assert_allclose(model.levels, pca_reference.rms(quiet))
+    y, _ = pca_reference.sample(config, model, jax.random.key(1), 3, quiet[[0, 2, 5]])
+    np.testing.assert_allclose(pca_reference.rms(y), pca_reference.rms(quiet[[0, 2, 5]]), 1e-4)
+    # Prior draws: each at the level of a training clip, every clip once in six draws.
+    prior, _ = pca_reference.sample(config, model, jax.random.key(2), 6)
+    np.testing.assert_allclose(
+        np.sort(pca_reference.rms(prior)), np.sort(model.levels), rtol=1e-4
+    )
+    # Without it the level is Griffin-Lim's, which differs.
+    plain = dataclasses.replace(config, level="decoded")
+    y0, _ = pca_reference.sample(plain, model, jax.random.key(1), 3, quiet[[0, 2, 5]])
+    assert not np.allclose(pca_reference.rms(y0), pca_reference.rms(y), rtol=1e-3)
+
+
+def test_shift_is_circular_and_undone_by_its_negative(clips):
+    by = np.array([0, 5, -7, T + 3, 1, 2])
+    moved = pca_reference.shift(clips, by)
+    np.testing.assert_array_equal(moved[1], np.roll(clips[1], -5))
+    np.testing.assert_array_equal(pca_reference.shift(moved, -by), clips)
+
+
+def test_pca_aligned_onsets_are_restored_per_sound():
+    # Two trigger positions, as the drill sounds have: onsets at 140 and at 300.
+    t = np.arange(T)
+    on = np.array([140, 140, 140, 300, 300, 300])[:, None]
+    f = np.linspace(0.02, 0.08, 6)[:, None]
+    x = (t >= on) * np.exp(-np.maximum(t - on, 0) / 60.0) * np.sin(2 * np.pi * f * t)
+    mixed = (0.5 * x + 1e-3 * np.random.default_rng(0).normal(size=(6, T))).astype(np.float32)
+    config = pca_reference.Config(spectrogram=SPEC, components=5, align_onsets=True)
+    model = pca_reference.fit(config, mixed, jax.random.key(0))
+    onsets = onset_decoder.onset_time(mixed).astype(int)
+    np.testing.assert_array_equal(model.shifts, onsets - model.onset)
+    assert np.all(np.abs(model.shifts[:3] - model.shifts[3:].mean()) > 100)
+
+    def late(y):
+        """Whether a sound's energy before sample 250 is under 5 % of its total."""
+        return np.sum(y[:, :250] ** 2, axis=1) < 0.05 * np.sum(y**2, axis=1)
+
+    y, _ = pca_reference.sample(config, model, jax.random.key(1), 6, mixed)
+    assert list(late(y)) == [False] * 3 + [True] * 3  # each at its source's onset
+    prior, _ = pca_reference.sample(config, model, jax.random.key(2), 6)
+    assert sorted(late(prior)) == [False] * 3 + [True] * 3  # each kernel's onset once
+
+
 def test_silverman_bandwidth():
     # (4 / 3)^(1 / 5) n^(-1 / 5) in one dimension: 1.06 n^(-1/5), the familiar rule.
     np.testing.assert_allclose(pca_reference.silverman(1, 32), 1.0592 * 32 ** (-0.2), rtol=1e-4)
 
 
 def test_pca_kde_prior_keeps_the_training_covariance(clips):
-    config = pca_reference.Config(n_fft=N_FFT, hop=HOP, components=2, residual_scale=0.0)
-    model = pca_reference.fit(config, clips)
+    config = pca_reference.Config(spectrogram=SPEC, components=2, residual_scale=0.0)
+    model = pca_reference.fit(config, clips, jax.random.key(0))
     # The coordinates of many prior samples have the training coordinates' spread.
     y, _ = pca_reference.sample(config, model, jax.random.key(5), 400)
     z = (pca_reference.vectors(config, y) - model.mean) @ model.directions.T
@@ -68,17 +119,17 @@ def test_pca_kde_prior_keeps_the_training_covariance(clips):
 
 def test_pca_rejects_one_clip(clips):
     with pytest.raises(ValueError, match="N >= 2"):
-        pca_reference.fit(pca_reference.Config(), clips[:1])
+        pca_reference.fit(pca_reference.Config(), clips[:1], jax.random.key(0))
 
 
 def test_interp_at_weight_one_is_the_source(clips):
-    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(1.0, 1.0))
+    config = stft_interp.Config(spectrogram=SPEC, weight_range=(1.0, 1.0))
     y = stft_interp.sample(config, jax.random.key(0), clips, clips[:3])
     assert np.all(_sc(y, clips[:3]) < 0.15)
 
 
 def test_interp_lies_between_its_two_clips(clips):
-    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(0.5, 0.5))
+    config = stft_interp.Config(spectrogram=SPEC, weight_range=(0.5, 0.5))
     a, b = jnp.asarray(clips[:1]), jnp.asarray(clips[5:6])
     y = stft_interp.interpolate(config, jax.random.key(0), a, b)
     # Its spectrum peaks at both tones' frequencies, each attenuated by about half (in log).
@@ -89,7 +140,7 @@ def test_interp_lies_between_its_two_clips(clips):
 
 def test_interp_never_pairs_a_training_clip_with_itself(clips):
     # Weight 1/2 between a clip and itself would be a (phase-randomised) copy of it.
-    config = stft_interp.Config(n_fft=N_FFT, hop=HOP, weight_range=(0.5, 0.5))
+    config = stft_interp.Config(spectrogram=SPEC, weight_range=(0.5, 0.5))
     pair, first = clips[:2], clips[[0, 0, 1, 1]]
     a = stft_interp.sample(config, jax.random.key(3), pair, first)
     np.testing.assert_array_equal(a, stft_interp.sample(config, jax.random.key(3), pair, first))

@@ -1,5 +1,6 @@
 """Tests for drill_jax.vae.stft_vae: the Gaussian likelihood, training, and sampling."""
 
+import dataclasses
 import math
 
 import jax
@@ -7,12 +8,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from drill_jax import training
 from drill_jax.vae import griffin_lim, losses, stft_vae
 from tests.vae.test_fit_loop import check_resume
 
 T = 400
 TINY = stft_vae.Config(
-    input_length=T, n_fft=64, hop=16, latent_dim=2, hidden=16, epochs=6, batch_size=4
+    input_length=T,
+    spectrogram=griffin_lim.Spectrogram(n_fft=64, hop=16),
+    latent_dim=2,
+    hidden=16,
+    train=training.Schedule(epochs=6, batch_size=4),
 )
 
 
@@ -39,7 +45,7 @@ def test_training_is_deterministic_and_lowers_the_loss(runs):
     for pa, pb in zip(jax.tree.leaves(a.state.params), jax.tree.leaves(b.state.params)):
         np.testing.assert_array_equal(np.asarray(pa), np.asarray(pb))
     assert hist_a[-1].train_loss < hist_a[0].train_loss
-    assert a.mean.shape == a.std.shape == (a.frames * (TINY.n_fft // 2 + 1),)
+    assert a.mean.shape == a.std.shape == (a.frames * (TINY.spectrogram.n_fft // 2 + 1),)
 
 
 def test_sampling_follows_the_log_magnitude_it_decodes(runs):
@@ -52,10 +58,10 @@ def test_sampling_follows_the_log_magnitude_it_decodes(runs):
     np.testing.assert_array_equal(a, stft_vae.decode(TINY, model, z, jax.random.key(1)))
     assert a.shape == (8, T) and np.all(np.isfinite(a)) and np.all(np.abs(a) <= 1)
     # Without the residual, the sound's log magnitude is close to the decoder's mean.
-    smooth = stft_vae.Config(**{**TINY.__dict__, "residual_scale": 0.0})
+    smooth = dataclasses.replace(TINY, residual_scale=0.0)
     y = stft_vae.decode(smooth, model, z, jax.random.key(1))
     u_hat, _ = stft_vae._decode(model.state, jnp.asarray(z))
-    target = np.exp(model.mean + model.std * np.asarray(u_hat)) - TINY.floor
+    target = np.exp(model.mean + model.std * np.asarray(u_hat)) - TINY.spectrogram.floor
     target = np.maximum(target, 0).reshape(8, model.frames, -1)
     sc = griffin_lim.spectral_convergence(jnp.asarray(y), jnp.asarray(target), 64, 16)
     assert float(np.median(sc)) < 0.35

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 
 import jax
-import numpy as np
 
 from drill_jax.vae import latents, onset_decoder
 from drill_jax.vae.configs import VAEConfig
@@ -25,20 +24,13 @@ check, make_model = reference.check, reference.make_model
 
 def settings(config: VAEConfig) -> onset_decoder.Config:
     """The ``onset_decoder.Config`` of a generator config."""
-    return onset_decoder.Config(
-        fft_sizes=config.loss.stft_sizes,
-        sc_weight=config.loss.sc_weight,
-        **reference.loop_settings(config),
+    loss = config.loss
+    return reference.loop_config(
+        onset_decoder.Config, config, fft_sizes=loss.stft_sizes, sc_weight=loss.sc_weight
     )
 
 
-def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array, options):
-    """(the trained ``fit_loop.State``, history) of the training clips [N, T] (options: a
-    ``fit_loop.Options``)."""
-    return onset_decoder.fit(settings(config), clips, key, options)
-
-
-fit = reference.loop_fitter(_fit_clips)
+fit = reference.settings_fitter(settings, onset_decoder.fit)  # model: its fit_loop.State
 
 
 def sample(model, config, key, num, mode, sources, source_split, train_sounds):

@@ -7,9 +7,9 @@ Generator interface (``drill_jax.vae.generators``): ``make_model``, ``check``, `
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
-import jax
 import numpy as np
 
 from drill_jax.vae import latents, networks, synthesis, trainer
@@ -21,21 +21,20 @@ OUTPUT = "logits"  # the decoder's output (objectives.LossSpec.output)
 LATENT_PLANE = True  # its latent plane, decoded grid and overlays are drawn
 
 
+# The network config's fields that networks.VAE has by the same name (all but the strides).
+_SHARED = sorted(
+    {f.name for f in dataclasses.fields(NetworkConfig)}
+    & {f.name for f in dataclasses.fields(networks.VAE)}
+)
+
+
 @functools.lru_cache(maxsize=16)
 def _model(net: NetworkConfig) -> networks.VAE:
     # Cached: bound methods (apply_fn) compare by instance identity.
     return networks.VAE(
-        latent_dim=net.latent_dim,
-        arch=net.arch,
-        input_length=net.input_length,
-        enc_features=net.enc_features,
-        dec_features=net.dec_features,
+        **{name: getattr(net, name) for name in _SHARED},
         enc_strides=net.strides,
         dec_strides=tuple(reversed(net.strides)),
-        kernel_size=net.kernel_size,
-        block_kernel_size=net.block_kernel_size,
-        negative_slope=net.negative_slope,
-        bn_momentum=net.bn_momentum,
     )
 
 

@@ -16,20 +16,35 @@ from drill_jax.vae.configs import VAEConfig
 from drill_jax.vae.models import reference
 
 LEARNED, OUTPUT, LATENT_PLANE = False, None, False
-check, make_model = reference.check, reference.make_model
+make_model = reference.make_model
 Fitted = reference.Fitted
 
 
+def check(config: VAEConfig) -> None:
+    """One level rule at most: synthesis.calibrate_level or synthesis.match_level."""
+    if config.synthesis.calibrate_level and config.synthesis.match_level:
+        raise ValueError("calibrate_level and match_level: give one level rule, not both")
+
+
 def settings(config: VAEConfig) -> pca_reference.Config:
-    """The ``pca_reference.Config`` of a generator config (components = latent_dim)."""
-    return pca_reference.Config(components=config.network.latent_dim)
+    """The ``pca_reference.Config`` of a generator config (components = latent_dim; the
+    spectrogram of the network, the kernel bandwidth, residual and level of the synthesis)."""
+    synth = config.synthesis
+    return pca_reference.Config(
+        spectrogram=config.network.spectrogram,
+        components=config.network.latent_dim,
+        align_onsets=config.network.align_onsets,
+        bandwidth=synth.bandwidth,
+        residual_scale=synth.residual_scale,
+        level="source" if synth.match_level else "class" if synth.calibrate_level else "decoded",
+    )
 
 
 def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array):
-    """(Fitted, []): the PCA of the training clips [N, T]; nothing else is read."""
-    del key
+    """(Fitted, []): the PCA of the training clips [N, T]; nothing else is read (``key``:
+    the class gain's draws)."""
     pca = settings(config)
-    return Fitted(pca, pca_reference.fit(pca, clips)), []
+    return Fitted(pca, pca_reference.fit(pca, clips, key)), []
 
 
 fit = reference.clip_fitter(_fit_clips)

@@ -1,7 +1,7 @@
 """What the reference generators share (nothing learned; ``reference_generators`` holds their
 DSP): ``fit`` keeps the class's training clips, ``sampler`` turns a clip maker into the
 generator interface of ``drill_jax.vae.generators``. The generators not trained by
-``trainer`` also share ``loop_fitter``, ``Fitted`` and ``loop_settings``."""
+``trainer`` also share ``loop_fitter``, ``settings_fitter``, ``loop_config`` and ``Fitted``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
+from drill_jax import training
 from drill_jax.vae import fit_loop, latents
 from drill_jax.vae.configs import VAEConfig
 from drill_jax.vae.generators import check_clips
@@ -64,17 +65,28 @@ def clip_fitter(fit_clips: Callable) -> Callable:
     return loop_fitter(fit_clips_once)
 
 
-def loop_settings(config: VAEConfig) -> dict:
-    """The generator config's fields that a ``fit_loop`` model's own Config shares:
-    input_length, latent_dim, kl_weight, epochs, batch_size, learning_rate."""
-    return dict(
+def loop_config(cls: type, config: VAEConfig, **extra) -> Any:
+    """A ``fit_loop`` model's own Config ``cls`` from the generator config's fields it shares
+    (input_length, latent_dim, kl_weight, and the training schedule: epochs, batch_size,
+    learning_rate) and its own ``extra`` fields."""
+    schedule = training.Schedule(config.epochs, config.batch_size, config.optim.learning_rate)
+    return cls(
         input_length=config.network.input_length,
         latent_dim=config.network.latent_dim,
         kl_weight=config.loss.kl_weight,
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.optim.learning_rate,
+        train=schedule,
+        **extra,
     )
+
+
+def settings_fitter(settings: Callable, fit_settings: Callable) -> Callable:
+    """The generator ``fit`` of a ``fit_loop`` model: fit_settings(settings(config), clips
+    [N, T], key, options) -> (model, history) (``loop_fitter``)."""
+
+    def fit_clips(clips, config, key, options):
+        return fit_settings(settings(config), clips, key, options)
+
+    return loop_fitter(fit_clips)
 
 
 class Fitted(NamedTuple):

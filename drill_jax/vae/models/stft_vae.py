@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 
 import jax
-import numpy as np
 
 from drill_jax.vae import latents, stft_vae
 from drill_jax.vae.configs import VAEConfig
@@ -21,29 +20,24 @@ from drill_jax.vae.models import reference
 
 LEARNED, OUTPUT, LATENT_PLANE = True, None, False
 check, make_model = reference.check, reference.make_model
-Fitted = reference.Fitted
 
 
 def settings(config: VAEConfig) -> stft_vae.Config:
     """The ``stft_vae.Config`` of a generator config."""
-    return stft_vae.Config(**reference.loop_settings(config))
+    spectrogram, residual = config.network.spectrogram, config.synthesis.residual_scale
+    return reference.loop_config(
+        stft_vae.Config, config, spectrogram=spectrogram, residual_scale=residual
+    )
 
 
-def _fit_clips(clips: np.ndarray, config: VAEConfig, key: jax.Array, options):
-    """(Fitted, history) of the training clips [N, T] (module docstring; options: a
-    ``fit_loop.Options``)."""
-    vae = settings(config)
-    model, history = stft_vae.fit(vae, clips, key, options)
-    return Fitted(vae, model), history
+fit = reference.settings_fitter(settings, stft_vae.fit)  # model: a stft_vae.Model
 
 
-fit = reference.loop_fitter(_fit_clips)
-
-
-def sample(model: Fitted, config, key, num, mode, sources, source_split, train_sounds):
+def sample(model, config, key, num, mode, sources, source_split, train_sounds):
     """``num`` sounds [num, T] and their info (``generators.sample``; checked arguments)."""
     latent_key, decode_key = jax.random.split(key)
-    encode = functools.partial(stft_vae.encode, model.config, model.model)
+    vae = model.state.config  # the stft_vae.Config it was fitted with
+    encode = functools.partial(stft_vae.encode, vae, model)
     z, source_index = latents.draw(encode, config, latent_key, num, mode, sources, train_sounds)
-    sounds = stft_vae.decode(model.config, model.model, z, decode_key)
+    sounds = stft_vae.decode(vae, model, z, decode_key)
     return sounds, latents.info(z, source_index, mode, source_split)
