@@ -31,10 +31,21 @@ class LogMelConfig:
     fmin: float = 0.0
     fmax: Optional[float] = None
 
+    def __post_init__(self):
+        if min(self.n_mels, self.hop) < 1 or self.n_fft < 2 or not self.power > 0:
+            raise ValueError(
+                f"LogMelConfig needs n_mels >= 1, n_fft >= 2, hop >= 1 and power > 0, got {self}"
+            )
+        if self.fmin < 0 or (self.fmax is not None and not self.fmax > self.fmin):
+            raise ValueError(f"LogMelConfig needs 0 <= fmin < fmax, got {self.fmin}, {self.fmax}")
+
 
 def log_mel(config: LogMelConfig, x: np.ndarray, sample_rate: int) -> np.ndarray:
     """[T] samples -> [F, n_mels] float32 log-Mel, 10 / power * 2 * log10(max(mel, eps)) dB
-    with eps = float64 machine epsilon, F = 1 + T // hop (the official baseline's values)."""
+    with eps = float64 machine epsilon, F = 1 + T // hop (the official baseline's values).
+    ValueError if fmax lies above the Nyquist frequency sample_rate / 2."""
+    if config.fmax is not None and config.fmax > sample_rate / 2:
+        raise ValueError(f"LogMelConfig fmax {config.fmax} Hz is above sample_rate / 2")
     mel = librosa.feature.melspectrogram(
         y=np.asarray(x, np.float32), sr=sample_rate, n_fft=config.n_fft,
         hop_length=config.hop, n_mels=config.n_mels, power=config.power,

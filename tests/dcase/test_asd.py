@@ -38,6 +38,20 @@ def test_log_mel_frames_and_frame_vectors():
     assert features.crop(np.ones((3, 2)), 0, 5).shape == (5, 2)
 
 
+@pytest.mark.parametrize(
+    "kwargs", [dict(n_mels=0), dict(n_fft=1), dict(hop=0), dict(power=0.0), dict(fmin=-1.0),
+               dict(fmin=100.0, fmax=100.0)]
+)  # fmt: skip
+def test_log_mel_config_rejects_impossible_settings(kwargs):
+    with pytest.raises(ValueError, match="LogMelConfig needs"):
+        features.LogMelConfig(**kwargs)
+
+
+def test_log_mel_rejects_fmax_above_nyquist():
+    with pytest.raises(ValueError, match="above sample_rate / 2"):
+        features.log_mel(features.LogMelConfig(fmax=9000.0), np.zeros(RATE), RATE)
+
+
 def test_twin_init_is_pytorch_linear_and_step_compiles_once_and_learns():
     state = autoencoder.init_state(TINY_AE, jax.random.key(0))
     k = np.asarray(state.params["enc0"]["kernel"])
