@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import soundfile
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 RATE = 16000
 DATA_FLAGS = ["--sample_rate=16000", "--channel=0", "--clip_seconds=1"]
 BAND = "--band_hz=100,7000"

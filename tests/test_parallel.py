@@ -14,6 +14,8 @@ from drill_jax import parallel
 from drill_jax.classify import cnn
 from drill_jax.vae import trainer
 
+pytestmark = pytest.mark.quick_compile  # tiny steps: compiling is most of the time
+
 
 def _max_diff(a, b) -> float:
     d = jax.tree.map(lambda u, v: float(np.max(np.abs(np.asarray(u) - np.asarray(v)))), a, b)

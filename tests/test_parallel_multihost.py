@@ -40,8 +40,13 @@ def _free_port() -> int:
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("multihost")
     port = _free_port()
+    # Most XLA optimisations off, as in the quick_compile test modules (tests/conftest.py):
+    # one step of a tiny VAE, whose compiling is most of each process's time.
     env = dict(
-        os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2"
+        os.environ,
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+        JAX_DISABLE_MOST_OPTIMIZATIONS="1",
     )
     jobs = [
         subprocess.Popen(

@@ -5,11 +5,14 @@ import dataclasses
 import os
 
 import numpy as np
+import pytest
 
 from drill_jax import training
 from drill_jax.asd import outlier
 from drill_jax.bench import suite_config, suite_dcase
 from drill_jax.detection import dcase_job
+
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
 
 TINY_SUITE = dataclasses.replace(
     suite_config.SuiteConfig(), dcase_counts=(4, 1, 1), dcase_seconds=1.0,

@@ -10,6 +10,8 @@ import pytest
 from drill_jax import training
 from drill_jax.classify import cnn
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 CONFIG = cnn.ClassifierConfig(epochs=15, batch_size=16)
 
 

@@ -7,6 +7,8 @@ import pytest
 from drill_jax import training
 from drill_jax.classify import cnn, folds
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 CONFIG = cnn.ClassifierConfig(epochs=4, batch_size=8, conv_features=(4,), hidden=8)
 
 

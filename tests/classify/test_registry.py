@@ -9,6 +9,8 @@ import pytest
 from drill_jax.classify import classical, registry
 from tests.classify.clips import feature_set
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 # Tiny training where a backbone trains for epochs.
 _EPOCHS = {"jax_cnn": 3, "cnn_svm": 3}
 

@@ -18,6 +18,8 @@ from drill_jax.classify import cnn
 from drill_jax.detection import build, deploy, scoring
 from drill_jax.detection import detector as detector_lib
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = cnn.ClassifierConfig(epochs=3, batch_size=8, conv_features=(4,), hidden=8)
 

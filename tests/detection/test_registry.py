@@ -17,6 +17,8 @@ from drill_jax.asd import autoencoder, outlier
 from drill_jax.asd import features as asd_features
 from drill_jax.detection.models import clip_classical, dcase_ae, dcase_oe, vae
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 SR = 16000
 # Tiny configs where a model's defaults take long; other models run with their defaults.
 TINY = {

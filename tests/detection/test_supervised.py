@@ -9,6 +9,8 @@ from drill_jax.detection import scoring, supervised
 from drill_jax.evaluation import pipeline, protocols
 from tests.toys import toy_dataset as _toy_dataset
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 
 def test_save_supervised_detector_round_trip(tmp_path):
     ds = _toy_dataset(n_per_class=8)

@@ -12,6 +12,8 @@ from drill_jax.detection import detector as detector_lib
 from drill_jax.detection.models import clip_classical, vae
 from drill_jax.vae import trainer
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 # Tiny VAEs: over the 32 log-Mel bands, and over 256 samples (two stride-8 stages).
 _NET = dataclasses.replace(vae.LOGMEL_VAE.network, enc_features=(8, 8), dec_features=(8, 8))
 TINY = vae.Config(vae=dataclasses.replace(vae.LOGMEL_VAE, epochs=15, network=_NET))

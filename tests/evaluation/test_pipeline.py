@@ -11,6 +11,8 @@ from drill_jax.classify import bridge, registry
 from drill_jax.evaluation import pipeline, protocols, tables
 from tests.toys import toy_dataset as _toy_dataset
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 
 def test_paper_runs_cover_both_protocols_crops_and_methods():
     config = pipeline.PaperConfig()

@@ -12,6 +12,10 @@ from drill_jax.evaluation import examples, protocols
 from tests.toys import toy_dataset as _toy_dataset
 from tests.vae.conftest import TINY_NOISE
 
+# Tiny fits: compiling is most of the time. (The noise generator's step is also compiled by
+# tests/vae/test_generators.py; the compilation cache shares it only between modules marked alike.)
+pytestmark = pytest.mark.quick_compile
+
 
 class Spy:
     """A fit_predict that records what it was trained and tested on, and predicts by loudness."""

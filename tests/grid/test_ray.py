@@ -1,8 +1,9 @@
-"""The grid on a local Ray of 2 workers: the same tables as in this process (same seed),
-and a failing task retried once, reported by name, while the other tasks complete.
+"""The grid on a local Ray: the same tables as in this process (same seed), and a failing
+task retried once, reported by name, while the other tasks complete.
 
-One Ray instance serves the module (its start-up and the workers' first imports are most
-of this module's time) and is shut down at the end.
+One Ray instance of one worker serves the module (its start-up and the worker's first
+imports are most of this module's time; a second worker would import everything again) and
+is shut down at the end.
 """
 
 import os
@@ -20,7 +21,7 @@ from tests.grid import grid_tasks
 
 @pytest.fixture(scope="module")
 def local_ray():
-    runner.connect_ray("local", workers=2)
+    runner.connect_ray("local", workers=1)
     yield
     ray.shutdown()
 
