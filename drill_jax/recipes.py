@@ -85,7 +85,9 @@ def realism_candidates() -> dict:
     components (fewer: the residual noise at its fitted level fills the rest) and kernel
     bandwidth, each varied alone from the level rule the first comparison chose, 'pca64';
     then clips aligned at their onsets ('_aligned'); last, Griffin-Lim started from each
-    frame's minimum phase instead of random phases ('_min_phase')."""
+    frame's minimum phase instead of random phases ('_min_phase'); then Phase Gradient Heap
+    Integration ('_pghi': PGHI + fast Griffin-Lim, '_pghi_only': PGHI alone, '_pghi_tol1e-3':
+    random phases below 1e-3 of the largest coefficient instead of 1e-5)."""
     spec = griffin_lim.Spectrogram
     return {
         "pca64": vae_pca(64),
@@ -105,6 +107,9 @@ def realism_candidates() -> dict:
         "pca64_aligned_class": vae_pca(64, level="class", align_onsets=True),
         "pca64_min_phase": vae_pca(64, spec(gl_init="min_phase")),
         "pca64_min_phase_gl200": vae_pca(64, spec(gl_iterations=200, gl_init="min_phase")),
+        "pca64_pghi": vae_pca(64, spec(gl_init="pghi")),
+        "pca64_pghi_only": vae_pca(64, spec(gl_iterations=0, gl_init="pghi")),
+        "pca64_pghi_tol1e-3": vae_pca(64, spec(gl_init="pghi", pghi_tol=1e-3)),
     }
 
 
