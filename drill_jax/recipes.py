@@ -87,7 +87,8 @@ def realism_candidates() -> dict:
     then clips aligned at their onsets ('_aligned'); last, Griffin-Lim started from each
     frame's minimum phase instead of random phases ('_min_phase'); then Phase Gradient Heap
     Integration ('_pghi': PGHI + fast Griffin-Lim, '_pghi_only': PGHI alone, '_pghi_tol1e-3':
-    random phases below 1e-3 of the largest coefficient instead of 1e-5)."""
+    random phases below 1e-3 of the largest coefficient instead of 1e-5, '_w128_pghi': PGHI +
+    fast Griffin-Lim at STFT 128 / 16)."""
     spec = griffin_lim.Spectrogram
     return {
         "pca64": vae_pca(64),
@@ -110,6 +111,7 @@ def realism_candidates() -> dict:
         "pca64_pghi": vae_pca(64, spec(gl_init="pghi")),
         "pca64_pghi_only": vae_pca(64, spec(gl_iterations=0, gl_init="pghi")),
         "pca64_pghi_tol1e-3": vae_pca(64, spec(gl_init="pghi", pghi_tol=1e-3)),
+        "pca64_w128_pghi": vae_pca(64, spec(n_fft=128, hop=16, gl_init="pghi")),
     }
 
 

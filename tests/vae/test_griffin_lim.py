@@ -80,3 +80,7 @@ def test_min_phase_start_recovers_a_known_signal_and_ignores_the_key():
     assert _convergence(a, mag) < 0.1
     with pytest.raises(ValueError, match="gl_init"):
         griffin_lim.Spectrogram(gl_init="zero")
+    with pytest.raises(ValueError, match="pghi_tol"):
+        griffin_lim.Spectrogram(pghi_tol=0.0)
+    with pytest.raises(ValueError, match="gl_iterations >= 0"):
+        griffin_lim.Spectrogram(gl_iterations=-1)
