@@ -88,7 +88,8 @@ def realism_candidates() -> dict:
     frame's minimum phase instead of random phases ('_min_phase'); then Phase Gradient Heap
     Integration ('_pghi': PGHI + fast Griffin-Lim, '_pghi_only': PGHI alone, '_pghi_tol1e-3':
     random phases below 1e-3 of the largest coefficient instead of 1e-5, '_w128_pghi': PGHI +
-    fast Griffin-Lim at STFT 128 / 16)."""
+    fast Griffin-Lim at STFT 128 / 16, '_w64h8': STFT 64 / 8, where phase recovery from exact
+    magnitudes keeps the transients' kurtosis and crest factor)."""
     spec = griffin_lim.Spectrogram
     return {
         "pca64": vae_pca(64),
@@ -112,6 +113,8 @@ def realism_candidates() -> dict:
         "pca64_pghi_only": vae_pca(64, spec(gl_iterations=0, gl_init="pghi")),
         "pca64_pghi_tol1e-3": vae_pca(64, spec(gl_init="pghi", pghi_tol=1e-3)),
         "pca64_w128_pghi": vae_pca(64, spec(n_fft=128, hop=16, gl_init="pghi")),
+        "pca64_w64h8": vae_pca(64, spec(n_fft=64, hop=8)),
+        "pca64_w64h8_pghi": vae_pca(64, spec(n_fft=64, hop=8, gl_init="pghi")),
     }
 
 
