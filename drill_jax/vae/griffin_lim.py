@@ -37,9 +37,9 @@ class Spectrogram:
       floor: log(|STFT| + floor) keeps silence finite (waveform units times window sums).
       gl_iterations: Griffin-Lim iterations of the way back (0: the initial phases alone).
       gl_momentum: fast Griffin-Lim's inertia (0 = the classic algorithm).
-      gl_init: Griffin-Lim's initial phases: 'random' (uniform) or 'min_phase' (each
-        frame's minimum-phase spectrum: an impulse followed by its decay) or 'pghi' (Phase
-        Gradient Heap Integration of the magnitude, ``pghi``).
+      gl_init: Griffin-Lim's initial phases: 'random' (uniform), 'min_phase' (each frame's
+        minimum-phase spectrum: an impulse followed by its decay) or 'pghi' (Phase Gradient
+        Heap Integration of the magnitude, ``pghi``).
       pghi_tol: PGHI's relative tolerance: coefficients below it times the largest of their
         STFT take random phases.
     """
