@@ -78,8 +78,7 @@ def phasors(
     shift = np.pi * np.arange(magnitude.shape[-1])
     for b, mag in enumerate(magnitude):
         log_mag = np.log(np.maximum(mag, 1e-30))
-        log_mag = np.maximum(log_mag, log_mag.max() + np.log(tol))  # no gradients from floors
-        tgrad, fgrad = gradients(log_mag, n_fft, hop)
-        log_mag[mag < mag.max() * tol] = -np.inf
+        # clamped at the tolerance, so that floors below it add no gradients
+        tgrad, fgrad = gradients(np.maximum(log_mag, log_mag.max() + np.log(tol)), n_fft, hop)
         out[b] = np.exp(1j * (integrate(log_mag, tgrad, fgrad, tol, noise[b] + shift) - shift))
     return out
