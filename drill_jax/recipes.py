@@ -57,15 +57,19 @@ def vae_pca(
     level: str = "decoded",
     bandwidth: Optional[float] = None,
     align_onsets: bool = False,
+    shrink: bool = True,
 ) -> configs.VAEConfig:
     """The log-magnitude STFT PCA with Griffin-Lim phases (``pca_reference``): ``components``
     principal components (network.latent_dim; at most N for N training sounds) of the
     ``spectrogram``, the ``level`` rule of ``pca_reference.LEVELS`` ('class':
     synthesis.calibrate_level, 'source': synthesis.match_level), kernel ``bandwidth`` (None:
-    Silverman's), clips aligned at their onsets if ``align_onsets``; 0 epochs, as nothing is
-    trained by gradient steps."""
+    Silverman's), clips aligned at their onsets if ``align_onsets``, kernel draws shrunk
+    towards the class mean if ``shrink``; 0 epochs, as nothing is trained by gradient steps."""
     synthesis = configs.SynthesisConfig(
-        calibrate_level=level == "class", match_level=level == "source", bandwidth=bandwidth
+        calibrate_level=level == "class",
+        match_level=level == "source",
+        bandwidth=bandwidth,
+        shrink=shrink,
     )
     network = configs.NetworkConfig(
         arch="pca", latent_dim=components, spectrogram=spectrogram, align_onsets=align_onsets
@@ -85,7 +89,13 @@ def realism_candidates() -> dict:
     components (fewer: the residual noise at its fitted level fills the rest) and kernel
     bandwidth, each varied alone from the level rule the first comparison chose, 'pca64';
     then clips aligned at their onsets ('_aligned'); last, Griffin-Lim started from each
-    frame's minimum phase instead of random phases ('_min_phase')."""
+    frame's minimum phase instead of random phases ('_min_phase'); then Phase Gradient Heap
+    Integration ('_pghi': PGHI + fast Griffin-Lim, '_pghi_only': PGHI alone, '_pghi_tol1e-3':
+    random phases below 1e-3 of the largest coefficient instead of 1e-5, '_w128_pghi': PGHI +
+    fast Griffin-Lim at STFT 128 / 16, '_w64h8': STFT 64 / 8, where phase recovery from exact
+    magnitudes keeps the transients' kurtosis and crest factor); last, kernel draws not
+    shrunk towards the class mean ('_noshrink': the shrinkage flattens each draw's
+    transients, lowering its kurtosis), with Griffin-Lim or PGHI phases."""
     spec = griffin_lim.Spectrogram
     return {
         "pca64": vae_pca(64),
@@ -105,6 +115,14 @@ def realism_candidates() -> dict:
         "pca64_aligned_class": vae_pca(64, level="class", align_onsets=True),
         "pca64_min_phase": vae_pca(64, spec(gl_init="min_phase")),
         "pca64_min_phase_gl200": vae_pca(64, spec(gl_iterations=200, gl_init="min_phase")),
+        "pca64_pghi": vae_pca(64, spec(gl_init="pghi")),
+        "pca64_pghi_only": vae_pca(64, spec(gl_iterations=0, gl_init="pghi")),
+        "pca64_pghi_tol1e-3": vae_pca(64, spec(gl_init="pghi", pghi_tol=1e-3)),
+        "pca64_w128_pghi": vae_pca(64, spec(n_fft=128, hop=16, gl_init="pghi")),
+        "pca64_w64h8": vae_pca(64, spec(n_fft=64, hop=8)),
+        "pca64_w64h8_pghi": vae_pca(64, spec(n_fft=64, hop=8, gl_init="pghi")),
+        "pca64_noshrink": vae_pca(64, shrink=False),
+        "pca64_noshrink_pghi": vae_pca(64, spec(gl_init="pghi"), shrink=False),
     }
 
 

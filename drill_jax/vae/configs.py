@@ -149,6 +149,9 @@ class SynthesisConfig:
         training sounds only; ``models.noise_vae.level_gain``, ``pca_reference``).
       bandwidth: the PCA generator's kernel bandwidth in standard deviations of each
         coordinate (None: Silverman's rule; ``pca_reference``).
+      shrink: the PCA generator's kernel draws are shrunk towards the class mean so that
+        their covariance is the training coordinates' (Silverman's variance correction);
+        False keeps each draw's kernel centre at full scale.
       residual_scale: scale of the residual noise the STFT generators ('pca', 'stft_vae') add
         to a decoded log magnitude (1 = the fitted residual, 0 = none).
       match_level: the PCA generator's sounds are scaled to the RMS level of the clip each
@@ -162,6 +165,7 @@ class SynthesisConfig:
     prior: str = "standard"
     calibrate_level: bool = False
     bandwidth: Optional[float] = None
+    shrink: bool = True
     residual_scale: float = 1.0
     match_level: bool = False
 

@@ -7,7 +7,9 @@ ends), so a magnitude made here is the one the multi-resolution STFT loss compar
 Griffin-Lim (Griffin & Lim 1984) finds a signal whose STFT magnitude is close to a given
 one by alternating projections: keep the phase of STFT(ISTFT(S)), replace its magnitude.
 The fast variant (Perraudin, Balazs & Sondergaard 2013, librosa's ``momentum``) adds an
-inertia term that converges in a few dozen iterations instead of hundreds.
+inertia term that converges in a few dozen iterations instead of hundreds. It starts from
+random phases, each frame's minimum phase, or the phases Phase Gradient Heap Integration
+reads off the magnitude (``pghi``; "PGHI + fGLA" when iterations follow).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from drill_jax.vae import spectral_loss
+from drill_jax.vae import pghi, spectral_loss
 
 _TINY = 1e-12
-INITS = ("random", "min_phase")  # Griffin-Lim's initial phases (``griffin_lim``)
+INITS = ("random", "min_phase", "pghi")  # Griffin-Lim's initial phases (``griffin_lim``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +35,13 @@ class Spectrogram:
       n_fft: STFT window and FFT size (samples).
       hop: STFT hop (samples).
       floor: log(|STFT| + floor) keeps silence finite (waveform units times window sums).
-      gl_iterations: Griffin-Lim iterations of the way back.
+      gl_iterations: Griffin-Lim iterations of the way back (0: the initial phases alone).
       gl_momentum: fast Griffin-Lim's inertia (0 = the classic algorithm).
-      gl_init: Griffin-Lim's initial phases: 'random' (uniform) or 'min_phase' (each
-        frame's minimum-phase spectrum: an impulse followed by its decay).
+      gl_init: Griffin-Lim's initial phases: 'random' (uniform), 'min_phase' (each frame's
+        minimum-phase spectrum: an impulse followed by its decay) or 'pghi' (Phase Gradient
+        Heap Integration of the magnitude, ``pghi``).
+      pghi_tol: PGHI's relative tolerance: coefficients below it times the largest of their
+        STFT take random phases.
     """
 
     n_fft: int = 256
@@ -44,18 +50,20 @@ class Spectrogram:
     gl_iterations: int = 64
     gl_momentum: float = 0.99
     gl_init: str = "random"
+    pghi_tol: float = 1e-5
 
     def __post_init__(self):
         if self.gl_init not in INITS:
             raise ValueError(f"gl_init must be one of {INITS}, got {self.gl_init!r}")
-        if min(self.n_fft, self.hop, self.gl_iterations) < 1 or self.hop > self.n_fft:
+        if min(self.n_fft, self.hop) < 1 or self.hop > self.n_fft or self.gl_iterations < 0:
             raise ValueError(
-                f"need n_fft >= hop >= 1 and gl_iterations >= 1, got {self.n_fft}, "
+                f"need n_fft >= hop >= 1 and gl_iterations >= 0, got {self.n_fft}, "
                 f"{self.hop}, {self.gl_iterations}"
             )
-        if not self.floor > 0 or not 0 <= self.gl_momentum < 1:
+        if not self.floor > 0 or not 0 <= self.gl_momentum < 1 or not 0 < self.pghi_tol < 1:
             raise ValueError(
-                f"need floor > 0 and 0 <= gl_momentum < 1, got {self.floor}, {self.gl_momentum}"
+                f"need floor > 0, 0 <= gl_momentum < 1 and 0 < pghi_tol < 1, got "
+                f"{self.floor}, {self.gl_momentum}, {self.pghi_tol}"
             )
 
 
@@ -90,26 +98,26 @@ def min_phase(magnitude: jax.Array, n_fft: int) -> jax.Array:
     return jnp.exp(1j * jnp.imag(jnp.fft.rfft(cepstrum * fold, axis=-1)))
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 5, 7))
-def griffin_lim(
-    magnitude: jax.Array,
-    n_fft: int,
-    hop: int,
-    length: int,
-    key: jax.Array,
-    iterations: int = 64,
-    momentum: float = 0.99,
-    init: str = "random",
-) -> jax.Array:
-    """A signal [B, length] whose ``stft`` magnitude approximates ``magnitude``
-    [B, F, n_fft // 2 + 1], by fast Griffin-Lim from uniformly random initial phases
-    (``key``; same key, same signal) or ``min_phase`` ones (init 'min_phase'; ``key``
-    unused). momentum 0 is the classic algorithm."""
-    if init == "min_phase":
-        angles = min_phase(magnitude, n_fft)
-    else:
-        angles = jnp.exp(2j * jnp.pi * jax.random.uniform(key, magnitude.shape))
-    coef = momentum / (1.0 + momentum)
+def initial_phasors(magnitude: jax.Array, spec: Spectrogram, key: jax.Array) -> jax.Array:
+    """Griffin-Lim's starting unit phasors [B, F, K] for magnitudes [B, F, K] by
+    ``spec.gl_init``: uniformly random ones from ``key`` (same key, same phases), each
+    frame's ``min_phase`` (key unused), or ``pghi.phasors`` (key: the random phases of the
+    coefficients below ``spec.pghi_tol``)."""
+    if spec.gl_init == "min_phase":
+        return min_phase(magnitude, spec.n_fft)
+    noise = 2.0 * jnp.pi * jax.random.uniform(key, magnitude.shape)
+    if spec.gl_init == "random":
+        return jnp.exp(1j * noise)
+    phasors = pghi.phasors(np.asarray(magnitude), spec.n_fft, spec.hop, spec.pghi_tol, noise)
+    return jnp.asarray(phasors, jnp.complex64)
+
+
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _refine(magnitude: jax.Array, angles: jax.Array, spec: Spectrogram, length: int):
+    """``spec.gl_iterations`` fast Griffin-Lim iterations from unit phasors ``angles``
+    [B, F, K] -> the signal [B, length]."""
+    n_fft, hop = spec.n_fft, spec.hop
+    coef = spec.gl_momentum / (1.0 + spec.gl_momentum)
 
     def body(_, carry):
         angles, previous = carry
@@ -117,8 +125,20 @@ def griffin_lim(
         step = rebuilt - coef * previous
         return step / (jnp.abs(step) + _TINY), rebuilt
 
-    angles, _ = jax.lax.fori_loop(0, iterations, body, (angles, jnp.zeros_like(angles)))
+    carry = (angles, jnp.zeros_like(angles))
+    angles, _ = jax.lax.fori_loop(0, spec.gl_iterations, body, carry)
     return istft(magnitude * angles, n_fft, hop, length)
+
+
+def griffin_lim(
+    magnitude: jax.Array, spec: Spectrogram, length: int, key: jax.Array
+) -> jax.Array:
+    """A signal [B, length] whose ``stft`` magnitude approximates ``magnitude``
+    [B, F, n_fft // 2 + 1] of ``spec``'s STFT: ``spec.gl_iterations`` iterations of fast
+    Griffin-Lim with momentum ``spec.gl_momentum`` (0: the classic algorithm) from
+    ``initial_phasors`` (``key``: same key, same signal)."""
+    magnitude = jnp.asarray(magnitude, jnp.float32)
+    return _refine(magnitude, initial_phasors(magnitude, spec, key), spec, length)
 
 
 def spectral_convergence(y: jax.Array, magnitude: jax.Array, n_fft: int, hop: int) -> jax.Array:
@@ -139,11 +159,6 @@ def from_log_magnitude(
     log_mag: jax.Array, spec: Spectrogram, length: int, key: jax.Array
 ) -> jax.Array:
     """Sounds [B, length] in [-1, 1] with the magnitude exp(log_mag) - floor (clamped at 0)
-    of ``log_magnitude`` [B, F, K], phases by ``spec.gl_iterations`` iterations of
-    ``griffin_lim`` with momentum ``spec.gl_momentum``."""
+    of ``log_magnitude`` [B, F, K], phases by ``griffin_lim`` with ``spec``'s settings."""
     magnitude = jnp.maximum(jnp.exp(log_mag) - spec.floor, 0.0)
-    y = griffin_lim(
-        magnitude, spec.n_fft, spec.hop, length, key, spec.gl_iterations, spec.gl_momentum,
-        spec.gl_init,
-    )
-    return jnp.clip(y, -1.0, 1.0)
+    return jnp.clip(griffin_lim(magnitude, spec, length, key), -1.0, 1.0)

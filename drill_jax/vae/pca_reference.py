@@ -7,7 +7,8 @@ the top ``components`` principal directions W [k, D] (rows orthonormal) and the 
 deviation s [k] of the training clips' coordinates on them; the per-value residual
 variance psi [D] left after the projection (probabilistic PCA with a diagonal noise).
 
-Sampling: v = m + z W + r, with z = (c_j + h s eps) / sqrt(1 + h^2), eps ~ N(0, I), c_j
+Sampling: v = m + z W + r, with z = (c_j + h s eps) / sqrt(1 + h^2) (without ``shrink``:
+z = c_j + h s eps, the plain smoothed bootstrap), eps ~ N(0, I), c_j
 the coordinates of a clip j: a source clip ('posterior'), or for prior samples each
 training clip in turn, in a key-shuffled order (stratified sampling of prior 'kde': the
 smoothed bootstrap with variance correction of Silverman 1986, section 6.4.1, a Gaussian
@@ -51,6 +52,7 @@ class Config:
     components: int = 8
     prior: str = "kde"
     bandwidth: Optional[float] = None
+    shrink: bool = True
     residual_scale: float = 1.0
     level: str = "decoded"
     align_onsets: bool = False
@@ -161,11 +163,12 @@ def fit(config: Config, clips: np.ndarray, key: jax.Array) -> Model:
 
 def around(config: Config, model: Model, key: jax.Array, centres: np.ndarray) -> np.ndarray:
     """Coordinates z [M, k] of kernels around ``centres`` [M, k]: (c + h s eps) /
-    sqrt(1 + h^2), eps ~ N(0, I) from ``key`` (module docstring)."""
+    sqrt(1 + h^2) (c + h s eps without ``shrink``), eps ~ N(0, I) from ``key`` (module
+    docstring)."""
     n, k = model.coords.shape
     h = silverman(k, n) if config.bandwidth is None else config.bandwidth
     eps = np.asarray(jax.random.normal(key, centres.shape), np.float64) * model.scales
-    return (centres + h * eps) / np.sqrt(1.0 + h**2)
+    return (centres + h * eps) / (np.sqrt(1.0 + h**2) if config.shrink else 1.0)
 
 
 def decode(

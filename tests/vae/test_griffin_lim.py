@@ -40,17 +40,23 @@ def test_istft_rejects_wrong_frame_count():
         griffin_lim.istft(spec, N_FFT, HOP, T + 100)
 
 
+def _spec(iterations: int, init: str = "random") -> griffin_lim.Spectrogram:
+    return griffin_lim.Spectrogram(N_FFT, HOP, gl_iterations=iterations, gl_init=init)
+
+
+def _convergence(y, mag) -> float:
+    return float(griffin_lim.spectral_convergence(y, mag, N_FFT, HOP)[0])
+
+
 def test_griffin_lim_recovers_a_known_signal():
     x = jnp.asarray(_damped_chirp())
     mag = jnp.abs(spectral_loss.stft(x, N_FFT, HOP))
     key = jax.random.key(0)
-    random_phase = griffin_lim.griffin_lim(mag, N_FFT, HOP, T, key, 0)
-    y = griffin_lim.griffin_lim(mag, N_FFT, HOP, T, key, 100)
-    before = float(griffin_lim.spectral_convergence(random_phase, mag, N_FFT, HOP)[0])
-    after = float(griffin_lim.spectral_convergence(y, mag, N_FFT, HOP)[0])
-    assert before > 0.3
-    assert after < 0.1
-    again = griffin_lim.griffin_lim(mag, N_FFT, HOP, T, key, 100)
+    random_phase = griffin_lim.griffin_lim(mag, _spec(0), T, key)
+    y = griffin_lim.griffin_lim(mag, _spec(100), T, key)
+    assert _convergence(random_phase, mag) > 0.3
+    assert _convergence(y, mag) < 0.1
+    again = griffin_lim.griffin_lim(mag, _spec(100), T, key)
     np.testing.assert_array_equal(np.asarray(again), np.asarray(y))
 
 
@@ -68,9 +74,16 @@ def test_min_phase_of_a_minimum_phase_sequence_is_its_own_phase(h):
 def test_min_phase_start_recovers_a_known_signal_and_ignores_the_key():
     x = jnp.asarray(_damped_chirp())
     mag = jnp.abs(spectral_loss.stft(x, N_FFT, HOP))
-    a = griffin_lim.griffin_lim(mag, N_FFT, HOP, T, jax.random.key(0), 100, 0.99, "min_phase")
-    b = griffin_lim.griffin_lim(mag, N_FFT, HOP, T, jax.random.key(1), 100, 0.99, "min_phase")
+    a = griffin_lim.griffin_lim(mag, _spec(100, "min_phase"), T, jax.random.key(0))
+    b = griffin_lim.griffin_lim(mag, _spec(100, "min_phase"), T, jax.random.key(1))
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    assert float(griffin_lim.spectral_convergence(a, mag, N_FFT, HOP)[0]) < 0.1
-    with pytest.raises(ValueError, match="gl_init"):
-        griffin_lim.Spectrogram(gl_init="zero")
+    assert _convergence(a, mag) < 0.1
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [("gl_init", "zero", "gl_init"), ("pghi_tol", 0.0, "pghi_tol"), ("gl_iterations", -1, ">= 0")],
+)
+def test_spectrogram_rejects_bad_settings(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        griffin_lim.Spectrogram(**{field: value})

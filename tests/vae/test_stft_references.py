@@ -117,6 +117,16 @@ def test_pca_kde_prior_keeps_the_training_covariance(clips):
     np.testing.assert_allclose(z.std(axis=0), model.scales, rtol=0.25)
 
 
+def test_pca_kernels_without_shrinkage_widen_the_spread_by_the_bandwidth(clips):
+    config = pca_reference.Config(spectrogram=SPEC, components=2, bandwidth=0.5, shrink=False)
+    model = pca_reference.fit(config, clips, jax.random.key(0))
+    centres = np.repeat(model.coords, 2000, axis=0)
+    z = pca_reference.around(config, model, jax.random.key(3), centres)
+    # variance of the centres (scales^2) plus the kernels' (0.5 scales)^2, nothing shrunk
+    np.testing.assert_allclose(z.std(axis=0), model.scales * np.sqrt(1.25), rtol=0.05)
+    assert np.all(np.abs(z.mean(axis=0) - model.coords.mean(axis=0)) < 0.05 * model.scales)
+
+
 def test_pca_rejects_one_clip(clips):
     with pytest.raises(ValueError, match="N >= 2"):
         pca_reference.fit(pca_reference.Config(), clips[:1], jax.random.key(0))

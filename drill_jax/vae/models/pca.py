@@ -35,6 +35,7 @@ def settings(config: VAEConfig) -> pca_reference.Config:
         components=config.network.latent_dim,
         align_onsets=config.network.align_onsets,
         bandwidth=synth.bandwidth,
+        shrink=synth.shrink,
         residual_scale=synth.residual_scale,
         level="source" if synth.match_level else "class" if synth.calibrate_level else "decoded",
     )
