@@ -6,10 +6,13 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from drill_jax import data
 from drill_jax.vae import experiment
 from tests.vae.conftest import TINY, T, _sounds  # noqa: F401
+
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
 
 
 def test_train_and_synthesize_writes_wavs_manifest_and_is_deterministic(tmp_path):

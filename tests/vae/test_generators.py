@@ -12,6 +12,8 @@ from drill_jax.vae.models import noise_vae
 from tests.vae.conftest import TINY_NOISE as NOISE
 from tests.vae.conftest import _sounds
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 T = NOISE.network.input_length
 
 

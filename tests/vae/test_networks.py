@@ -9,6 +9,8 @@ import pytest
 
 from drill_jax.vae import losses, networks
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 # Every field of networks.VAE is required (the defaults live in configs.NetworkConfig).
 TINY = dict(
     latent_dim=2,

@@ -3,8 +3,11 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from drill_jax.vae import noise_shaping
+
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
 
 T, HOP, B, N_FINE, N_BANDS = 512, 32, 256, 101, 4
 FRAMES = noise_shaping.n_frames_for(T, HOP)

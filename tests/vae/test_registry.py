@@ -12,6 +12,8 @@ from drill_jax import recipes
 from drill_jax.vae import generators
 from tests.vae.conftest import TINY, TINY_NOISE, T, _sounds
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 
 # Generators whose train step the other VAE tests compile anyway: trained one epoch here. The
 # other learned ones (the same trainer, another network) fit 0 epochs (initialised weights),

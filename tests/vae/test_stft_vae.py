@@ -12,6 +12,8 @@ from drill_jax import training
 from drill_jax.vae import griffin_lim, losses, stft_vae
 from tests.vae.test_fit_loop import check_resume
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 T = 400
 TINY = stft_vae.Config(
     input_length=T,

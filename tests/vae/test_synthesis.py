@@ -10,6 +10,8 @@ from drill_jax import data
 from drill_jax.vae import generators, synthesis
 from tests.vae.conftest import TINY, T, _sounds  # noqa: F401
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 
 def test_synthesis_modes_shapes_and_range(trained):
     x_train, _, runs = trained
