@@ -16,6 +16,7 @@ def test_dcase_configs_round_trip_through_json():
         ("dcase_oe", dcase_oe.Config(outlier.OEConfig(
             outlier.InputConfig(window_frames=16), train=training.Schedule(epochs=3),
             loss=outlier.LossConfig(margin=0.1), fusion="none"))),
+        ("dcase_oe", dcase_oe.Config(outlier.OEConfig(fusion="stats", components=4))),
         ("dcase_ae", dcase_ae.Config(score="mahalanobis")),
     ):
         text = json.dumps(registry.config_to_json(config))
