@@ -173,6 +173,22 @@ def test_oe_same_key_same_scores_and_odd_sound_scores_high(oe_data):
         sum((c - c.mean()) / (c.std() + 1e-12) for c in held.values()), atol=1e-9)
 
 
+def test_oe_reconstruction_fusion_adds_the_section_pca_error(oe_data):
+    data, labels = oe_data
+    config = dataclasses.replace(TINY_OE, fusion="stats+reconstruction", components=3,
+                                 train=training.Schedule(epochs=2, batch_size=16))
+    secs = np.array(["a"] * 6 + ["b"] * 6)
+    model = outlier.fit(config, data.take(range(12)), labels, secs, np.array(["source"] * 12),
+                        jax.random.key(0))
+    queries, q_secs = data.take([12, 13]), np.array(["a", "b"])
+    comps = outlier.components(config, model, queries, q_secs)
+    pca_b = reconstruction.fit(data.take(range(6, 12)).mels, 3, outlier.RECONSTRUCTION_FRAMES)
+    np.testing.assert_allclose(
+        comps["reconstruction"][1],
+        reconstruction.errors(pca_b, queries.mels[1:], outlier.RECONSTRUCTION_FRAMES)[0])
+    assert list(comps) == ["embedding", "stats", "reconstruction"]
+
+
 def test_oe_train_step_compiles_once_and_loss_goes_down(oe_data):
     data, labels = oe_data
     state = outlier.init_state(TINY_OE, data, 2, jax.random.key(0))

@@ -23,8 +23,8 @@ CALIBRATION_FRACTION = 0.1  # of the training recordings, held out to calibrate 
 SCORE_MEANING = (
     "cosine distance of the clip's outlier-exposure embedding to the nearest normal "
     "training clip (network trained to tell the normal recordings apart) plus the distance "
-    "of its log-Mel statistics to theirs plus its principal-component reconstruction error "
-    "of 5-frame log-Mel vectors, each standardised on held-out normal clips"
+    "of its log-Mel statistics to theirs (with OEConfig.fusion 'stats+reconstruction' also "
+    "its principal-component reconstruction error), each standardised on held-out normal clips"
 )
 
 
