@@ -20,7 +20,7 @@ _OUT_DIR = flags.DEFINE_string("out_dir", None, "Where the official files and ta
 _MACHINE_TYPES = flags.DEFINE_list("machine_types", None, "Machine types (default: all).")
 _OE_FIELDS = ("train.epochs", "seeds", "branches", "classes", "loss.mixup_alpha", "loss.margin",
               "loss.scale", "k", "inputs.window_frames", "inputs.spectrum_fft", "width", "fusion",
-              "subclusters")
+              "subclusters", "components")
 _JOB = config_flags.define(
     dcase_job.JobConfig,
     ("detectors", "holdout_fraction", "threshold_quantile", "seed", "ae.train.epochs")

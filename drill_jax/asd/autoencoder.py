@@ -128,8 +128,7 @@ def file_vectors(config: AEConfig, waveforms: Sequence[np.ndarray], sample_rate:
     out = []
     for x in waveforms:
         lm = features.log_mel(config.front_end, x, sample_rate)
-        out.append(features.frame_vectors(features.crop(lm, 0, max(config.frames, len(lm))),
-                                          config.frames))
+        out.append(features.tiled_frame_vectors(lm, config.frames))
     return out
 
 

@@ -65,6 +65,12 @@ def frame_vectors(logmel: np.ndarray, frames: int) -> np.ndarray:
     return logmel[idx].reshape(n - frames + 1, frames * m)
 
 
+def tiled_frame_vectors(logmel: np.ndarray, frames: int) -> np.ndarray:
+    """``frame_vectors`` of a recording, tiled up to ``frames`` frames first when shorter
+    (shorter than DCASE's recordings). [F, M] -> [max(F - frames + 1, 1), frames * M]."""
+    return frame_vectors(crop(logmel, 0, max(frames, logmel.shape[0])), frames)
+
+
 def window_starts(n_frames: int, window: int, hop: int) -> np.ndarray:
     """First frames of the windows of ``window`` frames, every ``hop`` frames, that cover a
     recording of ``n_frames`` (the last one flush with its end). [W] int; [0] when the

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from drill_jax import training
-from drill_jax.asd import autoencoder, features, knn, oe_net, outlier
+from drill_jax.asd import autoencoder, features, knn, oe_net, outlier, reconstruction
 
 RATE = 16000
 TINY_AE = autoencoder.AEConfig(front_end=features.LogMelConfig(n_mels=16), hidden=16,
@@ -36,6 +36,7 @@ def test_log_mel_frames_and_frame_vectors():
     np.testing.assert_array_equal(features.window_starts(10, 4, 3), [0, 3, 6])
     np.testing.assert_array_equal(features.window_starts(3, 4, 3), [0])
     assert features.crop(np.ones((3, 2)), 0, 5).shape == (5, 2)
+    assert features.tiled_frame_vectors(np.ones((3, 2)), 5).shape == (1, 10)
 
 
 @pytest.mark.parametrize(
@@ -127,6 +128,25 @@ def test_knn_zscore_distance_hand_computed():
     np.testing.assert_allclose(got, [(4.0 + 16.0) / 2 / var, (0.25 + 0.25) / 2 / var])
 
 
+def test_reconstruction_is_the_principal_subspace_of_the_frame_vectors():
+    rng = np.random.default_rng(0)
+    bands = rng.standard_normal((3, 6))  # every frame mixes 3 spectral shapes of 6 bands
+    mels = [rng.standard_normal((20, 3)) @ bands + 5.0 for _ in range(4)]
+    pca = reconstruction.fit(mels, 4, 2)  # 2-frame vectors: 12 dims, 6 of them used
+    v = np.concatenate([features.tiled_frame_vectors(m, 2) for m in mels]).astype(np.float64)
+    _, _, vh = np.linalg.svd(v - v.mean(0), full_matrices=False)
+    proj = pca["basis"] @ pca["basis"].T
+    np.testing.assert_allclose(pca["mean"], v.mean(0), atol=1e-9)
+    np.testing.assert_allclose(proj, vh[:4].T @ vh[:4], atol=1e-6)
+    d = features.tiled_frame_vectors(mels[1], 2) - v.mean(0)
+    np.testing.assert_allclose(reconstruction.errors(pca, mels[1:2], 2),
+                               [np.mean((d - d @ proj) ** 2)], rtol=1e-6)
+    full = reconstruction.fit(mels, 6, 2)  # the whole subspace: normal frames reconstruct
+    odd = rng.standard_normal((20, 6)) + 5.0
+    errs = reconstruction.errors(full, mels + [odd], 2)
+    assert errs[:4].max() < 1e-8 < 0.1 < errs[4]
+
+
 @pytest.fixture(scope="module")
 def oe_data():
     waves = _tones([300.0] * 6 + [900.0] * 6 + [300.0, 2500.0], seed=2)
@@ -151,6 +171,22 @@ def test_oe_same_key_same_scores_and_odd_sound_scores_high(oe_data):
     np.testing.assert_allclose(  # the norms standardise each component on the held-out pair
         outlier.score(TINY_OE, model, data.take(held_idx), np.array(["00", "00"])),
         sum((c - c.mean()) / (c.std() + 1e-12) for c in held.values()), atol=1e-9)
+
+
+def test_oe_reconstruction_fusion_adds_the_section_pca_error(oe_data):
+    data, labels = oe_data
+    config = dataclasses.replace(TINY_OE, fusion="stats+reconstruction", components=3,
+                                 train=training.Schedule(epochs=2, batch_size=16))
+    secs = np.array(["a"] * 6 + ["b"] * 6)
+    model = outlier.fit(config, data.take(range(12)), labels, secs, np.array(["source"] * 12),
+                        jax.random.key(0))
+    queries, q_secs = data.take([12, 13]), np.array(["a", "b"])
+    comps = outlier.components(config, model, queries, q_secs)
+    pca_b = reconstruction.fit(data.take(range(6, 12)).mels, 3, outlier.RECONSTRUCTION_FRAMES)
+    np.testing.assert_allclose(
+        comps["reconstruction"][1],
+        reconstruction.errors(pca_b, queries.mels[1:], outlier.RECONSTRUCTION_FRAMES)[0])
+    assert list(comps) == ["embedding", "stats", "reconstruction"]
 
 
 def test_oe_train_step_compiles_once_and_loss_goes_down(oe_data):

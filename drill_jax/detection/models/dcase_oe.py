@@ -23,7 +23,8 @@ CALIBRATION_FRACTION = 0.1  # of the training recordings, held out to calibrate 
 SCORE_MEANING = (
     "cosine distance of the clip's outlier-exposure embedding to the nearest normal "
     "training clip (network trained to tell the normal recordings apart) plus the distance "
-    "of its log-Mel statistics to theirs, each standardised on held-out normal clips"
+    "of its log-Mel statistics to theirs (with OEConfig.fusion 'stats+reconstruction' also "
+    "its principal-component reconstruction error), each standardised on held-out normal clips"
 )
 
 
@@ -72,6 +73,8 @@ def fit(config: Config, clips: data.Dataset, settings: features.FeatureSettings,
     model = outlier.fit(config.oe, inputs.take(train), train_labels, zeros, zeros, fit_key)
     arrays = {**{f"seed{i}": m for i, m in enumerate(model.members)},
               "recording_stats": model.recording_stats}
+    if model.pcas is not None:
+        arrays["pca"] = model.pcas["0"]
     if held.any():
         model = outlier.calibrate(config.oe, model, inputs.take(np.flatnonzero(held)),
                                   np.zeros(int(held.sum()), int))
@@ -84,7 +87,8 @@ def _model(config: Config, arrays: dict) -> outlier.OEModel:
     members = tuple(arrays[f"seed{i}"] for i in range(config.oe.seeds))
     zeros = np.zeros(members[0]["references"].shape[0], int)
     norms = {"0": arrays["norms"]} if "norms" in arrays else None
-    return outlier.OEModel(members, zeros, zeros, arrays["recording_stats"], norms)
+    pcas = {"0": arrays["pca"]} if "pca" in arrays else None
+    return outlier.OEModel(members, zeros, zeros, arrays["recording_stats"], pcas, norms)
 
 
 def score(config: Config, settings: features.FeatureSettings, arrays: dict, clips) -> np.ndarray:
@@ -98,15 +102,20 @@ def check(config: Config, settings: features.FeatureSettings, arrays, where: str
     """ValueError unless the arrays hold ``config.oe.seeds`` networks of this config."""
     seeds = tuple(f"seed{i}" for i in range(config.oe.seeds))
     fused = ("norms",) if config.oe.fusion != "none" else ()
-    family.check_keys(arrays, seeds + ("recording_stats",) + fused, where)
+    pca = ("pca",) if config.oe.fusion == "stats+reconstruction" else ()
+    family.check_keys(arrays, seeds + ("recording_stats",) + fused + pca, where)
     first = arrays["seed0"]
     n_bins = config.oe.inputs.spectrum_fft // 2 + 1
+    dim = outlier.RECONSTRUCTION_FRAMES * config.oe.inputs.front_end.n_mels
     if (sorted(first) != ["references", "stats", "variables"]
             or first["stats"]["spec_mean"].shape != (n_bins,)
             or first["references"].shape[1] != config.oe.embedding_dim
             or np.shape(arrays["recording_stats"]) != (first["references"].shape[0],
                                                        2 * config.oe.inputs.front_end.n_mels)
-            or (fused and np.shape(arrays["norms"]) != (2, 2))):
+            or (fused and np.shape(arrays["norms"]) != (2 + len(pca), 2))
+            or (pca and (np.shape(arrays["pca"]["mean"]) != (dim,)
+                         or np.shape(arrays["pca"]["basis"])
+                         != (dim, min(config.oe.components, dim))))):
         raise ValueError(f"{where}: arrays do not match the dcase_oe config")
     for name in seeds:
         family.check_like(first, arrays[name], where)
