@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Optional
 
 import librosa
 import numpy as np
@@ -21,35 +20,29 @@ class LogMelConfig:
       n_fft: FFT and Hann window length, samples.
       hop: samples between frames (frames centred, zero-padded ends: librosa's default).
       power: 2 = power spectrogram.
-      fmin, fmax: band range in Hz (fmax None = Nyquist).
+
+    The bands span 0 Hz to the Nyquist frequency, as in the baseline (``baseline.yaml`` sets
+    no band edges).
     """
 
     n_mels: int = 128
     n_fft: int = 1024
     hop: int = 512
     power: float = 2.0
-    fmin: float = 0.0
-    fmax: Optional[float] = None
 
     def __post_init__(self):
         if min(self.n_mels, self.hop) < 1 or self.n_fft < 2 or not self.power > 0:
             raise ValueError(
                 f"LogMelConfig needs n_mels >= 1, n_fft >= 2, hop >= 1 and power > 0, got {self}"
             )
-        if self.fmin < 0 or (self.fmax is not None and not self.fmax > self.fmin):
-            raise ValueError(f"LogMelConfig needs 0 <= fmin < fmax, got {self.fmin}, {self.fmax}")
 
 
 def log_mel(config: LogMelConfig, x: np.ndarray, sample_rate: int) -> np.ndarray:
     """[T] samples -> [F, n_mels] float32 log-Mel, 10 / power * 2 * log10(max(mel, eps)) dB
-    with eps = float64 machine epsilon, F = 1 + T // hop (the official baseline's values).
-    ValueError if fmax lies above the Nyquist frequency sample_rate / 2."""
-    if config.fmax is not None and config.fmax > sample_rate / 2:
-        raise ValueError(f"LogMelConfig fmax {config.fmax} Hz is above sample_rate / 2")
+    with eps = float64 machine epsilon, F = 1 + T // hop (the official baseline's values)."""
     mel = librosa.feature.melspectrogram(
         y=np.asarray(x, np.float32), sr=sample_rate, n_fft=config.n_fft,
         hop_length=config.hop, n_mels=config.n_mels, power=config.power,
-        fmin=config.fmin, fmax=config.fmax,
     )
     db = 20.0 / config.power * np.log10(np.maximum(mel, sys.float_info.epsilon))
     return np.ascontiguousarray(db.T, np.float32)

@@ -16,6 +16,8 @@ from drill_jax.data import dcase
 from drill_jax.detection import dcase_job
 from drill_jax.data import dcase_synth as synth
 
+pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = ["--ae_epochs=2", "--oe_epochs=3", "--oe_window_frames=8", "--oe_spectrum_fft=512",
         "--oe_width=16", "--noprogress"]
