@@ -30,8 +30,10 @@ def scores(references, ref_sections, ref_domains, queries, sections, k: int,
     """Score of each query [Q, E] of section ``sections[q]``: min over the domains of that
     section's references [R, E] of the mean distance to the k nearest of them (k capped at
     the domain's size). The z-score metric standardises by the section's references.
-    -> [Q] float64, higher = more anomalous.
+    -> [Q] float64, higher = more anomalous. ValueError unless k >= 1.
     """
+    if k < 1:
+        raise ValueError(f"k must be >= 1 neighbour, got {k}")
     ref_sections, ref_domains = np.asarray(ref_sections), np.asarray(ref_domains)
     sections = np.asarray(sections)
     out = np.full(len(sections), np.inf)

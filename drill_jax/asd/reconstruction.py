@@ -20,7 +20,11 @@ from drill_jax.asd import features
 def fit(mels: Sequence[np.ndarray], n_components: int, frames: int) -> dict:
     """Principal subspace of the ``features.tiled_frame_vectors`` of N recordings ([F_i, M]
     log-Mel each) -> {'mean': [D], 'basis': [D, C]}: C = min(n_components, D) orthonormal
-    columns, D = frames * M."""
+    columns, D = frames * M. ValueError for no recordings or n_components < 1."""
+    if n_components < 1:
+        raise ValueError(f"n_components must be >= 1, got {n_components}")
+    if not len(mels):
+        raise ValueError("no normal recordings to fit the principal components on")
     total, outer, count = 0.0, 0.0, 0
     for m in mels:
         v = features.tiled_frame_vectors(m, frames).astype(np.float64)

@@ -199,3 +199,13 @@ def test_oe_train_step_compiles_once_and_loss_goes_down(oe_data):
         losses.append(float(m["loss"]))
     assert training.compiled_count(outlier.train_step) - before <= 1
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_knn_and_reconstruction_reject_impossible_settings():
+    refs = np.eye(2)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        knn.scores(refs, np.zeros(2), np.zeros(2), refs, np.zeros(2), 0, "cosine")
+    with pytest.raises(ValueError, match="n_components must be >= 1"):
+        reconstruction.fit([np.zeros((4, 3))], 0, 2)
+    with pytest.raises(ValueError, match="no normal recordings"):
+        reconstruction.fit([], 4, 2)
