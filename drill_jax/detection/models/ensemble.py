@@ -39,6 +39,11 @@ class Config:
             labelfree.feature_set(name)
 
 
+def _feature_sets(config: Config, clips: np.ndarray, settings) -> dict:
+    """{feature set: [N, D]} of clips [N, L], each set the members read computed once."""
+    return {f: labelfree.clip_features(f, clips, settings) for f in dict.fromkeys(config.features)}
+
+
 @dataclasses.dataclass(frozen=True)
 class Ensemble:
     """The ensemble model (the registry's functions and names) over the models that
@@ -71,10 +76,10 @@ class Ensemble:
         """Fits every member on normal clips [N, settings.clip_samples] and its standardiser
         on its own scores of those clips (deterministic; ``key`` unused)."""
         del key
-        clips = np.stack(clips.waveforms)
+        feats = _feature_sets(config, np.stack(clips.waveforms), settings)
         arrays, standard = {}, []
         for i, (entry, member) in enumerate(self.members(config)):
-            x = labelfree.clip_features(member.features, clips, settings)
+            x = feats[member.features]
             arrays[f"m{i}"] = entry.fit_features(member, x)
             standard.append(labelfree.standardiser(entry.score_features(arrays[f"m{i}"], x)))
         arrays["standard"] = np.stack(standard)
@@ -84,10 +89,11 @@ class Ensemble:
         self, config: Config, settings: features.FeatureSettings, arrays: dict, clips
     ) -> np.ndarray:
         """Scores [N] float64 of clips [N, settings.clip_samples]; higher = less normal."""
-        clips, std = np.asarray(clips, np.float32), arrays["standard"]
+        feats = _feature_sets(config, np.asarray(clips, np.float32), settings)
+        std = arrays["standard"]
         standardised = []
         for i, (entry, member) in enumerate(self.members(config)):
-            x = labelfree.clip_features(member.features, clips, settings)
+            x = feats[member.features]
             standardised.append((entry.score_features(arrays[f"m{i}"], x) - std[i, 0]) / std[i, 1])
         return np.mean(standardised, axis=0)
 
