@@ -12,7 +12,7 @@ import pytest
 
 from drill_jax import parallel
 from drill_jax.classify import cnn
-from drill_jax.vae import trainer
+from drill_jax.vae import multihost, trainer
 
 pytestmark = pytest.mark.quick_compile  # tiny steps: compiling is most of the time
 
@@ -113,3 +113,26 @@ def test_shard_batch_rejects_indivisible_batch():
         parallel.check_batch_divisible({"x": np.zeros((7, 3))}, 2)
     with pytest.raises(ValueError, match="one leading size"):
         parallel.shard_batch({"x": np.zeros((4, 3)), "w": np.zeros(5)}, mesh)
+
+
+def test_relative_distance_known_value():
+    a = {"w": np.array([3.0, 0.0]), "b": np.array([0.0])}
+    b = {"w": np.array([0.0, 0.0]), "b": np.array([4.0])}
+    assert multihost.relative_distance(a, b) == pytest.approx(5.0 / 4.0)
+    assert multihost.relative_distance(b, b) == 0.0
+
+
+def test_gradient_criterion_passes_the_mesh_and_fails_a_lost_shard(mesh, vae_steps):
+    """The multi-host check's criterion: the 4-device gradient is within GRAD_RTOL of the
+    single-device one, and a gradient that lost a quarter of the batch (one shard) is not."""
+    state, sharded_batch, _, _ = vae_steps
+    batch = jax.device_get(sharded_batch)
+    key = jax.random.key(1)
+    one = jax.jit(trainer.gradients)(state, batch, key)[0]
+    rep = parallel.replicate
+    four = parallel.data_parallel(trainer.gradients, mesh)(rep(state, mesh), sharded_batch,
+                                                           rep(key, mesh))[0]  # fmt: skip
+    lost = dict(batch, weight=batch["weight"] * np.array([0, 0, 1, 1, 1, 1, 1, 1], np.float32))
+    lost_grads = jax.jit(trainer.gradients)(state, lost, key)[0]
+    assert multihost.relative_distance(parallel.fetch(four), one) < 1e-4
+    assert multihost.relative_distance(lost_grads, one) > multihost.GRAD_RTOL

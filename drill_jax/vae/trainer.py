@@ -105,9 +105,8 @@ def _weighted_mean(values: jax.Array, weight: jax.Array) -> jax.Array:
     return jnp.sum(weight * values) / jnp.maximum(jnp.sum(weight), 1.0)
 
 
-@jax.jit
-def train_step(state: TrainState, batch: dict, key: jax.Array) -> tuple[TrainState, dict]:
-    """One Adam step on the weighted loss (``objectives.terms``: the ELBO by default).
+def gradients(state: TrainState, batch: dict, key: jax.Array) -> tuple:
+    """The gradient of the weighted loss (``objectives.terms``: the ELBO by default).
 
     Args:
       state: current state.
@@ -115,8 +114,8 @@ def train_step(state: TrainState, batch: dict, key: jax.Array) -> tuple[TrainSta
       key: the run's loop key; the step's key is fold_in(key, state.step).
 
     Returns:
-      (new state, {'loss', 'recon', 'kl', 'elbo', 'grad_norm'}), per-sound means (nats)
-      over the real rows.
+      (grads like state.params, (metrics, new batch_stats)); metrics {'loss', 'recon', 'kl',
+      'elbo'}, per-sound means (nats) over the real rows.
     """
     cfg = state.loss
     step_key = jax.random.fold_in(key, state.step)
@@ -131,7 +130,18 @@ def train_step(state: TrainState, batch: dict, key: jax.Array) -> tuple[TrainSta
         metrics = {k: _weighted_mean(v, weight) for k, v in terms.items()}
         return metrics["loss"], (metrics, updates.get("batch_stats", state.batch_stats))
 
-    grads, (metrics, batch_stats) = jax.grad(loss_fn, has_aux=True)(state.params)
+    return jax.grad(loss_fn, has_aux=True)(state.params)
+
+
+@jax.jit
+def train_step(state: TrainState, batch: dict, key: jax.Array) -> tuple[TrainState, dict]:
+    """One Adam step on ``gradients(state, batch, key)``.
+
+    Returns:
+      (new state, {'loss', 'recon', 'kl', 'elbo', 'grad_norm'}), per-sound means (nats)
+      over the real rows.
+    """
+    grads, (metrics, batch_stats) = gradients(state, batch, key)
     metrics["grad_norm"] = optax.tree.norm(grads)
     return state.apply_gradients(grads=grads, batch_stats=batch_stats), metrics
 
