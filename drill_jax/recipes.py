@@ -103,7 +103,8 @@ def realism_candidates() -> dict:
     the draws' kurtosis is the training sounds' ('_contrast'), kernel draws of only the
     first 8 or 16 coordinates, the rest the centre sound's ('_local8', '_local16'), and the
     PCA of the cross-correlation-aligned waveforms, whose phases come with each draw
-    ('wave64')."""
+    ('wave64'); last, the class gain ('_class') on the transient-keeping designs, whose
+    draws' level strays from their fit sounds'."""
     spec = griffin_lim.Spectrogram
     return {
         "pca64": vae_pca(64),
@@ -138,6 +139,12 @@ def realism_candidates() -> dict:
         "pca64_local8_noshrink": vae_pca(64, perturbed_components=8, shrink=False),
         "wave64": vae_pca(64, domain="waveform"),
         "wave64_noshrink": vae_pca(64, domain="waveform", shrink=False),
+        "pca64_noshrink_class": vae_pca(64, level="class", shrink=False),
+        "pca64_contrast_class": vae_pca(64, level="class", contrast=None),
+        "pca64_local16_class": vae_pca(64, level="class", perturbed_components=16),
+        "pca64_local8_noshrink_class": vae_pca(
+            64, level="class", perturbed_components=8, shrink=False
+        ),
     }
 
 
