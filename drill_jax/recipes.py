@@ -151,10 +151,11 @@ def realism_candidates() -> dict:
 def vae_realistic() -> configs.VAEConfig:
     """The realistic generator: the design the inner selection chose among
     ``realism_candidates`` on the training sounds alone (docs/results.md, "Realistic
-    generators"), 'pca64': the log-magnitude STFT PCA with every principal component the
-    training sounds have, prior draws from the kernel density estimate of their
-    coordinates, Griffin-Lim phases at Griffin-Lim's own level."""
-    return realism_candidates()["pca64"]
+    generators"), 'pca64_class': the log-magnitude STFT PCA with every principal component
+    the training sounds have, prior draws from the kernel density estimate of their
+    coordinates, Griffin-Lim phases, and one level gain per class fitted on the training
+    sounds."""
+    return realism_candidates()["pca64_class"]
 
 
 def vae_stft() -> configs.VAEConfig:
