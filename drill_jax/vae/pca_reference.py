@@ -28,14 +28,14 @@ two positions, about sample 460 or 955 of the first 1999, which a linear model w
 otherwise blend), and each sound is shifted back to the onset of the clip it was drawn
 around (the source's own, or the kernel's training clip's).
 
-Two designs keep the transients that the kernel draws smear:
+Three designs keep the transients that the kernel draws smear:
 
 * ``contrast`` (log-magnitude domain): each drawn log magnitude's deviation from its
   moving average over ``CONTRAST_FRAMES`` frames (per frequency bin) is multiplied by the
   contrast, v' = S(v) + a (v - S(v)), offset so that each sound keeps its STFT energy,
-  before Griffin-Lim; None fits a from ``CONTRASTS`` on
-  the training clips alone, the one whose posterior draws around them have the median
-  kurtosis nearest (in log) to the clips' own, drawn with the fit key.
+  before Griffin-Lim; None fits a from ``CONTRASTS`` on the training clips alone, the one
+  whose posterior draws around them have the median kurtosis nearest (in log) to the
+  clips' own, drawn with the fit key.
 * ``perturbed`` (k'): only the first k' coordinates are drawn (shrunk) around the centre;
   the higher-order ones, a clip's fine detail, stay the centre clip's.
 * ``domain`` 'waveform': the PCA is of the samples themselves, each training clip first
@@ -53,7 +53,6 @@ from typing import NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
-
 import scipy.ndimage
 import scipy.special
 import scipy.stats
