@@ -55,24 +55,27 @@ def vae_pca(
     components: int = 8,
     spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram(),
     level: str = "decoded",
-    bandwidth: Optional[float] = None,
     align_onsets: bool = False,
-    shrink: bool = True,
+    domain: str = "log_magnitude",
+    **synthesis,
 ) -> configs.VAEConfig:
     """The log-magnitude STFT PCA with Griffin-Lim phases (``pca_reference``): ``components``
     principal components (network.latent_dim; at most N for N training sounds) of the
-    ``spectrogram``, the ``level`` rule of ``pca_reference.LEVELS`` ('class':
-    synthesis.calibrate_level, 'source': synthesis.match_level), kernel ``bandwidth`` (None:
-    Silverman's), clips aligned at their onsets if ``align_onsets``, kernel draws shrunk
-    towards the class mean if ``shrink``; 0 epochs, as nothing is trained by gradient steps."""
+    ``spectrogram`` (or of the aligned waveforms, ``domain`` 'waveform'), the ``level`` rule
+    of ``pca_reference.LEVELS`` ('class': synthesis.calibrate_level, 'source':
+    synthesis.match_level), clips aligned at their onsets if ``align_onsets``, and the
+    ``synthesis`` fields given (the kernel bandwidth, shrink, contrast,
+    perturbed_components; ``configs.SynthesisConfig``); 0 epochs, as nothing is trained by
+    gradient steps."""
     synthesis = configs.SynthesisConfig(
-        calibrate_level=level == "class",
-        match_level=level == "source",
-        bandwidth=bandwidth,
-        shrink=shrink,
+        calibrate_level=level == "class", match_level=level == "source", **synthesis
     )
     network = configs.NetworkConfig(
-        arch="pca", latent_dim=components, spectrogram=spectrogram, align_onsets=align_onsets
+        arch="pca",
+        latent_dim=components,
+        spectrogram=spectrogram,
+        align_onsets=align_onsets,
+        domain=domain,
     )
     return configs.VAEConfig(
         network=network,
@@ -95,7 +98,13 @@ def realism_candidates() -> dict:
     fast Griffin-Lim at STFT 128 / 16, '_w64h8': STFT 64 / 8, where phase recovery from exact
     magnitudes keeps the transients' kurtosis and crest factor); last, kernel draws not
     shrunk towards the class mean ('_noshrink': the shrinkage flattens each draw's
-    transients, lowering its kurtosis), with Griffin-Lim or PGHI phases."""
+    transients, lowering its kurtosis), with Griffin-Lim or PGHI phases. Then the designs
+    that keep transients: the temporal contrast of each drawn log magnitude fitted so that
+    the draws' kurtosis is the training sounds' ('_contrast'), kernel draws of only the
+    first 8 or 16 coordinates, the rest the centre sound's ('_local8', '_local16'), and the
+    PCA of the cross-correlation-aligned waveforms, whose phases come with each draw
+    ('wave64'); last, the class gain ('_class') on the transient-keeping designs, whose
+    draws' level strays from their fit sounds'."""
     spec = griffin_lim.Spectrogram
     return {
         "pca64": vae_pca(64),
@@ -123,16 +132,30 @@ def realism_candidates() -> dict:
         "pca64_w64h8_pghi": vae_pca(64, spec(n_fft=64, hop=8, gl_init="pghi")),
         "pca64_noshrink": vae_pca(64, shrink=False),
         "pca64_noshrink_pghi": vae_pca(64, spec(gl_init="pghi"), shrink=False),
+        "pca64_contrast": vae_pca(64, contrast=None),
+        "pca64_noshrink_contrast": vae_pca(64, contrast=None, shrink=False),
+        "pca64_local8": vae_pca(64, perturbed_components=8),
+        "pca64_local16": vae_pca(64, perturbed_components=16),
+        "pca64_local8_noshrink": vae_pca(64, perturbed_components=8, shrink=False),
+        "wave64": vae_pca(64, domain="waveform"),
+        "wave64_noshrink": vae_pca(64, domain="waveform", shrink=False),
+        "pca64_noshrink_class": vae_pca(64, level="class", shrink=False),
+        "pca64_contrast_class": vae_pca(64, level="class", contrast=None),
+        "pca64_local16_class": vae_pca(64, level="class", perturbed_components=16),
+        "pca64_local8_noshrink_class": vae_pca(
+            64, level="class", perturbed_components=8, shrink=False
+        ),
     }
 
 
 def vae_realistic() -> configs.VAEConfig:
     """The realistic generator: the design the inner selection chose among
     ``realism_candidates`` on the training sounds alone (docs/results.md, "Realistic
-    generators"), 'pca64': the log-magnitude STFT PCA with every principal component the
-    training sounds have, prior draws from the kernel density estimate of their
-    coordinates, Griffin-Lim phases at Griffin-Lim's own level."""
-    return realism_candidates()["pca64"]
+    generators"), 'pca64_class': the log-magnitude STFT PCA with every principal component
+    the training sounds have, prior draws from the kernel density estimate of their
+    coordinates, Griffin-Lim phases, and one level gain per class fitted on the training
+    sounds."""
+    return realism_candidates()["pca64_class"]
 
 
 def vae_stft() -> configs.VAEConfig:

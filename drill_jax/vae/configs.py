@@ -53,6 +53,9 @@ class NetworkConfig:
         ('pca', 'stft_vae', 'stft_interp'; ``griffin_lim.Spectrogram``).
       align_onsets: 'pca' only: shift every training clip so that its onset sits at the
         class median before the PCA, and each sound back to its centre clip's onset.
+      domain: 'pca' only: what the principal components are of, 'log_magnitude' (the
+        spectrogram's, Griffin-Lim phases) or 'waveform' (the samples, each clip aligned by
+        cross-correlation; ``pca_reference.DOMAINS``).
     """
 
     arch: str = "conv"
@@ -67,6 +70,7 @@ class NetworkConfig:
     bn_momentum: float = 0.9
     spectrogram: griffin_lim.Spectrogram = griffin_lim.Spectrogram()
     align_onsets: bool = False
+    domain: str = "log_magnitude"
 
     def __post_init__(self):
         generators.check_name(self.arch)
@@ -157,6 +161,10 @@ class SynthesisConfig:
       match_level: the PCA generator's sounds are scaled to the RMS level of the clip each
         was drawn around (its source, or for prior draws its kernel's training clip); not
         with calibrate_level.
+      contrast: the PCA generator's temporal contrast of a drawn log magnitude (1: none;
+        None: fitted on the training sounds; ``pca_reference``).
+      perturbed_components: the PCA generator's kernel draws move only the first this many
+        coordinates, the others stay the centre clip's (None: all).
     """
 
     num_synth: int = 48
@@ -168,6 +176,8 @@ class SynthesisConfig:
     shrink: bool = True
     residual_scale: float = 1.0
     match_level: bool = False
+    contrast: Optional[float] = 1.0
+    perturbed_components: Optional[int] = None
 
     def __post_init__(self):
         if self.synth_mode not in SYNTH_MODES:

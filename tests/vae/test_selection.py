@@ -66,9 +66,10 @@ def test_run_scores_each_candidate_class_and_mode_against_validation_sounds_only
     assert all(shape == (5, T) for _, shape, _, _ in seen)
 
 
-def _rows(name, scores, memorisation=(1.5, 2.0), reference=1.2):
+def _rows(name, scores, memorisation=(1.5, 2.0), reference=1.2, level=(0.5, 0.5)):
     """One candidate's runs (inner seeds 0, 1 x classes a, b): run scores ``scores`` [4],
-    memorisation ratios per class."""
+    memorisation ratios and level differences to the validation sounds per class (the fit
+    sounds' is 0.2 dB)."""
     out = []
     for i, (seed, cls) in enumerate([(0, "a"), (0, "b"), (1, "a"), (1, "b")]):
         out.append(
@@ -81,7 +82,8 @@ def _rows(name, scores, memorisation=(1.5, 2.0), reference=1.2):
                 "mmd_p": 0.5,
                 "memorisation": memorisation[cls == "b"],
                 "reference_memorisation": reference,
-                "level_difference_db": 0.5,
+                "level_difference_db": level[cls == "b"],
+                "reference_level_difference_db": 0.2,
                 "passes": {"one_frame": scores[i] <= 0.65},
             }
         )
@@ -96,15 +98,19 @@ def test_rule_keeps_the_earlier_candidate_within_one_standard_error_of_the_best(
         + _rows("better", [0.60, 0.61, 0.60, 0.61])
         # Novel relative to validation sounds that sit nearer the fit sounds than 1.
         + _rows("fair", [0.64] * 4, memorisation=(0.85, 2.0), reference=0.8)
+        # Best of all and novel, but 1.3 dB quieter than its fit sounds in class b.
+        + _rows("quiet", [0.55] * 4, level=(0.5, -1.1))
     )
     summary = selection.summarize(rows)
-    assert [r["eligible"] for r in summary] == [False, True, True, True]
+    assert [r["eligible"] for r in summary] == [False, True, True, True, False]
+    np.testing.assert_allclose(summary[4]["level_vs_fit_db"], 1.3)
+    np.testing.assert_allclose(summary[1]["level_vs_fit_db"], 0.3)
     np.testing.assert_allclose(summary[1]["two_sample"], 0.615)
     np.testing.assert_allclose(summary[1]["diff_vs_best"], 0.01)
     assert selection.choose(summary) == "current"
     assert "**current** (chosen)" in selection.markdown(summary, "current")
     # A steady 0.02 is more than its standard error: the better one is chosen.
-    steady = selection.summarize(rows[:4] + _rows("current", [0.62, 0.63] * 2) + rows[8:])
+    steady = selection.summarize(rows[:4] + _rows("current", [0.62, 0.63] * 2) + rows[8:16])
     assert selection.choose(steady) == "better"
     with pytest.raises(ValueError, match="novel"):
         selection.choose(summary[:1])
@@ -124,3 +130,15 @@ def test_pca_refuses_two_level_rules():
             network=configs.NetworkConfig(arch="pca"),
             synthesis=configs.SynthesisConfig(calibrate_level=True, match_level=True),
         )
+
+
+def test_configs_saved_before_the_transient_settings_load_with_their_defaults():
+    saved = family.config_to_json(recipes.vae_pca(64))
+    del saved["network"]["domain"]
+    del saved["synthesis"]["contrast"], saved["synthesis"]["perturbed_components"]
+    assert family.config_from_json(configs.VAEConfig, saved) == recipes.vae_pca(64)
+
+
+def test_pca_config_refuses_a_contrast_in_the_waveform_domain():
+    with pytest.raises(ValueError, match="waveform"):
+        recipes.vae_pca(64, domain="waveform", contrast=None)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.ndimage
 
 from drill_jax.vae import griffin_lim, onset_decoder, pca_reference, spectral_loss, stft_interp
 
@@ -71,13 +72,6 @@ def test_pca_match_level_gives_each_sound_its_centre_clips_level(clips):
     plain = dataclasses.replace(config, level="decoded")
     y0, _ = pca_reference.sample(plain, model, jax.random.key(1), 3, quiet[[0, 2, 5]])
     assert not np.allclose(pca_reference.rms(y0), pca_reference.rms(y), rtol=1e-3)
-
-
-def test_shift_is_circular_and_undone_by_its_negative(clips):
-    by = np.array([0, 5, -7, T + 3, 1, 2])
-    moved = pca_reference.shift(clips, by)
-    np.testing.assert_array_equal(moved[1], np.roll(clips[1], -5))
-    np.testing.assert_array_equal(pca_reference.shift(moved, -by), clips)
 
 
 def test_pca_aligned_onsets_are_restored_per_sound():
@@ -163,3 +157,84 @@ def test_interp_never_pairs_a_training_clip_with_itself(clips):
         stft_interp.sample(config, jax.random.key(3), clips[:1], clips[:1])
     with pytest.raises(ValueError, match="weight_range"):
         stft_interp.Config(weight_range=(0.8, 0.2))
+
+
+def test_pca_contrast_sharpens_around_the_moving_average_and_keeps_the_energy():
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(3, 20, 9))
+    np.testing.assert_array_equal(pca_reference.sharpen(v, 1.0), v)
+    sharp = pca_reference.sharpen(v, 2.0)
+    width = pca_reference.CONTRAST_FRAMES
+    smooth = scipy.ndimage.uniform_filter1d(v, width, axis=1, mode="nearest")
+    # Twice the deviation from the moving average, up to one offset per sound ...
+    offset = sharp - (smooth + 2.0 * (v - smooth))
+    np.testing.assert_allclose(offset, offset[:, :1, :1] * np.ones_like(v), atol=1e-9)
+    # ... that keeps each sound's energy sum exp(2 v).
+    energy = lambda a: np.log(np.exp(2 * a).sum(axis=(1, 2)))
+    np.testing.assert_allclose(energy(sharp), energy(v), rtol=1e-9)
+
+
+def test_pca_fitted_contrast_brings_the_draws_kurtosis_nearest_the_clips(clips):
+    config = pca_reference.Config(spectrogram=SPEC, components=5, contrast=None)
+    model = pca_reference.fit(config, clips, jax.random.key(0))
+    assert model.contrast in pca_reference.CONTRASTS
+    again = pca_reference.fit(config, clips, jax.random.key(0))
+    assert again.contrast == model.contrast
+    # The draws the fit compared: the chosen contrast misses the clips' kurtosis least.
+    eps_key, r_key, phase_key = jax.random.split(jax.random.fold_in(jax.random.key(0), 1), 3)
+    z = pca_reference.around(config, model, eps_key, model.coords)
+    target = np.log(pca_reference.median_kurtosis(clips))
+
+    def miss(contrast):
+        y = pca_reference.decode(config, model._replace(contrast=contrast), z, r_key, phase_key)
+        return abs(np.log(pca_reference.median_kurtosis(y)) - target)
+
+    misses = {c: miss(c) for c in pca_reference.CONTRASTS}
+    assert misses[model.contrast] == min(misses.values())
+    y, _ = pca_reference.sample(config, model, jax.random.key(1), 4)
+    assert y.shape == (4, T) and np.all(np.abs(y) <= 1.0)
+
+
+def test_pca_local_draws_keep_the_centres_higher_coordinates(clips):
+    config = pca_reference.Config(spectrogram=SPEC, components=5, perturbed=2, shrink=False)
+    model = pca_reference.fit(config, clips, jax.random.key(0))
+    z = pca_reference.around(config, model, jax.random.key(3), model.coords)
+    np.testing.assert_array_equal(z[:, 2:], model.coords[:, 2:])
+    assert np.all(np.abs(z[:, :2] - model.coords[:, :2]) > 0)
+
+
+def test_pca_waveform_domain_full_rank_posterior_is_the_source_at_its_lag_and_sign(clips):
+    # The same ringing at other lags and signs: aligned, they are one waveform plus noise.
+    by, sign = np.array([0, 37, -90, 5, 200, -3]), np.array([1, -1, 1, -1, 1, 1])
+    moved = (pca_reference.alignment.shift(np.repeat(clips[:1], 6, 0), by) * sign[:, None])
+    moved = (moved + 0.05 * clips[::-1]).astype(np.float32)
+    config = pca_reference.Config(
+        components=5, domain="waveform", bandwidth=0.0, residual_scale=0.0
+    )
+    model = pca_reference.fit(config, moved, jax.random.key(0))
+    assert model.frames == 0 and model.reference.shape == (T,)
+    lag0 = model.shifts[0]
+    np.testing.assert_array_equal(model.shifts - lag0, -by)
+    np.testing.assert_array_equal(model.signs * model.signs[0], sign)
+    y, _ = pca_reference.sample(config, model, jax.random.key(1), 6, moved)
+    np.testing.assert_allclose(y, moved, atol=1e-5)
+    # Prior draws at their kernels' lags: each is nearest its own training clip's lag.
+    prior, _ = pca_reference.sample(
+        dataclasses.replace(config, bandwidth=0.5), model, jax.random.key(2), 6
+    )
+    assert np.all(np.isfinite(prior)) and np.all(np.abs(prior) <= 1.0)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(domain="mel"), "domain"),
+        (dict(contrast=0.0), "contrast"),
+        (dict(perturbed=0), "perturbed"),
+        (dict(domain="waveform", contrast=None), "waveform"),
+        (dict(domain="waveform", align_onsets=True), "waveform"),
+    ],
+)
+def test_pca_refuses_bad_settings(bad, match):
+    with pytest.raises(ValueError, match=match):
+        pca_reference.Config(**bad)

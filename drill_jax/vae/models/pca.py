@@ -21,22 +21,28 @@ Fitted = reference.Fitted
 
 
 def check(config: VAEConfig) -> None:
-    """One level rule at most: synthesis.calibrate_level or synthesis.match_level."""
+    """One level rule at most (synthesis.calibrate_level or synthesis.match_level), and
+    settings that make a ``pca_reference.Config``."""
     if config.synthesis.calibrate_level and config.synthesis.match_level:
         raise ValueError("calibrate_level and match_level: give one level rule, not both")
+    settings(config)
 
 
 def settings(config: VAEConfig) -> pca_reference.Config:
     """The ``pca_reference.Config`` of a generator config (components = latent_dim; the
-    spectrogram of the network, the kernel bandwidth, residual and level of the synthesis)."""
+    spectrogram, alignment and domain of the network, the kernel bandwidth, shrinkage,
+    perturbed components, residual, contrast and level of the synthesis)."""
     synth = config.synthesis
     return pca_reference.Config(
         spectrogram=config.network.spectrogram,
         components=config.network.latent_dim,
         align_onsets=config.network.align_onsets,
+        domain=config.network.domain,
         bandwidth=synth.bandwidth,
         shrink=synth.shrink,
         residual_scale=synth.residual_scale,
+        contrast=synth.contrast,
+        perturbed=synth.perturbed_components,
         level="source" if synth.match_level else "class" if synth.calibrate_level else "decoded",
     )
 
