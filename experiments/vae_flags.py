@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 from absl import flags
 
 from drill_jax import config_tree, recipes
-from drill_jax.vae import configs, griffin_lim, losses, objectives
+from drill_jax.vae import configs, griffin_lim, losses, objectives, pca_reference
 from experiments import config_flags
 
 FLAGS = flags.FLAGS
@@ -57,7 +57,7 @@ def define(
             list(recipes.VAE_NAMES),
             "Generator recipe (drill_jax.recipes.vae): conv (the paper's VAE), reference (the "
             "authors' layout), realistic (the most realistic generator: the log-magnitude STFT "
-            "PCA with every component and Griffin-Lim phases), pca (8 components), stft_vae "
+            "PCA with every component, Griffin-Lim phases and one level gain per class), pca (8 components), stft_vae "
             "(VAE on the log-magnitude STFT), onset (onset-anchored damped sinusoids), noise* "
             "(noise-shaping VAEs), interp / stft_interp / phase_copy / shaped_noise (reference "
             "generators, nothing learned). The VAE flags replace "
@@ -76,6 +76,7 @@ def define(
             "synth_mode": configs.SYNTH_MODES,
             "prior": configs.PRIORS,
             "gl_init": griffin_lim.INITS,
+            "domain": pca_reference.DOMAINS,
         },
     )
     return VAEFlags(recipe_flag, group)
