@@ -47,15 +47,17 @@ def norms(held: dict, sections, domains, names: np.ndarray) -> dict:
 
 def uncovered(ref_sections, ref_domains, sections, domains) -> np.ndarray:
     """[R] bool: the training recordings (sections, domains [R]) of a (section, domain) that
-    no held-out recording (``sections``, ``domains`` [N]; None: all domains) is of and that
-    has >= ``MIN_LEAVE_ONE_OUT`` of them: the ones to score leave-one-out."""
+    no held-out recording (``sections``, ``domains`` [N]; None: all domains) is of, of a
+    section that some are of, and that has >= ``MIN_LEAVE_ONE_OUT`` of them: the ones to
+    score leave-one-out."""
     ref_sections, ref_domains = np.asarray(ref_sections), np.asarray(ref_domains)
     if domains is None:
         return np.zeros(len(ref_sections), bool)
     held = {(str(s), str(d)) for s, d in zip(np.asarray(sections), np.asarray(domains))}
     pairs = [(str(s), str(d)) for s, d in zip(ref_sections, ref_domains)]
     count = {p: pairs.count(p) for p in set(pairs)}
-    return np.array([p not in held and count[p] >= MIN_LEAVE_ONE_OUT for p in pairs])
+    return np.array([p not in held and p[0] in {h[0] for h in held}
+                     and count[p] >= MIN_LEAVE_ONE_OUT for p in pairs], bool)
 
 
 def domain_norms(loo: dict, sections, domains, names: np.ndarray, held_norms: dict) -> dict:

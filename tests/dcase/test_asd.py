@@ -180,6 +180,7 @@ def test_fusion_standardises_each_domain_on_its_own_normal_scores():
     wanted = fusion.uncovered(refs_sec, refs_dom, np.array(["a"] * 3), np.array(["source"] * 3))
     np.testing.assert_array_equal(wanted, [False, False, True, True, True])
     assert not fusion.uncovered(refs_sec, refs_dom, np.array(["a"]), None).any()
+    assert not fusion.uncovered(refs_sec, refs_dom, np.array(["b"]), np.array(["source"])).any()
     loo = {"stats": np.array([[5.0, 10.0], [5.0, 20.0], [5.0, 30.0]])}
     by_domain = fusion.domain_norms(loo, refs_sec[2:], refs_dom[2:], names, norms)
     np.testing.assert_allclose(  # the embedding keeps its held-out norm
