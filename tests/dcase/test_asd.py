@@ -20,6 +20,8 @@ TINY_OE = outlier.OEConfig(
     outlier.InputConfig(features.LogMelConfig(n_mels=16), window_frames=8, eval_hop_frames=4,
                         spectrum_fft=256),
     width=16, embedding_dim=8, train=training.Schedule(epochs=40, batch_size=16))
+QUICK_OE = dataclasses.replace(TINY_OE, fusion="stats+reconstruction", components=3,
+                               train=training.Schedule(epochs=2, batch_size=16))
 
 
 def _tones(freqs, seconds=0.3, seed=0):
@@ -200,16 +202,16 @@ def test_oe_calibrated_scores_target_domain_on_its_training_recordings(oe_data):
     domains = np.array(["source"] * 6 + ["target"] * 6)
     secs = np.array(["00"] * 12)
     train = data.take(range(12))
-    model = outlier.fit(TINY_OE, train, labels, secs, domains, jax.random.key(0))
-    comps = outlier.components(TINY_OE, model, data.take([12, 13]), secs[:2])
+    model = outlier.fit(QUICK_OE, train, labels, secs, domains, jax.random.key(0))
+    comps = outlier.components(QUICK_OE, model, data.take([12, 13]), secs[:2])
     assert all(c.shape == (2, 2) for c in comps.values())
-    model = outlier.calibrated(TINY_OE, model, comps, secs[:2], domains[:2], train)
+    model = outlier.calibrated(QUICK_OE, model, comps, secs[:2], domains[:2], train)
     assert sorted(model.domain_norms) == ["00|target"]
-    loo = outlier.leave_one_out(TINY_OE, model, train, np.arange(6, 12))
+    loo = outlier.leave_one_out(QUICK_OE, model, train, np.arange(6, 12))
     np.testing.assert_allclose(model.domain_norms["00|target"][1:, 0],
                                [loo["stats"][:, 1].mean(), loo["reconstruction"][:, 1].mean()])
     np.testing.assert_allclose(model.domain_norms["00|target"][0], model.norms["00"][0])
-    assert np.all(np.isfinite(outlier.fused(TINY_OE, model, comps, secs[:2])))
+    assert np.all(np.isfinite(outlier.fused(QUICK_OE, model, comps, secs[:2])))
 
 
 @pytest.fixture(scope="module")
@@ -242,8 +244,7 @@ def test_oe_same_key_same_scores_and_odd_sound_scores_high(oe_data):
 
 def test_oe_reconstruction_fusion_adds_the_section_pca_error(oe_data):
     data, labels = oe_data
-    config = dataclasses.replace(TINY_OE, fusion="stats+reconstruction", components=3,
-                                 train=training.Schedule(epochs=2, batch_size=16))
+    config = QUICK_OE
     secs = np.array(["a"] * 6 + ["b"] * 6)
     model = outlier.fit(config, data.take(range(12)), labels, secs, np.array(["source"] * 12),
                         jax.random.key(0))
