@@ -25,25 +25,38 @@ def distances(references: np.ndarray, queries: np.ndarray, metric: str) -> np.nd
     return np.maximum(sq, 0.0) / references.shape[1]
 
 
-def scores(references, ref_sections, ref_domains, queries, sections, k: int,
-           metric: str) -> np.ndarray:
-    """Score of each query [Q, E] of section ``sections[q]``: min over the domains of that
-    section's references [R, E] of the mean distance to the k nearest of them (k capped at
-    the domain's size). The z-score metric standardises by the section's references.
-    -> [Q] float64, higher = more anomalous. ValueError unless k >= 1.
+def domain_scores(references, ref_sections, ref_domains, queries, sections, k: int,
+                  metric: str, leave_one_out: bool = False) -> np.ndarray:
+    """Per-domain score of each query [Q, E] of section ``sections[q]``: for every domain of
+    ``np.unique(ref_domains)``, the mean distance to the k nearest of that section's
+    references [R, E] of that domain (k capped at their number; inf where the section has
+    none). The z-score metric standardises by the section's references. ``leave_one_out``:
+    the queries ARE the references (same rows, same order) and none counts itself.
+    -> [Q, D] float64, higher = more anomalous. ValueError unless k >= 1.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1 neighbour, got {k}")
     ref_sections, ref_domains = np.asarray(ref_sections), np.asarray(ref_domains)
-    sections = np.asarray(sections)
-    out = np.full(len(sections), np.inf)
+    sections, all_domains = np.asarray(sections), np.unique(ref_domains)
+    out = np.full((len(sections), len(all_domains)), np.inf)
     for sec in np.unique(sections):
         q = np.flatnonzero(sections == sec)
         pool = np.flatnonzero(ref_sections == sec)
         if not pool.size:
             raise ValueError(f"section {str(sec)!r} has no normal training recordings")
         dist = distances(references[pool], queries[q], metric)  # [q, pool]
-        for dom in np.unique(ref_domains[pool]):
+        if leave_one_out:
+            dist[q[:, None] == pool[None, :]] = np.inf
+        for j, dom in enumerate(all_domains):
             d = np.sort(dist[:, ref_domains[pool] == dom], axis=1)[:, :k]
-            out[q] = np.minimum(out[q], d.mean(axis=1))
+            if d.shape[1]:
+                out[q, j] = d.mean(axis=1)
     return out
+
+
+def scores(references, ref_sections, ref_domains, queries, sections, k: int,
+           metric: str) -> np.ndarray:
+    """``domain_scores`` of each query, minimum over domains (the nearest domain counts).
+    -> [Q] float64, higher = more anomalous."""
+    return domain_scores(references, ref_sections, ref_domains, queries, sections, k,
+                         metric).min(axis=1)

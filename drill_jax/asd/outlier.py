@@ -14,19 +14,14 @@ that do not fit the normal ones land away from every normal recording in its emb
   is the cosine distance to the normal training recordings of its section, nearest ``k``
   per domain, minimum over domains (``knn.scores``), so that the few target-domain
   recordings count as much as the many source ones. Several seeds average their scores.
-* Fusion (``fusion='stats'``, the default): the embedding score plus the same kind of kNN
-  score on the recording's log-Mel statistics (per-band mean and std, z-scored), each
-  standardised by its mean and std on normal recordings held out of training
-  (``calibrate``; leave-one-out scores of the training recordings would under-rate the
-  embedding's spread, since the network has seen them). The network learns what tells the
-  metadata classes apart and can miss energy a machine gains at frequencies no class uses;
-  the statistics see it. ``'stats+reconstruction'`` adds a third standardised score, the
-  mean error of a principal-component reconstruction of the 5-frame log-Mel vectors
-  (``reconstruction``, fitted per section): on synthetic DCASE trees it ranks a little
-  better, but its target-domain scores sit above the source-domain held-out ones, so that
-  far more target-domain normal recordings cross the threshold.
-* Sections are kNN pools: the DCASE job trains ONE network on every machine type of a tree
-  (classes = machine type x section x attributes) and pools by machine type and section.
+* Fusion (``fusion='stats+reconstruction'``, the default): the embedding score plus the
+  same kind of kNN score on the recording's log-Mel statistics (per-band mean and std,
+  z-scored) and the mean error of a principal-component reconstruction of its 5-frame
+  log-Mel vectors (``reconstruction``, fitted per section), each standardised per domain
+  on normal recordings nobody trained on and summed, minimum over domains (``fusion``):
+  the statistics and reconstruction see energy at frequencies no class needs.
+* Sections are kNN pools: the DCASE job trains ONE network for every machine type of a
+  tree (classes: machine type x section x attributes), pooling by machine type x section.
 """
 
 from __future__ import annotations
@@ -43,16 +38,14 @@ import tqdm
 from flax.training import train_state
 
 from drill_jax import training
-from drill_jax.asd import features, knn, oe_net, reconstruction
+from drill_jax.asd import features, fusion, knn, oe_net, reconstruction
 
 BRANCHES = ("both", "mel", "spectrum")
 # What the network learns to tell apart: the metadata classes of the file names, or every
 # training recording (instance discrimination, which needs every detail of a recording).
 CLASSES = ("metadata", "recordings")
-# A recording's score: the embedding kNN score alone, or fused (standardised, summed) with the
-# kNN score of its log-Mel statistics (per-band mean and std over time), and with the error of
-# a principal-component reconstruction of its stacked log-Mel frames.
-FUSIONS = ("stats+reconstruction", "stats", "none")
+# The embedding kNN score fused with the statistics kNN score and the reconstruction error,
+FUSIONS = ("stats+reconstruction", "stats", "none")  # with the first only, or alone
 RECONSTRUCTION_FRAMES = 5  # log-Mel frames per reconstructed vector (the DCASE baseline's)
 
 
@@ -115,8 +108,8 @@ class OEConfig:
       k: nearest training recordings per domain averaged into a kNN score.
       seeds: networks trained with different keys; their embedding scores are averaged.
       fusion: 'stats+reconstruction' (embedding and log-Mel statistics kNN scores and the
-        reconstruction error, each standardised on held-out normal recordings, summed:
-        ``calibrate``), 'stats' (the first two) or 'none' (embedding score only).
+        reconstruction error, standardised per domain and summed: ``fusion``), 'stats'
+        (the first two) or 'none' (embedding score only).
       components: principal components of the reconstruction (of 5 x n_mels dimensions).
     """
 
@@ -130,7 +123,7 @@ class OEConfig:
     loss: LossConfig = LossConfig()
     k: int = 1
     seeds: int = 1
-    fusion: str = "stats"
+    fusion: str = "stats+reconstruction"
     components: int = 8
 
     def __post_init__(self):
@@ -335,8 +328,9 @@ class OEModel:
     embeddings of the normal training recordings)}; those recordings' sections [R] and
     domains [R] (the kNN pools), their log-Mel statistics [R, 2M] (``recording_stats``),
     the reconstruction of each section ({str(section): ``reconstruction.fit``}, when the
-    fusion uses it), and, once ``calibrate``d, ``norms``: {str(section): [C, 2]} mean and
-    std of each fused component's scores on held-out normal recordings."""
+    fusion uses it), and, once ``calibrate``d, the mean and std of each fused component:
+    ``norms`` {str(section): [C, 2]} on held-out normal recordings, and ``domain_norms``
+    {'section|domain': [C, 2]} for the domains no held-out recording is of (``fusion``)."""
 
     members: tuple
     sections: np.ndarray
@@ -344,6 +338,7 @@ class OEModel:
     recording_stats: np.ndarray
     pcas: Optional[dict] = None
     norms: Optional[dict] = None
+    domain_norms: Optional[dict] = None
 
 
 def recording_stats(data: Inputs) -> np.ndarray:
@@ -369,57 +364,87 @@ def fit(config: OEConfig, data: Inputs, labels, sections, domains, key: jax.Arra
 
 
 def components(config: OEConfig, model: OEModel, data: Inputs, sections) -> dict:
-    """The scores [N] that ``score`` fuses: 'embedding' (kNN cosine, mean over the seeds'
-    networks), unless ``config.fusion`` is 'none' 'stats' (kNN of z-scored log-Mel
-    statistics), and with 'stats+reconstruction' 'reconstruction' (``reconstruction.errors``
-    under the section's principal components)."""
+    """The scores that ``score`` fuses, [N, D] each (a column per domain of
+    ``np.unique(model.domains)``): 'embedding' (kNN cosine, mean over the seeds' networks,
+    nearest over ALL domains in every column: see ``fusion``), unless ``config.fusion`` is
+    'none' 'stats' (``knn.domain_scores`` of z-scored log-Mel statistics), and with
+    'stats+reconstruction' 'reconstruction' (``reconstruction.errors`` under the section's
+    principal components, the same in every column)."""
     pools, sections = (model.sections, model.domains), np.asarray(sections)
-    out = {"embedding": np.mean([
-        knn.scores(m["references"], *pools, embed(config, m, data), sections, config.k,
-                   "cosine") for m in model.members], axis=0)}
+    n_dom = len(np.unique(model.domains))
+    emb = np.mean([knn.scores(m["references"], *pools, embed(config, m, data), sections,
+                              config.k, "cosine") for m in model.members], axis=0)
+    out = {"embedding": np.repeat(emb[:, None], n_dom, axis=1)}
     if config.fusion != "none":
-        out["stats"] = knn.scores(model.recording_stats, *pools, recording_stats(data),
-                                  sections, config.k, "zscore")
+        out["stats"] = knn.domain_scores(model.recording_stats, *pools, recording_stats(data),
+                                         sections, config.k, "zscore")
     if config.fusion == "stats+reconstruction":
-        out["reconstruction"] = np.zeros(len(sections))
+        rec = np.zeros(len(sections))
         for sec in np.unique(sections):
             q = np.flatnonzero(sections == sec)
             if str(sec) not in (model.pcas or {}):
                 raise ValueError(f"section {str(sec)!r} has no normal training recordings")
-            out["reconstruction"][q] = reconstruction.errors(
-                model.pcas[str(sec)], data.take(q).mels, RECONSTRUCTION_FRAMES)
+            rec[q] = reconstruction.errors(model.pcas[str(sec)], data.take(q).mels,
+                                           RECONSTRUCTION_FRAMES)
+        out["reconstruction"] = np.repeat(rec[:, None], n_dom, axis=1)
     return out
+
+
+def leave_one_out(config: OEConfig, model: OEModel, train: Inputs, which) -> dict:
+    """The ``components`` but 'embedding' of training recordings ``which`` ([n] int indices
+    into ``train``, the recordings ``model`` was fitted on), each scored against the other
+    training recordings: {'stats', ['reconstruction']: [n, D]} (the reconstruction of a
+    recording under its section's principal components refitted without it)."""
+    which, n_dom = np.asarray(which, int), len(np.unique(model.domains))
+    out = {"stats": knn.domain_scores(model.recording_stats, model.sections, model.domains,
+                                      model.recording_stats, model.sections, config.k,
+                                      "zscore", leave_one_out=True)[which]}
+    if config.fusion == "stats+reconstruction":
+        rec = np.zeros(len(which))
+        for sec in np.unique(model.sections[which]):
+            pool = np.flatnonzero(model.sections == sec)
+            rows = np.flatnonzero(model.sections[which] == sec)
+            rec[rows] = reconstruction.leave_one_out_errors(
+                train.take(pool).mels, config.components, RECONSTRUCTION_FRAMES,
+                np.searchsorted(pool, which[rows]))
+        out["reconstruction"] = np.repeat(rec[:, None], n_dom, axis=1)
+    return out
+
+
+def calibrated(config: OEConfig, model: OEModel, held: dict, sections, domains=None,
+               train: Optional[Inputs] = None) -> OEModel:
+    """``model`` with the norms of its fused components (``fusion.norms``): ``held`` are the
+    ``components`` of normal recordings of ``sections`` held out of training (>= 2 per
+    section), ``domains`` theirs (None: each in its nearest domain); with ``train`` (the
+    training recordings), the domains ``fusion.uncovered`` by them are calibrated on the
+    ``leave_one_out`` scores of their training recordings ('embedding': held-out norms)."""
+    names = np.unique(model.domains)
+    norms = fusion.norms(held, sections, domains, names)
+    wanted = fusion.uncovered(model.sections, model.domains, sections, domains)
+    if train is None or config.fusion == "none" or not wanted.any():
+        return dataclasses.replace(model, norms=norms, domain_norms=None)
+    loo = leave_one_out(config, model, train, np.flatnonzero(wanted))
+    return dataclasses.replace(model, norms=norms, domain_norms=fusion.domain_norms(
+        loo, model.sections[wanted], model.domains[wanted], names, norms))
 
 
 def calibrate(config: OEConfig, model: OEModel, held_out: Inputs, sections) -> OEModel:
-    """``model`` with the ``norms`` of its fused components: their mean and std on normal
-    recordings of each section held out of training (>= 2 per section), so that scores of
-    different units add with equal weight as they will on new recordings."""
-    comps, sections = components(config, model, held_out, sections), np.asarray(sections)
-    norms = {}
-    for sec in np.unique(sections):
-        q = sections == sec
-        if q.sum() < 2:
-            raise ValueError(f"section {str(sec)!r}: the score fusion needs >= 2 held-out "
-                             f"normal recordings, got {int(q.sum())}")
-        norms[str(sec)] = np.array([[c[q].mean(), c[q].std() + 1e-12] for c in comps.values()])
-    return dataclasses.replace(model, norms=norms)
+    """``calibrated`` on the ``components`` of held-out normal recordings, one pool."""
+    return calibrated(config, model, components(config, model, held_out, sections), sections)
 
 
-def score(config: OEConfig, model: OEModel, data: Inputs, sections) -> np.ndarray:
-    """[N] scores of N recordings of the given sections (higher = more anomalous): the
-    embedding score, or the sum of the ``components`` standardised by the ``norms`` of
-    their section."""
-    comps, sections = components(config, model, data, sections), np.asarray(sections)
+def fused(config: OEConfig, model: OEModel, comps: dict, sections) -> np.ndarray:
+    """[N] scores from the ``components`` of N recordings (higher = more anomalous): the
+    embedding score, or ``fusion.fuse`` of the components under the model's norms."""
     if config.fusion == "none":
-        return comps["embedding"]
+        return comps["embedding"][:, 0]
     if model.norms is None:
         raise ValueError("a fused outlier-exposure score needs a calibrated model "
                          "(outlier.calibrate)")
-    out = np.zeros(len(sections))
-    for sec in np.unique(sections):
-        q, norm = sections == sec, model.norms.get(str(sec))
-        if norm is None:
-            raise ValueError(f"section {str(sec)!r} has no score norms (not calibrated)")
-        out[q] = sum((c[q] - m) / s for c, (m, s) in zip(comps.values(), norm))
-    return out
+    return fusion.fuse(comps, sections, np.unique(model.domains), model.norms,
+                       model.domain_norms)
+
+
+def score(config: OEConfig, model: OEModel, data: Inputs, sections) -> np.ndarray:
+    """[N] ``fused`` scores of N recordings of the given sections."""
+    return fused(config, model, components(config, model, data, sections), sections)

@@ -142,27 +142,32 @@ def _oe_inputs(config: "JobConfig", m: Machine, progress: bool) -> dict:
         "query_pools": np.array([f"{machine}|{s}" for s in m.queries.column("section")],
                                 dtype=object),
         "domains": m.fit_on.column("domain").astype(str),
+        "query_domains": m.queries.column("domain").astype(str),
         "n_held": m.n_held,
     }
 
 
 def _oe_joint(config: "JobConfig", prepared: list, key: jax.Array, progress: bool) -> list:
     """ONE outlier-exposure model for every machine type of the job: its classes are
-    (machine type, section, attributes or domain); its score fusion is calibrated on the
-    held-out recordings; each machine type's queries are scored against the training
-    recordings of their own machine type and section. -> [{'oe': [Q]}] per machine type."""
-    def cat(name):
-        return np.concatenate([p[name] for p in prepared])
+    (machine type, section, attributes or domain); each machine type's queries are scored
+    (once) against the training recordings of their own machine type and section; the score
+    fusion is calibrated per domain on the held-out queries (source domain) and on the
+    training recordings of the other domains (``outlier.calibrated``).
+    -> [{'oe': [Q]}] per machine type."""
+    def cat(name, held_only=False):
+        return np.concatenate([p[name][:p["n_held"]] if held_only else p[name] for p in prepared])
 
     train = outlier.concat([p["train"] for p in prepared])
     _, labels = np.unique(cat("classes"), return_inverse=True)
     model = outlier.fit(config.oe, train, labels, cat("pools"), cat("domains"), key, progress)
-    held = [np.arange(p["n_held"]) for p in prepared]
-    model = outlier.calibrate(
-        config.oe, model, outlier.concat([p["queries"].take(h) for p, h in zip(prepared, held)]),
-        np.concatenate([p["query_pools"][h] for p, h in zip(prepared, held)]))
-    return [{"oe": outlier.score(config.oe, model, p["queries"], p["query_pools"])}
-            for p in prepared]
+    comps = [outlier.components(config.oe, model, p["queries"], p["query_pools"])
+             for p in prepared]
+    held = {name: np.concatenate([c[name][:p["n_held"]] for c, p in zip(comps, prepared)])
+            for name in comps[0]}
+    model = outlier.calibrated(config.oe, model, held, cat("query_pools", True),
+                               cat("query_domains", True), train)
+    return [{"oe": outlier.fused(config.oe, model, c, p["query_pools"])}
+            for c, p in zip(comps, prepared)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from drill_jax import training
-from drill_jax.asd import autoencoder, features, knn, oe_net, outlier, reconstruction
+from drill_jax.asd import autoencoder, features, fusion, knn, oe_net, outlier, reconstruction
 
 pytestmark = pytest.mark.quick_compile  # tiny fits: compiling is most of the time
 
@@ -20,6 +20,8 @@ TINY_OE = outlier.OEConfig(
     outlier.InputConfig(features.LogMelConfig(n_mels=16), window_frames=8, eval_hop_frames=4,
                         spectrum_fft=256),
     width=16, embedding_dim=8, train=training.Schedule(epochs=40, batch_size=16))
+QUICK_OE = dataclasses.replace(TINY_OE, fusion="stats+reconstruction", components=3,
+                               train=training.Schedule(epochs=2, batch_size=16))
 
 
 def _tones(freqs, seconds=0.3, seed=0):
@@ -117,6 +119,21 @@ def test_knn_takes_the_nearest_domain_per_section():
         knn.scores(refs, ref_sec, ref_dom, q[:1], np.array(["02"]), 1, "cosine")
 
 
+def test_knn_domain_scores_per_domain_and_leave_one_out():
+    refs = np.array([[0.0], [1.0], [3.0], [10.0]])
+    doms = np.array(["source", "source", "target", "target"])
+    secs = np.zeros(4)
+    var = (refs.std() + 1e-3) ** 2
+    got = knn.domain_scores(refs, secs, doms, np.array([[2.0]]), np.zeros(1), 1, "zscore")
+    np.testing.assert_allclose(got, [[1.0 / var, 1.0 / var]])  # nearest 1.0 and 3.0
+    loo = knn.domain_scores(refs, secs, doms, refs, secs, 1, "zscore", leave_one_out=True)
+    np.testing.assert_allclose(loo[2], [4.0 / var, 49.0 / var])  # 3.0 does not count itself
+    np.testing.assert_allclose(loo[0], [1.0 / var, 9.0 / var])
+    one = knn.domain_scores(refs[:2], secs[:2], doms[:2], refs[:1], secs[:1], 1, "zscore",
+                            leave_one_out=True)
+    assert one.shape == (1, 1)
+
+
 def test_knn_zscore_distance_hand_computed():
     refs = np.array([[0.0], [1.0], [3.0]])
     var = (refs.std() + 1e-3) ** 2  # each feature standardised by the references
@@ -144,6 +161,59 @@ def test_reconstruction_is_the_principal_subspace_of_the_frame_vectors():
     assert errs[:4].max() < 1e-8 < 0.1 < errs[4]
 
 
+def test_reconstruction_leave_one_out_refits_without_the_recording():
+    rng = np.random.default_rng(1)
+    mels = [rng.standard_normal((6, 3)) + i for i in range(5)]
+    got = reconstruction.leave_one_out_errors(mels, 2, 2, [1, 4])
+    for value, i in zip(got, [1, 4]):
+        pca = reconstruction.fit([m for j, m in enumerate(mels) if j != i], 2, 2)
+        assert value == pytest.approx(reconstruction.errors(pca, [mels[i]], 2)[0], rel=1e-6)
+
+
+def test_fusion_standardises_each_domain_on_its_own_normal_scores():
+    names = np.array(["source", "target"])
+    # held-out: 3 source recordings of section a; column 0 = source, 1 = target
+    held = {"embedding": np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]),
+            "stats": np.array([[0.0, 9.0], [1.0, 9.0], [2.0, 9.0]])}
+    norms = fusion.norms(held, np.array(["a"] * 3), np.array(["source"] * 3), names)
+    sd = np.std([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(norms["a"], [[2.0, sd], [1.0, np.std([0.0, 1.0, 2.0])]])
+    refs_sec, refs_dom = np.array(["a"] * 5), np.array(["source"] * 2 + ["target"] * 3)
+    wanted = fusion.uncovered(refs_sec, refs_dom, np.array(["a"] * 3), np.array(["source"] * 3))
+    np.testing.assert_array_equal(wanted, [False, False, True, True, True])
+    assert not fusion.uncovered(refs_sec, refs_dom, np.array(["a"]), None).any()
+    assert not fusion.uncovered(refs_sec, refs_dom, np.array(["b"]), np.array(["source"])).any()
+    loo = {"stats": np.array([[5.0, 10.0], [5.0, 20.0], [5.0, 30.0]])}
+    by_domain = fusion.domain_norms(loo, refs_sec[2:], refs_dom[2:], names, norms)
+    np.testing.assert_allclose(  # the embedding keeps its held-out norm
+        by_domain["a|target"], [[2.0, sd], [20.0, np.std([10.0, 20.0, 30.0])]])
+    # a query: embedding 2 (z 0); stats 1 in source (z 1 / sd), 20 in target (z 0): min = 0
+    query = {"embedding": np.array([[2.0, 2.0]]), "stats": np.array([[1.0 + sd, 20.0]])}
+    got = fusion.fuse(query, np.array(["a"]), names, norms, by_domain)
+    assert got[0] == pytest.approx(0.0, abs=1e-9)
+    only_held = fusion.fuse(query, np.array(["a"]), names, norms)  # target on source norms
+    assert only_held[0] == pytest.approx(min(sd / norms["a"][1, 1], 19.0 / norms["a"][1, 1]))
+    with pytest.raises(ValueError, match="section 'b' has no score norms"):
+        fusion.fuse(query, np.array(["b"]), names, norms)
+
+
+def test_oe_calibrated_scores_target_domain_on_its_training_recordings(oe_data):
+    data, labels = oe_data
+    domains = np.array(["source"] * 6 + ["target"] * 6)
+    secs = np.array(["00"] * 12)
+    train = data.take(range(12))
+    model = outlier.fit(QUICK_OE, train, labels, secs, domains, jax.random.key(0))
+    comps = outlier.components(QUICK_OE, model, data.take([12, 13]), secs[:2])
+    assert all(c.shape == (2, 2) for c in comps.values())
+    model = outlier.calibrated(QUICK_OE, model, comps, secs[:2], domains[:2], train)
+    assert sorted(model.domain_norms) == ["00|target"]
+    loo = outlier.leave_one_out(QUICK_OE, model, train, np.arange(6, 12))
+    np.testing.assert_allclose(model.domain_norms["00|target"][1:, 0],
+                               [loo["stats"][:, 1].mean(), loo["reconstruction"][:, 1].mean()])
+    np.testing.assert_allclose(model.domain_norms["00|target"][0], model.norms["00"][0])
+    assert np.all(np.isfinite(outlier.fused(QUICK_OE, model, comps, secs[:2])))
+
+
 @pytest.fixture(scope="module")
 def oe_data():
     waves = _tones([300.0] * 6 + [900.0] * 6 + [300.0, 2500.0], seed=2)
@@ -165,15 +235,16 @@ def test_oe_same_key_same_scores_and_odd_sound_scores_high(oe_data):
     np.testing.assert_array_equal(runs[0], runs[1])
     assert runs[0][1] > runs[0][0]
     held = outlier.components(TINY_OE, model, data.take(held_idx), np.array(["00", "00"]))
+    assert list(held) == ["embedding", "stats", "reconstruction"]
     np.testing.assert_allclose(  # the norms standardise each component on the held-out pair
         outlier.score(TINY_OE, model, data.take(held_idx), np.array(["00", "00"])),
-        sum((c - c.mean()) / (c.std() + 1e-12) for c in held.values()), atol=1e-9)
+        sum((c[:, 0] - c[:, 0].mean()) / (c[:, 0].std() + 1e-12) for c in held.values()),
+        atol=1e-9)
 
 
 def test_oe_reconstruction_fusion_adds_the_section_pca_error(oe_data):
     data, labels = oe_data
-    config = dataclasses.replace(TINY_OE, fusion="stats+reconstruction", components=3,
-                                 train=training.Schedule(epochs=2, batch_size=16))
+    config = QUICK_OE
     secs = np.array(["a"] * 6 + ["b"] * 6)
     model = outlier.fit(config, data.take(range(12)), labels, secs, np.array(["source"] * 12),
                         jax.random.key(0))
@@ -181,7 +252,7 @@ def test_oe_reconstruction_fusion_adds_the_section_pca_error(oe_data):
     comps = outlier.components(config, model, queries, q_secs)
     pca_b = reconstruction.fit(data.take(range(6, 12)).mels, 3, outlier.RECONSTRUCTION_FRAMES)
     np.testing.assert_allclose(
-        comps["reconstruction"][1],
+        comps["reconstruction"][1, 0],
         reconstruction.errors(pca_b, queries.mels[1:], outlier.RECONSTRUCTION_FRAMES)[0])
     assert list(comps) == ["embedding", "stats", "reconstruction"]
 
