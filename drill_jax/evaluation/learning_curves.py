@@ -148,6 +148,25 @@ def unit_scores(
     return rows
 
 
+# Each unit compiles its own shapes (a learned generator: about 2000 memory maps a unit);
+# a 40-unit run would exceed Linux's default 65530 maps per process, and XLA's compiler then
+# fails to allocate. Past this many maps the compiled code is dropped (recompiled on use).
+_MAX_MAPS = 30000
+
+
+def _release_compiled_code(maps_file: str = "/proc/self/maps") -> bool:
+    """Clears JAX's compilation caches when this process holds more than ``_MAX_MAPS``
+    memory maps (Linux; elsewhere nothing). Returns whether it cleared them."""
+    try:
+        with open(maps_file) as f:
+            crowded = sum(1 for _ in f) > _MAX_MAPS
+    except OSError:
+        return False
+    if crowded:
+        jax.clear_caches()
+    return crowded
+
+
 def paper_generator(name: str) -> configs.VAEConfig:
     """A generator config by arch name with the paper's training (``configs.VAEConfig``
     defaults): enough for the paper's VAE and the reference generators; named recipes
@@ -186,6 +205,7 @@ def run(
                 real.take(sub), real.take(te), settings, config, generators, key, seed, names
             )
         records += [dict(r, fold=k, size=size, draw=d) for r in rows]
+        _release_compiled_code()
         say(f"fold {k + 1}/{len(splits)}, N = {size or 'all'}, draw {d + 1}: done")
     return summarize(
         {

@@ -1,6 +1,7 @@
 """Tests for drill_jax.evaluation.learning_curves: subsamples inside the training fold, a
 generator fitted on the subsample only (leak check), paired comparisons, sentences, figure."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -106,3 +107,16 @@ def test_figure_and_markdown(tiny_result, tmp_path):
     assert open(path, "rb").read()[:8] == b"\x89PNG\r\n\x1a\n"
     md = lc.markdown(tiny_result)
     assert "| logreg + interp, N = 3 | 4 |" in md and "grouped" in md
+
+
+def test_compiled_code_is_released_only_when_maps_are_crowded(tmp_path):
+    few, many = tmp_path / "few", tmp_path / "many"
+    few.write_text("m\n" * 10)
+    many.write_text("m\n" * (lc._MAX_MAPS + 1))
+    double = jax.jit(lambda x: 2 * x)
+    double(1.0)
+    assert not lc._release_compiled_code(str(few))
+    assert double._cache_size() == 1
+    assert lc._release_compiled_code(str(many))
+    assert double._cache_size() == 0  # compiled code dropped
+    assert not lc._release_compiled_code(str(tmp_path / "absent"))
