@@ -330,7 +330,9 @@ class OEModel:
     the reconstruction of each section ({str(section): ``reconstruction.fit``}, when the
     fusion uses it), and, once ``calibrate``d, the mean and std of each fused component:
     ``norms`` {str(section): [C, 2]} on held-out normal recordings, and ``domain_norms``
-    {'section|domain': [C, 2]} for the domains no held-out recording is of (``fusion``)."""
+    {'section|domain': [C, 2]} for the domains no held-out recording is of (``fusion``);
+    as fitted (not saved), each section's ``reconstruction.moment_sums`` for
+    ``leave_one_out``."""
 
     members: tuple
     sections: np.ndarray
@@ -339,6 +341,7 @@ class OEModel:
     pcas: Optional[dict] = None
     norms: Optional[dict] = None
     domain_norms: Optional[dict] = None
+    moments: Optional[dict] = None
 
 
 def recording_stats(data: Inputs) -> np.ndarray:
@@ -355,12 +358,12 @@ def fit(config: OEConfig, data: Inputs, labels, sections, domains, key: jax.Arra
     for k in jax.random.split(key, config.seeds):
         member = member_arrays(fit_one(config, data, labels, k, progress))
         members.append({**member, "references": embed(config, member, data)})
-    pcas = None
+    pcas = moments = None
     if config.fusion == "stats+reconstruction":
-        pcas = {str(sec): reconstruction.fit(data.take(np.flatnonzero(sections == sec)).mels,
-                                             config.components, RECONSTRUCTION_FRAMES)
-                for sec in np.unique(sections)}
-    return OEModel(tuple(members), sections, np.asarray(domains), recording_stats(data), pcas)
+        pcas, moments = reconstruction.fit_pools(data.mels, sections, config.components,
+                                                 RECONSTRUCTION_FRAMES)
+    return OEModel(tuple(members), sections, np.asarray(domains), recording_stats(data), pcas,
+                   moments=moments)
 
 
 def components(config: OEConfig, model: OEModel, data: Inputs, sections) -> dict:
@@ -379,13 +382,8 @@ def components(config: OEConfig, model: OEModel, data: Inputs, sections) -> dict
         out["stats"] = knn.domain_scores(model.recording_stats, *pools, recording_stats(data),
                                          sections, config.k, "zscore")
     if config.fusion == "stats+reconstruction":
-        rec = np.zeros(len(sections))
-        for sec in np.unique(sections):
-            q = np.flatnonzero(sections == sec)
-            if str(sec) not in (model.pcas or {}):
-                raise ValueError(f"section {str(sec)!r} has no normal training recordings")
-            rec[q] = reconstruction.errors(model.pcas[str(sec)], data.take(q).mels,
-                                           RECONSTRUCTION_FRAMES)
+        rec = reconstruction.pool_errors(model.pcas or {}, data.mels, sections,
+                                         RECONSTRUCTION_FRAMES)
         out["reconstruction"] = np.repeat(rec[:, None], n_dom, axis=1)
     return out
 
@@ -400,13 +398,12 @@ def leave_one_out(config: OEConfig, model: OEModel, train: Inputs, which) -> dic
                                       model.recording_stats, model.sections, config.k,
                                       "zscore", leave_one_out=True)[which]}
     if config.fusion == "stats+reconstruction":
-        rec = np.zeros(len(which))
-        for sec in np.unique(model.sections[which]):
-            pool = np.flatnonzero(model.sections == sec)
-            rows = np.flatnonzero(model.sections[which] == sec)
-            rec[rows] = reconstruction.leave_one_out_errors(
-                train.take(pool).mels, config.components, RECONSTRUCTION_FRAMES,
-                np.searchsorted(pool, which[rows]))
+        if model.moments is None:
+            raise ValueError("leave-one-out reconstruction errors need the model as fitted "
+                             "(outlier.fit keeps its moment sums; a loaded one has none)")
+        rec = reconstruction.pool_leave_one_out(model.moments, train.take(which).mels,
+                                                model.sections[which], config.components,
+                                                RECONSTRUCTION_FRAMES)
         out["reconstruction"] = np.repeat(rec[:, None], n_dom, axis=1)
     return out
 

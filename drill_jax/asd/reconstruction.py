@@ -30,20 +30,33 @@ def _subspace(total, outer, count, n_components: int) -> dict:
     return {"mean": mean, "basis": eigvecs[:, ::-1][:, :n_components].copy()}
 
 
-def _check(mels, n_components: int) -> None:
+def _check(n_components: int, count: int) -> None:
     if n_components < 1:
         raise ValueError(f"n_components must be >= 1, got {n_components}")
-    if not len(mels):
+    if not count:
         raise ValueError("no normal recordings to fit the principal components on")
 
 
-def fit(mels: Sequence[np.ndarray], n_components: int, frames: int) -> dict:
-    """Principal subspace of the ``features.tiled_frame_vectors`` of N recordings ([F_i, M]
-    log-Mel each) -> {'mean': [D], 'basis': [D, C]}: C = min(n_components, D) orthonormal
-    columns, D = frames * M. ValueError for no recordings or n_components < 1."""
-    _check(mels, n_components)
+def moment_sums(mels: Sequence[np.ndarray], frames: int) -> tuple:
+    """The summed ``features.tiled_frame_vectors`` moments of N recordings ([F_i, M] log-Mel
+    each): (sum [D], outer product sum [D, D], count of vectors), D = frames * M."""
     parts = [_moments(m, frames) for m in mels]
-    return _subspace(*(sum(p[i] for p in parts) for i in range(3)), n_components)
+    if not parts:
+        return 0.0, 0.0, 0
+    return tuple(sum(p[i] for p in parts) for i in range(3))
+
+
+def from_moments(sums: tuple, n_components: int) -> dict:
+    """Principal subspace of recordings from their ``moment_sums`` -> {'mean': [D], 'basis':
+    [D, C]}: C = min(n_components, D) orthonormal columns. ValueError for no recordings or
+    n_components < 1."""
+    _check(n_components, sums[2])
+    return _subspace(*sums, n_components)
+
+
+def fit(mels: Sequence[np.ndarray], n_components: int, frames: int) -> dict:
+    """``from_moments`` of the ``moment_sums`` of N recordings ([F_i, M] log-Mel each)."""
+    return from_moments(moment_sums(mels, frames), n_components)
 
 
 def errors(pca: dict, mels: Sequence[np.ndarray], frames: int) -> np.ndarray:
@@ -57,15 +70,45 @@ def errors(pca: dict, mels: Sequence[np.ndarray], frames: int) -> np.ndarray:
     return np.array(out)
 
 
-def leave_one_out_errors(mels: Sequence[np.ndarray], n_components: int, frames: int,
-                         which: Sequence[int]) -> np.ndarray:
-    """[len(which)] ``errors`` of recordings ``which`` of ``mels``, each under the subspace
-    ``fit`` on all the other recordings (its moments subtracted from the sums: one pass)."""
-    _check(mels, n_components)
-    parts = [_moments(m, frames) for m in mels]
-    sums = [sum(p[i] for p in parts) for i in range(3)]
+def leave_one_out_errors(sums: tuple, mels: Sequence[np.ndarray], n_components: int,
+                         frames: int) -> np.ndarray:
+    """[N] ``errors`` of N recordings that ``sums`` (``moment_sums``) counts, each under the
+    subspace of the other recordings: its own moments subtracted from the sums."""
     out = []
-    for i in which:
-        pca = _subspace(*(s - p for s, p in zip(sums, parts[i])), n_components)
-        out.append(errors(pca, [mels[i]], frames)[0])
+    for m in mels:
+        pca = from_moments(tuple(s - p for s, p in zip(sums, _moments(m, frames))), n_components)
+        out.append(errors(pca, [m], frames)[0])
     return np.array(out)
+
+
+def fit_pools(mels: Sequence[np.ndarray], pools, n_components: int, frames: int) -> tuple:
+    """One subspace per pool of N recordings (``pools`` [N]: e.g. their sections) ->
+    ({str(pool): ``from_moments``}, {str(pool): ``moment_sums``})."""
+    pools = np.asarray(pools)
+    moments = {str(p): moment_sums([mels[i] for i in np.flatnonzero(pools == p)], frames)
+               for p in np.unique(pools)}
+    return {p: from_moments(m, n_components) for p, m in moments.items()}, moments
+
+
+def pool_errors(pcas: dict, mels: Sequence[np.ndarray], pools, frames: int) -> np.ndarray:
+    """[N] ``errors`` of N recordings, each under its pool's subspace (``fit_pools``).
+    ValueError for a pool without one."""
+    out = np.zeros(len(mels))
+    for p in np.unique(np.asarray(pools)):
+        if str(p) not in pcas:
+            raise ValueError(f"section {str(p)!r} has no normal training recordings")
+        rows = np.flatnonzero(np.asarray(pools) == p)
+        out[rows] = errors(pcas[str(p)], [mels[i] for i in rows], frames)
+    return out
+
+
+def pool_leave_one_out(moments: dict, mels: Sequence[np.ndarray], pools, n_components: int,
+                       frames: int) -> np.ndarray:
+    """[N] ``leave_one_out_errors`` of N recordings that their pool's ``moment_sums``
+    (``fit_pools``) count."""
+    out = np.zeros(len(mels))
+    for p in np.unique(np.asarray(pools)):
+        rows = np.flatnonzero(np.asarray(pools) == p)
+        out[rows] = leave_one_out_errors(moments[str(p)], [mels[i] for i in rows],
+                                         n_components, frames)
+    return out

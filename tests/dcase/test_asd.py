@@ -164,7 +164,8 @@ def test_reconstruction_is_the_principal_subspace_of_the_frame_vectors():
 def test_reconstruction_leave_one_out_refits_without_the_recording():
     rng = np.random.default_rng(1)
     mels = [rng.standard_normal((6, 3)) + i for i in range(5)]
-    got = reconstruction.leave_one_out_errors(mels, 2, 2, [1, 4])
+    got = reconstruction.leave_one_out_errors(reconstruction.moment_sums(mels, 2),
+                                              [mels[1], mels[4]], 2, 2)
     for value, i in zip(got, [1, 4]):
         pca = reconstruction.fit([m for j, m in enumerate(mels) if j != i], 2, 2)
         assert value == pytest.approx(reconstruction.errors(pca, [mels[i]], 2)[0], rel=1e-6)
@@ -212,6 +213,9 @@ def test_oe_calibrated_scores_target_domain_on_its_training_recordings(oe_data):
                                [loo["stats"][:, 1].mean(), loo["reconstruction"][:, 1].mean()])
     np.testing.assert_allclose(model.domain_norms["00|target"][0], model.norms["00"][0])
     assert np.all(np.isfinite(outlier.fused(QUICK_OE, model, comps, secs[:2])))
+    loaded = dataclasses.replace(model, moments=None)  # what a saved detector gives back
+    with pytest.raises(ValueError, match="need the model as fitted"):
+        outlier.leave_one_out(QUICK_OE, loaded, train, np.arange(6, 12))
 
 
 @pytest.fixture(scope="module")
