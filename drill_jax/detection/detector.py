@@ -35,6 +35,7 @@ import optax
 import scipy
 
 import drill_jax
+from drill_jax import files
 from drill_jax.detection import registry, thresholds
 from drill_jax.features import FeatureSettings
 
@@ -254,11 +255,7 @@ def _read_meta(path: str) -> dict:
     for p in (meta_path, os.path.join(path, PARAMS_FILE)):
         if not os.path.isfile(p):
             raise ValueError(f"{path}: not a detector directory (missing {os.path.basename(p)})")
-    try:
-        with open(meta_path, encoding="utf-8") as f:
-            meta = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{meta_path}: not valid JSON ({err})") from None
+    meta = files.read_json(meta_path)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{meta_path}: not a {FORMAT!r} file")
     if meta.get("format_version") != FORMAT_VERSION:
