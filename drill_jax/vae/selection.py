@@ -78,11 +78,15 @@ def run(
     seeds: Sequence[int],
     fraction: float,
     score: Callable[[str, np.ndarray, list, list], dict],
+    synthesize: Callable[[VAEConfig, np.ndarray, jax.Array], dict] = synthesize,
 ) -> list:
     """One row per (candidate, inner seed, class, mode): {'candidate', 'seed', 'class',
     'mode', **score(class name, synthesized [num, T], fit sounds, validation sounds)}.
     candidates: name -> config (its seed is not read: inner seed s keys every fit and draw);
-    sounds are the dataset's waveforms [T_i]."""
+    sounds are the dataset's waveforms [T_i]; ``synthesize`` (config, one class's fit clips
+    [N, T], key) -> {mode: sounds [num, T]} draws them (default: the generator of the
+    config, ``synthesize``; another function lets a sampling rule built on top of a
+    generator be scored the same way)."""
     rows = []
     for seed in seeds:
         fit, val = inner_split(dataset.labels, groups, fraction, seed)

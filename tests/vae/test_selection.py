@@ -66,6 +66,25 @@ def test_run_scores_each_candidate_class_and_mode_against_validation_sounds_only
     assert all(shape == (5, T) for _, shape, _, _ in seen)
 
 
+def test_run_scores_the_draws_of_a_given_sampling_rule():
+    ds = _dataset()
+    config = configs.VAEConfig(synthesis=configs.SynthesisConfig(num_synth=5))
+    fitted = []
+
+    def constant(config, clips, key):
+        fitted.append(clips.shape)
+        modes = enumerate(selection.MODES)
+        return {m: np.full((5, T), 0.1 * (i + 1), np.float32) for i, m in modes}
+
+    def score(name, synth, fit, val):
+        return {"value": float(synth[0, 0])}
+
+    rows = selection.run(ds, ds.groups, {"rule": config}, [0], 1 / 3, score, constant)
+    assert [r["value"] for r in rows] == pytest.approx([0.1, 0.2, 0.1, 0.2])
+    fit, _ = selection.inner_split(ds.labels, ds.groups, 1 / 3, 0)
+    assert sorted(n for n, _ in fitted) == sorted(np.bincount(ds.labels[fit]))
+
+
 def _rows(name, scores, memorisation=(1.5, 2.0), reference=1.2, level=(0.5, 0.5)):
     """One candidate's runs (inner seeds 0, 1 x classes a, b): run scores ``scores`` [4],
     memorisation ratios and level differences to the validation sounds per class (the fit
