@@ -11,6 +11,11 @@ leave-one-out scores of that domain's training recordings against the other trai
 recordings. The embedding is the exception: its network saw every training recording, so
 its leave-one-out distances are too small; it is the nearest distance over all domains,
 standardised on the held-out recordings in every domain.
+
+A decision threshold fitted to the held-out recordings' own fused scores would sit too low:
+standardised by their own mean and std, they are less spread than the scores of new normal
+recordings. ``leave_one_out_fused`` scores each held-out recording under the norms of the
+others instead.
 """
 
 from __future__ import annotations
@@ -92,4 +97,28 @@ def fuse(comps: dict, sections, names: np.ndarray, held_norms: dict,
             m, s = (by_domain or {}).get(f"{sec}|{dom}", norm).T
             z = sum((c[q, j] - mj) / sj for c, mj, sj in zip(comps.values(), m, s))
             out[q] = np.minimum(out[q], z)
+    return out
+
+
+def leave_one_out_fused(held: dict, sections, domains, names: np.ndarray,
+                        by_domain=None) -> np.ndarray:
+    """[N] fused score of each held-out normal recording (``held``: name -> [N, D] scores of
+    recordings of ``sections`` [N], ``domains`` [N] or None as in ``norms``) under the norms
+    of the OTHER held-out recordings of its section: ``norms`` without it, and ``by_domain``
+    (``domain_norms``) with its embedding row, the section's held-out norm, recomputed the
+    same way; the other rows, from training recordings, stay. These are out-of-sample scores
+    to fit a threshold to. A section with fewer than 3 held-out recordings keeps the
+    in-sample scores (``fuse`` under ``norms`` of all of them): 2 are needed for a norm."""
+    sections = np.asarray(sections)
+    doms = None if domains is None else np.asarray(domains)
+    out = fuse(held, sections, names, norms(held, sections, doms, names), by_domain)
+    for i in np.flatnonzero([np.sum(sections == s) >= 3 for s in sections]):
+        keep = np.arange(len(sections)) != i
+        mine = norms({k: v[keep] for k, v in held.items()}, sections[keep],
+                     None if doms is None else doms[keep], names)
+        sec = str(sections[i])
+        moved = {k: np.concatenate([mine[sec][:1], v[1:]]) if k.rsplit("|", 1)[0] == sec else v
+                 for k, v in (by_domain or {}).items()}
+        one = {k: v[i:i + 1] for k, v in held.items()}
+        out[i] = fuse(one, sections[i:i + 1], names, mine, moved or None)[0]
     return out

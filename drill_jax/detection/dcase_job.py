@@ -30,7 +30,7 @@ import tqdm
 from absl import logging
 
 from drill_jax import files
-from drill_jax.asd import autoencoder, outlier
+from drill_jax.asd import autoencoder, fusion, outlier
 from drill_jax.data import dcase
 from drill_jax.detection.thresholds import choose_threshold
 from drill_jax.evaluation import dcase as ev
@@ -152,7 +152,9 @@ def _oe_joint(config: "JobConfig", prepared: list, key: jax.Array, progress: boo
     (machine type, section, attributes or domain); each machine type's queries are scored
     (once) against the training recordings of their own machine type and section; the score
     fusion is calibrated per domain on the held-out queries (source domain) and on the
-    training recordings of the other domains (``outlier.calibrated``).
+    training recordings of the other domains (``outlier.calibrated``). Each held-out query
+    is scored under the norms of the other held-out ones (``fusion.leave_one_out_fused``):
+    the threshold, fitted to those scores, then sees them as new recordings.
     -> [{'oe': [Q]}] per machine type."""
     def cat(name, held_only=False):
         return np.concatenate([p[name][:p["n_held"]] if held_only else p[name] for p in prepared])
@@ -166,8 +168,16 @@ def _oe_joint(config: "JobConfig", prepared: list, key: jax.Array, progress: boo
             for name in comps[0]}
     model = outlier.calibrated(config.oe, model, held, cat("query_pools", True),
                                cat("query_domains", True), train)
-    return [{"oe": outlier.fused(config.oe, model, c, p["query_pools"])}
-            for c, p in zip(comps, prepared)]
+    scores = [outlier.fused(config.oe, model, c, p["query_pools"])
+              for c, p in zip(comps, prepared)]
+    if config.oe.fusion != "none":
+        held_scores = fusion.leave_one_out_fused(
+            held, cat("query_pools", True), cat("query_domains", True),
+            np.unique(model.domains), model.domain_norms)
+        ends = np.cumsum([p["n_held"] for p in prepared])
+        for s, p, part in zip(scores, prepared, np.split(held_scores, ends[:-1])):
+            s[:p["n_held"]] = part
+    return [{"oe": s} for s in scores]
 
 
 @dataclasses.dataclass(frozen=True)

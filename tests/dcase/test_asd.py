@@ -198,6 +198,29 @@ def test_fusion_standardises_each_domain_on_its_own_normal_scores():
         fusion.fuse(query, np.array(["b"]), names, norms)
 
 
+def test_leave_one_out_fused_scores_each_held_out_recording_under_the_others_norms():
+    names = np.array(["source", "target"])
+    sections = np.array(["m|a"] * 4 + ["m|b"] * 2)  # pool names carry a "|" of their own
+    domains = np.array(["source"] * 6)
+    emb = np.array([1.0, 2.0, 4.0, 7.0, 1.0, 3.0])
+    stats = np.array([0.0, 3.0, 1.0, 2.0, 5.0, 6.0])
+    held = {"embedding": np.stack([emb, emb], 1), "stats": np.stack([stats, stats + 10], 1)}
+    # row 0, the embedding's held-out norm, is recomputed without each recording
+    by_domain = {"m|a|target": np.array([[emb[:4].mean(), emb[:4].std()], [12.0, 2.0]])}
+    got = fusion.leave_one_out_fused(held, sections, domains, names, by_domain)
+    for i in range(4):  # section a: the norms of the other three, by hand
+        e, t = np.delete(emb[:4], i), np.delete(stats[:4], i)
+        z_emb = (emb[i] - e.mean()) / e.std()
+        source = z_emb + (stats[i] - t.mean()) / t.std()
+        target = z_emb + (stats[i] + 10 - 12.0) / 2.0
+        assert got[i] == pytest.approx(min(source, target)), i
+    # section b has 2 held-out recordings: too few to leave one out, its in-sample scores stay
+    in_sample = fusion.fuse(held, sections, names,
+                            fusion.norms(held, sections, domains, names), by_domain)
+    np.testing.assert_allclose(got[4:], in_sample[4:])
+    assert got[:4].std() > in_sample[:4].std()  # new recordings spread wider than their norm
+
+
 def test_oe_calibrated_scores_target_domain_on_its_training_recordings(oe_data):
     data, labels = oe_data
     domains = np.array(["source"] * 6 + ["target"] * 6)
