@@ -11,9 +11,12 @@ its name (CRC-32), so a machine type's hold-out and twin do not depend on the ot
 
 Decision thresholds come from recordings held out of training: ``holdout_fraction`` of the
 source-domain training recordings of each section (whole recordings, chosen by the key) are
-used by no detector for anything but their scores, to which a gamma distribution is fitted
-per machine type; its ``threshold_quantile`` (0.9) point is the threshold (the official
-baseline's rule, there fitted on training losses), so about 10 % of normal files are flagged.
+trained on by no detector. A distribution is fitted to their scores per machine type and
+its ``threshold_quantile`` (0.9) point is the threshold, so that about 10 % of normal files
+are flagged: a gamma for the twin (the official baseline's rule, there fitted on training
+losses); a normal for ``oe``, whose fused score is a sum of standardised components with no
+lower bound (``thresholds``), and whose held-out recordings also set the score norms: each
+is scored under the norms of the others (``fusion.leave_one_out_fused``).
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ class JobConfig:
       ae, oe: the recipes of the baseline twin and the outlier-exposure detector.
       holdout_fraction: share of each section's source training recordings held out for
         thresholds and score calibration (at least 3, leaving 1 or more).
-      threshold_quantile: gamma-fit quantile of held-out normal scores.
+      threshold_quantile: quantile of the distribution fitted to held-out normal scores
+        (each detector's ``Detector.threshold_rule``).
       seed: the root PRNG seed.
       sample_rate: expected rate in Hz (None: the first file's).
     """
@@ -184,10 +188,12 @@ def _oe_joint(config: "JobConfig", prepared: list, key: jax.Array, progress: boo
 class Detector:
     """How the job runs a detector: ``prepare(config, machine, progress)`` per machine type
     while its recordings are loaded, then ``finish(config, prepared list, key, progress)`` ->
-    one {score name: [Q] query scores} per machine type."""
+    one {score name: [Q] query scores} per machine type; ``threshold_rule(config)``: the
+    ``thresholds.RULES`` name its thresholds are fitted with."""
 
     prepare: Callable
     finish: Callable
+    threshold_rule: Callable = lambda config: "gamma"
 
 
 def _per_machine(config, prepared: list, key, progress) -> list:
@@ -196,7 +202,16 @@ def _per_machine(config, prepared: list, key, progress) -> list:
     return prepared
 
 
-DETECTORS = {"dcase_ae": Detector(_run_ae, _per_machine), "oe": Detector(_oe_inputs, _oe_joint)}
+def _oe_threshold_rule(config: "JobConfig") -> str:
+    """'normal' for the fused score (a sum of standardised components, with no lower bound:
+    ``thresholds``), 'gamma' for the embedding distance alone (fusion 'none')."""
+    return "gamma" if config.oe.fusion == "none" else "normal"
+
+
+DETECTORS = {
+    "dcase_ae": Detector(_run_ae, _per_machine),  # gamma, as the official baseline
+    "oe": Detector(_oe_inputs, _oe_joint, _oe_threshold_rule),
+}
 
 
 def runner(name: str) -> Detector:
@@ -283,10 +298,11 @@ def run(config: JobConfig, root: str, out_dir: str,
         tests.append((m.queries.infos[m.n_held:], m.n_held))
     results = []
     for d in config.detectors:
+        rule = runner(d).threshold_rule(config)
         for (infos, n_held), scores in zip(
                 tests, runner(d).finish(config, prepared[d], name_key(key, d), progress)):
             for det, s in scores.items():
-                threshold, _ = choose_threshold(s[:n_held], "gamma", config.threshold_quantile)
+                threshold, _ = choose_threshold(s[:n_held], rule, config.threshold_quantile)
                 results += _write_sections(det, infos, s[n_held:], threshold, out_dir)
     rows = ev.summary_rows(results) if results else []
     files.atomic_write_text(os.path.join(out_dir, "results.csv"), ev.results_csv(rows))

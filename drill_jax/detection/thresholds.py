@@ -4,6 +4,11 @@
   ``scipy.stats.gamma.fit``) to normal scores and takes its ``quantile`` (0.9) point, as the
   DCASE 2020-2023 baselines; a degenerate fit (fewer than 3 distinct scores, a non-finite
   point) falls back to the empirical quantile (``percentile``), and says so.
+* ``normal`` takes the ``quantile`` point of a normal distribution fitted to them (mean +
+  Phi^-1(quantile) x sample std): for scores that are sums of standardised components, which
+  have no lower bound. There the gamma fit is ill-posed: with a shape below 1 its likelihood
+  grows without bound as loc approaches the smallest score, and the fitted point then jumps
+  with the last digits of the scores.
 * A file's score aggregates its window scores (``AGGREGATES``). The default is the MEAN:
   it is what the DCASE baselines do (the mean error over a recording's frames), it does not
   grow with the number of windows (a file's MAX window score does, so a threshold chosen on
@@ -18,7 +23,7 @@ import numpy as np
 import scipy.stats
 from absl import logging
 
-RULES = ("gamma", "percentile")
+RULES = ("gamma", "percentile", "normal")
 AGGREGATES = {"mean": np.mean, "max": np.max, "median": np.median}
 
 
@@ -46,6 +51,18 @@ def gamma_threshold(scores, quantile: float = 0.9) -> tuple[float, dict]:
     return thr, dict(info, loc=float(loc), scale=float(scale))
 
 
+def normal_threshold(scores, quantile: float = 0.9) -> tuple[float, dict]:
+    """``quantile`` point of a normal distribution fitted to ``scores`` [N] (N >= 2): mean +
+    Phi^-1(quantile) x std (ddof 1). Returns (threshold, {'rule', 'quantile', 'mean',
+    'std'}). Raises ValueError for fewer than 2 distinct scores."""
+    s = _check_scores(scores)
+    if s.size < 2 or np.ptp(s) == 0:
+        raise ValueError(f"a normal fit needs >= 2 distinct scores, got {s.size}")
+    mean, std = float(s.mean()), float(s.std(ddof=1))
+    thr = mean + float(scipy.stats.norm.ppf(quantile)) * std
+    return thr, {"rule": "normal", "quantile": quantile, "mean": mean, "std": std}
+
+
 def percentile_threshold(scores, quantile: float = 0.9) -> tuple[float, dict]:
     """Empirical ``quantile`` of ``scores`` [N] (numpy linear interpolation)."""
     s = _check_scores(scores)
@@ -59,16 +76,17 @@ def one_of(what: str, name: str, valid) -> None:
 
 
 def choose_threshold(scores, rule: str, quantile: float) -> tuple[float, dict]:
-    """Threshold by ``rule``; a failed gamma fit falls back to the percentile (logged)."""
+    """Threshold by ``rule``; a failed gamma or normal fit falls back to the percentile
+    (logged)."""
     one_of("threshold rule", rule, RULES)
     if rule == "percentile":
         return percentile_threshold(scores, quantile)
     try:
-        return gamma_threshold(scores, quantile)
+        return (gamma_threshold if rule == "gamma" else normal_threshold)(scores, quantile)
     except ValueError as err:
-        logging.warning("gamma fit failed (%s); using the empirical percentile", err)
+        logging.warning("%s fit failed (%s); using the empirical percentile", rule, err)
         thr, info = percentile_threshold(scores, quantile)
-        return thr, dict(info, fallback_from="gamma")
+        return thr, dict(info, fallback_from=rule)
 
 
 def aggregate(window_scores, how: str = "mean") -> float:

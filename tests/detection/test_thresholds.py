@@ -22,6 +22,22 @@ def test_gamma_threshold_recovers_known_quantile():
     assert abs(np.mean(s >= thr) - 0.1) < 0.02  # ~10 % of normal scores above it
 
 
+def test_normal_threshold_is_the_fitted_quantile_and_steady_where_gamma_is_not():
+    s = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    thr, info = thresholds.normal_threshold(s, 0.9)
+    assert thr == pytest.approx(0.0 + scipy.stats.norm.ppf(0.9) * np.std(s, ddof=1))
+    assert info == {"rule": "normal", "quantile": 0.9, "mean": 0.0, "std": np.std(s, ddof=1)}
+    # sums of standardised scores, right-skewed, no lower bound: a gamma fit runs its loc to
+    # the smallest score (shape < 1), and its 0.9 point moves with the scores' last digits
+    z = np.array([-2.77, -3.1, 6.88, 1.06, 1.96, -1.27, -3.52, 2.01, 0.43])
+    gamma = [thresholds.gamma_threshold(z + d, 0.9)[0] - d for d in (0.0, 1e-3, -1e-3)]
+    normal = [thresholds.normal_threshold(z + d, 0.9)[0] - d for d in (0.0, 1e-3, -1e-3)]
+    assert np.ptp(normal) < 1e-9 and np.ptp(gamma) > 0.5
+    assert thresholds.choose_threshold(z, "normal", 0.9)[0] == pytest.approx(normal[0])
+    thr, info = thresholds.choose_threshold(np.full(4, 1.0), "normal", 0.9)
+    assert thr == 1.0 and info["fallback_from"] == "normal"
+
+
 def test_threshold_fallback_aggregates_and_validation():
     thr, info = thresholds.choose_threshold(np.full(10, 3.0), "gamma", 0.9)
     assert thr == 3.0 and info["fallback_from"] == "gamma"
