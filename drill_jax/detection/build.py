@@ -36,7 +36,7 @@ class TrainConfig:
       holdout: label-free models: fraction of the normal recordings (whole groups) kept out
         of fitting; the thresholds come from their scores (0 = from the training clips'
         scores, optimistic on tiny data).
-      threshold_rule: label-free models: 'gamma' (DCASE) or 'percentile'.
+      threshold_rule: label-free models: 'gamma' (DCASE), 'normal' or 'percentile' (``thresholds``).
       quantile: label-free models: the normal-score quantile used as threshold.
       aggregate: a file's score from its window scores: 'mean', 'max' or 'median'.
       threshold: supervised models: the threshold on P(anomaly).
