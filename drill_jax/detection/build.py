@@ -8,8 +8,9 @@ something.
   the held-out recordings are scored as ``experiments.detect`` scores files (every window,
   one clip apart), and the window threshold comes from their window scores and the file
   threshold from their file scores (``aggregate`` of each recording's windows), both by
-  ``threshold_rule`` at ``quantile`` (DCASE: gamma, 0.9). So about 10 % of normal files
-  and windows of that machine lie above their thresholds.
+  ``threshold_rule`` at ``quantile`` (DCASE: gamma, 0.9; by default the model's own rule,
+  ``registry.threshold_rule``). So about 10 % of normal files and windows of that machine
+  lie above their thresholds.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class TrainConfig:
       holdout: label-free models: fraction of the normal recordings (whole groups) kept out
         of fitting; the thresholds come from their scores (0 = from the training clips'
         scores, optimistic on tiny data).
-      threshold_rule: label-free models: 'gamma' (DCASE), 'normal' or 'percentile' (``thresholds``).
+      threshold_rule: label-free models: 'gamma' (DCASE), 'normal' or 'percentile'
+        (``thresholds``); None: the model's own (``registry.threshold_rule``).
       quantile: label-free models: the normal-score quantile used as threshold.
       aggregate: a file's score from its window scores: 'mean', 'max' or 'median'.
       threshold: supervised models: the threshold on P(anomaly).
@@ -46,14 +48,15 @@ class TrainConfig:
     clip_samples: Optional[int] = None
     train_hop: Optional[int] = None
     holdout: float = 0.25
-    threshold_rule: str = "gamma"
+    threshold_rule: Optional[str] = None
     quantile: float = 0.9
     aggregate: str = "mean"
     threshold: float = 0.5
     seed: int = 0
 
     def __post_init__(self):
-        thresholds.one_of("threshold_rule", self.threshold_rule, thresholds.RULES)
+        if self.threshold_rule is not None:
+            thresholds.one_of("threshold_rule", self.threshold_rule, thresholds.RULES)
         thresholds.one_of("aggregate", self.aggregate, thresholds.AGGREGATES)
         if not 0.0 < self.quantile < 1.0:
             raise ValueError(f"quantile: must be in (0, 1), got {self.quantile}")
@@ -112,8 +115,9 @@ def _labelfree_thresholds(
     else:
         file_s = window_s = scoring.score_clips(det, np.stack(clips.waveforms))
         where = f"{len(file_s)} normal training clips (no hold-out: optimistic)"
-    thr, info = thresholds.choose_threshold(window_s, config.threshold_rule, config.quantile)
-    fthr, finfo = thresholds.choose_threshold(file_s, config.threshold_rule, config.quantile)
+    how = config.threshold_rule or registry.threshold_rule(registry.get(det.model))
+    thr, info = thresholds.choose_threshold(window_s, how, config.quantile)
+    fthr, finfo = thresholds.choose_threshold(file_s, how, config.quantile)
     rule = f"{info['rule']} {config.quantile:g} quantile of the window scores of {where}"
     frule = f"{finfo['rule']} {config.quantile:g} quantile of the file scores ({config.aggregate}"
     frule += f" of its window scores) of {where}"

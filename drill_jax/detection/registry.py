@@ -13,7 +13,9 @@ itself or an object of the module (for models made by a shared helper) exporting
   recordings; positive_class = the anomaly class) and returns the complete config, a pytree
   of NumPy arrays and a training record;
 * ``score(config, settings, arrays, clips [N, clip_samples]) -> [N]`` float64 scores;
-* ``check(config, settings, arrays, where)``: ValueError unless loaded arrays fit the config.
+* ``check(config, settings, arrays, where)``: ValueError unless loaded arrays fit the config;
+* optionally ``THRESHOLD_RULE``: the ``thresholds.RULES`` name a label-free model's
+  thresholds are fitted with unless the training config names one ('gamma' without it).
 
 A label-free model of clip features is its module's ``MODEL``, a ``labelfree.ClipModel``
 made from the module's ``Config``, ``fit_features(config, [N, D]) -> arrays`` and
@@ -63,6 +65,12 @@ def get(name: str) -> Any:
         return MODELS[name]
     except KeyError:
         raise ValueError(f"unknown detector model {name!r}; one of {sorted(MODELS)}") from None
+
+
+def threshold_rule(model: Any) -> str:
+    """The threshold rule of a registered model (``get``'s entry): its ``THRESHOLD_RULE``,
+    else 'gamma' (the DCASE baselines')."""
+    return getattr(model, "THRESHOLD_RULE", "gamma")
 
 
 def label_free() -> dict:

@@ -52,6 +52,15 @@ def test_a_dcase_oe_with_the_reconstruction_saves_loads_and_scores_the_same(tmp_
     det = build.train(sounds, "dcase_oe", config, settings, build.TrainConfig(clip_samples=2000))
     pca, norms = det.variables["pca"], det.variables["norms"]
     assert pca["basis"].shape == (5 * 16, 3) and norms.shape == (3, 2)
+    # its own threshold rule (a normal fit: the fused score has no lower bound), unless the
+    # training config names one; models without a rule of their own keep the gamma fit
+    fits = det.info["thresholds"]
+    assert fits["window_fit"]["rule"] == fits["file_fit"]["rule"] == "normal"
+    assert det.threshold_rule.startswith("normal 0.9 quantile of the window scores")
+    assert registry.threshold_rule(registry.get("zscore")) == "gamma"
+    other = build.train(sounds, "dcase_oe", config, settings,
+                        build.TrainConfig(clip_samples=2000, threshold_rule="percentile"))
+    assert other.info["thresholds"]["window_fit"]["rule"] == "percentile"
     clips = np.stack([w[:2000] for w in waves])
     detector_lib.save_detector(str(tmp_path / "oe"), det)
     loaded = detector_lib.load_detector(str(tmp_path / "oe"), sample_rate=rate)
