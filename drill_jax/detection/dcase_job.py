@@ -35,6 +35,7 @@ from absl import logging
 from drill_jax import files
 from drill_jax.asd import autoencoder, fusion, outlier
 from drill_jax.data import dcase
+from drill_jax.detection import registry
 from drill_jax.detection.thresholds import choose_threshold
 from drill_jax.evaluation import dcase as ev
 
@@ -203,9 +204,10 @@ def _per_machine(config, prepared: list, key, progress) -> list:
 
 
 def _oe_threshold_rule(config: "JobConfig") -> str:
-    """'normal' for the fused score (a sum of standardised components, with no lower bound:
-    ``thresholds``), 'gamma' for the embedding distance alone (fusion 'none')."""
-    return "gamma" if config.oe.fusion == "none" else "normal"
+    """'normal', as the saved ``dcase_oe`` (``THRESHOLD_RULE``): the fused score is a sum of
+    standardised components with no lower bound (``thresholds``)."""
+    del config
+    return registry.threshold_rule(registry.get("dcase_oe"))
 
 
 DETECTORS = {

@@ -22,7 +22,7 @@ SCORE_NAME = "dcase_oe"
 CALIBRATION_FRACTION = 0.1  # of the training recordings, held out to calibrate the fusion
 # The fused score, a sum of standardised scores, has no lower bound: a gamma fit with a free
 # location is ill-posed on it (``thresholds``), a normal fit is not (used for fusion 'none',
-# the embedding distance alone, as well: one rule per model).
+# the embedding distance alone, as well: one rule per model, here and in the DCASE job).
 THRESHOLD_RULE = "normal"
 SCORE_MEANING = (
     "cosine distance of the clip's outlier-exposure embedding to the nearest normal "
