@@ -22,7 +22,7 @@ def test_gamma_threshold_recovers_known_quantile():
     assert abs(np.mean(s >= thr) - 0.1) < 0.02  # ~10 % of normal scores above it
 
 
-def test_normal_threshold_is_the_fitted_quantile_and_steady_where_gamma_is_not():
+def test_normal_threshold_and_the_gamma_fit_that_has_no_maximum():
     s = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
     thr, info = thresholds.normal_threshold(s, 0.9)
     assert thr == pytest.approx(0.0 + scipy.stats.norm.ppf(0.9) * np.std(s, ddof=1))
@@ -30,9 +30,14 @@ def test_normal_threshold_is_the_fitted_quantile_and_steady_where_gamma_is_not()
     # sums of standardised scores, right-skewed, no lower bound: a gamma fit runs its loc to
     # the smallest score (shape < 1), and its 0.9 point moves with the scores' last digits
     z = np.array([-2.77, -3.1, 6.88, 1.06, 1.96, -1.27, -3.52, 2.01, 0.43])
-    gamma = [thresholds.gamma_threshold(z + d, 0.9)[0] - d for d in (0.0, 1e-3, -1e-3)]
+    shape, loc, _ = scipy.stats.gamma.fit(z)
+    assert shape < 1 and loc == pytest.approx(z.min())
+    with pytest.raises(ValueError, match="unbounded boundary"):
+        thresholds.gamma_threshold(z, 0.9)
+    thr, info = thresholds.choose_threshold(z, "gamma", 0.9)  # the empirical quantile instead
+    assert thr == pytest.approx(np.quantile(z, 0.9)) and info["fallback_from"] == "gamma"
     normal = [thresholds.normal_threshold(z + d, 0.9)[0] - d for d in (0.0, 1e-3, -1e-3)]
-    assert np.ptp(normal) < 1e-9 and np.ptp(gamma) > 0.5
+    assert np.ptp(normal) < 1e-9
     assert thresholds.choose_threshold(z, "normal", 0.9)[0] == pytest.approx(normal[0])
     thr, info = thresholds.choose_threshold(np.full(4, 1.0), "normal", 0.9)
     assert thr == 1.0 and info["fallback_from"] == "normal"
