@@ -112,7 +112,8 @@ def leave_one_out_fused(held: dict, sections, domains, names: np.ndarray,
     sections = np.asarray(sections)
     doms = None if domains is None else np.asarray(domains)
     out = fuse(held, sections, names, norms(held, sections, doms, names), by_domain)
-    for i in np.flatnonzero([np.sum(sections == s) >= 3 for s in sections]):
+    _, which, count = np.unique(sections, return_inverse=True, return_counts=True)
+    for i in np.flatnonzero(count[which] >= 3):
         keep = np.arange(len(sections)) != i
         mine = norms({k: v[keep] for k, v in held.items()}, sections[keep],
                      None if doms is None else doms[keep], names)

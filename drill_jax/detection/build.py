@@ -115,7 +115,7 @@ def _labelfree_thresholds(
     else:
         file_s = window_s = scoring.score_clips(det, np.stack(clips.waveforms))
         where = f"{len(file_s)} normal training clips (no hold-out: optimistic)"
-    how = config.threshold_rule or registry.threshold_rule(registry.get(det.model))
+    how = config.threshold_rule or registry.threshold_rule(det.model)
     thr, info = thresholds.choose_threshold(window_s, how, config.quantile)
     fthr, finfo = thresholds.choose_threshold(file_s, how, config.quantile)
     rule = f"{info['rule']} {config.quantile:g} quantile of the window scores of {where}"

@@ -171,14 +171,13 @@ def _oe_joint(config: "JobConfig", prepared: list, key: jax.Array, progress: boo
              for p in prepared]
     held = {name: np.concatenate([c[name][:p["n_held"]] for c, p in zip(comps, prepared)])
             for name in comps[0]}
-    model = outlier.calibrated(config.oe, model, held, cat("query_pools", True),
-                               cat("query_domains", True), train)
+    held_pools, held_domains = cat("query_pools", True), cat("query_domains", True)
+    model = outlier.calibrated(config.oe, model, held, held_pools, held_domains, train)
     scores = [outlier.fused(config.oe, model, c, p["query_pools"])
               for c, p in zip(comps, prepared)]
     if config.oe.fusion != "none":
-        held_scores = fusion.leave_one_out_fused(
-            held, cat("query_pools", True), cat("query_domains", True),
-            np.unique(model.domains), model.domain_norms)
+        held_scores = fusion.leave_one_out_fused(held, held_pools, held_domains,
+                                                 np.unique(model.domains), model.domain_norms)
         ends = np.cumsum([p["n_held"] for p in prepared])
         for s, p, part in zip(scores, prepared, np.split(held_scores, ends[:-1])):
             s[:p["n_held"]] = part
@@ -189,12 +188,12 @@ def _oe_joint(config: "JobConfig", prepared: list, key: jax.Array, progress: boo
 class Detector:
     """How the job runs a detector: ``prepare(config, machine, progress)`` per machine type
     while its recordings are loaded, then ``finish(config, prepared list, key, progress)`` ->
-    one {score name: [Q] query scores} per machine type; ``threshold_rule(config)``: the
+    one {score name: [Q] query scores} per machine type; ``threshold_rule``: the
     ``thresholds.RULES`` name its thresholds are fitted with."""
 
     prepare: Callable
     finish: Callable
-    threshold_rule: Callable = lambda config: "gamma"
+    threshold_rule: str = "gamma"
 
 
 def _per_machine(config, prepared: list, key, progress) -> list:
@@ -203,16 +202,10 @@ def _per_machine(config, prepared: list, key, progress) -> list:
     return prepared
 
 
-def _oe_threshold_rule(config: "JobConfig") -> str:
-    """'normal', as the saved ``dcase_oe`` (``THRESHOLD_RULE``): the fused score is a sum of
-    standardised components with no lower bound (``thresholds``)."""
-    del config
-    return registry.threshold_rule(registry.get("dcase_oe"))
-
-
 DETECTORS = {
     "dcase_ae": Detector(_run_ae, _per_machine),  # gamma, as the official baseline
-    "oe": Detector(_oe_inputs, _oe_joint, _oe_threshold_rule),
+    # the saved dcase_oe's rule ('normal': a sum of standardised components, ``thresholds``)
+    "oe": Detector(_oe_inputs, _oe_joint, registry.threshold_rule("dcase_oe")),
 }
 
 
@@ -300,7 +293,7 @@ def run(config: JobConfig, root: str, out_dir: str,
         tests.append((m.queries.infos[m.n_held:], m.n_held))
     results = []
     for d in config.detectors:
-        rule = runner(d).threshold_rule(config)
+        rule = runner(d).threshold_rule
         for (infos, n_held), scores in zip(
                 tests, runner(d).finish(config, prepared[d], name_key(key, d), progress)):
             for det, s in scores.items():

@@ -67,10 +67,10 @@ def get(name: str) -> Any:
         raise ValueError(f"unknown detector model {name!r}; one of {sorted(MODELS)}") from None
 
 
-def threshold_rule(model: Any) -> str:
-    """The threshold rule of a registered model (``get``'s entry): its ``THRESHOLD_RULE``,
-    else 'gamma' (the DCASE baselines')."""
-    return getattr(model, "THRESHOLD_RULE", "gamma")
+def threshold_rule(name: str) -> str:
+    """The threshold rule of the model called ``name``: its ``THRESHOLD_RULE``, else 'gamma'
+    (the DCASE baselines')."""
+    return getattr(get(name), "THRESHOLD_RULE", "gamma")
 
 
 def label_free() -> dict:

@@ -10,9 +10,7 @@
   scores, from 5.9 to 3.1 when they moved by 1e-4 of their std).
 * ``normal`` takes the ``quantile`` point of a normal distribution fitted to them (mean +
   Phi^-1(quantile) x sample std): for scores that are sums of standardised components, which
-  have no lower bound. There the gamma fit is ill-posed: with a shape below 1 its likelihood
-  grows without bound as loc approaches the smallest score, and the fitted point then jumps
-  with the last digits of the scores.
+  have no lower bound and on which the gamma fit often has no maximum (above).
 * A file's score aggregates its window scores (``AGGREGATES``). The default is the MEAN:
   it is what the DCASE baselines do (the mean error over a recording's frames), it does not
   grow with the number of windows (a file's MAX window score does, so a threshold chosen on

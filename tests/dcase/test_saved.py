@@ -57,7 +57,7 @@ def test_a_dcase_oe_with_the_reconstruction_saves_loads_and_scores_the_same(tmp_
     fits = det.info["thresholds"]
     assert fits["window_fit"]["rule"] == fits["file_fit"]["rule"] == "normal"
     assert det.threshold_rule.startswith("normal 0.9 quantile of the window scores")
-    assert registry.threshold_rule(registry.get("zscore")) == "gamma"
+    assert registry.threshold_rule("zscore") == "gamma"
     other = build.train(sounds, "dcase_oe", config, settings,
                         build.TrainConfig(clip_samples=2000, threshold_rule="percentile"))
     assert other.info["thresholds"]["window_fit"]["rule"] == "percentile"
