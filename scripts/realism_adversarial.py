@@ -11,10 +11,10 @@ import functools
 
 import jax
 import numpy as np
+from realism_probes import DESIGN, print_table
 
 from drill_jax import data, recipes
 from drill_jax.vae import generators, refiner, selection
-from realism_probes import DESIGN, print_table
 
 POOL = 96  # draws per sampling mode in the refiner's training pool
 RULES = (  # name, refiner settings
@@ -36,10 +36,14 @@ def refined_synthesize(config, clips, key, settings):
     model, _ = generators.fit(clips, None, config, jax.random.split(key, 3)[0])
     pool_key, fit_key = jax.random.split(jax.random.fold_in(key, 11))
     post_key, prior_key = jax.random.split(pool_key)
-    pool = np.concatenate([
-        generators.sample(model, config, post_key, POOL, "posterior",
-                          np.resize(clips, (POOL, clips.shape[1])))[0],
-        generators.sample(model, config, prior_key, POOL, "prior", train_sounds=clips)[0]])
+    pool = np.concatenate(
+        [
+            generators.sample(
+                model, config, post_key, POOL, "posterior", np.resize(clips, (POOL, clips.shape[1]))
+            )[0],
+            generators.sample(model, config, prior_key, POOL, "prior", train_sounds=clips)[0],
+        ]
+    )
     params, _ = refiner.fit(settings, clips, pool, fit_key)
     return {m: refiner.refine(settings, params, s) for m, s in sounds.items()}
 
@@ -48,9 +52,17 @@ def main():
     ds, design = data.load_dataset(), recipes.realism_candidates()["pca64_class"]
     base = refiner.RefinerConfig(sample_rate=ds.sample_rate)
     rules = {DESIGN: (design, selection.synthesize)}
-    rules.update({name: (design, functools.partial(
-        refined_synthesize, settings=dataclasses.replace(base, **changes)))
-        for name, changes in RULES})
+    rules.update(
+        {
+            name: (
+                design,
+                functools.partial(
+                    refined_synthesize, settings=dataclasses.replace(base, **changes)
+                ),
+            )
+            for name, changes in RULES
+        }
+    )
     print_table(ds, rules)
 
 

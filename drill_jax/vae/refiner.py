@@ -15,9 +15,10 @@ Training, on one class's real sounds R [N, T] and a fixed pool of draws X [M, T]
   ``n_mels`` bands over the whole band, log of power, standardised per band and window by the
   real sounds' mean and std) and gives one logit per frame (a 1-D convolution over frames,
   bands as channels), averaged per window and summed over windows; loss: the non-saturating
-  GAN loss softplus(-D(real)) + softplus(D(refined)), plus ``r1_weight`` / 2 E ||grad D(real)||^2, the gradient
-  with respect to the critic's input images (R1, Mescheder et al. 2018), which keeps a critic trained on ~30 sounds from separating them
-  by their particulars alone;
+  GAN loss softplus(-D(real)) + softplus(D(refined)), plus ``r1_weight`` / 2 E ||grad
+  D(real)||^2, the gradient with respect to the critic's input images (R1, Mescheder et al.
+  2018), which keeps a critic trained on ~30 sounds from separating them by their
+  particulars alone;
 * the refiner: softplus(-D(y)) + ``self_weight`` L(y, x), L the multi-resolution
   log-magnitude STFT L1 (``spectral_loss``, resolutions ``windows``): the refined sound keeps
   the draw's spectrum over time wherever the critic does not object.
@@ -133,8 +134,9 @@ class Critic(nn.Module):
 
 @functools.lru_cache(maxsize=16)
 def _mel_matrix(window: int, n_mels: int, sample_rate: int) -> np.ndarray:
-    cfg = mel_lib.MelConfig(sample_rate=sample_rate, win_length=window, overlap=0, n_fft=window,
-                            n_mels=n_mels)
+    cfg = mel_lib.MelConfig(
+        sample_rate=sample_rate, win_length=window, overlap=0, n_fft=window, n_mels=n_mels
+    )
     return mel_lib.mel_filterbank(cfg).astype(np.float32)  # [bins, n_mels]
 
 
@@ -153,8 +155,10 @@ def image_norms(config: RefinerConfig, real: np.ndarray) -> dict:
     """{window: (mean [1, 1, n_mels], std [1, 1, n_mels])} of the real sounds' log-Mel
     frames (sounds [N, T])."""
     images = log_mel_images(config, jnp.asarray(real, jnp.float32))
-    return {k: (v.mean(axis=(0, 1), keepdims=True), v.std(axis=(0, 1), keepdims=True) + 1e-3)
-            for k, v in images.items()}
+    return {
+        k: (v.mean(axis=(0, 1), keepdims=True), v.std(axis=(0, 1), keepdims=True) + 1e-3)
+        for k, v in images.items()
+    }
 
 
 def standardised(config: RefinerConfig, norms: dict, x: jax.Array) -> dict:
@@ -169,8 +173,9 @@ def spectral_l1(config: RefinerConfig, y: jax.Array, x: jax.Array) -> jax.Array:
     for w in config.windows:
         sy = spectral_loss.stft_magnitude(y, int(w), int(w) // 4)
         sx = spectral_loss.stft_magnitude(x, int(w), int(w) // 4)
-        terms.append(jnp.mean(jnp.abs(jnp.log(sy + spectral_loss.EPS)
-                                      - jnp.log(sx + spectral_loss.EPS))))
+        terms.append(
+            jnp.mean(jnp.abs(jnp.log(sy + spectral_loss.EPS) - jnp.log(sx + spectral_loss.EPS)))
+        )
     return jnp.mean(jnp.stack(terms))
 
 
@@ -197,7 +202,9 @@ def init_state(config: RefinerConfig, length: int, norms: dict, key: jax.Array) 
     r_params = refiner.init(r_key, x)
     c_params = critic.init(c_key, standardised(config, norms, x))
     opt = optax.adam(config.learning_rate, b1=0.5, b2=0.9)
-    return State(r_params, c_params, opt.init(r_params), opt.init(c_params), jnp.zeros((), jnp.int32))
+    return State(
+        r_params, c_params, opt.init(r_params), opt.init(c_params), jnp.zeros((), jnp.int32)
+    )
 
 
 def make_train_step(config: RefinerConfig, norms: dict):
@@ -229,17 +236,25 @@ def make_train_step(config: RefinerConfig, norms: dict):
         del key
         fake = refiner.apply(state.refiner, batch["draws"])
         (c_loss, (rl, fl)), c_grad = jax.value_and_grad(critic_loss, has_aux=True)(
-            state.critic, batch["real"], jax.lax.stop_gradient(fake))
+            state.critic, batch["real"], jax.lax.stop_gradient(fake)
+        )
         c_upd, c_opt = opt.update(c_grad, state.critic_opt)
         critic_params = optax.apply_updates(state.critic, c_upd)
         (r_loss, (adv, keep)), r_grad = jax.value_and_grad(refiner_loss, has_aux=True)(
-            state.refiner, critic_params, batch["draws"])
+            state.refiner, critic_params, batch["draws"]
+        )
         r_upd, r_opt = opt.update(r_grad, state.refiner_opt)
-        new = State(optax.apply_updates(state.refiner, r_upd), critic_params, r_opt, c_opt,
-                    state.step + 1)
+        new = State(
+            optax.apply_updates(state.refiner, r_upd), critic_params, r_opt, c_opt, state.step + 1
+        )
         accuracy = 0.5 * (jnp.mean(rl > 0) + jnp.mean(fl < 0))
-        return new, {"critic_loss": c_loss, "refiner_loss": r_loss, "adversarial": adv,
-                     "self": keep, "critic_accuracy": accuracy}
+        return new, {
+            "critic_loss": c_loss,
+            "refiner_loss": r_loss,
+            "adversarial": adv,
+            "self": keep,
+            "critic_accuracy": accuracy,
+        }
 
     return train_step
 
@@ -259,8 +274,9 @@ def fit(config: RefinerConfig, real, draws, key: jax.Array) -> tuple[dict, list]
     Each step's rows are drawn with replacement from ``fold_in(key, step)``."""
     real, draws = _check_sounds(real, "real sounds"), _check_sounds(draws, "draws")
     if real.shape[1] != draws.shape[1]:
-        raise ValueError(f"refiner: real sounds have {real.shape[1]} samples, draws "
-                         f"{draws.shape[1]}")
+        raise ValueError(
+            f"refiner: real sounds have {real.shape[1]} samples, draws {draws.shape[1]}"
+        )
     norms = image_norms(config, real)
     init_key, batch_key = jax.random.split(key)
     state = init_state(config, real.shape[1], norms, init_key)
@@ -281,5 +297,5 @@ def refine(config: RefinerConfig, params: dict, sounds, chunk: int = 64) -> np.n
     sounds = _check_sounds(sounds, "sounds")
     refiner = networks(config)[0]
     apply = jax.jit(refiner.apply)
-    out = [np.asarray(apply(params, sounds[i:i + chunk])) for i in range(0, len(sounds), chunk)]
+    out = [np.asarray(apply(params, sounds[i : i + chunk])) for i in range(0, len(sounds), chunk)]
     return np.clip(np.concatenate(out), -1.0, 1.0).astype(np.float32)

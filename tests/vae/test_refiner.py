@@ -9,9 +9,17 @@ import pytest
 from drill_jax.vae import refiner
 
 T = 256
-SMALL = refiner.RefinerConfig(steps=100, batch_size=8, channels=8, layers=3, kernel=5,
-                              critic_channels=8, learning_rate=3e-3, self_weight=0.0,
-                              windows=(32, 64))
+SMALL = refiner.RefinerConfig(
+    steps=100,
+    batch_size=8,
+    channels=8,
+    layers=3,
+    kernel=5,
+    critic_channels=8,
+    learning_rate=3e-3,
+    self_weight=0.0,
+    windows=(32, 64),
+)
 
 
 def _tones(n: int, seed: int, level: float) -> np.ndarray:
@@ -36,8 +44,9 @@ def _fitted():
 
 def test_an_untrained_refiner_is_the_identity():
     draws = _tones(4, 1, 0.2)
-    params, history = refiner.fit(dataclasses.replace(SMALL, steps=0), draws, draws,
-                                  jax.random.key(0))
+    params, history = refiner.fit(
+        dataclasses.replace(SMALL, steps=0), draws, draws, jax.random.key(0)
+    )
     assert history == []
     np.testing.assert_array_equal(refiner.refine(SMALL, params, draws), draws)
 
@@ -70,8 +79,9 @@ def test_the_same_key_gives_the_same_refiner(fitted):
     other, _ = refiner.fit(dataclasses.replace(SMALL, steps=5), real, draws, jax.random.key(1))
     same = jax.tree_util.tree_map(np.array_equal, params, again)
     assert all(jax.tree_util.tree_leaves(same))
-    assert not np.array_equal(refiner.refine(SMALL, params, draws),
-                              refiner.refine(SMALL, other, draws))
+    assert not np.array_equal(
+        refiner.refine(SMALL, params, draws), refiner.refine(SMALL, other, draws)
+    )
 
 
 def test_bad_inputs_are_refused_with_one_line_errors():
