@@ -32,8 +32,7 @@ def refined_synthesize(config, clips, key, settings):
     """``selection.synthesize`` of ``config``, every sound then refined by a refiner
     (``settings``) trained on the fit ``clips`` [N, T] against a pool of ``POOL`` posterior
     and ``POOL`` prior draws of the same fitted generator (keys folded from ``key``)."""
-    sounds = selection.synthesize(config, clips, key)
-    model, _ = generators.fit(clips, None, config, jax.random.split(key, 3)[0])
+    model, sounds = selection.fit_and_draw(config, clips, key)
     pool_key, fit_key = jax.random.split(jax.random.fold_in(key, 11))
     post_key, prior_key = jax.random.split(pool_key)
     pool = np.concatenate(

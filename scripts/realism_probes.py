@@ -35,8 +35,7 @@ DESIGN = "pca64_class (the design: Silverman's bandwidth, median per-sound gain)
 def median_level_synthesize(config, clips, key):
     """``selection.synthesize`` of ``config`` (no level rule), every sound then scaled by
     median RMS(clips) / median RMS(posterior draws around the clips)."""
-    sounds = selection.synthesize(config, clips, key)
-    model, _ = generators.fit(clips, None, config, jax.random.split(key, 3)[0])
+    model, sounds = selection.fit_and_draw(config, clips, key)
     around = generators.sample(model, config, jax.random.fold_in(key, 7), len(clips),
                                "posterior", clips)[0]
     gain = np.median(pca_reference.rms(clips)) / np.median(pca_reference.rms(around))

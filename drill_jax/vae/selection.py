@@ -59,16 +59,22 @@ def inner_split(
     return train[fit], train[val]
 
 
-def synthesize(config: VAEConfig, clips: np.ndarray, key: jax.Array) -> dict:
-    """{'posterior': [num, T], 'prior': [num, T]} float32 sounds of the generator of
-    ``config`` fitted on one class's clips [N, T] (num = config.synthesis.num_synth;
-    posterior sources: the same clips)."""
+def fit_and_draw(config: VAEConfig, clips: np.ndarray, key: jax.Array) -> tuple:
+    """(the generator of ``config`` fitted on one class's clips [N, T], ``synthesize``'s
+    sounds): for a sampling rule that also needs the fitted generator."""
     fit_key, post_key, prior_key = jax.random.split(key, 3)
     model, _ = generators.fit(clips, None, config, fit_key)
     num = config.synthesis.num_synth
     post = generators.sample(model, config, post_key, num, "posterior", clips)[0]
     prior = generators.sample(model, config, prior_key, num, "prior", train_sounds=clips)[0]
-    return {"posterior": post, "prior": prior}
+    return model, {"posterior": post, "prior": prior}
+
+
+def synthesize(config: VAEConfig, clips: np.ndarray, key: jax.Array) -> dict:
+    """{'posterior': [num, T], 'prior': [num, T]} float32 sounds of the generator of
+    ``config`` fitted on one class's clips [N, T] (num = config.synthesis.num_synth;
+    posterior sources: the same clips)."""
+    return fit_and_draw(config, clips, key)[1]
 
 
 def run(
